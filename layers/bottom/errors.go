@@ -1,0 +1,5 @@
+package bottom
+
+import "errors"
+
+var errVersion = errors.New("bottom: unknown wire version")

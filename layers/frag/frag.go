@@ -1,0 +1,155 @@
+// Package frag splits messages too large for one datagram into fragments
+// and reassembles them.
+//
+// It sits above the reliable layers, so each fragment is itself a reliable
+// FIFO message: fragments of one message arrive in order and uninterleaved
+// with other messages of the same stream (a sender's multicasts, or its
+// sends to this member), and reassembly needs no fragment numbers.
+//
+// Header on ECast and ESend, one of:
+//
+//	0  whole message
+//	1  first fragment: total length uvarint (≤ MaxMessage)
+//	2  next fragment
+//
+// A message is complete when its fragments add up to the total length.
+package frag
+
+import (
+	"time"
+
+	"github.com/conclave-go/conclave/internal/wire"
+	"github.com/conclave-go/conclave/layers"
+)
+
+const (
+	tagWhole = 0
+	tagFirst = 1
+	tagNext  = 2
+)
+
+// maxPrealloc bounds the buffer reserved from a first fragment's claimed
+// length, so that a bogus length cannot make a member allocate much.
+const maxPrealloc = 1 << 20
+
+type assembly struct {
+	buf   []byte
+	total int
+	busy  bool
+}
+
+// Layer is the fragmentation layer.
+type Layer struct {
+	p       *layers.Port
+	maxFrag int        // largest fragment body
+	casts   []assembly // per origin
+	sends   []assembly // per origin
+}
+
+// New returns a fragmentation layer.
+func New() *Layer { return &Layer{} }
+
+func (l *Layer) Name() string { return "frag" }
+
+func (l *Layer) Init(p *layers.Port) {
+	l.p = p
+	// The lower layers' headers all fit in the message head room.
+	l.maxFrag = p.Config().MaxDatagram - layers.HeadRoom
+	l.casts = make([]assembly, p.View().N)
+	l.sends = make([]assembly, p.View().N)
+}
+
+// MaxFragment is the largest fragment body this layer emits.
+func (l *Layer) MaxFragment() int { return l.maxFrag }
+
+func (l *Layer) Tick(now time.Duration) {}
+
+func (l *Layer) Down(ev *layers.Event) {
+	if ev.Type != layers.ECast && ev.Type != layers.ESend {
+		l.p.Down(ev)
+		return
+	}
+	body := ev.Msg.Bytes()
+	if len(body) > l.p.Config().MaxMessage {
+		l.p.Drop("too_large")
+		return
+	}
+	if len(body) <= l.maxFrag {
+		ev.Msg = layers.NewMessage(body)
+		ev.Msg.PushByte(tagWhole)
+		l.p.Down(ev)
+		return
+	}
+	l.p.Count("fragmented", 1)
+	var a [12]byte
+	for off := 0; off < len(body); off += l.maxFrag {
+		f := layers.Event{Type: ev.Type, Peer: ev.Peer, Msg: layers.NewMessage(body[off:min(off+l.maxFrag, len(body))])}
+		if off == 0 {
+			f.Msg.Push(wire.AppendUvarint(append(a[:0], tagFirst), uint64(len(body))))
+		} else {
+			f.Msg.PushByte(tagNext)
+		}
+		l.p.Down(&f)
+	}
+}
+
+func (l *Layer) Up(ev *layers.Event) {
+	var as *assembly
+	switch ev.Type {
+	case layers.ECast:
+		as = &l.casts[ev.Peer]
+	case layers.ESend:
+		as = &l.sends[ev.Peer]
+	default:
+		l.p.Up(ev)
+		return
+	}
+	r := ev.Msg.Reader()
+	switch r.Byte() {
+	case tagWhole:
+		if as.busy {
+			l.abandon(as)
+		}
+		ev.Msg.ConsumeRead(&r)
+		l.p.Up(ev)
+	case tagFirst:
+		total := r.UvarintMax(uint64(l.p.Config().MaxMessage))
+		if r.Err() != nil || int(total) <= r.Len() {
+			l.p.Drop("malformed")
+			return
+		}
+		if as.busy {
+			l.abandon(as)
+		}
+		ev.Msg.ConsumeRead(&r)
+		*as = assembly{total: int(total), busy: true, buf: make([]byte, 0, min(int(total), maxPrealloc))}
+		as.buf = ev.Msg.AppendTo(as.buf)
+	case tagNext:
+		if r.Err() != nil || !as.busy {
+			l.p.Drop("orphan_fragment")
+			return
+		}
+		ev.Msg.ConsumeRead(&r)
+		if len(as.buf)+ev.Msg.Len() > as.total {
+			l.abandon(as)
+			l.p.Drop("malformed")
+			return
+		}
+		as.buf = ev.Msg.AppendTo(as.buf)
+		if len(as.buf) == as.total {
+			out := layers.Event{Type: ev.Type, Peer: ev.Peer, Msg: layers.NewMessage(as.buf)}
+			*as = assembly{}
+			l.p.Count("reassembled", 1)
+			l.p.Up(&out)
+		}
+	default:
+		l.p.Drop("malformed")
+	}
+}
+
+// abandon drops a half-assembled message. Reliable FIFO delivery below makes
+// this impossible from a correct sender.
+func (l *Layer) abandon(as *assembly) {
+	*as = assembly{}
+	l.p.Drop("incomplete")
+}

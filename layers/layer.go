@@ -1,0 +1,61 @@
+package layers
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Layer is one protocol layer: a pure state machine.
+//
+// Init is called once, before any other method, with the layer's Port. Up
+// receives events from the layer below, Down from the layer above, Tick the
+// current time at the driver's tick rate. A layer passes an event on (or
+// emits new ones) through its Port; it may modify the event it was given and
+// pass that same pointer on. Layers never block and never return errors:
+// input they cannot accept is dropped and counted with Port.Drop.
+type Layer interface {
+	Name() string
+	Init(p *Port)
+	Up(ev *Event)
+	Down(ev *Event)
+	Tick(now time.Duration)
+}
+
+// Backlogger is implemented by layers that hold messages back (flow
+// control). The driver stops taking input from the application while the
+// stack's total backlog is above its limit.
+type Backlogger interface {
+	Backlog() int
+}
+
+// Port connects a layer to its neighbours and to the stack's injected
+// environment.
+type Port struct {
+	s    *Stack
+	i    int
+	name string
+}
+
+// Up passes ev to the layer above.
+func (p *Port) Up(ev *Event) { p.s.up(p.i+1, ev) }
+
+// Down passes ev to the layer below.
+func (p *Port) Down(ev *Event) { p.s.down(p.i-1, ev) }
+
+// Now is the stack's current time, as last given to Tick.
+func (p *Port) Now() time.Duration { return p.s.now }
+
+// Rand is the stack's seeded random source.
+func (p *Port) Rand() *rand.Rand { return p.s.rand }
+
+// View describes the group this stack belongs to.
+func (p *Port) View() *View { return &p.s.cfg.View }
+
+// Config is the stack's configuration.
+func (p *Port) Config() *Config { return &p.s.cfg }
+
+// Drop counts a message the layer discarded, under reason.
+func (p *Port) Drop(reason string) { p.s.count(p.name, "drop."+reason, 1) }
+
+// Count adds delta to the layer's counter name.
+func (p *Port) Count(name string, delta uint64) { p.s.count(p.name, name, delta) }

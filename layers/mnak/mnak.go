@@ -1,0 +1,265 @@
+// Package mnak is reliable FIFO multicast with negative acknowledgements.
+//
+// Every multicast carries its sender's sequence number. A receiver delivers
+// each sender's messages in order, holds those that arrive early, and asks
+// for the missing ones with a NAK to their origin; it retries on a timer
+// until the gap is filled. Losses at the tail of a stream, which no later
+// message reveals, come to light through the stability layer's MaxSeen.
+//
+// Every member, not only the origin, keeps each message until the stability
+// layer reports that all members have it, so that any holder can answer a
+// NAK (and, in a view change, the survivors can make up for a failed
+// sender).
+//
+// Headers:
+//
+//	ECast       seq uvarint
+//	ESendUnrel  marker byte: 0 (another layer's), or
+//	            1 NAK      origin uvarint, runs uvarint (1 … MaxNakRuns),
+//	                       then per run: first seq uvarint, count uvarint
+//	                       (counts add up to at most MaxNakRange)
+//	            2 RETRANS  origin uvarint, seq uvarint, then the message
+package mnak
+
+import (
+	"time"
+
+	"github.com/conclave-go/conclave/internal/wire"
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/internal/seqlog"
+)
+
+// Config tunes the layer. Zero fields take the defaults.
+type Config struct {
+	// NakInterval is how long a receiver waits before asking again for
+	// the same missing messages.
+	NakInterval time.Duration
+	// MaxNakRange bounds the messages one NAK asks for, and so the
+	// retransmissions it can cause.
+	MaxNakRange uint64
+	// MaxHeld bounds the messages held per remote sender; messages
+	// beyond it are dropped and asked for again later. The stability
+	// window of the flow control layer must be smaller.
+	MaxHeld int
+}
+
+// Defaults.
+const (
+	DefaultNakInterval = 4 * time.Millisecond
+	DefaultMaxNakRange = 256
+	DefaultMaxHeld     = 1 << 16
+)
+
+// MaxNakRuns bounds the runs of missing messages one NAK names.
+const MaxNakRuns = 32
+
+const (
+	markPass    = 0
+	markNak     = 1
+	markRetrans = 2
+)
+
+// Layer is the reliable multicast layer.
+type Layer struct {
+	cfg     Config
+	p       *layers.Port
+	rank    int
+	logs    []seqlog.Log // per origin rank
+	lastNak []time.Duration
+	runs    []seqlog.Run
+	nakBuf  []byte
+}
+
+// New returns a reliable multicast layer.
+func New(cfg Config) *Layer {
+	if cfg.NakInterval == 0 {
+		cfg.NakInterval = DefaultNakInterval
+	}
+	if cfg.MaxNakRange == 0 {
+		cfg.MaxNakRange = DefaultMaxNakRange
+	}
+	if cfg.MaxHeld == 0 {
+		cfg.MaxHeld = DefaultMaxHeld
+	}
+	return &Layer{cfg: cfg}
+}
+
+func (l *Layer) Name() string { return "mnak" }
+
+func (l *Layer) Init(p *layers.Port) {
+	l.p = p
+	l.rank = p.View().Rank
+	l.logs = make([]seqlog.Log, p.View().N)
+	l.lastNak = make([]time.Duration, p.View().N)
+}
+
+// Delivered returns how many messages from origin this member has delivered.
+func (l *Layer) Delivered(origin int) uint64 { return l.logs[origin].Next() }
+
+func (l *Layer) Down(ev *layers.Event) {
+	switch ev.Type {
+	case layers.ECast:
+		l.cast(ev)
+	case layers.ESendUnrel:
+		ev.Msg.PushByte(markPass)
+		l.p.Down(ev)
+	case layers.EStable:
+		l.stable(ev.Stability)
+		l.p.Down(ev)
+	default:
+		l.p.Down(ev)
+	}
+}
+
+func (l *Layer) cast(ev *layers.Event) {
+	own := &l.logs[l.rank]
+	local := layers.Event{Type: layers.ECast, Peer: l.rank, Msg: ev.Msg}
+	seq := own.Append(&ev.Msg)
+	var a [10]byte
+	ev.Msg.Push(wire.AppendUvarint(a[:0], seq))
+	l.p.Down(ev)
+	// The sender delivers its own multicast at once, in its own order.
+	l.p.Up(&local)
+}
+
+func (l *Layer) Up(ev *layers.Event) {
+	switch ev.Type {
+	case layers.ECast:
+		r := ev.Msg.Reader()
+		seq := r.Uvarint()
+		if r.Err() != nil || r.Len() == 0 {
+			l.p.Drop("malformed")
+			return
+		}
+		ev.Msg.ConsumeRead(&r)
+		l.receive(ev.Peer, seq, &ev.Msg)
+	case layers.ESendUnrel:
+		l.control(ev)
+	default:
+		l.p.Up(ev)
+	}
+}
+
+func (l *Layer) control(ev *layers.Event) {
+	r := ev.Msg.Reader()
+	switch r.Byte() {
+	case markPass:
+		ev.Msg.ConsumeRead(&r)
+		l.p.Up(ev)
+	case markNak:
+		origin := int(r.UvarintMax(uint64(len(l.logs) - 1)))
+		runs, ok := seqlog.ParseRuns(&r, l.runs[:0], MaxNakRuns, l.cfg.MaxNakRange)
+		l.runs = runs[:0]
+		if !ok {
+			l.p.Drop("malformed")
+			return
+		}
+		for _, run := range runs {
+			l.retransmit(ev.Peer, origin, run.First, run.Count)
+		}
+	case markRetrans:
+		origin := r.UvarintMax(uint64(len(l.logs) - 1))
+		seq := r.Uvarint()
+		if r.Err() != nil || r.Len() == 0 {
+			l.p.Drop("malformed")
+			return
+		}
+		ev.Msg.ConsumeRead(&r)
+		if int(origin) == l.rank {
+			l.p.Drop("own_retransmission")
+			return
+		}
+		l.p.Count("retransmissions_received", 1)
+		l.receive(int(origin), seq, &ev.Msg)
+	default:
+		l.p.Drop("malformed")
+	}
+}
+
+// receive files message seq from origin and delivers what has become
+// deliverable.
+func (l *Layer) receive(origin int, seq uint64, m *layers.Message) {
+	log := &l.logs[origin]
+	gapBefore := log.Missing()
+	switch log.Put(seq, m, l.cfg.MaxHeld) {
+	case seqlog.Duplicate:
+		l.p.Count("duplicates", 1)
+		return
+	case seqlog.Full:
+		l.p.Drop("log_full")
+		return
+	}
+	if !gapBefore && seq > log.Next() {
+		// A new gap: ask at once rather than wait for the timer.
+		l.nak(origin)
+	}
+	for log.Deliverable() {
+		ev := layers.Event{Type: layers.ECast, Peer: origin, Msg: log.Pop()}
+		l.p.Up(&ev)
+	}
+}
+
+// nak asks origin for the messages missing from its stream.
+func (l *Layer) nak(origin int) {
+	l.runs = l.logs[origin].Gaps(l.runs[:0], MaxNakRuns, l.cfg.MaxNakRange)
+	if len(l.runs) == 0 {
+		return
+	}
+	l.lastNak[origin] = l.p.Now()
+	b := append(l.nakBuf[:0], markNak)
+	b = wire.AppendUvarint(b, uint64(origin))
+	b = seqlog.AppendRuns(b, l.runs)
+	l.nakBuf = b
+	ev := layers.Event{Type: layers.ESendUnrel, Peer: origin, Msg: layers.NewMessage(b)}
+	l.p.Count("naks_sent", 1)
+	l.p.Down(&ev)
+}
+
+// retransmit answers a NAK from requester with whatever it holds of the range.
+func (l *Layer) retransmit(requester, origin int, first, count uint64) {
+	log := &l.logs[origin]
+	for seq := first; seq < first+count; seq++ {
+		m, ok := log.Get(seq)
+		if !ok {
+			continue
+		}
+		ev := layers.Event{Type: layers.ESendUnrel, Peer: requester, Msg: *m}
+		var a [24]byte
+		h := append(a[:0], markRetrans)
+		h = wire.AppendUvarint(h, uint64(origin))
+		h = wire.AppendUvarint(h, seq)
+		ev.Msg.Push(h)
+		l.p.Count("retransmitted", 1)
+		l.p.Down(&ev)
+	}
+}
+
+// stable releases what every member has and learns of messages this member
+// has not seen at all.
+func (l *Layer) stable(s *layers.Stability) {
+	for origin := range l.logs {
+		log := &l.logs[origin]
+		log.Release(s.Stable[origin])
+		if origin != l.rank {
+			log.Learn(s.MaxSeen[origin])
+		}
+	}
+}
+
+func (l *Layer) Tick(now time.Duration) {
+	for origin := range l.logs {
+		if origin == l.rank || !l.logs[origin].Missing() {
+			continue
+		}
+		if now-l.lastNak[origin] >= l.cfg.NakInterval {
+			l.nak(origin)
+		}
+	}
+}
+
+// Progress reports, for origin's stream, the lowest sequence number still
+// held, the count delivered and one past the highest known to exist.
+func (l *Layer) Progress(origin int) (low, delivered, known uint64) {
+	log := &l.logs[origin]
+	return log.Low(), log.Next(), log.Known()
+}

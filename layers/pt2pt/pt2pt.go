@@ -1,0 +1,308 @@
+// Package pt2pt is reliable FIFO point-to-point messaging with a sliding
+// window per destination.
+//
+// Each member keeps, for every other member, an outgoing stream (sequence
+// numbers, messages kept until acknowledged) and an incoming one (delivered
+// in order, early arrivals held). Receivers acknowledge cumulatively every
+// AckEvery messages and on a timer, and ask for gaps at once with a NAK; a
+// sender whose oldest unacknowledged message has waited Timeout sends it
+// again, which recovers losses at the tail of a stream. At most Window
+// messages per destination are unacknowledged; more wait in a queue that the
+// driver sees as backlog. A send to oneself is delivered locally.
+//
+// Headers:
+//
+//	ESend       seq uvarint
+//	ESendUnrel  marker byte: 0 (another layer's), or
+//	            1 ACK      next expected seq uvarint
+//	            2 NAK      runs uvarint, then per run: first seq, count
+//	                       (as in mnak)
+//	            3 RETRANS  seq uvarint, then the message
+package pt2pt
+
+import (
+	"time"
+
+	"github.com/conclave-go/conclave/internal/wire"
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/internal/seqlog"
+)
+
+// Config tunes the layer. Zero fields take the defaults.
+type Config struct {
+	Window      uint64        // unacknowledged messages per destination
+	AckEvery    uint64        // acknowledge after this many deliveries
+	AckInterval time.Duration // acknowledge pending deliveries this often
+	NakInterval time.Duration // ask again for a gap this often
+	Timeout     time.Duration // resend the oldest unacknowledged message after
+	MaxNakRange uint64
+}
+
+// Defaults.
+const (
+	DefaultWindow      = 1024
+	DefaultAckEvery    = 128
+	DefaultAckInterval = 2 * time.Millisecond
+	DefaultNakInterval = 4 * time.Millisecond
+	DefaultTimeout     = 10 * time.Millisecond
+	DefaultMaxNakRange = 256
+)
+
+const (
+	markPass    = 0
+	markAck     = 1
+	markNak     = 2
+	markRetrans = 3
+)
+
+type peer struct {
+	out      seqlog.Log     // messages sent to the peer, until acknowledged
+	queue    []layers.Event // waiting for the window
+	progress time.Duration  // when the peer last acknowledged something new
+	in       seqlog.Log     // messages from the peer
+	acked    uint64         // what was last acknowledged to the peer
+	ackDue   bool           // a duplicate arrived: the peer needs an ack
+	lastAck  time.Duration
+	lastNak  time.Duration
+}
+
+// Layer is the point-to-point layer.
+type Layer struct {
+	cfg    Config
+	p      *layers.Port
+	rank   int
+	peers  []peer
+	runs   []seqlog.Run
+	nakBuf []byte
+}
+
+// maxNakRuns bounds the runs of missing messages one NAK names.
+const maxNakRuns = 32
+
+// New returns a point-to-point layer.
+func New(cfg Config) *Layer {
+	def := func(v *uint64, d uint64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defT := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&cfg.Window, DefaultWindow)
+	def(&cfg.AckEvery, DefaultAckEvery)
+	def(&cfg.MaxNakRange, DefaultMaxNakRange)
+	defT(&cfg.AckInterval, DefaultAckInterval)
+	defT(&cfg.NakInterval, DefaultNakInterval)
+	defT(&cfg.Timeout, DefaultTimeout)
+	return &Layer{cfg: cfg}
+}
+
+func (l *Layer) Name() string { return "pt2pt" }
+
+func (l *Layer) Init(p *layers.Port) {
+	l.p = p
+	l.rank = p.View().Rank
+	l.peers = make([]peer, p.View().N)
+}
+
+// Backlog is the number of messages waiting for a window to open.
+func (l *Layer) Backlog() int {
+	n := 0
+	for i := range l.peers {
+		n += len(l.peers[i].queue)
+	}
+	return n
+}
+
+func (l *Layer) Down(ev *layers.Event) {
+	switch ev.Type {
+	case layers.ESend:
+		if ev.Peer == l.rank {
+			ev.Type = layers.ESend
+			l.p.Up(ev)
+			return
+		}
+		pe := &l.peers[ev.Peer]
+		if len(pe.queue) > 0 || pe.out.Next()-pe.out.Low() >= l.cfg.Window {
+			pe.queue = append(pe.queue, *ev)
+			return
+		}
+		l.send(pe, ev)
+	case layers.ESendUnrel:
+		ev.Msg.PushByte(markPass)
+		l.p.Down(ev)
+	default:
+		l.p.Down(ev)
+	}
+}
+
+func (l *Layer) send(pe *peer, ev *layers.Event) {
+	if pe.out.Next() == pe.out.Low() {
+		pe.progress = l.p.Now()
+	}
+	seq := pe.out.Append(&ev.Msg)
+	var a [10]byte
+	ev.Msg.Push(wire.AppendUvarint(a[:0], seq))
+	l.p.Down(ev)
+}
+
+func (l *Layer) Up(ev *layers.Event) {
+	switch ev.Type {
+	case layers.ESend:
+		r := ev.Msg.Reader()
+		seq := r.Uvarint()
+		if r.Err() != nil || r.Len() == 0 {
+			l.p.Drop("malformed")
+			return
+		}
+		ev.Msg.ConsumeRead(&r)
+		l.receive(ev.Peer, seq, &ev.Msg)
+	case layers.ESendUnrel:
+		l.control(ev)
+	default:
+		l.p.Up(ev)
+	}
+}
+
+func (l *Layer) control(ev *layers.Event) {
+	pe := &l.peers[ev.Peer]
+	r := ev.Msg.Reader()
+	switch r.Byte() {
+	case markPass:
+		ev.Msg.ConsumeRead(&r)
+		l.p.Up(ev)
+	case markAck:
+		next := r.Uvarint()
+		if r.Done() != nil || next > pe.out.Next() {
+			l.p.Drop("malformed")
+			return
+		}
+		l.acknowledged(ev.Peer, next)
+	case markNak:
+		runs, ok := seqlog.ParseRuns(&r, l.runs[:0], maxNakRuns, l.cfg.MaxNakRange)
+		l.runs = runs[:0]
+		if !ok {
+			l.p.Drop("malformed")
+			return
+		}
+		for _, run := range runs {
+			for seq := run.First; seq < run.First+run.Count; seq++ {
+				l.resend(ev.Peer, seq)
+			}
+		}
+	case markRetrans:
+		seq := r.Uvarint()
+		if r.Err() != nil || r.Len() == 0 {
+			l.p.Drop("malformed")
+			return
+		}
+		ev.Msg.ConsumeRead(&r)
+		l.receive(ev.Peer, seq, &ev.Msg)
+	default:
+		l.p.Drop("malformed")
+	}
+}
+
+func (l *Layer) receive(from int, seq uint64, m *layers.Message) {
+	pe := &l.peers[from]
+	gapBefore := pe.in.Missing()
+	switch pe.in.Put(seq, m, int(2*l.cfg.Window)) {
+	case seqlog.Duplicate:
+		l.p.Count("duplicates", 1)
+		pe.ackDue = true
+		return
+	case seqlog.Full:
+		l.p.Drop("window")
+		return
+	}
+	if !gapBefore && seq > pe.in.Next() {
+		l.nak(from)
+	}
+	for pe.in.Deliverable() {
+		ev := layers.Event{Type: layers.ESend, Peer: from, Msg: pe.in.Pop()}
+		// Delivered messages need not be kept: the sender retransmits.
+		pe.in.Release(pe.in.Next())
+		l.p.Up(&ev)
+	}
+	if pe.in.Next()-pe.acked >= l.cfg.AckEvery {
+		l.ack(from)
+	}
+}
+
+func (l *Layer) ack(to int) {
+	pe := &l.peers[to]
+	pe.acked, pe.ackDue, pe.lastAck = pe.in.Next(), false, l.p.Now()
+	var a [12]byte
+	h := wire.AppendUvarint(append(a[:0], markAck), pe.acked)
+	ev := layers.Event{Type: layers.ESendUnrel, Peer: to}
+	ev.Msg.Push(h)
+	l.p.Down(&ev)
+}
+
+func (l *Layer) nak(to int) {
+	pe := &l.peers[to]
+	l.runs = pe.in.Gaps(l.runs[:0], maxNakRuns, l.cfg.MaxNakRange)
+	if len(l.runs) == 0 {
+		return
+	}
+	pe.lastNak = l.p.Now()
+	b := seqlog.AppendRuns(append(l.nakBuf[:0], markNak), l.runs)
+	l.nakBuf = b
+	ev := layers.Event{Type: layers.ESendUnrel, Peer: to, Msg: layers.NewMessage(b)}
+	l.p.Count("naks_sent", 1)
+	l.p.Down(&ev)
+}
+
+func (l *Layer) resend(to int, seq uint64) {
+	m, ok := l.peers[to].out.Get(seq)
+	if !ok {
+		return
+	}
+	ev := layers.Event{Type: layers.ESendUnrel, Peer: to, Msg: *m}
+	var a [12]byte
+	ev.Msg.Push(wire.AppendUvarint(append(a[:0], markRetrans), seq))
+	l.p.Count("retransmitted", 1)
+	l.p.Down(&ev)
+}
+
+// acknowledged releases what peer has acknowledged and sends what now fits.
+func (l *Layer) acknowledged(to int, next uint64) {
+	pe := &l.peers[to]
+	if next > pe.out.Low() {
+		pe.out.Release(next)
+		pe.progress = l.p.Now()
+	}
+	for len(pe.queue) > 0 && pe.out.Next()-pe.out.Low() < l.cfg.Window {
+		ev := pe.queue[0]
+		pe.queue[0] = layers.Event{}
+		pe.queue = pe.queue[1:]
+		l.send(pe, &ev)
+	}
+	if len(pe.queue) == 0 {
+		pe.queue = nil
+	}
+}
+
+func (l *Layer) Tick(now time.Duration) {
+	for to := range l.peers {
+		if to == l.rank {
+			continue
+		}
+		pe := &l.peers[to]
+		if (pe.ackDue || pe.in.Next() > pe.acked) && now-pe.lastAck >= l.cfg.AckInterval {
+			l.ack(to)
+		}
+		if pe.in.Missing() && now-pe.lastNak >= l.cfg.NakInterval {
+			l.nak(to)
+		}
+		if pe.out.Next() > pe.out.Low() && now-pe.progress >= l.cfg.Timeout {
+			// Nothing acknowledged for a while: the tail may be lost.
+			pe.progress = now
+			l.p.Count("timeouts", 1)
+			l.resend(to, pe.out.Low())
+		}
+	}
+}

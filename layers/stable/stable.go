@@ -1,0 +1,187 @@
+// Package stable tracks message stability: which multicasts every member
+// has delivered.
+//
+// Each member counts, per sender, the multicasts it has delivered (its ack
+// vector) and gossips that vector to the group, unreliably, on a timer and
+// whenever it has advanced by AckEvery messages. From the latest vector of
+// every member the layer computes, per sender, the minimum (Stable: safe to
+// garbage-collect) and the maximum (MaxSeen: a member below it has lost
+// messages) and announces both with an EStable event, down to the reliable
+// multicast layer and up to flow control, whenever they change.
+//
+// Header on ECastUnrel: marker byte, 0 (another layer's) or 1 followed by
+// the member count and one uvarint per member.
+package stable
+
+import (
+	"slices"
+	"time"
+
+	"github.com/conclave-go/conclave/internal/wire"
+	"github.com/conclave-go/conclave/layers"
+)
+
+// Config tunes the layer. Zero fields take the defaults.
+type Config struct {
+	// Interval is the longest time between two gossips of a member.
+	Interval time.Duration
+	// AckEvery sends a gossip early once this many messages have been
+	// delivered since the last one, so that a sender's flow control
+	// window reopens quickly under load.
+	AckEvery uint64
+}
+
+// Defaults.
+const (
+	DefaultInterval = 5 * time.Millisecond
+	DefaultAckEvery = 256
+)
+
+const (
+	markPass   = 0
+	markGossip = 1
+)
+
+// Layer is the stability layer.
+type Layer struct {
+	cfg        Config
+	p          *layers.Port
+	rank       int
+	acks       [][]uint64 // acks[j][s]: messages from s that member j reported delivered
+	stability  layers.Stability
+	since      uint64 // deliveries since the last gossip
+	lastGossip time.Duration
+	buf        []byte
+}
+
+// New returns a stability layer.
+func New(cfg Config) *Layer {
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.AckEvery == 0 {
+		cfg.AckEvery = DefaultAckEvery
+	}
+	return &Layer{cfg: cfg}
+}
+
+func (l *Layer) Name() string { return "stable" }
+
+func (l *Layer) Init(p *layers.Port) {
+	l.p = p
+	l.rank = p.View().Rank
+	n := p.View().N
+	l.acks = make([][]uint64, n)
+	for j := range l.acks {
+		l.acks[j] = make([]uint64, n)
+	}
+	l.stability = layers.Stability{Stable: make([]uint64, n), MaxSeen: make([]uint64, n)}
+}
+
+// Stability returns the current stability vectors. They belong to the layer.
+func (l *Layer) Stability() *layers.Stability { return &l.stability }
+
+func (l *Layer) Down(ev *layers.Event) {
+	if ev.Type == layers.ECastUnrel {
+		ev.Msg.PushByte(markPass)
+	}
+	l.p.Down(ev)
+}
+
+func (l *Layer) Up(ev *layers.Event) {
+	switch ev.Type {
+	case layers.ECast:
+		l.acks[l.rank][ev.Peer]++
+		l.since++
+		l.p.Up(ev)
+		if l.since >= l.cfg.AckEvery {
+			l.gossip()
+		}
+	case layers.ECastUnrel:
+		r := ev.Msg.Reader()
+		switch r.Byte() {
+		case markPass:
+			ev.Msg.ConsumeRead(&r)
+			l.p.Up(ev)
+		case markGossip:
+			l.receive(ev.Peer, &r)
+		default:
+			l.p.Drop("malformed")
+		}
+	default:
+		l.p.Up(ev)
+	}
+}
+
+func (l *Layer) receive(from int, r *wire.Reader) {
+	n := len(l.acks)
+	if r.Uvarint() != uint64(n) {
+		l.p.Drop("malformed")
+		return
+	}
+	row := l.acks[from]
+	var vec [64]uint64
+	v := vec[:0]
+	for range n {
+		v = append(v, r.Uvarint())
+	}
+	if r.Done() != nil {
+		l.p.Drop("malformed")
+		return
+	}
+	// Gossip is unreliable and may arrive out of order: keep the largest.
+	for s, x := range v {
+		row[s] = max(row[s], x)
+	}
+	l.update()
+}
+
+// gossip sends this member's ack vector to the group.
+func (l *Layer) gossip() {
+	l.since = 0
+	l.lastGossip = l.p.Now()
+	own := l.acks[l.rank]
+	b := append(l.buf[:0], markGossip)
+	b = wire.AppendUvarint(b, uint64(len(own)))
+	for _, x := range own {
+		b = wire.AppendUvarint(b, x)
+	}
+	l.buf = b
+	// The body must outlive this call only until the bottom copies it,
+	// which happens before Down returns.
+	ev := layers.Event{Type: layers.ECastUnrel, Peer: layers.AllPeers, Msg: layers.NewMessage(b)}
+	l.p.Count("gossips", 1)
+	l.p.Down(&ev)
+	l.update()
+}
+
+// update recomputes the stability vectors and announces a change.
+func (l *Layer) update() {
+	changed := false
+	for s := range l.acks {
+		lo, hi := l.acks[0][s], l.acks[0][s]
+		for j := 1; j < len(l.acks); j++ {
+			lo, hi = min(lo, l.acks[j][s]), max(hi, l.acks[j][s])
+		}
+		if lo != l.stability.Stable[s] || hi != l.stability.MaxSeen[s] {
+			changed = true
+			l.stability.Stable[s], l.stability.MaxSeen[s] = lo, hi
+		}
+	}
+	if !changed {
+		return
+	}
+	down := layers.Event{Type: layers.EStable, Peer: layers.AllPeers, Stability: &l.stability}
+	l.p.Down(&down)
+	up := down
+	l.p.Up(&up)
+}
+
+func (l *Layer) Tick(now time.Duration) {
+	if now-l.lastGossip >= l.cfg.Interval {
+		l.gossip()
+	}
+}
+
+// Vector returns a copy of the ack vector member j last reported.
+func (l *Layer) Vector(j int) []uint64 { return slices.Clone(l.acks[j]) }

@@ -1,0 +1,283 @@
+package layers
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// View identifies the group and this member's place in it. Ranks run from 0
+// to N-1; a stack for a fixed member list is built once per view.
+type View struct {
+	Group uint64 // group identifier, carried in every datagram
+	ID    uint64 // view identifier
+	Rank  int    // this member
+	N     int    // number of members
+}
+
+// Config is the environment a stack is built with.
+type Config struct {
+	View View
+	// Seed seeds the stack's random source; the same seed and the same
+	// inputs give the same outputs.
+	Seed uint64
+	// MaxDatagram is the largest datagram the stack emits.
+	MaxDatagram int
+	// MaxMessage is the largest application message accepted and
+	// reassembled.
+	MaxMessage int
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxDatagram = 1400
+	DefaultMaxMessage  = 64 << 20
+)
+
+// Packet is a datagram for the transport. To is a member rank or AllPeers.
+type Packet struct {
+	To   int
+	Data []byte
+}
+
+// Delivery is a message for the application.
+type Delivery struct {
+	Type Type // ECast or ESend
+	From int
+	Data []byte
+}
+
+// Ready is the output a driver collects after feeding inputs.
+type Ready struct {
+	Packets    []Packet
+	Deliveries []Delivery
+}
+
+// Counter is one statistic kept by a stack.
+type Counter struct {
+	Layer, Name string
+	Value       uint64
+}
+
+type counterKey struct{ layer, name string }
+
+// Stack is a composed protocol stack for one member. See the package
+// documentation for the driver's contract. It is not safe for concurrent use.
+type Stack struct {
+	cfg      Config
+	layers   []Layer
+	ports    []Port
+	backlogs []Backlogger
+	now      time.Duration
+	rand     *rand.Rand
+	ready    Ready
+	free     [][]byte
+	counters map[counterKey]uint64
+}
+
+// New composes a stack from layers, bottom first, and initialises them.
+func New(cfg Config, ls ...Layer) (*Stack, error) {
+	if len(ls) == 0 {
+		return nil, errors.New("layers: empty stack")
+	}
+	if cfg.View.N < 1 || cfg.View.Rank < 0 || cfg.View.Rank >= cfg.View.N {
+		return nil, fmt.Errorf("layers: rank %d outside a view of %d", cfg.View.Rank, cfg.View.N)
+	}
+	if cfg.MaxDatagram == 0 {
+		cfg.MaxDatagram = DefaultMaxDatagram
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = DefaultMaxMessage
+	}
+	if cfg.MaxDatagram < 2*HeadRoom {
+		return nil, fmt.Errorf("layers: max datagram %d is below %d", cfg.MaxDatagram, 2*HeadRoom)
+	}
+	s := &Stack{
+		cfg:      cfg,
+		layers:   ls,
+		ports:    make([]Port, len(ls)),
+		rand:     rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.View.Rank))),
+		counters: make(map[counterKey]uint64),
+	}
+	seen := make(map[string]bool)
+	for i, l := range ls {
+		name := l.Name()
+		if seen[name] {
+			return nil, fmt.Errorf("layers: layer %q appears twice", name)
+		}
+		seen[name] = true
+		s.ports[i] = Port{s: s, i: i, name: name}
+		if b, ok := l.(Backlogger); ok {
+			s.backlogs = append(s.backlogs, b)
+		}
+	}
+	for i, l := range ls {
+		l.Init(&s.ports[i])
+	}
+	return s, nil
+}
+
+// Names lists the layers, bottom first.
+func (s *Stack) Names() []string {
+	names := make([]string, len(s.layers))
+	for i, l := range s.layers {
+		names[i] = l.Name()
+	}
+	return names
+}
+
+// View returns the stack's view.
+func (s *Stack) View() View { return s.cfg.View }
+
+// Now is the time of the last Tick.
+func (s *Stack) Now() time.Duration { return s.now }
+
+func (s *Stack) up(i int, ev *Event) {
+	if i < len(s.layers) {
+		s.layers[i].Up(ev)
+		return
+	}
+	if ev.Type == ECast || ev.Type == ESend {
+		s.ready.Deliveries = append(s.ready.Deliveries, Delivery{Type: ev.Type, From: ev.Peer, Data: ev.Msg.Bytes()})
+	}
+}
+
+func (s *Stack) down(i int, ev *Event) {
+	if i >= 0 {
+		s.layers[i].Down(ev)
+		return
+	}
+	if !ev.Type.IsData() {
+		return
+	}
+	to := ev.Peer
+	if ev.Type.IsCast() {
+		to = AllPeers
+	}
+	if to == s.cfg.View.Rank {
+		return
+	}
+	buf := s.buffer()
+	s.ready.Packets = append(s.ready.Packets, Packet{To: to, Data: ev.Msg.AppendTo(buf)})
+}
+
+func (s *Stack) buffer() []byte {
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, s.cfg.MaxDatagram+HeadRoom)
+}
+
+func (s *Stack) count(layer, name string, delta uint64) {
+	s.counters[counterKey{layer, name}] += delta
+}
+
+// Receive feeds a datagram from the network. The stack owns data from then
+// on and may keep slices of it.
+func (s *Stack) Receive(data []byte) {
+	ev := Event{Type: 0, Peer: AllPeers, Msg: NewMessage(data)}
+	s.layers[0].Up(&ev)
+}
+
+// Cast multicasts data to the group, the sender included. The stack owns
+// data from then on.
+func (s *Stack) Cast(data []byte) {
+	ev := Event{Type: ECast, Peer: AllPeers, Msg: NewMessage(data)}
+	s.layers[len(s.layers)-1].Down(&ev)
+}
+
+// Send sends data to member to. The stack owns data from then on.
+func (s *Stack) Send(to int, data []byte) {
+	if to < 0 || to >= s.cfg.View.N {
+		s.count("stack", "drop.bad_destination", 1)
+		return
+	}
+	ev := Event{Type: ESend, Peer: to, Msg: NewMessage(data)}
+	s.layers[len(s.layers)-1].Down(&ev)
+}
+
+// Tick advances the stack's clock to now and lets every layer act on time,
+// top first. Time never goes backwards.
+func (s *Stack) Tick(now time.Duration) {
+	if now > s.now {
+		s.now = now
+	}
+	for i := len(s.layers) - 1; i >= 0; i-- {
+		s.layers[i].Tick(s.now)
+	}
+}
+
+// Flush tells the stack that no more input is coming for now, so anything
+// held back for bundling goes out.
+func (s *Stack) Flush() {
+	ev := Event{Type: EFlush, Peer: AllPeers}
+	s.layers[len(s.layers)-1].Down(&ev)
+}
+
+// Ready returns the outputs produced since the last Advance. The slices are
+// valid until Advance.
+func (s *Stack) Ready() Ready { return s.ready }
+
+// Advance acknowledges the last Ready: packet buffers return to the stack's
+// pool, so the driver must be done with them.
+func (s *Stack) Advance() {
+	for i := range s.ready.Packets {
+		if len(s.free) < 256 {
+			s.free = append(s.free, s.ready.Packets[i].Data)
+		}
+		s.ready.Packets[i] = Packet{}
+	}
+	clear(s.ready.Deliveries)
+	s.ready.Packets = s.ready.Packets[:0]
+	s.ready.Deliveries = s.ready.Deliveries[:0]
+}
+
+// Backlog is the number of messages the stack holds back for flow control.
+func (s *Stack) Backlog() int {
+	n := 0
+	for _, b := range s.backlogs {
+		n += b.Backlog()
+	}
+	return n
+}
+
+// Counters returns the stack's statistics, sorted by layer and name.
+func (s *Stack) Counters() []Counter {
+	out := make([]Counter, 0, len(s.counters))
+	for k, v := range s.counters {
+		out = append(out, Counter{Layer: k.layer, Name: k.name, Value: v})
+	}
+	slices.SortFunc(out, func(a, b Counter) int {
+		return cmp.Or(cmp.Compare(a.Layer, b.Layer), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// Counter returns one statistic, zero if it was never counted.
+func (s *Stack) Counter(layer, name string) uint64 { return s.counters[counterKey{layer, name}] }
+
+// Drops is the total of every layer's drop counters.
+func (s *Stack) Drops() uint64 {
+	var n uint64
+	for k, v := range s.counters {
+		if len(k.name) > 5 && k.name[:5] == "drop." {
+			n += v
+		}
+	}
+	return n
+}
+
+// Layer returns the layer named name, or nil.
+func (s *Stack) Layer(name string) Layer {
+	for _, l := range s.layers {
+		if l.Name() == name {
+			return l
+		}
+	}
+	return nil
+}
