@@ -54,6 +54,15 @@ func (p *Port) View() *View { return &p.s.cfg.View }
 // Config is the stack's configuration.
 func (p *Port) Config() *Config { return &p.s.cfg }
 
+// NewEvent returns a zeroed event from the stack's pool. Events passed to
+// other layers escape to the heap, so layers that create events take them
+// from here and give them back with FreeEvent once the call that passed them
+// on has returned.
+func (p *Port) NewEvent(t Type, peer int) *Event { return p.s.newEvent(t, peer) }
+
+// FreeEvent returns ev to the pool. Nothing may use it afterwards.
+func (p *Port) FreeEvent(ev *Event) { p.s.freeEvent(ev) }
+
 // Drop counts a message the layer discarded, under reason.
 func (p *Port) Drop(reason string) { p.s.count(p.name, "drop."+reason, 1) }
 

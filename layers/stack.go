@@ -75,6 +75,7 @@ type Stack struct {
 	rand     *rand.Rand
 	ready    Ready
 	free     [][]byte
+	events   []*Event
 	counters map[counterKey]uint64
 }
 
@@ -164,6 +165,23 @@ func (s *Stack) down(i int, ev *Event) {
 	s.ready.Packets = append(s.ready.Packets, Packet{To: to, Data: ev.Msg.AppendTo(buf)})
 }
 
+func (s *Stack) newEvent(t Type, peer int) *Event {
+	if n := len(s.events); n > 0 {
+		ev := s.events[n-1]
+		s.events = s.events[:n-1]
+		ev.Type, ev.Peer = t, peer
+		return ev
+	}
+	return &Event{Type: t, Peer: peer}
+}
+
+func (s *Stack) freeEvent(ev *Event) {
+	*ev = Event{}
+	if len(s.events) < 64 {
+		s.events = append(s.events, ev)
+	}
+}
+
 func (s *Stack) buffer() []byte {
 	if n := len(s.free); n > 0 {
 		b := s.free[n-1]
@@ -180,15 +198,19 @@ func (s *Stack) count(layer, name string, delta uint64) {
 // Receive feeds a datagram from the network. The stack owns data from then
 // on and may keep slices of it.
 func (s *Stack) Receive(data []byte) {
-	ev := Event{Type: 0, Peer: AllPeers, Msg: NewMessage(data)}
-	s.layers[0].Up(&ev)
+	ev := s.newEvent(0, AllPeers)
+	ev.Msg.Body = data
+	s.layers[0].Up(ev)
+	s.freeEvent(ev)
 }
 
 // Cast multicasts data to the group, the sender included. The stack owns
 // data from then on.
 func (s *Stack) Cast(data []byte) {
-	ev := Event{Type: ECast, Peer: AllPeers, Msg: NewMessage(data)}
-	s.layers[len(s.layers)-1].Down(&ev)
+	ev := s.newEvent(ECast, AllPeers)
+	ev.Msg.Body = data
+	s.layers[len(s.layers)-1].Down(ev)
+	s.freeEvent(ev)
 }
 
 // Send sends data to member to. The stack owns data from then on.
@@ -197,8 +219,10 @@ func (s *Stack) Send(to int, data []byte) {
 		s.count("stack", "drop.bad_destination", 1)
 		return
 	}
-	ev := Event{Type: ESend, Peer: to, Msg: NewMessage(data)}
-	s.layers[len(s.layers)-1].Down(&ev)
+	ev := s.newEvent(ESend, to)
+	ev.Msg.Body = data
+	s.layers[len(s.layers)-1].Down(ev)
+	s.freeEvent(ev)
 }
 
 // Tick advances the stack's clock to now and lets every layer act on time,
@@ -215,8 +239,9 @@ func (s *Stack) Tick(now time.Duration) {
 // Flush tells the stack that no more input is coming for now, so anything
 // held back for bundling goes out.
 func (s *Stack) Flush() {
-	ev := Event{Type: EFlush, Peer: AllPeers}
-	s.layers[len(s.layers)-1].Down(&ev)
+	ev := s.newEvent(EFlush, AllPeers)
+	s.layers[len(s.layers)-1].Down(ev)
+	s.freeEvent(ev)
 }
 
 // Ready returns the outputs produced since the last Advance. The slices are

@@ -109,7 +109,8 @@ func (l *Layer) flush(i int) {
 	if i > 0 {
 		peer = i - 1
 	}
-	ev := layers.Event{Type: layers.EBundle, Peer: peer, Msg: layers.NewMessage(s.buf)}
+	ev := l.p.NewEvent(layers.EBundle, peer)
+	ev.Msg.Body = s.buf
 	if s.frames == 1 {
 		ev.Type = s.first
 		ev.Msg.Body = s.buf[s.firstHdr:]
@@ -121,7 +122,8 @@ func (l *Layer) flush(i int) {
 	// The stack copies the datagram before Down returns, so the buffer is
 	// free again.
 	s.buf = s.buf[:0]
-	l.p.Down(&ev)
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
 }
 
 func (l *Layer) Up(ev *layers.Event) {

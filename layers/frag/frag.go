@@ -83,13 +83,15 @@ func (l *Layer) Down(ev *layers.Event) {
 	l.p.Count("fragmented", 1)
 	var a [12]byte
 	for off := 0; off < len(body); off += l.maxFrag {
-		f := layers.Event{Type: ev.Type, Peer: ev.Peer, Msg: layers.NewMessage(body[off:min(off+l.maxFrag, len(body))])}
+		f := l.p.NewEvent(ev.Type, ev.Peer)
+		f.Msg.Body = body[off:min(off+l.maxFrag, len(body))]
 		if off == 0 {
 			f.Msg.Push(wire.AppendUvarint(append(a[:0], tagFirst), uint64(len(body))))
 		} else {
 			f.Msg.PushByte(tagNext)
 		}
-		l.p.Down(&f)
+		l.p.Down(f)
+		l.p.FreeEvent(f)
 	}
 }
 
@@ -137,10 +139,12 @@ func (l *Layer) Up(ev *layers.Event) {
 		}
 		as.buf = ev.Msg.AppendTo(as.buf)
 		if len(as.buf) == as.total {
-			out := layers.Event{Type: ev.Type, Peer: ev.Peer, Msg: layers.NewMessage(as.buf)}
+			out := l.p.NewEvent(ev.Type, ev.Peer)
+			out.Msg.Body = as.buf
 			*as = assembly{}
 			l.p.Count("reassembled", 1)
-			l.p.Up(&out)
+			l.p.Up(out)
+			l.p.FreeEvent(out)
 		}
 	default:
 		l.p.Drop("malformed")

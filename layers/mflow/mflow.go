@@ -108,10 +108,12 @@ func (l *Layer) advance(stable uint64) {
 		l.inBytes -= l.sizes[l.stable%uint64(len(l.sizes))]
 	}
 	for l.Backlog() > 0 && l.open(uint64(l.pending[l.head].Msg.Len())) {
-		ev := l.pending[l.head]
+		ev := l.p.NewEvent(0, 0)
+		*ev = l.pending[l.head]
 		l.pending[l.head] = layers.Event{}
 		l.head++
-		l.send(&ev)
+		l.send(ev)
+		l.p.FreeEvent(ev)
 	}
 	if l.head == len(l.pending) {
 		l.pending, l.head = l.pending[:0], 0

@@ -112,14 +112,15 @@ func (l *Layer) Down(ev *layers.Event) {
 }
 
 func (l *Layer) cast(ev *layers.Event) {
-	own := &l.logs[l.rank]
-	local := layers.Event{Type: layers.ECast, Peer: l.rank, Msg: ev.Msg}
-	seq := own.Append(&ev.Msg)
+	local := l.p.NewEvent(layers.ECast, l.rank)
+	local.Msg = ev.Msg
+	seq := l.logs[l.rank].Append(&ev.Msg)
 	var a [10]byte
 	ev.Msg.Push(wire.AppendUvarint(a[:0], seq))
 	l.p.Down(ev)
 	// The sender delivers its own multicast at once, in its own order.
-	l.p.Up(&local)
+	l.p.Up(local)
+	l.p.FreeEvent(local)
 }
 
 func (l *Layer) Up(ev *layers.Event) {
@@ -194,8 +195,10 @@ func (l *Layer) receive(origin int, seq uint64, m *layers.Message) {
 		l.nak(origin)
 	}
 	for log.Deliverable() {
-		ev := layers.Event{Type: layers.ECast, Peer: origin, Msg: log.Pop()}
-		l.p.Up(&ev)
+		ev := l.p.NewEvent(layers.ECast, origin)
+		ev.Msg = log.Pop()
+		l.p.Up(ev)
+		l.p.FreeEvent(ev)
 	}
 }
 
@@ -210,9 +213,11 @@ func (l *Layer) nak(origin int) {
 	b = wire.AppendUvarint(b, uint64(origin))
 	b = seqlog.AppendRuns(b, l.runs)
 	l.nakBuf = b
-	ev := layers.Event{Type: layers.ESendUnrel, Peer: origin, Msg: layers.NewMessage(b)}
+	ev := l.p.NewEvent(layers.ESendUnrel, origin)
+	ev.Msg.Body = b
 	l.p.Count("naks_sent", 1)
-	l.p.Down(&ev)
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
 }
 
 // retransmit answers a NAK from requester with whatever it holds of the range.
@@ -223,14 +228,16 @@ func (l *Layer) retransmit(requester, origin int, first, count uint64) {
 		if !ok {
 			continue
 		}
-		ev := layers.Event{Type: layers.ESendUnrel, Peer: requester, Msg: *m}
+		ev := l.p.NewEvent(layers.ESendUnrel, requester)
+		ev.Msg = *m
 		var a [24]byte
 		h := append(a[:0], markRetrans)
 		h = wire.AppendUvarint(h, uint64(origin))
 		h = wire.AppendUvarint(h, seq)
 		ev.Msg.Push(h)
 		l.p.Count("retransmitted", 1)
-		l.p.Down(&ev)
+		l.p.Down(ev)
+		l.p.FreeEvent(ev)
 	}
 }
 

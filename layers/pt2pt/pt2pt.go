@@ -222,10 +222,12 @@ func (l *Layer) receive(from int, seq uint64, m *layers.Message) {
 		l.nak(from)
 	}
 	for pe.in.Deliverable() {
-		ev := layers.Event{Type: layers.ESend, Peer: from, Msg: pe.in.Pop()}
+		ev := l.p.NewEvent(layers.ESend, from)
+		ev.Msg = pe.in.Pop()
 		// Delivered messages need not be kept: the sender retransmits.
 		pe.in.Release(pe.in.Next())
-		l.p.Up(&ev)
+		l.p.Up(ev)
+		l.p.FreeEvent(ev)
 	}
 	if pe.in.Next()-pe.acked >= l.cfg.AckEvery {
 		l.ack(from)
@@ -237,9 +239,10 @@ func (l *Layer) ack(to int) {
 	pe.acked, pe.ackDue, pe.lastAck = pe.in.Next(), false, l.p.Now()
 	var a [12]byte
 	h := wire.AppendUvarint(append(a[:0], markAck), pe.acked)
-	ev := layers.Event{Type: layers.ESendUnrel, Peer: to}
+	ev := l.p.NewEvent(layers.ESendUnrel, to)
 	ev.Msg.Push(h)
-	l.p.Down(&ev)
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
 }
 
 func (l *Layer) nak(to int) {
@@ -251,9 +254,11 @@ func (l *Layer) nak(to int) {
 	pe.lastNak = l.p.Now()
 	b := seqlog.AppendRuns(append(l.nakBuf[:0], markNak), l.runs)
 	l.nakBuf = b
-	ev := layers.Event{Type: layers.ESendUnrel, Peer: to, Msg: layers.NewMessage(b)}
+	ev := l.p.NewEvent(layers.ESendUnrel, to)
+	ev.Msg.Body = b
 	l.p.Count("naks_sent", 1)
-	l.p.Down(&ev)
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
 }
 
 func (l *Layer) resend(to int, seq uint64) {
@@ -261,11 +266,13 @@ func (l *Layer) resend(to int, seq uint64) {
 	if !ok {
 		return
 	}
-	ev := layers.Event{Type: layers.ESendUnrel, Peer: to, Msg: *m}
+	ev := l.p.NewEvent(layers.ESendUnrel, to)
+	ev.Msg = *m
 	var a [12]byte
 	ev.Msg.Push(wire.AppendUvarint(append(a[:0], markRetrans), seq))
 	l.p.Count("retransmitted", 1)
-	l.p.Down(&ev)
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
 }
 
 // acknowledged releases what peer has acknowledged and sends what now fits.
@@ -276,10 +283,12 @@ func (l *Layer) acknowledged(to int, next uint64) {
 		pe.progress = l.p.Now()
 	}
 	for len(pe.queue) > 0 && pe.out.Next()-pe.out.Low() < l.cfg.Window {
-		ev := pe.queue[0]
+		ev := l.p.NewEvent(0, 0)
+		*ev = pe.queue[0]
 		pe.queue[0] = layers.Event{}
 		pe.queue = pe.queue[1:]
-		l.send(pe, &ev)
+		l.send(pe, ev)
+		l.p.FreeEvent(ev)
 	}
 	if len(pe.queue) == 0 {
 		pe.queue = nil

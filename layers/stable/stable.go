@@ -149,9 +149,11 @@ func (l *Layer) gossip() {
 	l.buf = b
 	// The body must outlive this call only until the bottom copies it,
 	// which happens before Down returns.
-	ev := layers.Event{Type: layers.ECastUnrel, Peer: layers.AllPeers, Msg: layers.NewMessage(b)}
+	ev := l.p.NewEvent(layers.ECastUnrel, layers.AllPeers)
+	ev.Msg.Body = b
 	l.p.Count("gossips", 1)
-	l.p.Down(&ev)
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
 	l.update()
 }
 
@@ -171,10 +173,12 @@ func (l *Layer) update() {
 	if !changed {
 		return
 	}
-	down := layers.Event{Type: layers.EStable, Peer: layers.AllPeers, Stability: &l.stability}
-	l.p.Down(&down)
-	up := down
-	l.p.Up(&up)
+	ev := l.p.NewEvent(layers.EStable, layers.AllPeers)
+	ev.Stability = &l.stability
+	l.p.Down(ev)
+	ev.Type, ev.Peer, ev.Stability = layers.EStable, layers.AllPeers, &l.stability
+	l.p.Up(ev)
+	l.p.FreeEvent(ev)
 }
 
 func (l *Layer) Tick(now time.Duration) {
