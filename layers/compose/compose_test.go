@@ -17,6 +17,7 @@ type group struct {
 	got    [][]layers.Delivery
 	now    time.Duration
 	lose   func(from, to int) bool
+	tap    func(from, to int, data []byte)
 }
 
 func newGroup(t testing.TB, n int) *group {
@@ -54,6 +55,9 @@ func (g *group) run(rounds int) {
 						continue
 					}
 					moved = true
+					if g.tap != nil {
+						g.tap(from, to, p.Data)
+					}
 					dst.Receive(bytes.Clone(p.Data))
 				}
 			}
