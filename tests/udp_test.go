@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -98,5 +99,39 @@ func TestUDPLoopback100k(t *testing.T) {
 	for r, g := range groups {
 		cs, _ := g.Counters()
 		t.Logf("member %d: %v", r, cs)
+	}
+}
+
+// TestUDPLargeMessages sends 16 MiB messages, multicast and point to point,
+// over real sockets: fragmentation, flow control and reassembly together.
+func TestUDPLargeMessages(t *testing.T) {
+	groups := startGroup(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	big := make([]byte, 16<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	if err := groups[0].Multicast(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	if err := groups[1].Send(ctx, 2, big[:5<<20]); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]int{0: 1, 1: 1, 2: 2}
+	for r, g := range groups {
+		for range want[r] {
+			select {
+			case ev := <-g.Events():
+				switch {
+				case ev.Multicast && ev.From == 0 && bytes.Equal(ev.Data, big):
+				case !ev.Multicast && ev.From == 1 && r == 2 && bytes.Equal(ev.Data, big[:5<<20]):
+				default:
+					t.Fatalf("member %d: unexpected delivery from %d (multicast %v, %d bytes)", r, ev.From, ev.Multicast, len(ev.Data))
+				}
+			case <-ctx.Done():
+				t.Fatalf("member %d: %v", r, ctx.Err())
+			}
+		}
 	}
 }
