@@ -197,10 +197,17 @@ func (c *Checker) Stalls() []Stall {
 }
 
 // Finish reports every message still undelivered as a violation: call it
-// at the deadline.
-func (c *Checker) Finish() {
+// at the deadline. explain, if not nil, adds to each stalled stream's
+// violation what the stacks know of it.
+func (c *Checker) Finish(explain func(Stall) string) {
 	for _, s := range c.Stalls() {
-		c.violate("member %d: %d of %d %s undelivered at the deadline, first %v", s.Receiver, s.Missing, s.Sent, streamName(s.First), s.First)
+		why := ""
+		if explain != nil {
+			if why = explain(s); why != "" {
+				why = " (" + why + ")"
+			}
+		}
+		c.violate("member %d: %d of %d %s undelivered at the deadline, first %v%s", s.Receiver, s.Missing, s.Sent, streamName(s.First), s.First, why)
 	}
 }
 

@@ -2,16 +2,16 @@
 // protocol stacks in one goroutine, on the in-memory network, under a
 // virtual clock, with every random choice drawn from one seed.
 //
-//	        workload (seeded)          Checker (invariants)
-//	             │ Cast / Send              ▲ Delivery
-//	   ┌─────────▼──────────────────────────┴─────────┐
-//	   │ layers.Stack × Members  (Receive, Tick, Flush,│
-//	   │                          Ready, Advance)      │
-//	   └─────────┬──────────────────────────▲─────────┘
-//	             │ Packet                   │ datagram
-//	   ┌─────────▼──────────────────────────┴─────────┐
-//	   │ transport.Network (loss, dup, reorder, delay) │
-//	   └──────────────────────────────────────────────┘
+//	     workload (seeded)            Checker (invariants)
+//	          │ Cast, Send                  ▲ Delivery
+//	┌─────────▼─────────────────────────────┴──────────┐
+//	│ layers.Stack per member                          │
+//	│ Receive, Tick, Flush, Ready, Advance             │
+//	└─────────┬─────────────────────────────▲──────────┘
+//	          │ Packet                      │ datagram
+//	┌─────────▼─────────────────────────────┴──────────┐
+//	│ transport.Network: loss, dup, reorder, delay     │
+//	└──────────────────────────────────────────────────┘
 //
 // Run advances the clock in fixed steps. Each step delivers the datagrams
 // that have fallen due, ticks every stack, injects the workload's messages,

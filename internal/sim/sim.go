@@ -189,8 +189,7 @@ func (r *run) run() Result {
 			break
 		}
 		if r.now >= deadline {
-			r.checker.Finish()
-			r.diagnose()
+			r.checker.Finish(r.explain)
 			break
 		}
 	}
@@ -260,21 +259,17 @@ func (r *run) collect(draining bool) {
 	}
 }
 
-// diagnose adds, for every stalled multicast stream, what the receiver's
-// reliable multicast layer knows of it.
-func (r *run) diagnose() {
-	for _, st := range r.checker.Stalls() {
-		if st.First.Kind != KindCast {
-			continue
-		}
-		m, ok := r.stacks[st.Receiver].Layer("mnak").(*mnak.Layer)
-		if !ok {
-			continue
-		}
-		low, delivered, known := m.Progress(st.First.From)
-		r.checker.violate("member %d: mnak stream of member %d: low %d, delivered %d, known %d (fragments); member %d backlog %d",
-			st.Receiver, st.First.From, low, delivered, known, st.First.From, r.stacks[st.First.From].Backlog())
+// explain says what the stacks know of a stalled stream: for multicasts,
+// the receiver's reliable multicast log of the sender's stream (counting
+// fragments); for both, the sender's flow control backlog.
+func (r *run) explain(st Stall) string {
+	backlog := fmt.Sprintf("sender backlog %d", r.stacks[st.First.From].Backlog())
+	m, ok := r.stacks[st.Receiver].Layer("mnak").(*mnak.Layer)
+	if st.First.Kind != KindCast || !ok {
+		return backlog
 	}
+	low, delivered, known := m.Progress(st.First.From)
+	return fmt.Sprintf("receiver's mnak log: low %d, delivered %d, known %d; %s", low, delivered, known, backlog)
 }
 
 func (r *run) result() Result {

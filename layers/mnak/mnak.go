@@ -65,6 +65,8 @@ type Layer struct {
 	p       *layers.Port
 	rank    int
 	logs    []seqlog.Log // per origin rank
+	caps    []uint64     // per origin: deliver no further (a view change's cut)
+	holders []int        // per origin: whom to ask for missing messages
 	lastNak []time.Duration
 	runs    []seqlog.Run
 	nakBuf  []byte
@@ -89,9 +91,50 @@ func (l *Layer) Name() string { return "mnak" }
 func (l *Layer) Init(p *layers.Port) {
 	l.p = p
 	l.rank = p.View().Rank
-	l.logs = make([]seqlog.Log, p.View().N)
-	l.lastNak = make([]time.Duration, p.View().N)
+	n := p.View().N
+	l.logs = make([]seqlog.Log, n)
+	l.lastNak = make([]time.Duration, n)
+	l.caps = make([]uint64, n)
+	l.holders = make([]int, n)
+	for i := range n {
+		l.caps[i], l.holders[i] = noCap, i
+	}
 }
+
+const noCap = ^uint64(0)
+
+// Cut stops delivery of origin's messages at upTo (the count delivered so
+// far, to freeze it), learns that messages up to upTo exist and asks holder
+// for the missing ones. The membership protocol uses it in a view change:
+// first to freeze the members being removed, then to bring every survivor
+// to the same cut. A cut only moves forward; Cut with upTo below what was
+// delivered already is an error of the caller and keeps the delivered count.
+func (l *Layer) Cut(origin int, upTo uint64, holder int) {
+	log := &l.logs[origin]
+	l.caps[origin] = max(upTo, log.Next())
+	l.holders[origin] = holder
+	if origin == l.rank {
+		return
+	}
+	log.Learn(upTo)
+	l.deliver(origin)
+	if log.Next() < upTo {
+		l.nak(origin)
+	}
+}
+
+// ReachedCuts reports whether every origin's delivery has reached its cut.
+func (l *Layer) ReachedCuts() bool {
+	for origin := range l.logs {
+		if l.caps[origin] != noCap && l.logs[origin].Next() < l.caps[origin] {
+			return false
+		}
+	}
+	return true
+}
+
+// Sent is the number of multicasts this member has sent in the view.
+func (l *Layer) Sent() uint64 { return l.logs[l.rank].Next() }
 
 // Delivered returns how many messages from origin this member has delivered.
 func (l *Layer) Delivered(origin int) uint64 { return l.logs[origin].Next() }
@@ -190,11 +233,18 @@ func (l *Layer) receive(origin int, seq uint64, m *layers.Message) {
 		l.p.Drop("log_full")
 		return
 	}
-	if !gapBefore && seq > log.Next() {
+	if !gapBefore && seq > log.Next() && seq < l.caps[origin] {
 		// A new gap: ask at once rather than wait for the timer.
 		l.nak(origin)
 	}
-	for log.Deliverable() {
+	l.deliver(origin)
+}
+
+// deliver passes origin's messages up in order, as far as they have arrived
+// and the cut allows.
+func (l *Layer) deliver(origin int) {
+	log := &l.logs[origin]
+	for log.Deliverable() && log.Next() < l.caps[origin] {
 		ev := l.p.NewEvent(layers.ECast, origin)
 		ev.Msg = log.Pop()
 		l.p.Up(ev)
@@ -204,7 +254,11 @@ func (l *Layer) receive(origin int, seq uint64, m *layers.Message) {
 
 // nak asks origin for the messages missing from its stream.
 func (l *Layer) nak(origin int) {
-	l.runs = l.logs[origin].Gaps(l.runs[:0], MaxNakRuns, l.cfg.MaxNakRange)
+	log := &l.logs[origin]
+	if log.Next() >= l.caps[origin] {
+		return // nothing more is wanted from this origin in this view
+	}
+	l.runs = log.Gaps(l.runs[:0], MaxNakRuns, min(l.cfg.MaxNakRange, l.caps[origin]-log.Next()))
 	if len(l.runs) == 0 {
 		return
 	}
@@ -213,7 +267,7 @@ func (l *Layer) nak(origin int) {
 	b = wire.AppendUvarint(b, uint64(origin))
 	b = seqlog.AppendRuns(b, l.runs)
 	l.nakBuf = b
-	ev := l.p.NewEvent(layers.ESendUnrel, origin)
+	ev := l.p.NewEvent(layers.ESendUnrel, l.holders[origin])
 	ev.Msg.Body = b
 	l.p.Count("naks_sent", 1)
 	l.p.Down(ev)
@@ -255,7 +309,7 @@ func (l *Layer) stable(s *layers.Stability) {
 
 func (l *Layer) Tick(now time.Duration) {
 	for origin := range l.logs {
-		if origin == l.rank || !l.logs[origin].Missing() {
+		if origin == l.rank || l.holders[origin] == l.rank || !l.logs[origin].Missing() {
 			continue
 		}
 		if now-l.lastNak[origin] >= l.cfg.NakInterval {

@@ -315,3 +315,10 @@ func (l *Layer) Tick(now time.Duration) {
 		}
 	}
 }
+
+// Unacknowledged reports whether some message to peer, sent or queued, has
+// not been acknowledged yet.
+func (l *Layer) Unacknowledged(peer int) bool {
+	pe := &l.peers[peer]
+	return len(pe.queue) > 0 || pe.out.Next() > pe.out.Low()
+}

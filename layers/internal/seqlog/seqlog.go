@@ -79,7 +79,7 @@ func (l *Log) grow(span uint64) {
 		n *= 2
 	}
 	ring := make([]slot, n)
-	for seq := l.low; len(l.ring) > 0 && seq < l.known; seq++ {
+	for seq := l.low; seq < min(l.known, l.low+uint64(len(l.ring))); seq++ {
 		if old := l.ring[seq&uint64(len(l.ring)-1)]; old.ok {
 			ring[seq&uint64(n-1)] = old
 		}
@@ -89,7 +89,9 @@ func (l *Log) grow(span uint64) {
 
 // Get returns the message with sequence number seq, if held.
 func (l *Log) Get(seq uint64) (*layers.Message, bool) {
-	if seq < l.low || seq >= l.known || len(l.ring) == 0 {
+	// Known may run ahead of the ring (Learn), so the ring's own span is
+	// checked too: a slot outside it belongs to another sequence number.
+	if seq < l.low || seq >= l.known || seq-l.low >= uint64(len(l.ring)) {
 		return nil, false
 	}
 	s := &l.ring[seq&uint64(len(l.ring)-1)]

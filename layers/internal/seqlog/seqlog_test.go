@@ -92,3 +92,29 @@ func FuzzParseRuns(f *testing.F) {
 		}
 	})
 }
+
+// TestLearnBeyondRing checks that knowing of messages beyond the ring's span
+// never makes an old slot pass for a newer sequence number.
+func TestLearnBeyondRing(t *testing.T) {
+	var l Log
+	for seq := range uint64(16) {
+		l.Put(seq, msg(string(rune('a'+seq))), 0)
+		l.Pop()
+	}
+	l.Learn(17)
+	if l.Deliverable() {
+		t.Fatal("sequence 16 looks deliverable though it never arrived")
+	}
+	if got := l.Gaps(nil, 8, 100); !slices.Equal(got, []Run{{16, 1}}) {
+		t.Fatalf("gaps = %v, want [16]", got)
+	}
+	l.Put(16, msg("q"), 0)
+	if m := l.Pop(); string(m.Body) != "q" {
+		t.Fatalf("delivered %q for 16", m.Body)
+	}
+	for seq := range uint64(16) {
+		if m, ok := l.Get(seq); !ok || string(m.Body) != string(rune('a'+seq)) {
+			t.Fatalf("seq %d lost or altered after growth", seq)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFaults(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want Faults
+	}{
+		{"", Faults{}},
+		{"  ", Faults{}},
+		{"loss", Faults{Loss: 0.2}},
+		{"loss,dup,reorder,delay", Faults{Loss: 0.2, Duplicate: 0.1, Reorder: 0.1, Delay: 5 * time.Millisecond}},
+		{"delay, reorder", Faults{Reorder: 0.1, Delay: 5 * time.Millisecond}},
+		{"loss=0.05", Faults{Loss: 0.05}},
+		{"loss=5%,dup=1", Faults{Loss: 0.05, Duplicate: 1}},
+		{"delay=250us", Faults{Delay: 250 * time.Microsecond}},
+	} {
+		got, err := ParseFaults(tc.list)
+		if err != nil {
+			t.Errorf("ParseFaults(%q): %v", tc.list, err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("ParseFaults(%q) = %+v, want %+v", tc.list, got, tc.want)
+		}
+	}
+}
+
+func TestParseFaultsErrors(t *testing.T) {
+	for _, tc := range []struct{ list, want string }{
+		{"bogus", `unknown fault "bogus" (known: loss, dup, reorder, delay)`},
+		{"loss,Loss", `unknown fault "Loss"`},
+		{"loss,,dup", "empty fault name"},
+		{"loss,loss", `"loss" given twice`},
+		{"loss=", "empty value"},
+		{"loss=0", "probability"},
+		{"loss=1.5", "probability"},
+		{"loss=NaN", "probability"},
+		{"loss=x%", "probability"},
+		{"delay=-1ms", "duration"},
+		{"delay=1h", "duration"},
+		{"delay=5", "duration"},
+	} {
+		_, err := ParseFaults(tc.list)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseFaults(%q) = %v, want an error containing %q", tc.list, err, tc.want)
+		}
+	}
+}
+
+func TestFaultsString(t *testing.T) {
+	for _, list := range []string{"", "loss", "loss,dup,reorder,delay", "loss=0.05,delay=2ms", "dup=0.3333333333333333,reorder"} {
+		f, err := ParseFaults(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.String(); got != list {
+			t.Errorf("ParseFaults(%q).String() = %q", list, got)
+		}
+	}
+}
+
+// FuzzParseFaults checks that whatever ParseFaults accepts, String writes
+// back as a list that parses to the same faults.
+func FuzzParseFaults(f *testing.F) {
+	for _, s := range []string{"", "loss", "loss,dup,reorder,delay", "loss=5%", "delay=1.5ms", "x", "loss=1e-300"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		faults, err := ParseFaults(list)
+		if err != nil {
+			return
+		}
+		again, err := ParseFaults(faults.String())
+		if err != nil || again != faults {
+			t.Fatalf("%q → %+v → %q → %+v, %v", list, faults, faults.String(), again, err)
+		}
+	})
+}
+
+func TestFaultHelpNamesEveryFault(t *testing.T) {
+	help := FaultHelp()
+	for _, name := range FaultNames() {
+		if !strings.Contains(help, name) {
+			t.Errorf("FaultHelp does not mention %q", name)
+		}
+	}
+}
