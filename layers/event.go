@@ -27,6 +27,11 @@ const (
 	// EBundle is a datagram that carries several messages, made and
 	// unpacked by the bundling layer. Peer is as for its messages.
 	EBundle
+	// EViewEnd goes down when the view ends, after the view change has
+	// brought every member to the same cut: layers that hold deliveries
+	// back (total order) must deliver what they hold, in an order every
+	// member computes alike.
+	EViewEnd
 )
 
 var typeNames = [...]string{
@@ -37,6 +42,7 @@ var typeNames = [...]string{
 	EFlush:     "Flush",
 	EStable:    "Stable",
 	EBundle:    "Bundle",
+	EViewEnd:   "ViewEnd",
 }
 
 func (t Type) String() string {

@@ -244,6 +244,14 @@ func (s *Stack) Flush() {
 	s.freeEvent(ev)
 }
 
+// EndView tells the layers that the view is over (see EViewEnd). The stack
+// is not used afterwards, except to collect its last outputs.
+func (s *Stack) EndView() {
+	ev := s.newEvent(EViewEnd, AllPeers)
+	s.layers[len(s.layers)-1].Down(ev)
+	s.freeEvent(ev)
+}
+
 // Ready returns the outputs produced since the last Advance. The slices are
 // valid until Advance.
 func (s *Stack) Ready() Ready { return s.ready }

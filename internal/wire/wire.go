@@ -68,6 +68,10 @@ func (r *Reader) Rest() []byte { return r.b }
 // Len is the number of unread bytes.
 func (r *Reader) Len() int { return len(r.b) }
 
+// Fail records err (if no error is recorded yet) and stops the reader, for
+// parsers that find the input wrong in a way the reader cannot see.
+func (r *Reader) Fail(err error) { r.fail(err) }
+
 func (r *Reader) fail(err error) {
 	if r.err == nil {
 		r.err = err

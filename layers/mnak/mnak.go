@@ -101,7 +101,10 @@ func (l *Layer) Init(p *layers.Port) {
 	}
 }
 
-const noCap = ^uint64(0)
+// NoCut lifts a cut: the origin is delivered as far as its messages go.
+const NoCut = ^uint64(0)
+
+const noCap = NoCut
 
 // Cut stops delivery of origin's messages at upTo (the count delivered so
 // far, to freeze it), learns that messages up to upTo exist and asks holder

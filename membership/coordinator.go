@@ -1,0 +1,388 @@
+package membership
+
+import (
+	"errors"
+	"slices"
+	"time"
+)
+
+// A view change as its coordinator runs it. The coordinator is the first
+// member of the view that nobody it believes has excluded; it is also a
+// participant in its own round, through messages to itself.
+//
+//	cFlush ──all FlushOK──▶ cSync ──all SyncOK──▶ cDecide ──Decide──▶ Install
+//	   │                        │                   (ErrHold: ask again)
+//	   └─ silent for Timing.Flush: go on without ──┘
+//	                            │ (round flushing this view into another)
+//	                            └──all SyncOK──▶ cMergeWait ──Timing.Merge──▶ Install
+//	                                             MergeReq to the absorbing view;
+//	                                             its Flush takes the members over
+//
+// The proposal (next view) is fixed when the round starts; any change (a
+// member silent, suspected, vetoed) starts a new round with a new logical
+// time, so a view id always names one member list.
+type coordPhase uint8
+
+const (
+	cFlush coordPhase = iota
+	cSync
+	cDecide
+	cMergeWait
+)
+
+func (c coordPhase) String() string {
+	return [...]string{"flush", "sync", "decide", "merge-wait"}[c]
+}
+
+type coordination struct {
+	proposal  View
+	survivors []Endpoint // members of the current view in the flush
+	joiners   []Endpoint // members of other views coming in
+	merge     Summary    // set when this view is to be absorbed by another
+	phase     coordPhase
+	replies   map[Endpoint]*ctlMsg // FlushOK by sender
+	synced    map[Endpoint]bool
+	cut       []uint64
+	holders   []uint64
+	phaseAt   time.Duration
+	sentAt    time.Duration
+}
+
+// announcement repeats Install to the members of a new view that have not
+// acknowledged it.
+type announcement struct {
+	msg     ctlMsg
+	pending map[Endpoint]bool
+	until   time.Duration
+	sentAt  time.Duration
+}
+
+type pendingMerge struct {
+	from    Endpoint
+	id      ViewID
+	members []Endpoint
+	at      time.Duration
+}
+
+// roundNeeded reports whether the coordinator has a reason for a view
+// change: someone suspected, leaving, or waiting to be merged in.
+func (m *Member) roundNeeded() bool {
+	for r := range m.view.Members {
+		if m.fd.excluded(r) || m.fd.leaving[r] {
+			return true
+		}
+	}
+	return len(m.merges) > 0
+}
+
+func (m *Member) tickCoordinator() {
+	m.expireMerges()
+	c := m.coord
+	if c == nil {
+		if m.part == nil && !m.left && m.isCoordinator() && m.roundNeeded() {
+			m.startRound(Summary{})
+		}
+		return
+	}
+	t := &m.cfg.Timing
+	switch c.phase {
+	case cFlush:
+		if m.now-c.phaseAt >= t.Flush {
+			m.dropSilent(func(e Endpoint) bool { return c.replies[e] == nil })
+			return
+		}
+		if m.now-c.sentAt >= t.Retry {
+			m.sendFlush()
+		}
+	case cSync:
+		if m.now-c.phaseAt >= t.Flush {
+			m.dropSilent(func(e Endpoint) bool { return !c.synced[e] && slices.Contains(c.survivors, e) })
+			return
+		}
+		if m.now-c.sentAt >= t.Retry {
+			m.sendSync()
+		}
+	case cDecide:
+		m.decide()
+	case cMergeWait:
+		if m.now-c.phaseAt >= t.Merge {
+			m.count("merge_timeout")
+			m.finishRound(nil)
+			return
+		}
+		if m.now-c.sentAt >= t.Retry {
+			m.sendMergeReq()
+		}
+	}
+}
+
+// dropSilent restarts the round without the members for which silent holds:
+// survivors become suspects, joiners are forgotten.
+func (m *Member) dropSilent(silent func(Endpoint) bool) {
+	c := m.coord
+	for _, e := range c.survivors {
+		if silent(e) && e != m.self {
+			m.fd.suspects[m.view.Rank(e)] = true
+			m.count("flush_timeouts")
+		}
+	}
+	for _, e := range c.joiners {
+		if silent(e) {
+			m.forgetJoiner(e)
+			m.count("joiner_timeouts")
+		}
+	}
+	m.restartRound()
+}
+
+func (m *Member) forgetJoiner(e Endpoint) {
+	for i := range m.merges {
+		m.merges[i].members = slices.DeleteFunc(m.merges[i].members, func(x Endpoint) bool { return x == e })
+	}
+	m.merges = slices.DeleteFunc(m.merges, func(p pendingMerge) bool { return len(p.members) == 0 })
+}
+
+func (m *Member) restartRound() {
+	if m.coord == nil {
+		return
+	}
+	merge := m.coord.merge
+	m.coord = nil
+	m.count("rounds_restarted")
+	if m.isCoordinator() {
+		m.startRound(merge)
+	}
+}
+
+// startRound begins a view change: the survivors are the members nobody has
+// excluded, the next view is the survivors that are not leaving followed by
+// the joiners, unless this view is to be merged into another (merge set),
+// in which case the next view is only a fallback.
+func (m *Member) startRound(merge Summary) {
+	var survivors, next []Endpoint
+	for r, e := range m.view.Members {
+		if m.fd.excluded(r) && r != m.rank {
+			continue
+		}
+		survivors = append(survivors, e)
+		if !m.fd.leaving[r] {
+			next = append(next, e)
+		}
+	}
+	var joiners []Endpoint
+	if merge.ID == (ViewID{}) {
+		for _, pm := range m.merges {
+			for _, e := range pm.members {
+				if len(next) < MaxMembers && !m.view.Has(e) && !m.vetoed[e] && !slices.Contains(joiners, e) {
+					joiners = append(joiners, e)
+					next = append(next, e)
+				}
+			}
+		}
+	}
+	m.maxLTime = max(m.maxLTime, m.view.ID.LTime) + 1
+	m.coord = &coordination{
+		proposal:  View{ID: ViewID{LTime: m.maxLTime, Coord: m.self}, Members: next},
+		survivors: survivors,
+		joiners:   joiners,
+		merge:     merge,
+		phase:     cFlush,
+		replies:   make(map[Endpoint]*ctlMsg),
+		synced:    make(map[Endpoint]bool),
+		phaseAt:   m.now,
+	}
+	m.count("rounds_started")
+	m.sendFlush()
+}
+
+func (m *Member) sendFlush() {
+	c := m.coord
+	c.sentAt = m.now
+	msg := ctlMsg{Type: mFlush, View: m.view.ID, Proposal: c.proposal, Survivors: c.survivors}
+	for _, e := range slices.Concat(c.survivors, c.joiners) {
+		if c.replies[e] == nil {
+			cp := msg
+			m.sendCtl(e, &cp)
+		}
+	}
+}
+
+func (m *Member) onFlushOK(msg *ctlMsg) {
+	c := m.coord
+	if c == nil || c.phase != cFlush || msg.Round != c.proposal.ID || c.replies[msg.From] != nil {
+		return
+	}
+	switch {
+	case slices.Contains(c.survivors, msg.From):
+		if len(msg.Vector) != len(m.view.Members) {
+			m.count("drop.flushok")
+			return
+		}
+	case slices.Contains(c.joiners, msg.From):
+		if m.cfg.Participant != nil {
+			if err := m.cfg.Participant.Admit(msg.From, msg.Hello); err != nil {
+				m.count("joiners_vetoed")
+				m.vetoed[msg.From] = true
+				m.forgetJoiner(msg.From)
+				m.restartRound()
+				return
+			}
+		}
+	default:
+		return
+	}
+	cp := *msg
+	c.replies[msg.From] = &cp
+	for _, e := range slices.Concat(c.survivors, c.joiners) {
+		if c.replies[e] == nil {
+			return
+		}
+	}
+	m.beginSync()
+}
+
+// beginSync computes the cut: for each origin, the most any survivor
+// delivered, and a survivor that has all of it.
+func (m *Member) beginSync() {
+	c := m.coord
+	n := len(m.view.Members)
+	c.cut = make([]uint64, n)
+	c.holders = make([]uint64, n)
+	for r := range n {
+		c.holders[r] = uint64(m.rank)
+		for _, e := range c.survivors {
+			if v := c.replies[e].Vector[r]; v > c.cut[r] || v == c.cut[r] && e == m.view.Members[r] {
+				c.cut[r], c.holders[r] = v, uint64(m.view.Rank(e))
+			}
+		}
+	}
+	c.phase, c.phaseAt = cSync, m.now
+	m.sendSync()
+}
+
+func (m *Member) sendSync() {
+	c := m.coord
+	c.sentAt = m.now
+	msg := ctlMsg{Type: mSync, Round: c.proposal.ID, Vector: c.cut, Holders: c.holders, Summary: c.merge}
+	for _, e := range c.survivors {
+		if !c.synced[e] {
+			cp := msg
+			m.sendCtl(e, &cp)
+		}
+	}
+}
+
+func (m *Member) onSyncOK(msg *ctlMsg) {
+	c := m.coord
+	if c == nil || c.phase != cSync || msg.Round != c.proposal.ID || !slices.Contains(c.survivors, msg.From) {
+		return
+	}
+	c.synced[msg.From] = true
+	for _, e := range c.survivors {
+		if !c.synced[e] {
+			return
+		}
+	}
+	c.phaseAt = m.now
+	if c.merge.ID != (ViewID{}) {
+		c.phase = cMergeWait
+		m.sendMergeReq()
+		return
+	}
+	c.phase = cDecide
+	m.decide()
+}
+
+// decide asks the participant layer, if any, for its part of the next view
+// and installs it.
+func (m *Member) decide() {
+	c := m.coord
+	var decided []byte
+	if m.cfg.Participant != nil {
+		contributions := make(map[Endpoint][]byte, len(c.replies))
+		for e, r := range c.replies {
+			contributions[e] = r.Data
+		}
+		d, err := m.cfg.Participant.Decide(c.proposal.Clone(), contributions)
+		switch {
+		case errors.Is(err, ErrHold):
+			m.count("decide_held")
+			return
+		case err != nil:
+			m.count("decide_aborted")
+			for _, e := range c.joiners {
+				m.forgetJoiner(e)
+			}
+			m.restartRound()
+			return
+		}
+		decided = d
+	}
+	m.finishRound(decided)
+}
+
+// finishRound orders every member of the round to install the proposal and
+// installs it here.
+func (m *Member) finishRound(decided []byte) {
+	c := m.coord
+	msg := ctlMsg{Type: mInstall, Round: c.proposal.ID, Data: decided}
+	a := &announcement{msg: msg, pending: make(map[Endpoint]bool), until: m.now + m.cfg.Timing.Stuck, sentAt: m.now}
+	for _, e := range slices.Concat(c.survivors, c.joiners) {
+		if e != m.self {
+			a.pending[e] = true
+			cp := msg
+			m.sendCtl(e, &cp)
+		}
+	}
+	if c.merge.ID == (ViewID{}) {
+		// The joiners are in: their requests are done with.
+		m.merges = slices.DeleteFunc(m.merges, func(p pendingMerge) bool {
+			for _, e := range p.members {
+				if !slices.Contains(c.joiners, e) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	proposal := c.proposal
+	m.announce = a
+	m.count("rounds_finished")
+	m.install(proposal, decided)
+}
+
+func (m *Member) onInstallAck(msg *ctlMsg) {
+	if a := m.announce; a != nil && msg.Round == a.msg.Round {
+		delete(a.pending, msg.From)
+	}
+}
+
+func (m *Member) tickAnnounce() {
+	a := m.announce
+	if a == nil {
+		return
+	}
+	if len(a.pending) == 0 || m.now >= a.until {
+		m.announce = nil
+		return
+	}
+	if m.now-a.sentAt < m.cfg.Timing.Retry {
+		return
+	}
+	a.sentAt = m.now
+	for _, e := range m.sortedPending() {
+		cp := a.msg
+		m.sendCtl(e, &cp)
+	}
+}
+
+// sortedPending lists the members yet to acknowledge the announcement, in
+// a deterministic order.
+func (m *Member) sortedPending() []Endpoint {
+	es := make([]Endpoint, 0, len(m.announce.pending))
+	for e := range m.announce.pending {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, Endpoint.Compare)
+	return es
+}

@@ -1,0 +1,117 @@
+package membership
+
+import "time"
+
+// detector is the failure detector: a member not heard from for
+// Timing.Suspect is suspected. Every datagram counts as a sign of life;
+// within a view the stability layer's gossip keeps them coming.
+//
+// A member reports its suspicions to the coordinator, and the coordinator
+// believes them (Ensemble's slander): one suspicion is enough to start a
+// view change, and a wrongly excluded member comes back by merging.
+type detector struct {
+	last      []time.Duration // by rank: when last heard from
+	suspects  []bool          // by rank: this member's own suspicions
+	slandered []bool          // by rank: suspicions reported by others (coordinator)
+	leaving   []bool          // by rank: asked to leave (coordinator)
+	lastReport time.Duration
+}
+
+func (d *detector) reset(n int, now time.Duration) {
+	d.last = make([]time.Duration, n)
+	for i := range d.last {
+		d.last[i] = now
+	}
+	d.suspects = make([]bool, n)
+	d.slandered = make([]bool, n)
+	d.leaving = make([]bool, n)
+}
+
+func (d *detector) heard(r int, now time.Duration) {
+	d.last[r] = now
+}
+
+func (d *detector) suspected(r int) bool { return d.suspects[r] }
+
+// excluded reports whether the coordinator should leave rank r out of the
+// next view's survivors.
+func (d *detector) excluded(r int) bool { return d.suspects[r] || d.slandered[r] }
+
+// tickDetector raises suspicions and acts on them: a coordinator starts a
+// view change, anyone else tells the coordinator.
+func (m *Member) tickDetector() {
+	fresh := false
+	for r := range m.view.Members {
+		if r != m.rank && !m.fd.suspects[r] && m.now-m.fd.last[r] >= m.cfg.Timing.Suspect {
+			m.fd.suspects[r] = true
+			m.count("suspicions")
+			fresh = true
+		}
+	}
+	any := false
+	for r := range m.view.Members {
+		any = any || m.fd.suspects[r]
+	}
+	if !any {
+		return
+	}
+	if m.isCoordinator() {
+		if fresh && m.coord != nil && m.coord.phase != cMergeWait {
+			m.restartRound()
+		}
+		return
+	}
+	if fresh || m.now-m.fd.lastReport >= m.cfg.Timing.Retry {
+		m.fd.lastReport = m.now
+		msg := ctlMsg{Type: mSuspect, View: m.view.ID}
+		for r, s := range m.fd.suspects {
+			if s {
+				msg.Suspects = append(msg.Suspects, m.view.Members[r])
+			}
+		}
+		m.sendCtl(m.view.Members[m.coordinatorRank()], &msg)
+	}
+}
+
+// onSuspect takes a member's report of suspicions, as coordinator.
+func (m *Member) onSuspect(msg *ctlMsg) {
+	if msg.View != m.view.ID || !m.view.Has(msg.From) || !m.isCoordinator() {
+		return
+	}
+	fresh := false
+	for _, e := range msg.Suspects {
+		if r := m.view.Rank(e); r >= 0 && r != m.rank && !m.fd.slandered[r] {
+			m.fd.slandered[r] = true
+			fresh = true
+		}
+	}
+	if fresh && m.coord != nil && m.coord.phase != cMergeWait {
+		m.restartRound()
+	}
+}
+
+// requestLeave asks the coordinator to run a view change without this
+// member, or runs it when this member is the coordinator.
+func (m *Member) requestLeave() {
+	if m.isCoordinator() {
+		m.fd.leaving[m.rank] = true
+		return // tickCoordinator starts the round
+	}
+	if m.now-m.fd.lastReport >= m.cfg.Timing.Retry || m.fd.lastReport == 0 {
+		m.fd.lastReport = m.now
+		m.sendCtl(m.view.Members[m.coordinatorRank()], &ctlMsg{Type: mLeave, View: m.view.ID})
+	}
+}
+
+// onLeave takes a member's request to leave, as coordinator.
+func (m *Member) onLeave(msg *ctlMsg) {
+	if msg.View != m.view.ID || !m.isCoordinator() {
+		return
+	}
+	if r := m.view.Rank(msg.From); r >= 0 && !m.fd.leaving[r] {
+		m.fd.leaving[r] = true
+		if m.coord != nil && m.coord.phase != cMergeWait {
+			m.restartRound()
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package membership
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/conclave-go/conclave/transport"
+)
+
+// cluster drives members over the in-memory network with a virtual clock.
+type cluster struct {
+	t       testing.TB
+	net     *transport.Network
+	members []*Member
+	crashed []bool
+	events  [][]Event
+	now     time.Duration
+	timing  Timing
+	due     []transport.Delivery
+}
+
+var testTiming = Timing{
+	Suspect: 50 * time.Millisecond,
+	Retry:   5 * time.Millisecond,
+	Flush:   80 * time.Millisecond,
+	Probe:   20 * time.Millisecond,
+	Merge:   200 * time.Millisecond,
+	Stuck:   500 * time.Millisecond,
+}
+
+func newCluster(t testing.TB, n int, faults transport.Faults) *cluster {
+	c := &cluster{t: t, net: transport.NewNetwork(1, faults), timing: testTiming}
+	for range n {
+		c.add()
+	}
+	return c
+}
+
+// add starts a new member that knows every earlier member's address.
+func (c *cluster) add() *Member {
+	i := len(c.members)
+	var seeds []netip.AddrPort
+	for j := range i {
+		seeds = append(seeds, transport.Addr(j))
+	}
+	m, err := New(Config{
+		Self:   Endpoint{Addr: transport.Addr(i), Inc: uint32(i + 1)},
+		Group:  42,
+		Seeds:  seeds,
+		Seed:   uint64(i),
+		Timing: c.timing,
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.members = append(c.members, m)
+	c.crashed = append(c.crashed, false)
+	c.events = append(c.events, nil)
+	c.drain(i)
+	return m
+}
+
+func (c *cluster) drain(i int) {
+	m := c.members[i]
+	rd := m.Ready()
+	for _, p := range rd.Packets {
+		c.net.Send(c.now, m.self.Addr, p.To, p.Data)
+	}
+	for _, ev := range rd.Events {
+		if ev.Type == EventDeliver {
+			ev.Data = append([]byte(nil), ev.Data...)
+		}
+		c.events[i] = append(c.events[i], ev)
+	}
+	m.Advance()
+}
+
+func (c *cluster) index(a netip.AddrPort) int {
+	return int(a.Port()) - 10000
+}
+
+// run advances the clock by d in steps of 1ms.
+func (c *cluster) run(d time.Duration) {
+	for end := c.now + d; c.now < end; {
+		c.now += time.Millisecond
+		c.due = c.net.Due(c.now, c.due[:0])
+		for _, dl := range c.due {
+			i := c.index(dl.To)
+			if i < len(c.members) && !c.crashed[i] {
+				c.members[i].Receive(dl.From, dl.Data)
+				c.drain(i)
+			}
+		}
+		for i, m := range c.members {
+			if c.crashed[i] {
+				continue
+			}
+			m.Tick(c.now)
+			m.Flush()
+			c.drain(i)
+		}
+	}
+}
+
+// runUntil runs until cond holds, failing after limit.
+func (c *cluster) runUntil(limit time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	for end := c.now + limit; !cond(); {
+		if c.now >= end {
+			c.t.Fatalf("after %v: %s did not happen; views: %s", limit, what, c.describe())
+		}
+		c.run(time.Millisecond)
+	}
+}
+
+func (c *cluster) describe() string {
+	s := ""
+	for i, m := range c.members {
+		state := "up"
+		if c.crashed[i] {
+			state = "crashed"
+		} else if m.left {
+			state = "left"
+		}
+		s += fmt.Sprintf("\n  %d (%s): %v", i, state, m.view)
+	}
+	return s
+}
+
+// converged reports whether the live members listed share one view of
+// exactly them.
+func (c *cluster) converged(idx ...int) bool {
+	first := c.members[idx[0]].view
+	if len(first.Members) != len(idx) {
+		return false
+	}
+	for _, i := range idx {
+		v := c.members[i].view
+		if v.ID != first.ID || c.members[i].blocked {
+			return false
+		}
+		if !first.Has(c.members[i].self) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *cluster) crash(i int) {
+	c.crashed[i] = true
+	c.net.Detach(c.members[i].self.Addr)
+}
+
+func all(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}

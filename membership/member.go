@@ -1,0 +1,555 @@
+package membership
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/bottom"
+	"github.com/conclave-go/conclave/layers/compose"
+	"github.com/conclave-go/conclave/layers/mnak"
+	"github.com/conclave-go/conclave/layers/pt2pt"
+)
+
+// Timing sets the membership protocol's timers. Zero fields take defaults.
+type Timing struct {
+	// Suspect: a member not heard from for this long is suspected.
+	Suspect time.Duration
+	// Retry: unanswered control messages are sent again this often.
+	Retry time.Duration
+	// Flush: a coordinator waits this long for the replies of one phase
+	// of a view change before going on without the silent members.
+	Flush time.Duration
+	// Probe: a coordinator looks for other views (partitions, joiners)
+	// this often.
+	Probe time.Duration
+	// Merge: a flushed view waits this long to be absorbed by another.
+	Merge time.Duration
+	// Stuck: a member caught in a view change that makes no progress for
+	// this long goes on alone, in a view of its own.
+	Stuck time.Duration
+}
+
+// DefaultTiming suits a local network.
+var DefaultTiming = Timing{
+	Suspect: 500 * time.Millisecond,
+	Retry:   20 * time.Millisecond,
+	Flush:   time.Second,
+	Probe:   200 * time.Millisecond,
+	Merge:   2 * time.Second,
+	Stuck:   5 * time.Second,
+}
+
+func (t Timing) withDefaults() Timing {
+	d := DefaultTiming
+	for _, f := range []struct{ v, d *time.Duration }{
+		{&t.Suspect, &d.Suspect}, {&t.Retry, &d.Retry}, {&t.Flush, &d.Flush},
+		{&t.Probe, &d.Probe}, {&t.Merge, &d.Merge}, {&t.Stuck, &d.Stuck},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
+	return t
+}
+
+// Config describes one member.
+type Config struct {
+	Self  Endpoint
+	Group uint64
+	// Seeds are addresses of possible members to contact when starting.
+	Seeds []netip.AddrPort
+	// Layers and Options compose each view's stack; default
+	// compose.Reliable. The stack must contain mnak.
+	Layers      []string
+	Options     compose.Options
+	MaxDatagram int
+	MaxMessage  int
+	// Seed seeds the member's randomness (timer jitter, stack seeds).
+	Seed        uint64
+	Timing      Timing
+	Participant Participant
+	// Hello is what this member presents for admission when it joins.
+	Hello []byte
+	// Trace, if set, is told of protocol steps (see Trace).
+	Trace func(Trace)
+}
+
+// Member is one group member: the membership protocol around the current
+// view's stack. Like a layer it is a pure state machine (inputs Receive,
+// Cast, Send, Leave, Tick, Flush; outputs Ready, then Advance) and is not
+// safe for concurrent use.
+//
+// A member starts alone, in a view of its own, and finds the group through
+// its seeds: joining is merging a one-member view into the group's.
+type Member struct {
+	cfg  Config
+	self Endpoint
+	now  time.Duration
+	rng  *rand.Rand
+
+	view  View
+	rank  int
+	addrs map[netip.AddrPort]int // member address → rank in view
+	stack *layers.Stack
+	mnak  *mnak.Layer
+	pt2pt *pt2pt.Layer
+
+	fd       detector
+	part     *participation // the view change this member takes part in
+	coord    *coordination  // the view change this member runs
+	announce *announcement  // telling the members of a new view to install it
+
+	blocked  bool
+	queue    []request // sent while blocked, for the next view
+	leaving  bool
+	leftAt   time.Duration
+	left     bool
+	maxLTime uint64
+
+	known     []netip.AddrPort // addresses to probe for other views
+	knownSet  map[netip.AddrPort]bool
+	probeNext int
+	nextProbe time.Duration
+	merges    []pendingMerge
+	vetoed    map[Endpoint]bool
+
+	ready    Ready
+	local    []ctlMsg // control messages to this member itself, not yet handled
+	counters map[string]uint64
+}
+
+type request struct {
+	cast bool
+	to   Endpoint
+	data []byte
+}
+
+// New returns a member alone in a view of its own.
+func New(cfg Config) (*Member, error) {
+	if !cfg.Self.Addr.IsValid() {
+		return nil, errors.New("membership: config: self has no address")
+	}
+	if cfg.Layers == nil {
+		cfg.Layers = compose.Reliable
+	}
+	if !slices.Contains(cfg.Layers, "mnak") || !slices.Contains(cfg.Layers, "pt2pt") {
+		return nil, errors.New("membership: config: the stack needs the mnak and pt2pt layers")
+	}
+	cfg.Timing = cfg.Timing.withDefaults()
+	m := &Member{
+		cfg:      cfg,
+		self:     cfg.Self,
+		rng:      rand.New(rand.NewPCG(cfg.Seed, 0x6d656d62)),
+		knownSet: make(map[netip.AddrPort]bool),
+		vetoed:   make(map[Endpoint]bool),
+		counters: make(map[string]uint64),
+	}
+	for _, a := range cfg.Seeds {
+		m.learn(a)
+	}
+	alone := View{ID: ViewID{LTime: 1, Coord: m.self}, Members: []Endpoint{m.self}}
+	m.trace(Trace{Consent: true, View: alone})
+	if err := m.install(alone, nil); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// View returns the current view.
+func (m *Member) View() View { return m.view.Clone() }
+
+// Self is this member's endpoint.
+func (m *Member) Self() Endpoint { return m.self }
+
+// Left reports whether this member has left the group.
+func (m *Member) Left() bool { return m.left }
+
+// Blocked reports whether a view change is under way: messages sent now
+// wait for the next view.
+func (m *Member) Blocked() bool { return m.blocked }
+
+// Backlog is the number of messages held back, by flow control in the
+// stack or by a view change.
+func (m *Member) Backlog() int { return m.stack.Backlog() + len(m.queue) }
+
+// Counters returns the member's own statistics and its stack's.
+func (m *Member) Counters() []layers.Counter {
+	cs := m.stack.Counters()
+	for name, v := range m.counters {
+		cs = append(cs, layers.Counter{Layer: "membership", Name: name, Value: v})
+	}
+	return cs
+}
+
+// Stack is the current view's stack, for inspection.
+func (m *Member) Stack() *layers.Stack { return m.stack }
+
+func (m *Member) count(name string) { m.counters[name]++ }
+
+// Cast multicasts data to the view, this member included. During a view
+// change it waits for the next view. The member owns data from then on.
+func (m *Member) Cast(data []byte) {
+	if m.left {
+		m.count("drop.after_leave")
+		return
+	}
+	if m.blocked {
+		m.queue = append(m.queue, request{cast: true, data: data})
+		return
+	}
+	m.stack.Cast(data)
+	m.collect()
+	m.settle()
+}
+
+// Send sends data to member to, reliably and in order, if it is in the
+// view when the message goes out.
+func (m *Member) Send(to Endpoint, data []byte) {
+	if m.left {
+		m.count("drop.after_leave")
+		return
+	}
+	if m.blocked {
+		m.queue = append(m.queue, request{to: to, data: data})
+		return
+	}
+	r := m.view.Rank(to)
+	if r < 0 {
+		m.count("drop.send_to_non_member")
+		return
+	}
+	m.stack.Send(r, data)
+	m.collect()
+	m.settle()
+}
+
+// Leave asks to leave the group: the member stays until a view without it
+// is installed (its messages are delivered first), or until it gives up
+// after Timing.Stuck.
+func (m *Member) Leave() {
+	if m.left || m.leaving {
+		return
+	}
+	m.leaving, m.leftAt = true, m.now
+	if len(m.view.Members) == 1 {
+		m.leave()
+		return
+	}
+	m.requestLeave()
+	m.settle()
+}
+
+// Flush sends what the stack holds back for bundling.
+func (m *Member) Flush() {
+	if m.stack != nil {
+		m.stack.Flush()
+		m.collect()
+	}
+}
+
+// Ready returns the outputs since the last Advance.
+func (m *Member) Ready() Ready { return m.ready }
+
+// Advance acknowledges the last Ready.
+func (m *Member) Advance() {
+	clear(m.ready.Packets)
+	clear(m.ready.Events)
+	m.ready.Packets = m.ready.Packets[:0]
+	m.ready.Events = m.ready.Events[:0]
+}
+
+// Receive feeds a datagram from the network. The member owns data.
+func (m *Member) Receive(from netip.AddrPort, data []byte) {
+	if m.left || len(data) == 0 {
+		return
+	}
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	if data[0] == Magic {
+		msg, err := decodeCtl(data, m.cfg.Group)
+		switch {
+		case errors.Is(err, errOtherGroup):
+			m.count("drop.other_group")
+		case err != nil:
+			m.count("drop.malformed_control")
+		case msg.From.Addr != from:
+			m.count("drop.forged_control")
+		default:
+			if r, ok := m.addrs[from]; ok && m.view.Members[r] == msg.From {
+				m.fd.heard(r, m.now)
+			}
+			m.handle(&msg)
+			m.settle()
+		}
+		return
+	}
+	r, ok := m.addrs[from]
+	if !ok {
+		m.count("drop.not_member")
+		return
+	}
+	if m.part != nil && m.part.phase == pSynced && m.cfg.Participant == nil {
+		// A datagram of the view this member is waiting to install means
+		// its coordinator installed it, which it does only once every
+		// member has reached the cut: install it too, without waiting
+		// for the order.
+		if h, err := bottom.Parse(data); err == nil && h.View == m.part.proposal.ID.Wire() && h.View != m.view.ID.Wire() {
+			m.count("install_on_traffic")
+			m.installRound(nil)
+			m.Receive(from, data)
+			return
+		}
+	}
+	m.fd.heard(r, m.now)
+	if m.announce != nil {
+		delete(m.announce.pending, m.view.Members[r])
+	}
+	m.stack.Receive(data)
+	m.collect()
+	m.tryFlushOK()
+	m.trySyncOK()
+	m.settle()
+}
+
+// Tick advances time.
+func (m *Member) Tick(now time.Duration) {
+	if now > m.now {
+		m.now = now
+	}
+	if m.left {
+		m.tickAnnounce()
+		return
+	}
+	m.stack.Tick(m.now)
+	m.collect()
+	m.tickDetector()
+	m.tickParticipant()
+	m.tickCoordinator()
+	m.tickAnnounce()
+	m.tickProbe()
+	if m.leaving && m.now-m.leftAt >= m.cfg.Timing.Stuck {
+		m.count("leave_timeout")
+		m.leave()
+	}
+	if m.leaving && !m.left && m.part == nil && m.coord == nil {
+		m.requestLeave()
+	}
+	m.settle()
+}
+
+// collect moves the stack's outputs into the member's.
+func (m *Member) collect() {
+	rd := m.stack.Ready()
+	for _, p := range rd.Packets {
+		if p.To != layers.AllPeers {
+			m.ready.Packets = append(m.ready.Packets, Packet{To: m.view.Members[p.To].Addr, Data: clone(p.Data)})
+			continue
+		}
+		data := clone(p.Data)
+		for r, e := range m.view.Members {
+			if r != m.rank {
+				m.ready.Packets = append(m.ready.Packets, Packet{To: e.Addr, Data: data})
+			}
+		}
+	}
+	for _, d := range rd.Deliveries {
+		m.ready.Events = append(m.ready.Events, Event{Type: EventDeliver, From: m.view.Members[d.From], Cast: d.Type == layers.ECast, Data: d.Data})
+	}
+	m.stack.Advance()
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// sendCtl sends a control message, or handles it at once when it is for
+// this member itself.
+func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
+	msg.From = m.self
+	if to == m.self {
+		// Handled after the current input, not now: the protocol's
+		// handlers are not reentrant.
+		m.local = append(m.local, *msg)
+		return
+	}
+	m.sendCtlTo(to.Addr, msg)
+}
+
+// settle handles the control messages this member sent itself, and the
+// ones those lead to. Every input ends with it.
+func (m *Member) settle() {
+	for len(m.local) > 0 && !m.left {
+		msg := m.local[0]
+		m.local = m.local[1:]
+		m.handle(&msg)
+	}
+	m.local = m.local[:0]
+}
+
+func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) {
+	msg.From = m.self
+	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: msg.encode(nil, m.cfg.Group)})
+	m.count("sent." + msg.Type.String())
+}
+
+func (m *Member) handle(msg *ctlMsg) {
+	switch msg.Type {
+	case mProbe, mProbeReply:
+		m.onProbe(msg)
+	case mMergeReq:
+		m.onMergeReq(msg)
+	case mFlush:
+		m.onFlush(msg)
+	case mFlushOK:
+		m.onFlushOK(msg)
+	case mSync:
+		m.onSync(msg)
+	case mSyncOK:
+		m.onSyncOK(msg)
+	case mInstall:
+		m.onInstall(msg)
+	case mInstallAck:
+		m.onInstallAck(msg)
+	case mSuspect:
+		m.onSuspect(msg)
+	case mLeave:
+		m.onLeave(msg)
+	}
+}
+
+func (m *Member) trace(t Trace) {
+	if m.cfg.Trace != nil {
+		t.View = t.View.Clone()
+		m.cfg.Trace(t)
+	}
+}
+
+// install ends the current view and starts v.
+func (m *Member) install(v View, decided []byte) error {
+	old := m.view
+	if m.stack != nil {
+		m.stack.EndView()
+		m.collect()
+	}
+	m.part, m.coord = nil, nil
+	m.maxLTime = max(m.maxLTime, v.ID.LTime)
+	if !v.Has(m.self) {
+		m.leave()
+		return nil
+	}
+	if m.cfg.Participant != nil {
+		m.cfg.Participant.Install(v.Clone(), decided)
+	}
+	rank := v.Rank(m.self)
+	stack, err := compose.Build(layers.Config{
+		View:        layers.View{Group: m.cfg.Group, ID: v.ID.Wire(), Rank: rank, N: len(v.Members)},
+		Seed:        m.cfg.Seed ^ v.ID.LTime,
+		MaxDatagram: m.cfg.MaxDatagram,
+		MaxMessage:  m.cfg.MaxMessage,
+	}, m.cfg.Layers, m.cfg.Options)
+	if err != nil {
+		return fmt.Errorf("membership: %w", err)
+	}
+	m.view, m.rank, m.stack = v.Clone(), rank, stack
+	m.mnak, _ = stack.Layer("mnak").(*mnak.Layer)
+	m.pt2pt, _ = stack.Layer("pt2pt").(*pt2pt.Layer)
+	m.addrs = make(map[netip.AddrPort]int, len(v.Members))
+	for r, e := range v.Members {
+		m.addrs[e.Addr] = r
+		m.learn(e.Addr)
+	}
+	m.fd.reset(len(v.Members), m.now)
+	m.nextProbe = m.now + m.jitter(m.cfg.Timing.Probe)/4
+	ev := Event{Type: EventView, View: v.Clone()}
+	for _, e := range v.Members {
+		if !old.Has(e) {
+			ev.Joined = append(ev.Joined, e)
+		}
+	}
+	for _, e := range old.Members {
+		if !v.Has(e) {
+			ev.Failed = append(ev.Failed, e)
+		}
+	}
+	m.ready.Events = append(m.ready.Events, ev)
+	m.trace(Trace{View: v})
+	m.count("views_installed")
+	m.blocked = false
+	queue := m.queue
+	m.queue = nil
+	for _, q := range queue {
+		if q.cast {
+			m.Cast(q.data)
+		} else {
+			m.Send(q.to, q.data)
+		}
+	}
+	return nil
+}
+
+// leave ends this member's part in the group.
+func (m *Member) leave() {
+	if m.stack != nil {
+		m.stack.EndView()
+		m.collect()
+	}
+	m.left, m.leaving, m.blocked = true, false, false
+	m.part, m.coord, m.announce = nil, nil, nil
+	if len(m.queue) > 0 {
+		m.counters["drop.unsent_at_leave"] += uint64(len(m.queue))
+		m.queue = nil
+	}
+	m.ready.Events = append(m.ready.Events, Event{Type: EventLeft})
+}
+
+// goAlone installs a view of this member alone, the way out of a view change
+// that cannot finish.
+func (m *Member) goAlone() {
+	m.count("went_alone")
+	v := View{ID: ViewID{LTime: m.maxLTime + 1, Coord: m.self}, Members: []Endpoint{m.self}}
+	m.trace(Trace{Consent: true, View: v})
+	m.announce = nil
+	m.install(v, nil)
+}
+
+func (m *Member) block() {
+	if !m.blocked {
+		m.blocked = true
+		m.ready.Events = append(m.ready.Events, Event{Type: EventBlock})
+	}
+}
+
+// learn adds an address to those probed for other views.
+func (m *Member) learn(a netip.AddrPort) {
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	if a == m.self.Addr || m.knownSet[a] || len(m.known) >= 4*MaxMembers {
+		return
+	}
+	m.knownSet[a] = true
+	m.known = append(m.known, a)
+}
+
+// jitter returns d scaled by a random factor in [0.75, 1.25), so that
+// members' timers drift apart.
+func (m *Member) jitter(d time.Duration) time.Duration {
+	return d*3/4 + time.Duration(m.rng.Int64N(int64(d)/2+1))
+}
+
+// coordinatorRank is the rank of the first member this one does not
+// suspect: the coordinator, as far as this member can tell.
+func (m *Member) coordinatorRank() int {
+	for r := range m.view.Members {
+		if !m.fd.suspected(r) {
+			return r
+		}
+	}
+	return m.rank
+}
+
+func (m *Member) isCoordinator() bool { return m.coordinatorRank() == m.rank }
+
+func (m *Member) summary() Summary {
+	return Summary{ID: m.view.ID, Size: uint64(len(m.view.Members)), Coord: m.view.Members[m.coordinatorRank()]}
+}

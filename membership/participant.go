@@ -1,0 +1,290 @@
+package membership
+
+import (
+	"slices"
+	"time"
+
+	"github.com/conclave-go/conclave/layers/mnak"
+)
+
+// A member's part in a view change, as the coordinator's messages drive it:
+//
+//	            Flush                 (own sends drained)
+//	 (normal) ────────▶ pFlushing ─────────────────────▶ pFlushed
+//	                    block the application,           FlushOK sent: delivery
+//	                    finish sending what was          vector; origins leaving
+//	                    accepted                         the view are frozen
+//	                                                          │ Sync (the cut)
+//	                                                          ▼
+//	 (next view) ◀──────────── pSynced ◀─────────────────── pSyncing
+//	            Install        SyncOK sent       cut reached: every origin
+//	                                             delivered exactly up to it
+//
+// A joiner (a member of another view, or alone) only consents: it answers
+// Flush with FlushOK and waits in pFlushed for Install. Whoever makes no
+// progress for Timing.Stuck goes on alone.
+type partPhase uint8
+
+const (
+	pFlushing partPhase = iota
+	pFlushed
+	pSyncing
+	pSynced
+)
+
+func (p partPhase) String() string {
+	return [...]string{"flushing", "flushed", "syncing", "synced"}[p]
+}
+
+type participation struct {
+	round     ViewID
+	proposal  View
+	coord     Endpoint
+	survivors []Endpoint // of the current view; nil for a joiner
+	joiner    bool
+	phase     partPhase
+	merge     Summary       // the view this one will be absorbed into, if any
+	heard     time.Duration // last message from the coordinator
+	reply     ctlMsg        // the last reply, repeated when asked again
+}
+
+func (m *Member) onFlush(msg *ctlMsg) {
+	if msg.View != m.view.ID {
+		m.consentAsJoiner(msg)
+		return
+	}
+	c := msg.From
+	cr := m.view.Rank(c)
+	if cr < 0 || !slices.Contains(msg.Survivors, m.self) || !m.validProposal(msg) {
+		m.count("drop.flush")
+		return
+	}
+	// A coordinator speaks for the members ranked before it only when it
+	// has excluded them.
+	for r := range cr {
+		if slices.Contains(msg.Survivors, m.view.Members[r]) {
+			m.count("drop.flush_not_coordinator")
+			return
+		}
+	}
+	if p := m.part; p != nil {
+		if p.round == msg.Proposal.ID {
+			p.heard = m.now
+			m.repeatReply()
+			return
+		}
+		pr := m.view.Rank(p.coord)
+		newer := p.coord == c && msg.Proposal.ID.LTime > p.round.LTime ||
+			pr < 0 || cr < pr || m.fd.suspected(pr)
+		if !newer {
+			m.count("drop.flush_superseded")
+			return
+		}
+	}
+	if m.coord != nil && c != m.self {
+		m.count("coordination_preempted")
+		m.coord = nil
+	}
+	for r := range cr {
+		m.fd.suspects[r] = true
+	}
+	m.block()
+	m.part = &participation{
+		round:     msg.Proposal.ID,
+		proposal:  msg.Proposal.Clone(),
+		coord:     c,
+		survivors: slices.Clone(msg.Survivors),
+		phase:     pFlushing,
+		heard:     m.now,
+	}
+	m.tryFlushOK()
+}
+
+// validProposal checks that a flush's survivors are members of the current
+// view and that its proposal keeps their order.
+func (m *Member) validProposal(msg *ctlMsg) bool {
+	for _, e := range msg.Survivors {
+		if !m.view.Has(e) {
+			return false
+		}
+	}
+	return len(msg.Proposal.Members) <= MaxMembers
+}
+
+// consentAsJoiner answers a flush of another view that proposes to take
+// this member in: when it is alone, or when its own view has flushed to be
+// absorbed by exactly that view.
+func (m *Member) consentAsJoiner(msg *ctlMsg) {
+	if !slices.Contains(msg.Proposal.Members, m.self) {
+		return
+	}
+	c := msg.From
+	p := m.part
+	switch {
+	case p != nil && p.round == msg.Proposal.ID:
+		p.heard = m.now
+		m.repeatReply()
+		return
+	case p != nil && p.joiner && p.coord == c && msg.Proposal.ID.LTime > p.round.LTime:
+	case p != nil && p.phase == pSynced && p.merge.Coord == c:
+	case p == nil && m.coord == nil && len(m.view.Members) == 1 && !m.leaving:
+	default:
+		m.count("drop.flush_foreign")
+		return
+	}
+	m.coord = nil // a merge this member was coordinating is taken over
+	m.block()
+	m.part = &participation{
+		round:    msg.Proposal.ID,
+		proposal: msg.Proposal.Clone(),
+		coord:    c,
+		joiner:   true,
+		phase:    pFlushed,
+		heard:    m.now,
+	}
+	m.trace(Trace{Consent: true, View: msg.Proposal})
+	m.part.reply = ctlMsg{Type: mFlushOK, Round: msg.Proposal.ID, Hello: m.cfg.Hello, Data: m.contribute(msg.Proposal)}
+	m.repeatReply()
+}
+
+func (m *Member) contribute(v View) []byte {
+	if m.cfg.Participant == nil {
+		return nil
+	}
+	return m.cfg.Participant.Contribute(v.Clone())
+}
+
+func (m *Member) repeatReply() {
+	if p := m.part; p != nil && p.reply.Type != 0 {
+		reply := p.reply
+		m.sendCtl(p.coord, &reply)
+	}
+}
+
+// drained reports whether everything this member accepted to send in the
+// view has gone out: multicasts numbered, point-to-point messages to the
+// survivors acknowledged.
+func (m *Member) drained() bool {
+	if m.stack.Backlog() > 0 {
+		return false
+	}
+	for _, e := range m.part.survivors {
+		if r := m.view.Rank(e); r != m.rank && m.pt2pt.Unacknowledged(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// tryFlushOK reports this member's delivery vector once its own sends are
+// out, and freezes the origins that are leaving the view: from here on
+// their messages are delivered only up to the cut the coordinator sets.
+func (m *Member) tryFlushOK() {
+	p := m.part
+	if p == nil || p.phase != pFlushing || !m.drained() {
+		return
+	}
+	vec := make([]uint64, len(m.view.Members))
+	for r := range m.view.Members {
+		if r == m.rank {
+			vec[r] = m.mnak.Sent()
+		} else {
+			vec[r] = m.mnak.Delivered(r)
+		}
+		if slices.Contains(p.survivors, m.view.Members[r]) {
+			m.mnak.Cut(r, mnak.NoCut, r)
+		} else {
+			m.mnak.Cut(r, vec[r], r)
+		}
+	}
+	p.phase = pFlushed
+	m.trace(Trace{Consent: true, View: p.proposal})
+	p.reply = ctlMsg{Type: mFlushOK, Round: p.round, Vector: vec, Data: m.contribute(p.proposal)}
+	m.repeatReply()
+}
+
+func (m *Member) onSync(msg *ctlMsg) {
+	p := m.part
+	if p == nil || p.joiner || msg.Round != p.round || msg.From != p.coord {
+		return
+	}
+	p.heard = m.now
+	switch p.phase {
+	case pFlushing:
+		return
+	case pSyncing, pSynced:
+		m.repeatReply()
+		return
+	}
+	n := len(m.view.Members)
+	if len(msg.Vector) != n || len(msg.Holders) != n {
+		m.count("drop.sync")
+		return
+	}
+	for r := range n {
+		if msg.Holders[r] >= uint64(n) || msg.Vector[r] < m.delivered(r) {
+			// A cut below what this member delivered would break virtual
+			// synchrony: refuse it, and let the coordinator go on
+			// without this member.
+			m.count("drop.sync_bad_cut")
+			return
+		}
+	}
+	for r := range n {
+		m.mnak.Cut(r, msg.Vector[r], int(msg.Holders[r]))
+	}
+	m.collect()
+	p.merge = msg.Summary
+	p.phase = pSyncing
+	m.trySyncOK()
+}
+
+func (m *Member) delivered(r int) uint64 {
+	if r == m.rank {
+		return m.mnak.Sent()
+	}
+	return m.mnak.Delivered(r)
+}
+
+func (m *Member) trySyncOK() {
+	p := m.part
+	if p == nil || p.phase != pSyncing || !m.mnak.ReachedCuts() {
+		return
+	}
+	p.phase = pSynced
+	p.reply = ctlMsg{Type: mSyncOK, Round: p.round}
+	m.repeatReply()
+}
+
+func (m *Member) onInstall(msg *ctlMsg) {
+	if msg.Round == m.view.ID {
+		m.sendCtl(msg.From, &ctlMsg{Type: mInstallAck, Round: msg.Round})
+		return
+	}
+	p := m.part
+	if p == nil || msg.Round != p.round || msg.From != p.coord {
+		return
+	}
+	if !p.joiner && p.phase != pSynced {
+		return
+	}
+	m.sendCtl(msg.From, &ctlMsg{Type: mInstallAck, Round: msg.Round})
+	m.installRound(msg.Data)
+}
+
+func (m *Member) installRound(decided []byte) {
+	v := m.part.proposal
+	m.install(v, decided)
+}
+
+func (m *Member) tickParticipant() {
+	p := m.part
+	if p == nil {
+		return
+	}
+	m.tryFlushOK()
+	m.trySyncOK()
+	if m.part != nil && m.now-m.part.heard >= m.cfg.Timing.Stuck {
+		m.goAlone()
+	}
+}

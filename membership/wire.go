@@ -1,0 +1,303 @@
+package membership
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/conclave-go/conclave/internal/wire"
+)
+
+// Control messages travel outside any view's stack, each in a datagram of
+// its own:
+//
+//	magic    byte     0xC1 (a stack datagram starts with its version, 1)
+//	group    uint64   big endian
+//	type     byte
+//	from     endpoint
+//	fields of the type, in the order of ctlMsg's fields below
+//
+// An endpoint is a family byte (4 or 6), the address (4 or 16 bytes), the
+// port (2 bytes) and the incarnation (4 bytes, big endian); a view id is a
+// logical time (uvarint) and an endpoint; lists are a uvarint count and
+// their items. Decoding is strict: bounded counts, no duplicate members, no
+// trailing bytes.
+
+// Magic is the first byte of every control datagram.
+const Magic = 0xC1
+
+// MaxMembers bounds a view's size and every list on the wire.
+const MaxMembers = 256
+
+// maxBlob bounds the opaque bytes a participant adds to a message.
+const maxBlob = 16 << 10
+
+type msgType uint8
+
+const (
+	mProbe      msgType = iota + 1 // a coordinator looks for other views
+	mProbeReply                    // "here is my view"
+	mMergeReq                      // a flushed view asks to be absorbed
+	mFlush                         // coordinator: block, report, consent to Proposal
+	mFlushOK                       // member: my delivery vector (and consent)
+	mSync                          // coordinator: reach this cut
+	mSyncOK                        // member: cut reached
+	mInstall                       // coordinator: install the proposal
+	mInstallAck                    // member: installed
+	mSuspect                       // member to coordinator: these seem dead
+	mLeave                         // member to coordinator: remove me
+)
+
+var msgNames = [...]string{
+	mProbe: "Probe", mProbeReply: "ProbeReply", mMergeReq: "MergeReq",
+	mFlush: "Flush", mFlushOK: "FlushOK", mSync: "Sync", mSyncOK: "SyncOK",
+	mInstall: "Install", mInstallAck: "InstallAck", mSuspect: "Suspect", mLeave: "Leave",
+}
+
+func (t msgType) String() string {
+	if int(t) < len(msgNames) && msgNames[t] != "" {
+		return msgNames[t]
+	}
+	return "Unknown"
+}
+
+// ctlMsg is every control message; each type uses some of the fields.
+type ctlMsg struct {
+	Type msgType
+	From Endpoint
+
+	View      ViewID     // Flush, Suspect, Leave, MergeReq: the view it is about
+	Summary   Summary    // Probe, ProbeReply: the sender's view; Sync: view to merge into
+	Proposal  View       // Flush: the next view; MergeReq: the view to absorb
+	Survivors []Endpoint // Flush: members of View taking part in the flush
+	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck: the proposal
+	Vector    []uint64   // FlushOK: delivered per rank of View; Sync: the cut
+	Holders   []uint64   // Sync: for each origin, the rank to ask for its messages
+	Hello     []byte     // FlushOK from a joiner: what admission checks
+	Data      []byte     // FlushOK: contribution; Install: the decision
+	Suspects  []Endpoint // Suspect
+}
+
+var errMagic = errors.New("membership: not a control datagram")
+
+func appendEndpoint(b []byte, e Endpoint) []byte {
+	a := e.Addr.Addr()
+	if a.Is4() {
+		b = append(b, 4)
+		a4 := a.As4()
+		b = append(b, a4[:]...)
+	} else {
+		b = append(b, 6)
+		a16 := a.As16()
+		b = append(b, a16[:]...)
+	}
+	b = append(b, byte(e.Addr.Port()>>8), byte(e.Addr.Port()))
+	return append(b, byte(e.Inc>>24), byte(e.Inc>>16), byte(e.Inc>>8), byte(e.Inc))
+}
+
+func readEndpoint(r *wire.Reader) Endpoint {
+	var a netip.Addr
+	switch r.Byte() {
+	case 4:
+		if b := r.Bytes(4); b != nil {
+			a = netip.AddrFrom4([4]byte(b))
+		}
+	case 6:
+		if b := r.Bytes(16); b != nil {
+			a = netip.AddrFrom16([16]byte(b))
+		}
+		if a.Is4In6() {
+			r.Fail(errAddress) // an IPv4 address has one encoding only
+		}
+	default:
+		r.Fail(errAddress)
+		return Endpoint{}
+	}
+	p := r.Bytes(2)
+	inc := r.Bytes(4)
+	if r.Err() != nil {
+		return Endpoint{}
+	}
+	return Endpoint{
+		Addr: netip.AddrPortFrom(a, uint16(p[0])<<8|uint16(p[1])),
+		Inc:  uint32(inc[0])<<24 | uint32(inc[1])<<16 | uint32(inc[2])<<8 | uint32(inc[3]),
+	}
+}
+
+func appendViewID(b []byte, id ViewID) []byte {
+	return appendEndpoint(wire.AppendUvarint(b, id.LTime), id.Coord)
+}
+
+func readViewID(r *wire.Reader) ViewID {
+	return ViewID{LTime: r.Uvarint(), Coord: readEndpoint(r)}
+}
+
+func appendEndpoints(b []byte, es []Endpoint) []byte {
+	b = wire.AppendUvarint(b, uint64(len(es)))
+	for _, e := range es {
+		b = appendEndpoint(b, e)
+	}
+	return b
+}
+
+// readEndpoints reads a list of distinct endpoints, at least min long.
+func readEndpoints(r *wire.Reader, min int) []Endpoint {
+	n := int(r.UvarintMax(MaxMembers))
+	if n < min {
+		r.Fail(errList)
+		return nil
+	}
+	es := make([]Endpoint, 0, n)
+	for range n {
+		e := readEndpoint(r)
+		for _, seen := range es {
+			if seen == e {
+				r.Fail(errList)
+				return nil
+			}
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+func appendSummary(b []byte, s Summary) []byte {
+	b = appendViewID(b, s.ID)
+	b = wire.AppendUvarint(b, s.Size)
+	return appendEndpoint(b, s.Coord)
+}
+
+func readSummary(r *wire.Reader) Summary {
+	return Summary{ID: readViewID(r), Size: r.UvarintMax(MaxMembers), Coord: readEndpoint(r)}
+}
+
+func appendVector(b []byte, v []uint64) []byte {
+	b = wire.AppendUvarint(b, uint64(len(v)))
+	for _, x := range v {
+		b = wire.AppendUvarint(b, x)
+	}
+	return b
+}
+
+func readVector(r *wire.Reader) []uint64 {
+	n := int(r.UvarintMax(MaxMembers))
+	v := make([]uint64, 0, n)
+	for range n {
+		v = append(v, r.Uvarint())
+	}
+	return v
+}
+
+func appendBlob(b, blob []byte) []byte {
+	return append(wire.AppendUvarint(b, uint64(len(blob))), blob...)
+}
+
+func readBlob(r *wire.Reader) []byte {
+	n := r.UvarintMax(maxBlob)
+	if n == 0 {
+		return nil
+	}
+	return r.Bytes(int(n))
+}
+
+// encode appends the datagram for m in group to b.
+func (m *ctlMsg) encode(b []byte, group uint64) []byte {
+	b = append(b, Magic)
+	b = wire.AppendUint64(b, group)
+	b = append(b, byte(m.Type))
+	b = appendEndpoint(b, m.From)
+	switch m.Type {
+	case mProbe, mProbeReply:
+		b = appendSummary(b, m.Summary)
+	case mMergeReq:
+		b = appendViewID(b, m.View)
+		b = appendViewID(b, m.Proposal.ID)
+		b = appendEndpoints(b, m.Proposal.Members)
+	case mFlush:
+		b = appendViewID(b, m.View)
+		b = appendViewID(b, m.Proposal.ID)
+		b = appendEndpoints(b, m.Proposal.Members)
+		b = appendEndpoints(b, m.Survivors)
+	case mFlushOK:
+		b = appendViewID(b, m.Round)
+		b = appendVector(b, m.Vector)
+		b = appendBlob(b, m.Hello)
+		b = appendBlob(b, m.Data)
+	case mSync:
+		b = appendViewID(b, m.Round)
+		b = appendVector(b, m.Vector)
+		b = appendVector(b, m.Holders)
+		b = appendSummary(b, m.Summary)
+	case mSyncOK, mInstallAck:
+		b = appendViewID(b, m.Round)
+	case mInstall:
+		b = appendViewID(b, m.Round)
+		b = appendBlob(b, m.Data)
+	case mSuspect:
+		b = appendViewID(b, m.View)
+		b = appendEndpoints(b, m.Suspects)
+	case mLeave:
+		b = appendViewID(b, m.View)
+	}
+	return b
+}
+
+// decodeCtl parses a control datagram of group. The message's byte fields
+// alias b.
+func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
+	r := wire.NewReader(b)
+	if r.Byte() != Magic {
+		return ctlMsg{}, errMagic
+	}
+	if r.Uint64() != group {
+		if r.Err() != nil {
+			return ctlMsg{}, r.Err()
+		}
+		return ctlMsg{}, errOtherGroup
+	}
+	m := ctlMsg{Type: msgType(r.Byte()), From: readEndpoint(&r)}
+	switch m.Type {
+	case mProbe, mProbeReply:
+		m.Summary = readSummary(&r)
+	case mMergeReq:
+		m.View = readViewID(&r)
+		m.Proposal.ID = readViewID(&r)
+		m.Proposal.Members = readEndpoints(&r, 1)
+	case mFlush:
+		m.View = readViewID(&r)
+		m.Proposal.ID = readViewID(&r)
+		m.Proposal.Members = readEndpoints(&r, 0)
+		m.Survivors = readEndpoints(&r, 1)
+	case mFlushOK:
+		m.Round = readViewID(&r)
+		m.Vector = readVector(&r)
+		m.Hello = readBlob(&r)
+		m.Data = readBlob(&r)
+	case mSync:
+		m.Round = readViewID(&r)
+		m.Vector = readVector(&r)
+		m.Holders = readVector(&r)
+		m.Summary = readSummary(&r)
+	case mSyncOK, mInstallAck:
+		m.Round = readViewID(&r)
+	case mInstall:
+		m.Round = readViewID(&r)
+		m.Data = readBlob(&r)
+	case mSuspect:
+		m.View = readViewID(&r)
+		m.Suspects = readEndpoints(&r, 1)
+	case mLeave:
+		m.View = readViewID(&r)
+	default:
+		return ctlMsg{}, wire.ErrBadTag
+	}
+	if err := r.Done(); err != nil {
+		return ctlMsg{}, err
+	}
+	return m, nil
+}
+
+var (
+	errOtherGroup = errors.New("membership: datagram of another group")
+	errAddress    = errors.New("membership: malformed address")
+	errList       = errors.New("membership: malformed member list")
+)
