@@ -10,10 +10,10 @@ import "time"
 // believes them (Ensemble's slander): one suspicion is enough to start a
 // view change, and a wrongly excluded member comes back by merging.
 type detector struct {
-	last      []time.Duration // by rank: when last heard from
-	suspects  []bool          // by rank: this member's own suspicions
-	slandered []bool          // by rank: suspicions reported by others (coordinator)
-	leaving   []bool          // by rank: asked to leave (coordinator)
+	last       []time.Duration // by rank: when last heard from
+	suspects   []bool          // by rank: this member's own suspicions
+	slandered  []bool          // by rank: suspicions reported by others (coordinator)
+	leaving    []bool          // by rank: asked to leave (coordinator)
 	lastReport time.Duration
 }
 

@@ -9,16 +9,16 @@ import (
 
 // A member's part in a view change, as the coordinator's messages drive it:
 //
-//	            Flush                 (own sends drained)
-//	 (normal) ────────▶ pFlushing ─────────────────────▶ pFlushed
-//	                    block the application,           FlushOK sent: delivery
-//	                    finish sending what was          vector; origins leaving
-//	                    accepted                         the view are frozen
-//	                                                          │ Sync (the cut)
-//	                                                          ▼
-//	 (next view) ◀──────────── pSynced ◀─────────────────── pSyncing
-//	            Install        SyncOK sent       cut reached: every origin
-//	                                             delivered exactly up to it
+//	           Flush                 (own sends drained)
+//	(normal) ────────▶ pFlushing ─────────────────────▶ pFlushed
+//	                   block the application,           FlushOK sent: delivery
+//	                   finish sending what was          vector; origins leaving
+//	                   accepted                         the view are frozen
+//	                                                         │ Sync (the cut)
+//	                                                         ▼
+//	(next view) ◀──────────── pSynced ◀─────────────────── pSyncing
+//	           Install        SyncOK sent       cut reached: every origin
+//	                                            delivered exactly up to it
 //
 // A joiner (a member of another view, or alone) only consents: it answers
 // Flush with FlushOK and waits in pFlushed for Install. Whoever makes no
