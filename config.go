@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/compose"
+	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -18,27 +20,45 @@ import (
 type Config struct {
 	// Group names the group. Datagrams of other groups are dropped.
 	Group string
-	// Members lists every member's address, the same list at every
-	// member; a member's rank is its index.
+	// Listen is the address to receive on: a specific IP address (other
+	// members send to it) and a port, 0 for any free one. Ignored when
+	// Conn is set.
+	Listen netip.AddrPort
+	// Seeds are addresses of members (or would-be members) to contact. A
+	// member with no seeds starts a group of its own that others join.
+	Seeds []netip.AddrPort
+	// Members and Self are a shorthand for a fixed list of addresses, the
+	// same at every member: Listen is Members[Self] and Seeds the others.
 	Members []netip.AddrPort
-	// Self is this member's rank in Members.
-	Self int
+	Self    int
 	// Conn is the transport to use. When nil, Join listens on UDP at
-	// Members[Self] and closes the socket on Close.
+	// Listen and closes the socket when the member stops.
 	Conn transport.Conn
-	// Layers names the stack's layers, bottom first. Default:
-	// compose.Reliable.
+	// TotalOrder makes every member deliver multicasts in the same order
+	// (a sequencer layer), not only each sender's in its order.
+	TotalOrder bool
+	// Layers names the stack's layers, bottom first, overriding
+	// TotalOrder. Default: compose.Reliable (compose.Total with
+	// TotalOrder).
 	Layers []string
 	// Options configures the layers.
 	Options compose.Options
+	// Timing sets the membership protocol's timers (failure detection,
+	// view changes). Zero fields take membership.DefaultTiming.
+	Timing membership.Timing
+	// Participant takes part in every view change (admission, contributed
+	// data, holding the installation). Optional.
+	Participant membership.Participant
+	// Hello is what this member presents for admission when it joins.
+	Hello []byte
 	// Tick is the period of the stack's timers. Default 1ms.
 	Tick time.Duration
 	// MaxDatagram bounds the datagrams sent. Default 1400 bytes.
 	MaxDatagram int
 	// MaxMessage bounds the messages sent and received. Default 64 MiB.
 	MaxMessage int
-	// Backlog is how many messages flow control may hold back before
-	// Multicast and Send block. Default 1024.
+	// Backlog is how many messages may wait (for flow control or a view
+	// change) before Multicast and Send block. Default 1024.
 	Backlog int
 	// Logger receives diagnostics. Default: discard.
 	Logger *slog.Logger
@@ -49,24 +69,34 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Group == "" {
 		return cfg, errors.New("conclave: config: empty group name")
 	}
-	if len(cfg.Members) == 0 {
-		return cfg, errors.New("conclave: config: no members")
-	}
-	if cfg.Self < 0 || cfg.Self >= len(cfg.Members) {
-		return cfg, fmt.Errorf("conclave: config: self %d is not a member rank (0…%d)", cfg.Self, len(cfg.Members)-1)
-	}
-	seen := make(map[netip.AddrPort]int, len(cfg.Members))
-	for i, a := range cfg.Members {
-		if !a.IsValid() {
-			return cfg, fmt.Errorf("conclave: config: member %d has no address", i)
+	if len(cfg.Members) > 0 {
+		if cfg.Self < 0 || cfg.Self >= len(cfg.Members) {
+			return cfg, fmt.Errorf("conclave: config: self %d is not an index of members (0…%d)", cfg.Self, len(cfg.Members)-1)
 		}
-		if j, dup := seen[a]; dup {
-			return cfg, fmt.Errorf("conclave: config: members %d and %d share address %v", j, i, a)
+		for i, a := range cfg.Members {
+			if !a.IsValid() {
+				return cfg, fmt.Errorf("conclave: config: member %d has no address", i)
+			}
+			if slices.Index(cfg.Members, a) != i {
+				return cfg, fmt.Errorf("conclave: config: address %v appears twice in members", a)
+			}
 		}
-		seen[a] = i
+		cfg.Listen = cfg.Members[cfg.Self]
+		cfg.Seeds = append(slices.Clone(cfg.Seeds), cfg.Members...)
+	}
+	if cfg.Conn == nil {
+		if !cfg.Listen.IsValid() {
+			return cfg, errors.New("conclave: config: no listen address")
+		}
+		if cfg.Listen.Addr().IsUnspecified() {
+			return cfg, fmt.Errorf("conclave: config: listen address %v must name one IP address, which other members will send to", cfg.Listen)
+		}
 	}
 	if cfg.Layers == nil {
 		cfg.Layers = compose.Reliable
+		if cfg.TotalOrder {
+			cfg.Layers = compose.Total
+		}
 	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Millisecond

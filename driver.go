@@ -1,33 +1,32 @@
 package conclave
 
 import (
-	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"time"
 
-	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
 
-// The driver is the one goroutine that owns a member's stack. Its loop:
+// The driver is the one goroutine that owns a member (the membership
+// protocol and its view's stack). Its loop:
 //
 //	wait for input (datagrams, application requests, the ticker)
-//	→ feed it to the stack, then whatever else is ready, up to a batch
+//	→ feed it to the member, then whatever else is ready, up to a batch
 //	→ Flush, so bundled messages leave
-//	→ write the stack's packets to the transport in one batch
-//	→ hand deliveries to the application
+//	→ write the member's packets to the transport in one batch
+//	→ hand events to the application
 //	→ Advance
 //
 // Bundling therefore delays a message by at most one pass of the loop.
 
 const (
-	readBatch  = 32  // datagrams per ReadBatch
-	readQueue  = 16  // batches in flight between reader and driver
-	inputBatch = 256 // inputs taken per loop pass before flushing
+	readBatch  = 32   // datagrams per ReadBatch
+	readQueue  = 16   // batches in flight between reader and driver
+	inputBatch = 256  // inputs taken per loop pass before flushing
+	maxPending = 4096 // events waiting for the application before input pauses
 )
 
 type inbound struct {
@@ -36,39 +35,28 @@ type inbound struct {
 }
 
 type driver struct {
-	g      *Group
-	stack  *layers.Stack
-	start  time.Time
-	ranks  map[netip.AddrPort]int
-	recv   chan inbound
-	free   chan []transport.Incoming
-	out    []transport.Outgoing
-	drops  map[string]uint64
-	closed bool
+	g       *Group
+	member  *membership.Member
+	start   time.Time
+	recv    chan inbound
+	free    chan []transport.Incoming
+	out     []transport.Outgoing
+	pending []Event // for the application, oldest first
+	head    int
 }
 
-func newDriver(g *Group, s *layers.Stack) *driver {
+func newDriver(g *Group, m *membership.Member) *driver {
 	d := &driver{
-		g:     g,
-		stack: s,
-		start: time.Now(),
-		ranks: make(map[netip.AddrPort]int, len(g.cfg.Members)),
-		recv:  make(chan inbound, readQueue),
-		free:  make(chan []transport.Incoming, readQueue),
-		drops: make(map[string]uint64),
-	}
-	for i, a := range g.cfg.Members {
-		d.ranks[unmap(a)] = i
+		g:      g,
+		member: m,
+		start:  time.Now(),
+		recv:   make(chan inbound, readQueue),
+		free:   make(chan []transport.Incoming, readQueue),
 	}
 	for range readQueue {
 		d.free <- make([]transport.Incoming, readBatch)
 	}
 	return d
-}
-
-// unmap makes IPv4-mapped IPv6 addresses compare equal to their IPv4 form.
-func unmap(a netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 func (d *driver) readLoop() {
@@ -91,71 +79,103 @@ func (d *driver) readLoop() {
 	}
 }
 
+// accepting returns the request channel, or nil while flow control or a
+// view change holds too many messages back.
+func (d *driver) accepting() chan request {
+	if d.member.Backlog() >= d.g.cfg.Backlog {
+		return nil
+	}
+	return d.g.reqs
+}
+
+// input returns the datagram channel, or nil while the application lags so
+// far behind that the driver stops reading the network: the member's
+// acknowledgements then stop too, and flow control slows the senders down.
+func (d *driver) input() chan inbound {
+	if len(d.pending)-d.head >= maxPending {
+		return nil
+	}
+	return d.recv
+}
+
+// next returns the events channel and the oldest pending event, or a nil
+// channel when nothing is pending.
+func (d *driver) next() (chan Event, Event) {
+	if d.head == len(d.pending) {
+		return nil, Event{}
+	}
+	return d.g.events, d.pending[d.head]
+}
+
 func (d *driver) run() {
 	g := d.g
 	tick := time.NewTicker(g.cfg.Tick)
 	defer tick.Stop()
+	leave := g.leave
 	var err error
 	for err == nil {
-		reqs := g.reqs
-		if d.stack.Backlog() >= g.cfg.Backlog {
-			reqs = nil // flow control: leave the application waiting
-		}
+		events, ev := d.next()
+		deaf := d.input() == nil
+		d.member.PauseInput(deaf)
 		select {
-		case in := <-d.recv:
+		case events <- ev:
+			d.pending[d.head] = Event{}
+			d.head++
+			if d.head == len(d.pending) {
+				d.pending, d.head = d.pending[:0], 0
+			}
+			continue
+		case in := <-d.input():
 			err = d.receive(in)
-		case r := <-reqs:
+		case r := <-d.accepting():
 			d.request(r)
 		case now := <-tick.C:
-			d.stack.Tick(now.Sub(d.start))
+			d.member.Tick(now.Sub(d.start))
+		case <-leave:
+			leave = nil
+			d.member.Leave()
 		case reply := <-g.stats:
-			reply <- d.counters()
+			reply <- d.member.Counters()
 			continue
 		case <-g.done:
 			err = ErrClosed
 		}
 		// Take what else is ready without waiting, then send it all.
 		for i := 0; i < inputBatch && err == nil; i++ {
-			reqs := g.reqs
-			if d.stack.Backlog() >= g.cfg.Backlog {
-				reqs = nil
-			}
 			select {
-			case in := <-d.recv:
+			case in := <-d.input():
 				err = d.receive(in)
 				continue
-			case r := <-reqs:
+			case r := <-d.accepting():
 				d.request(r)
 				continue
 			default:
 			}
 			break
 		}
-		d.stack.Flush()
-		if werr := d.output(); werr != nil && err == nil {
-			err = werr
+		d.member.Flush()
+		if oerr := d.output(); oerr != nil && err == nil {
+			err = oerr
+		}
+		if d.member.Left() && err == nil {
+			err = ErrClosed
 		}
 	}
 	d.stop(err)
 }
 
 func (d *driver) request(r request) {
-	if r.to == layers.AllPeers {
-		d.stack.Cast(r.data)
+	if r.cast {
+		d.member.Cast(r.data)
 	} else {
-		d.stack.Send(r.to, r.data)
+		d.member.Send(r.to, r.data)
 	}
 }
 
 func (d *driver) receive(in inbound) error {
 	for i := range in.pkts {
 		p := &in.pkts[i]
-		rank, ok := d.ranks[unmap(p.From)]
-		if !ok || rank == d.g.cfg.Self {
-			d.drops["unknown_address"]++
-		} else {
-			d.stack.Receive(p.Data)
-		}
+		d.member.Receive(p.From, p.Data)
 		*p = transport.Incoming{}
 	}
 	d.free <- in.pkts[:cap(in.pkts)]
@@ -168,22 +188,13 @@ func (d *driver) receive(in inbound) error {
 	return nil
 }
 
-// output writes the stack's packets and hands deliveries to the
-// application, then advances the stack.
+// output writes the member's packets and hands events to the application,
+// then advances the member.
 func (d *driver) output() error {
-	rd := d.stack.Ready()
-	cfg := &d.g.cfg
+	rd := d.member.Ready()
 	d.out = d.out[:0]
 	for _, p := range rd.Packets {
-		if p.To != layers.AllPeers {
-			d.out = append(d.out, transport.Outgoing{To: cfg.Members[p.To], Data: p.Data})
-			continue
-		}
-		for r, a := range cfg.Members {
-			if r != cfg.Self {
-				d.out = append(d.out, transport.Outgoing{To: a, Data: p.Data})
-			}
-		}
+		d.out = append(d.out, transport.Outgoing{To: p.To, Data: p.Data})
 	}
 	var err error
 	if len(d.out) > 0 {
@@ -192,43 +203,44 @@ func (d *driver) output() error {
 		}
 		clear(d.out)
 	}
-	if len(rd.Deliveries) > 0 && err == nil {
-		err = d.deliver(rd.Deliveries)
-	}
-	d.stack.Advance()
+	d.queue(rd.Events)
+	d.member.Advance()
 	return err
 }
 
-// deliver copies the deliveries into one buffer, so that the application
-// can keep or change what it gets without touching the stack's copies, and
-// passes them on in order.
-func (d *driver) deliver(ds []layers.Delivery) error {
+// queue copies the messages into one buffer, so that the application can
+// keep or change what it gets without touching the stack's copies, and
+// queues the events for the application in order.
+func (d *driver) queue(evs []membership.Event) {
 	total := 0
-	for _, x := range ds {
+	for _, x := range evs {
 		total += len(x.Data)
 	}
 	buf := make([]byte, 0, total)
-	for _, x := range ds {
-		off := len(buf)
-		buf = append(buf, x.Data...)
-		ev := Event{Kind: Message, From: x.From, Multicast: x.Type == layers.ECast, Data: buf[off:len(buf):len(buf)]}
-		select {
-		case d.g.events <- ev:
-		case <-d.g.done:
-			return ErrClosed
+	for _, x := range evs {
+		var ev Event
+		switch x.Type {
+		case membership.EventDeliver:
+			off := len(buf)
+			buf = append(buf, x.Data...)
+			ev = Event{Kind: Message, From: x.From, Multicast: x.Cast, Data: buf[off:len(buf):len(buf)]}
+		case membership.EventBlock:
+			ev = Event{Kind: Block}
+		case membership.EventView:
+			d.g.setView(x.View)
+			ev = Event{Kind: ViewChange, View: x.View, Joined: x.Joined, Left: x.Left, Failed: x.Failed}
+		case membership.EventLeft:
+			ev = Event{Kind: Left}
+		default:
+			continue
 		}
+		d.pending = append(d.pending, ev)
 	}
-	return nil
 }
 
-func (d *driver) counters() []layers.Counter {
-	cs := d.stack.Counters()
-	for reason, n := range d.drops {
-		cs = append(cs, layers.Counter{Layer: "driver", Name: "drop." + reason, Value: n})
-	}
-	return cs
-}
-
+// stop ends the member. After a graceful leave the events still pending
+// (the last deliveries, the Left event) are handed over before Events
+// closes, unless the group is being closed.
 func (d *driver) stop(err error) {
 	g := d.g
 	g.err = err
@@ -236,15 +248,17 @@ func (d *driver) stop(err error) {
 		g.conn.Close()
 	}
 	close(g.exited)
+	if d.member.Left() {
+		for _, ev := range d.pending[d.head:] {
+			select {
+			case g.events <- ev:
+			case <-g.done:
+			}
+		}
+	}
 	close(g.events)
 	if !errors.Is(err, ErrClosed) {
 		g.cfg.Logger.Error("conclave: member stopped", "err", err)
 	}
 }
 
-// seed draws the stack's random seed from the operating system.
-func seed() uint64 {
-	var b [8]byte
-	crand.Read(b[:])
-	return binary.LittleEndian.Uint64(b[:])
-}

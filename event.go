@@ -1,17 +1,42 @@
 package conclave
 
+import "github.com/conclave-go/conclave/membership"
+
+// Endpoint identifies a member: its address and the incarnation of its
+// process.
+type Endpoint = membership.Endpoint
+
+// View is an agreed membership: an id and the members in order; the first
+// is the coordinator.
+type View = membership.View
+
 // EventKind says what an Event reports.
 type EventKind uint8
 
 const (
 	// Message is a delivered message.
 	Message EventKind = iota + 1
+	// Block says a view change has begun. Messages sent from now on go
+	// out in the next view; an application may pause sending.
+	Block
+	// ViewChange is a newly installed view. Every member that moves from
+	// the previous view to this one delivered the same messages in the
+	// previous view (virtual synchrony).
+	ViewChange
+	// Left says this member has left the group. Nothing follows.
+	Left
 )
 
 func (k EventKind) String() string {
 	switch k {
 	case Message:
 		return "message"
+	case Block:
+		return "block"
+	case ViewChange:
+		return "view"
+	case Left:
+		return "left"
 	}
 	return "unknown"
 }
@@ -19,11 +44,15 @@ func (k EventKind) String() string {
 // Event is something that happened in the group, delivered in order.
 type Event struct {
 	Kind EventKind
-	// From is the sender's rank.
-	From int
-	// Multicast is true for a multicast, false for a message sent to this
-	// member alone.
+
+	// Message: the sender, whether it was a multicast (or a message to
+	// this member alone), and the data, which belongs to the receiver.
+	From      Endpoint
 	Multicast bool
-	// Data is the message. It belongs to the receiver.
-	Data []byte
+	Data      []byte
+
+	// ViewChange: the view, and who joined it and who left or failed
+	// since the previous one.
+	View                 View
+	Joined, Left, Failed []Endpoint
 }

@@ -2,95 +2,151 @@ package conclave
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
 
 	"github.com/conclave-go/conclave/layers"
-	"github.com/conclave-go/conclave/layers/compose"
+	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
 
-// ErrClosed is returned by a Group's methods after Close.
+// ErrClosed is returned by a Group's methods after Close or Leave.
 var ErrClosed = errors.New("conclave: group closed")
 
 // Group is a member's handle on its group. Its methods are safe for
 // concurrent use.
 type Group struct {
 	cfg    Config
+	self   Endpoint
 	conn   transport.Conn
 	ownsC  bool
 	reqs   chan request
 	events chan Event
 	stats  chan chan []layers.Counter
+	leave  chan struct{}
 	done   chan struct{} // closed by Close
 	exited chan struct{} // closed when the driver has stopped
 	once   sync.Once
+	lonce  sync.Once
 	err    error // why the driver stopped, set before exited closes
+
+	mu      sync.Mutex
+	view    View
+	changed chan struct{} // closed and replaced at each view change
 }
 
 type request struct {
-	to   int // layers.AllPeers for a multicast
+	cast bool
+	to   Endpoint
 	data []byte
 }
 
-// Join starts this member of the group described by cfg.
+// Join starts a member of the group described by cfg. It returns at once,
+// with the member alone in a view of its own; it finds the other members
+// through its seeds, and Events reports each view it installs (AwaitView
+// waits for one).
 func Join(ctx context.Context, cfg Config) (*Group, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	stack, err := compose.Build(layers.Config{
-		View:        layers.View{Group: GroupID(c.Group), Rank: c.Self, N: len(c.Members)},
-		Seed:        seed(),
-		MaxDatagram: c.MaxDatagram,
-		MaxMessage:  c.MaxMessage,
-	}, c.Layers, c.Options)
-	if err != nil {
-		return nil, fmt.Errorf("conclave: %w", err)
-	}
 	g := &Group{
-		cfg:    c,
-		conn:   c.Conn,
-		reqs:   make(chan request, c.Backlog),
-		events: make(chan Event, 4096),
-		stats:  make(chan chan []layers.Counter),
-		done:   make(chan struct{}),
-		exited: make(chan struct{}),
+		cfg:     c,
+		conn:    c.Conn,
+		reqs:    make(chan request, c.Backlog),
+		events:  make(chan Event, 4096),
+		stats:   make(chan chan []layers.Counter),
+		leave:   make(chan struct{}),
+		done:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		changed: make(chan struct{}),
 	}
 	if g.conn == nil {
-		uc, err := transport.ListenUDP(c.Members[c.Self], transport.UDPOptions{})
+		uc, err := transport.ListenUDP(c.Listen, transport.UDPOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("conclave: %w", err)
 		}
 		g.conn, g.ownsC = uc, true
 	}
-	d := newDriver(g, stack)
+	g.self = Endpoint{Addr: g.conn.LocalAddr(), Inc: uint32(random())}
+	member, err := membership.New(membership.Config{
+		Self:        g.self,
+		Group:       GroupID(c.Group),
+		Seeds:       c.Seeds,
+		Layers:      c.Layers,
+		Options:     c.Options,
+		MaxDatagram: c.MaxDatagram,
+		MaxMessage:  c.MaxMessage,
+		Seed:        random(),
+		Timing:      c.Timing,
+		Participant: c.Participant,
+		Hello:       c.Hello,
+	})
+	if err != nil {
+		if g.ownsC {
+			g.conn.Close()
+		}
+		return nil, fmt.Errorf("conclave: %w", err)
+	}
+	g.view = member.View()
+	d := newDriver(g, member)
 	go d.readLoop()
 	go d.run()
 	return g, nil
 }
 
-// Rank is this member's rank.
-func (g *Group) Rank() int { return g.cfg.Self }
+// Self is this member's endpoint.
+func (g *Group) Self() Endpoint { return g.self }
 
-// Size is the number of members.
-func (g *Group) Size() int { return len(g.cfg.Members) }
-
-// Multicast sends data to every member, this one included, reliably and in
-// this member's order. It copies data. It blocks while flow control holds
-// the group back, until ctx ends or the group closes.
-func (g *Group) Multicast(ctx context.Context, data []byte) error {
-	return g.submit(ctx, request{to: layers.AllPeers, data: data})
+// View returns the view this member is in now.
+func (g *Group) View() View {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.view.Clone()
 }
 
-// Send sends data to the member of rank to, reliably and in order. It copies
-// data and blocks like Multicast.
-func (g *Group) Send(ctx context.Context, to int, data []byte) error {
-	if to < 0 || to >= len(g.cfg.Members) {
-		return fmt.Errorf("conclave: send: no member of rank %d", to)
+// AwaitView waits until the member's view satisfies ok, and returns it.
+func (g *Group) AwaitView(ctx context.Context, ok func(View) bool) (View, error) {
+	for {
+		g.mu.Lock()
+		v, changed := g.view.Clone(), g.changed
+		g.mu.Unlock()
+		if ok(v) {
+			return v, nil
+		}
+		select {
+		case <-changed:
+		case <-g.exited:
+			return v, g.closedErr()
+		case <-ctx.Done():
+			return v, ctx.Err()
+		}
 	}
+}
+
+func (g *Group) setView(v View) {
+	g.mu.Lock()
+	g.view = v
+	close(g.changed)
+	g.changed = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// Multicast sends data to every member of the view, this one included,
+// reliably and in this member's order. It copies data. During a view change
+// the message waits and goes out in the next view. It blocks while flow
+// control holds the member back, until ctx ends or the member stops.
+func (g *Group) Multicast(ctx context.Context, data []byte) error {
+	return g.submit(ctx, request{cast: true, data: data})
+}
+
+// Send sends data to member to, reliably and in order, if it is in the view
+// when the message goes out. It copies data and blocks like Multicast.
+func (g *Group) Send(ctx context.Context, to Endpoint, data []byte) error {
 	return g.submit(ctx, request{to: to, data: data})
 }
 
@@ -109,13 +165,14 @@ func (g *Group) submit(ctx context.Context, r request) error {
 	}
 }
 
-// Events delivers messages in order. It is closed after Close. A member
-// that stops reading events slows the whole group down (flow control) but
-// loses nothing.
+// Events delivers what happens in the group, in order: messages, blocks,
+// view changes. It is closed when the member stops. A member that stops
+// reading events slows the whole group down (flow control) but loses
+// nothing.
 func (g *Group) Events() <-chan Event { return g.events }
 
-// Counters returns the stack's statistics: messages delivered, retransmitted,
-// dropped (by reason), and so on.
+// Counters returns the member's statistics: messages delivered,
+// retransmitted, dropped (by reason), view changes, and so on.
 func (g *Group) Counters() ([]layers.Counter, error) {
 	reply := make(chan []layers.Counter, 1)
 	select {
@@ -126,8 +183,24 @@ func (g *Group) Counters() ([]layers.Counter, error) {
 	}
 }
 
-// Close stops the member at once. Messages not yet delivered everywhere may
-// be lost to the members that did not get them.
+// Leave leaves the group gracefully: the other members install a view
+// without this one, after delivering everything it multicast. It returns
+// when the member has left, or when ctx ends.
+func (g *Group) Leave(ctx context.Context) error {
+	g.lonce.Do(func() { close(g.leave) })
+	select {
+	case <-g.exited:
+		if errors.Is(g.err, ErrClosed) {
+			return nil
+		}
+		return g.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the member at once, without telling the group: the others
+// see it fail.
 func (g *Group) Close() error {
 	g.once.Do(func() { close(g.done) })
 	<-g.exited
@@ -146,3 +219,10 @@ func (g *Group) closedErr() error {
 
 // LocalAddr is the address the member receives on.
 func (g *Group) LocalAddr() netip.AddrPort { return g.conn.LocalAddr() }
+
+// random draws a number from the operating system's generator.
+func random() uint64 {
+	var b [8]byte
+	crand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}

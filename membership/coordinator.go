@@ -42,6 +42,7 @@ type coordination struct {
 	phase     coordPhase
 	replies   map[Endpoint]*ctlMsg // FlushOK by sender
 	synced    map[Endpoint]bool
+	progress  map[Endpoint]time.Duration // last Wait: alive, still working
 	cut       []uint64
 	holders   []uint64
 	phaseAt   time.Duration
@@ -87,16 +88,17 @@ func (m *Member) tickCoordinator() {
 	t := &m.cfg.Timing
 	switch c.phase {
 	case cFlush:
-		if m.now-c.phaseAt >= t.Flush {
-			m.dropSilent(func(e Endpoint) bool { return c.replies[e] == nil })
+		if m.silent(func(e Endpoint) bool { return c.replies[e] == nil }) {
+			m.dropSilent(func(e Endpoint) bool { return c.replies[e] == nil && m.now-max(c.phaseAt, c.progress[e]) >= t.Flush })
 			return
 		}
 		if m.now-c.sentAt >= t.Retry {
 			m.sendFlush()
 		}
 	case cSync:
-		if m.now-c.phaseAt >= t.Flush {
-			m.dropSilent(func(e Endpoint) bool { return !c.synced[e] && slices.Contains(c.survivors, e) })
+		waiting := func(e Endpoint) bool { return !c.synced[e] && slices.Contains(c.survivors, e) }
+		if m.silent(waiting) {
+			m.dropSilent(func(e Endpoint) bool { return waiting(e) && m.now-max(c.phaseAt, c.progress[e]) >= t.Flush })
 			return
 		}
 		if m.now-c.sentAt >= t.Retry {
@@ -113,6 +115,25 @@ func (m *Member) tickCoordinator() {
 		if m.now-c.sentAt >= t.Retry {
 			m.sendMergeReq()
 		}
+	}
+}
+
+// silent reports whether some member the round waits for (per waiting) has
+// not replied, nor said it is working on it, for Timing.Flush.
+func (m *Member) silent(waiting func(Endpoint) bool) bool {
+	c := m.coord
+	for _, e := range slices.Concat(c.survivors, c.joiners) {
+		if waiting(e) && m.now-max(c.phaseAt, c.progress[e]) >= m.cfg.Timing.Flush {
+			return true
+		}
+	}
+	return false
+}
+
+// onWait notes that a member is alive and busy with the round.
+func (m *Member) onWait(msg *ctlMsg) {
+	if c := m.coord; c != nil && msg.Round == c.proposal.ID {
+		c.progress[msg.From] = m.now
 	}
 }
 
@@ -189,6 +210,7 @@ func (m *Member) startRound(merge Summary) {
 		phase:     cFlush,
 		replies:   make(map[Endpoint]*ctlMsg),
 		synced:    make(map[Endpoint]bool),
+		progress:  make(map[Endpoint]time.Duration),
 		phaseAt:   m.now,
 	}
 	m.count("rounds_started")
@@ -348,6 +370,11 @@ func (m *Member) finishRound(decided []byte) {
 	proposal := c.proposal
 	m.announce = a
 	m.count("rounds_finished")
+	if m.part == nil || m.part.round != proposal.ID {
+		// This member left its own round (it is leaving the view); what
+		// it knows of the survivors is the round's.
+		m.part = &participation{round: proposal.ID, survivors: c.survivors}
+	}
 	m.install(proposal, decided)
 }
 

@@ -31,6 +31,13 @@ func (d *detector) heard(r int, now time.Duration) {
 	d.last[r] = now
 }
 
+// hearAll counts every member as heard from now.
+func (d *detector) hearAll(now time.Duration) {
+	for i := range d.last {
+		d.last[i] = max(d.last[i], now)
+	}
+}
+
 func (d *detector) suspected(r int) bool { return d.suspects[r] }
 
 // excluded reports whether the coordinator should leave rank r out of the
@@ -40,6 +47,10 @@ func (d *detector) excluded(r int) bool { return d.suspects[r] || d.slandered[r]
 // tickDetector raises suspicions and acts on them: a coordinator starts a
 // view change, anyone else tells the coordinator.
 func (m *Member) tickDetector() {
+	if m.deaf {
+		m.fd.hearAll(m.now)
+		return
+	}
 	fresh := false
 	for r := range m.view.Members {
 		if r != m.rank && !m.fd.suspects[r] && m.now-m.fd.last[r] >= m.cfg.Timing.Suspect {

@@ -13,6 +13,8 @@ import (
 	"github.com/conclave-go/conclave/layers/compose"
 	"github.com/conclave-go/conclave/layers/mnak"
 	"github.com/conclave-go/conclave/layers/pt2pt"
+	"github.com/conclave-go/conclave/layers/stable"
+	"github.com/conclave-go/conclave/layers/total"
 )
 
 // Timing sets the membership protocol's timers. Zero fields take defaults.
@@ -96,8 +98,10 @@ type Member struct {
 	rank  int
 	addrs map[netip.AddrPort]int // member address → rank in view
 	stack *layers.Stack
-	mnak  *mnak.Layer
-	pt2pt *pt2pt.Layer
+	mnak   *mnak.Layer
+	pt2pt  *pt2pt.Layer
+	stable *stable.Layer
+	total  *total.Layer // nil unless the stack orders multicasts totally
 
 	fd       detector
 	part     *participation // the view change this member takes part in
@@ -105,6 +109,7 @@ type Member struct {
 	announce *announcement  // telling the members of a new view to install it
 
 	blocked  bool
+	deaf     bool      // the driver is not reading the network for now
 	queue    []request // sent while blocked, for the next view
 	leaving  bool
 	leftAt   time.Duration
@@ -137,8 +142,10 @@ func New(cfg Config) (*Member, error) {
 	if cfg.Layers == nil {
 		cfg.Layers = compose.Reliable
 	}
-	if !slices.Contains(cfg.Layers, "mnak") || !slices.Contains(cfg.Layers, "pt2pt") {
-		return nil, errors.New("membership: config: the stack needs the mnak and pt2pt layers")
+	for _, need := range []string{"mnak", "pt2pt", "stable"} {
+		if !slices.Contains(cfg.Layers, need) {
+			return nil, fmt.Errorf("membership: config: the stack needs the %s layer", need)
+		}
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
 	m := &Member{
@@ -242,6 +249,17 @@ func (m *Member) Leave() {
 	}
 	m.requestLeave()
 	m.settle()
+}
+
+// PauseInput tells the member that its driver has stopped reading the
+// network for a while, because the application is not keeping up with
+// deliveries. Meanwhile the failure detector suspects nobody: silence it
+// cannot hear is no evidence.
+func (m *Member) PauseInput(paused bool) {
+	if m.deaf && !paused {
+		m.fd.hearAll(m.now)
+	}
+	m.deaf = paused
 }
 
 // Flush sends what the stack holds back for bundling.
@@ -416,6 +434,8 @@ func (m *Member) handle(msg *ctlMsg) {
 		m.onSuspect(msg)
 	case mLeave:
 		m.onLeave(msg)
+	case mWait:
+		m.onWait(msg)
 	}
 }
 
@@ -429,6 +449,12 @@ func (m *Member) trace(t Trace) {
 // install ends the current view and starts v.
 func (m *Member) install(v View, decided []byte) error {
 	old := m.view
+	// Members of the old view that took part in the flush but are not in
+	// v left of their own accord; the others failed (or were cut off).
+	var flushed []Endpoint
+	if m.part != nil && !m.part.joiner {
+		flushed = m.part.survivors
+	}
 	if m.stack != nil {
 		m.stack.EndView()
 		m.collect()
@@ -455,6 +481,8 @@ func (m *Member) install(v View, decided []byte) error {
 	m.view, m.rank, m.stack = v.Clone(), rank, stack
 	m.mnak, _ = stack.Layer("mnak").(*mnak.Layer)
 	m.pt2pt, _ = stack.Layer("pt2pt").(*pt2pt.Layer)
+	m.stable, _ = stack.Layer("stable").(*stable.Layer)
+	m.total, _ = stack.Layer("total").(*total.Layer)
 	m.addrs = make(map[netip.AddrPort]int, len(v.Members))
 	for r, e := range v.Members {
 		m.addrs[e.Addr] = r
@@ -469,7 +497,11 @@ func (m *Member) install(v View, decided []byte) error {
 		}
 	}
 	for _, e := range old.Members {
-		if !v.Has(e) {
+		switch {
+		case v.Has(e):
+		case slices.Contains(flushed, e):
+			ev.Left = append(ev.Left, e)
+		default:
 			ev.Failed = append(ev.Failed, e)
 		}
 	}

@@ -76,3 +76,27 @@ func TestPartitionHeals(t *testing.T) {
 	c.net.Heal()
 	c.runUntil(3*time.Second, "merged", func() bool { return c.converged(all(4)...) })
 }
+
+// TestCrashUnderLoad crashes a member while every member multicasts: the
+// survivors must still flush (their flow control windows must not wait for
+// the dead member) and agree, having delivered the same messages.
+func TestCrashUnderLoad(t *testing.T) {
+	c := newCluster(t, 5, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 5", func() bool { return c.converged(all(5)...) })
+	for round := range 50 {
+		for i, m := range c.members {
+			if c.crashed[i] {
+				continue
+			}
+			for k := range 200 {
+				m.Cast([]byte(fmt.Sprintf("%d-%d-%d", i, round, k)))
+			}
+			c.drain(i)
+		}
+		if round == 5 {
+			c.crash(4)
+		}
+		c.run(2 * time.Millisecond)
+	}
+	c.runUntil(2*time.Second, "survivors agree", func() bool { return c.converged(0, 1, 2, 3) })
+}

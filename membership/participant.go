@@ -45,6 +45,7 @@ type participation struct {
 	phase     partPhase
 	merge     Summary       // the view this one will be absorbed into, if any
 	heard     time.Duration // last message from the coordinator
+	started   time.Duration
 	reply     ctlMsg        // the last reply, repeated when asked again
 }
 
@@ -96,8 +97,19 @@ func (m *Member) onFlush(msg *ctlMsg) {
 		survivors: slices.Clone(msg.Survivors),
 		phase:     pFlushing,
 		heard:     m.now,
+		started:   m.now,
 	}
+	// Members leaving the view no longer hold back stability (and so the
+	// drain below); members staying count again if an earlier round had
+	// left them out.
+	for r, e := range m.view.Members {
+		m.stable.Ignore(r, !slices.Contains(msg.Survivors, e))
+	}
+	m.collect()
 	m.tryFlushOK()
+	if m.part.phase == pFlushing {
+		m.repeatReply()
+	}
 }
 
 // validProposal checks that a flush's survivors are members of the current
@@ -141,6 +153,7 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 		joiner:   true,
 		phase:    pFlushed,
 		heard:    m.now,
+		started:  m.now,
 	}
 	m.trace(Trace{Consent: true, View: msg.Proposal})
 	m.part.reply = ctlMsg{Type: mFlushOK, Round: msg.Proposal.ID, Hello: m.cfg.Hello, Data: m.contribute(msg.Proposal)}
@@ -154,9 +167,19 @@ func (m *Member) contribute(v View) []byte {
 	return m.cfg.Participant.Contribute(v.Clone())
 }
 
+// repeatReply answers the coordinator again: with the last reply, or, while
+// still draining or reaching the cut, with Wait, so that it does not take
+// this member for dead.
 func (m *Member) repeatReply() {
-	if p := m.part; p != nil && p.reply.Type != 0 {
-		reply := p.reply
+	p := m.part
+	if p == nil {
+		return
+	}
+	reply := p.reply
+	if p.phase == pFlushing || p.phase == pSyncing {
+		reply = ctlMsg{Type: mWait, Round: p.round}
+	}
+	if reply.Type != 0 {
 		m.sendCtl(p.coord, &reply)
 	}
 }
@@ -183,6 +206,13 @@ func (m *Member) tryFlushOK() {
 	p := m.part
 	if p == nil || p.phase != pFlushing || !m.drained() {
 		return
+	}
+	if m.total != nil {
+		// The sequencer orders nothing more in this view: an order sent
+		// after this member's count would be missing from the cut. What
+		// it has not ordered is delivered at the view's end, in the same
+		// order everywhere.
+		m.total.Block()
 	}
 	vec := make([]uint64, len(m.view.Members))
 	for r := range m.view.Members {
@@ -237,6 +267,9 @@ func (m *Member) onSync(msg *ctlMsg) {
 	p.merge = msg.Summary
 	p.phase = pSyncing
 	m.trySyncOK()
+	if p.phase == pSyncing {
+		m.repeatReply()
+	}
 }
 
 func (m *Member) delivered(r int) uint64 {
@@ -284,7 +317,9 @@ func (m *Member) tickParticipant() {
 	}
 	m.tryFlushOK()
 	m.trySyncOK()
-	if m.part != nil && m.now-m.part.heard >= m.cfg.Timing.Stuck {
+	// A round that drags on (its coordinator silent, or alive but unable
+	// to finish) is abandoned: this member goes on alone and merges back.
+	if p := m.part; p != nil && (m.now-p.heard >= m.cfg.Timing.Stuck || m.now-p.started >= 2*m.cfg.Timing.Stuck) {
 		m.goAlone()
 	}
 }

@@ -45,12 +45,14 @@ const (
 	mInstallAck                    // member: installed
 	mSuspect                       // member to coordinator: these seem dead
 	mLeave                         // member to coordinator: remove me
+	mWait                          // member to coordinator: alive, still flushing or syncing
 )
 
 var msgNames = [...]string{
 	mProbe: "Probe", mProbeReply: "ProbeReply", mMergeReq: "MergeReq",
 	mFlush: "Flush", mFlushOK: "FlushOK", mSync: "Sync", mSyncOK: "SyncOK",
 	mInstall: "Install", mInstallAck: "InstallAck", mSuspect: "Suspect", mLeave: "Leave",
+	mWait: "Wait",
 }
 
 func (t msgType) String() string {
@@ -69,7 +71,7 @@ type ctlMsg struct {
 	Summary   Summary    // Probe, ProbeReply: the sender's view; Sync: view to merge into
 	Proposal  View       // Flush: the next view; MergeReq: the view to absorb
 	Survivors []Endpoint // Flush: members of View taking part in the flush
-	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck: the proposal
+	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait: the proposal
 	Vector    []uint64   // FlushOK: delivered per rank of View; Sync: the cut
 	Holders   []uint64   // Sync: for each origin, the rank to ask for its messages
 	Hello     []byte     // FlushOK from a joiner: what admission checks
@@ -227,7 +229,7 @@ func (m *ctlMsg) encode(b []byte, group uint64) []byte {
 		b = appendVector(b, m.Vector)
 		b = appendVector(b, m.Holders)
 		b = appendSummary(b, m.Summary)
-	case mSyncOK, mInstallAck:
+	case mSyncOK, mInstallAck, mWait:
 		b = appendViewID(b, m.Round)
 	case mInstall:
 		b = appendViewID(b, m.Round)
@@ -277,7 +279,7 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 		m.Vector = readVector(&r)
 		m.Holders = readVector(&r)
 		m.Summary = readSummary(&r)
-	case mSyncOK, mInstallAck:
+	case mSyncOK, mInstallAck, mWait:
 		m.Round = readViewID(&r)
 	case mInstall:
 		m.Round = readViewID(&r)

@@ -36,7 +36,50 @@ func startGroup(t testing.TB, n int) []*conclave.Group {
 		groups[i] = g
 		t.Cleanup(func() { g.Close() })
 	}
+	awaitFullView(t, groups)
 	return groups
+}
+
+// awaitFullView waits until every member is in one view of all of them, and
+// drains the events that led there.
+func awaitFullView(t testing.TB, groups []*conclave.Group) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, g := range groups {
+		for {
+			ev := <-g.Events()
+			if ev.Kind == conclave.ViewChange && len(ev.View.Members) == len(groups) {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("no view of %d members: %v", len(groups), g.View())
+			}
+		}
+	}
+	want := groups[0].View().ID
+	for i, g := range groups {
+		if v := g.View(); v.ID != want {
+			t.Fatalf("member %d is in %v, member 0 in %v", i, v, groups[0].View())
+		}
+	}
+}
+
+// nextMessage returns the next delivered message, skipping other events.
+func nextMessage(ctx context.Context, g *conclave.Group) (conclave.Event, error) {
+	for {
+		select {
+		case ev, ok := <-g.Events():
+			if !ok {
+				return ev, conclave.ErrClosed
+			}
+			if ev.Kind == conclave.Message {
+				return ev, nil
+			}
+		case <-ctx.Done():
+			return conclave.Event{}, ctx.Err()
+		}
+	}
 }
 
 // TestUDPLoopback100k multicasts 100,000 messages among three members over
@@ -75,16 +118,14 @@ func TestUDPLoopback100k(t *testing.T) {
 			defer wg.Done()
 			next := [members]int{}
 			for got := 0; got < total; got++ {
-				var ev conclave.Event
-				select {
-				case ev = <-g.Events():
-				case <-ctx.Done():
-					errs <- fmt.Errorf("member %d: delivered %d of %d: %w (next %v)", r, got, total, ctx.Err(), next)
+				ev, err := nextMessage(ctx, g)
+				if err != nil {
+					errs <- fmt.Errorf("member %d: delivered %d of %d: %w (next %v)", r, got, total, err, next)
 					return
 				}
 				from, i := int(binary.BigEndian.Uint32(ev.Data)), int(binary.BigEndian.Uint32(ev.Data[4:]))
-				if from != ev.From || i != next[from] || len(ev.Data) != 64 || ev.Data[63] != byte(from+i+63) {
-					errs <- fmt.Errorf("member %d: delivery %d: from %d (claims %d) index %d, want index %d", r, got, ev.From, from, i, next[from])
+				if from >= members || groups[from].Self() != ev.From || i != next[from] || len(ev.Data) != 64 || ev.Data[63] != byte(from+i+63) {
+					errs <- fmt.Errorf("member %d: delivery %d: from %v (claims %d) index %d, want index %d", r, got, ev.From, from, i, next[from])
 					return
 				}
 				next[from]++
@@ -115,22 +156,21 @@ func TestUDPLargeMessages(t *testing.T) {
 	if err := groups[0].Multicast(ctx, big); err != nil {
 		t.Fatal(err)
 	}
-	if err := groups[1].Send(ctx, 2, big[:5<<20]); err != nil {
+	if err := groups[1].Send(ctx, groups[2].Self(), big[:5<<20]); err != nil {
 		t.Fatal(err)
 	}
 	want := map[int]int{0: 1, 1: 1, 2: 2}
 	for r, g := range groups {
 		for range want[r] {
-			select {
-			case ev := <-g.Events():
-				switch {
-				case ev.Multicast && ev.From == 0 && bytes.Equal(ev.Data, big):
-				case !ev.Multicast && ev.From == 1 && r == 2 && bytes.Equal(ev.Data, big[:5<<20]):
-				default:
-					t.Fatalf("member %d: unexpected delivery from %d (multicast %v, %d bytes)", r, ev.From, ev.Multicast, len(ev.Data))
-				}
-			case <-ctx.Done():
-				t.Fatalf("member %d: %v", r, ctx.Err())
+			ev, err := nextMessage(ctx, g)
+			if err != nil {
+				t.Fatalf("member %d: %v", r, err)
+			}
+			switch {
+			case ev.Multicast && ev.From == groups[0].Self() && bytes.Equal(ev.Data, big):
+			case !ev.Multicast && ev.From == groups[1].Self() && r == 2 && bytes.Equal(ev.Data, big[:5<<20]):
+			default:
+				t.Fatalf("member %d: unexpected delivery from %v (multicast %v, %d bytes)", r, ev.From, ev.Multicast, len(ev.Data))
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/conclave-go/conclave/layers/mnak"
 	"github.com/conclave-go/conclave/layers/pt2pt"
 	"github.com/conclave-go/conclave/layers/stable"
+	"github.com/conclave-go/conclave/layers/total"
 )
 
 // Options carries each layer's configuration. Zero values take the layers'
@@ -25,6 +26,7 @@ type Options struct {
 	Pt2pt  pt2pt.Config
 	Stable stable.Config
 	Mflow  mflow.Config
+	Total  total.Config
 }
 
 var constructors = map[string]func(*Options) layers.Layer{
@@ -35,11 +37,16 @@ var constructors = map[string]func(*Options) layers.Layer{
 	"stable": func(o *Options) layers.Layer { return stable.New(o.Stable) },
 	"mflow":  func(o *Options) layers.Layer { return mflow.New(o.Mflow) },
 	"frag":   func(*Options) layers.Layer { return frag.New() },
+	"total":  func(o *Options) layers.Layer { return total.New(o.Total) },
 }
 
 // Reliable is the default stack: reliable FIFO multicast and point-to-point
 // with stability, flow control, fragmentation and bundling.
 var Reliable = []string{"bottom", "bundle", "mnak", "pt2pt", "stable", "mflow", "frag"}
+
+// Total is Reliable with totally ordered multicast: every member delivers a
+// view's multicasts in the same order.
+var Total = []string{"bottom", "bundle", "mnak", "pt2pt", "stable", "total", "mflow", "frag"}
 
 // Known lists the layer names Build accepts.
 func Known() []string {

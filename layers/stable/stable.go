@@ -48,6 +48,7 @@ type Layer struct {
 	p          *layers.Port
 	rank       int
 	acks       [][]uint64 // acks[j][s]: messages from s that member j reported delivered
+	ignored    []bool     // members left out of the computation (leaving the view)
 	stability  layers.Stability
 	since      uint64 // deliveries since the last gossip
 	lastGossip time.Duration
@@ -76,6 +77,19 @@ func (l *Layer) Init(p *layers.Port) {
 		l.acks[j] = make([]uint64, n)
 	}
 	l.stability = layers.Stability{Stable: make([]uint64, n), MaxSeen: make([]uint64, n)}
+	l.ignored = make([]bool, n)
+}
+
+// Ignore leaves member j out of the stability computation, or takes it back
+// in. The membership protocol ignores the members a view change is
+// removing: a failed member acknowledges nothing, and waiting for it would
+// close every sender's flow control window for good.
+func (l *Layer) Ignore(j int, ignore bool) {
+	if j == l.rank || l.ignored[j] == ignore {
+		return
+	}
+	l.ignored[j] = ignore
+	l.update()
 }
 
 // Stability returns the current stability vectors. They belong to the layer.
@@ -161,9 +175,11 @@ func (l *Layer) gossip() {
 func (l *Layer) update() {
 	changed := false
 	for s := range l.acks {
-		lo, hi := l.acks[0][s], l.acks[0][s]
-		for j := 1; j < len(l.acks); j++ {
-			lo, hi = min(lo, l.acks[j][s]), max(hi, l.acks[j][s])
+		lo, hi := l.acks[l.rank][s], l.acks[l.rank][s]
+		for j := range l.acks {
+			if !l.ignored[j] {
+				lo, hi = min(lo, l.acks[j][s]), max(hi, l.acks[j][s])
+			}
 		}
 		if lo != l.stability.Stable[s] || hi != l.stability.MaxSeen[s] {
 			changed = true

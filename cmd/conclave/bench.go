@@ -1,0 +1,1097 @@
+package main
+
+// conclave bench measures the stack against plain UDP with member processes
+// on 127.0.0.1. The parent re-executes this binary as hidden 'bench-member'
+// children and drives them with JSON lines:
+//
+//	parent                              member r
+//	  start the process ─────────────────▶ bind two UDP sockets on 127.0.0.1:0
+//	        ◀───────────────── benchHello (its raw and stack addresses)
+//	  benchCommand setup ────────────────▶ every address, the parameters
+//	  benchCommand raw, start time ──────▶ send / count plain datagrams
+//	        ◀───────────────── benchRawReport
+//	  benchCommand join ─────────────────▶ Join, wait for a view of all
+//	        ◀───────────────── benchJoined (the view's id)
+//	  benchCommand stack, start time ────▶ multicast / deliver, drain
+//	        ◀───────────────── benchStackReport
+//	  close its stdin ───────────────────▶ Close the group, exit 0
+//
+// A member whose standard input ends early (its parent died) stops and
+// exits. Phases start at a wall-clock time chosen by the parent, so they do
+// not overlap and every member counts over the same window.
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/conclave-go/conclave"
+	"github.com/conclave-go/conclave/internal/benchutil"
+	"github.com/conclave-go/conclave/transport"
+)
+
+func init() { commands = append(commands, newBenchCmd, newBenchMemberCmd) }
+
+const (
+	// benchHeader is the bytes of a stack message that carry its send
+	// time (8 bytes, Unix nanoseconds) and its sequence number (8 bytes).
+	// Shorter messages carry neither, so latency and order go unchecked.
+	benchHeader = 16
+
+	// benchPhaseLead is how far ahead of now the parent schedules a phase, so
+	// that every member has its command (and has joined) before it starts.
+	benchPhaseLead = 250 * time.Millisecond
+
+	// benchMaxWarmup bounds the warm-up, a fifth of the duration, during which
+	// nothing is counted.
+	benchMaxWarmup = 500 * time.Millisecond
+
+	// benchDrainLimit is how long after the end of the stack phase a member
+	// waits for the end markers of every sender before giving up.
+	benchDrainLimit = 30 * time.Second
+
+	// benchJoinLimit bounds the wait for a view of every member.
+	benchJoinLimit = 30 * time.Second
+
+	// benchMargin is added to twice the duration to make the time limit
+	// of the whole bench.
+	benchMargin = 60 * time.Second
+
+	// benchRawBatch is the largest number of datagrams per WriteBatch in the raw
+	// UDP phase, as in the stack's transport.
+	benchRawBatch = 64
+
+	maxBenchMembers = 64
+	maxBenchSize    = 65507 // the largest UDP payload over IPv4
+)
+
+var benchLoopback = netip.MustParseAddrPort("127.0.0.1:0")
+
+type benchOptions struct {
+	members    int
+	size       int
+	duration   time.Duration
+	senders    string
+	json       bool
+	slow       time.Duration
+	cpuprofile string
+}
+
+func newBenchCmd() *cobra.Command {
+	var o benchOptions
+	cmd := &cobra.Command{
+		Use:   "bench --members M --size BYTES --duration D",
+		Short: "Measure multicast throughput and latency against plain UDP",
+		Long: `bench measures the throughput and latency of the group's reliable multicast
+against plain UDP, with M member processes talking over UDP on 127.0.0.1.
+
+Two phases run one after the other, with the same processes, fan-out and
+message size:
+
+  raw UDP  the sender(s) send --size-byte datagrams to every other member,
+           one datagram per member per message (the fan-out the stack uses),
+           in sendmmsg batches of up to 64, as fast as the sockets take them.
+           A message is a datagram that arrived; lost ones are not counted.
+  stack    every member joins the group and waits for a view of all M;
+           then the sender(s) multicast --size-byte messages as fast as flow
+           control lets them, and every member, the senders included, counts
+           the messages it delivers (and checks each sender's order). A view
+           change during the phase (a member suspected) fails the bench.
+
+Each phase lasts --duration. Counting starts after a warm-up of a fifth of it
+(at most 500ms) and stops at --duration; the stack phase then drains, so
+every member delivers everything before the processes exit.
+
+With --senders one only member 0 sends; with all, every member does.
+
+  msgs/s   per member: the mean over members of the messages each delivered
+           per second (the slowest member's rate is shown too). For raw UDP
+           only the members that receive count: not member 0 with one sender.
+  MB/s     size × stack msgs/s / 1e6
+  p50 p99  one-way latency of the stack's messages from other members: time
+           of delivery minus the send time carried in the message (the wall
+           clock, shared by processes on one machine). It is taken under full
+           load, so it includes the wait behind flow control. It needs
+           --size 16 or more.
+  ratio    stack msgs/s per member ÷ raw UDP msgs/s per member. Small
+           messages are bundled many to a datagram, so it can exceed 1.
+  max RSS  peak resident set size of a member process (VmHWM).
+
+--slow-receiver makes the last member take that long over every delivery in
+the stack phase (it sleeps, in slices of 1ms or more because shorter sleeps
+are not kept, so that it delivers at most one message per delay on average);
+flow control then holds the senders back to its pace, and the max RSS of each
+member shows that no one's memory grows with the backlog. The raw UDP phase
+ignores it.
+
+--json prints one line of JSON instead of the tables: the same numbers, and
+per member its rates, latency, max RSS and datagrams and system calls.`,
+		Example: `  conclave bench --members 3 --size 1024 --duration 5s
+  conclave bench --members 3 --size 64 --duration 5s --senders all --json
+  conclave bench --members 3 --size 1024 --duration 5s --slow-receiver 50us`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			return runBench(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.members, "members", 3, "number of member processes")
+	f.IntVar(&o.size, "size", 1024, "message size in bytes")
+	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each phase")
+	f.StringVar(&o.senders, "senders", "one", "who sends: one (member 0) or all")
+	f.BoolVar(&o.json, "json", false, "print the result as one line of JSON")
+	f.DurationVar(&o.slow, "slow-receiver", 0, "make the last member spend this long on each delivery (stack phase)")
+	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write each member's CPU profile of the stack phase to `DIR`/member-R.pprof")
+	f.MarkHidden("cpuprofile")
+	return cmd
+}
+
+func (o *benchOptions) check() error {
+	switch {
+	case o.members < 2 || o.members > maxBenchMembers:
+		return fmt.Errorf("--members %d: want 2 to %d", o.members, maxBenchMembers)
+	case o.size < 1 || o.size > maxBenchSize:
+		return fmt.Errorf("--size %d: want 1 to %d bytes (the largest UDP datagram)", o.size, maxBenchSize)
+	case o.duration < 100*time.Millisecond:
+		return fmt.Errorf("--duration %v: want at least 100ms", o.duration)
+	case o.senders != "one" && o.senders != "all":
+		return fmt.Errorf("--senders %q: want one or all", o.senders)
+	case o.slow < 0:
+		return fmt.Errorf("--slow-receiver %v: want a positive delay", o.slow)
+	}
+	if o.cpuprofile != "" {
+		dir, err := filepath.Abs(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		o.cpuprofile = dir
+	}
+	return nil
+}
+
+func benchWarmup(d time.Duration) time.Duration { return min(d/5, benchMaxWarmup) }
+
+// The parent's lines to a member.
+
+type benchCommand struct {
+	Cmd   string      `json:"cmd"` // setup, raw or stack
+	Setup *benchSetup `json:"setup,omitempty"`
+	// Start is when a raw or stack phase begins, in Unix nanoseconds.
+	Start int64 `json:"start,omitempty"`
+}
+
+type benchSetup struct {
+	Rank         int              `json:"rank"`
+	Group        string           `json:"group"`
+	Raw          []netip.AddrPort `json:"raw"`
+	Stack        []netip.AddrPort `json:"stack"`
+	Size         int              `json:"size"`
+	Duration     time.Duration    `json:"duration"`
+	AllSend      bool             `json:"all_send"`
+	SlowReceiver time.Duration    `json:"slow_receiver"`
+	CPUProfile   string           `json:"cpuprofile"`
+}
+
+// sends says whether rank r sends.
+func (s *benchSetup) sends(r int) bool { return s.AllSend || r == 0 }
+
+func (s *benchSetup) senders() int {
+	if s.AllSend {
+		return len(s.Stack)
+	}
+	return 1
+}
+
+// slow says whether this member is the slow receiver.
+func (s *benchSetup) slow() bool { return s.SlowReceiver > 0 && s.Rank == len(s.Stack)-1 }
+
+// A member's lines to the parent.
+
+type benchHello struct {
+	Raw   netip.AddrPort `json:"raw"`
+	Stack netip.AddrPort `json:"stack"`
+}
+
+type benchJoined struct {
+	View string `json:"view"` // the view's id
+}
+
+type benchRawReport struct {
+	Received uint64   `json:"received"` // datagrams, in the window
+	Sent     uint64   `json:"sent"`     // datagrams, in the window
+	Seconds  float64  `json:"seconds"`  // the window
+	UDP      benchUDP `json:"udp"`      // the whole phase
+}
+
+type benchStackReport struct {
+	Delivered       uint64               `json:"delivered"` // in the window
+	Sent            uint64               `json:"sent"`      // multicasts, in the window
+	Seconds         float64              `json:"seconds"`
+	Latency         *benchutil.Histogram `json:"latency"` // nanoseconds
+	Retransmissions uint64               `json:"retransmissions"`
+	Drops           uint64               `json:"drops"`
+	DropReasons     map[string]uint64    `json:"drop_reasons,omitempty"` // layer.drop.reason
+	ViewChanges     uint64               `json:"view_changes"`           // after the full view
+	UDP             benchUDP             `json:"udp"`                    // the whole phase
+	MaxRSSKB        uint64               `json:"max_rss_kb"`
+}
+
+// runBench is the parent: it starts the members, runs both phases and
+// prints the result.
+func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find this program to start the members: %w", err)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	limit := 2*o.duration + benchMargin
+	ctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("the bench did not finish within %v", limit))
+	defer cancel()
+	logw := &benchLogWriter{w: stderr}
+	progress := func(format string, args ...any) { fmt.Fprintf(logw, "conclave: "+format+"\n", args...) }
+
+	progress("starting %d members…", o.members)
+	ws := make([]*benchutil.Worker, 0, o.members)
+	defer func() {
+		if err == nil {
+			return
+		}
+		cancel() // kills them
+		for _, w := range ws {
+			w.Wait(context.Background())
+		}
+	}()
+	for r := range o.members {
+		w, err := benchutil.StartWorker(ctx, fmt.Sprintf("member %d", r), logw, self, "bench-member")
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+	hellos, err := benchRecvAll[benchHello](ctx, ws)
+	if err != nil {
+		return err
+	}
+	setup := benchSetup{
+		Group:        fmt.Sprintf("conclave-bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		Size:         o.size,
+		Duration:     o.duration,
+		AllSend:      o.senders == "all",
+		SlowReceiver: o.slow,
+		CPUProfile:   o.cpuprofile,
+	}
+	for _, h := range hellos {
+		setup.Raw = append(setup.Raw, h.Raw)
+		setup.Stack = append(setup.Stack, h.Stack)
+	}
+	for r, w := range ws {
+		s := setup
+		s.Rank = r
+		if err := w.Send(benchCommand{Cmd: "setup", Setup: &s}); err != nil {
+			return err
+		}
+	}
+
+	progress("raw UDP baseline (%v)…", o.duration)
+	raws, err := benchPhase[benchRawReport](ctx, ws, "raw")
+	if err != nil {
+		return err
+	}
+	progress("stack: joining the group…")
+	for _, w := range ws {
+		if err := w.Send(benchCommand{Cmd: "join"}); err != nil {
+			return err
+		}
+	}
+	joined, err := benchRecvAll[benchJoined](ctx, ws)
+	if err != nil {
+		return err
+	}
+	for r, j := range joined {
+		if j.View != joined[0].View {
+			return fmt.Errorf("members joined different views: member 0 is in %s, member %d in %s", joined[0].View, r, j.View)
+		}
+	}
+	progress("stack (%v)…", o.duration)
+	stacks, err := benchPhase[benchStackReport](ctx, ws, "stack")
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		w.CloseInput()
+	}
+	for _, w := range ws {
+		if err := w.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	if o.cpuprofile != "" {
+		progress("CPU profiles of the stack phase in %s", o.cpuprofile)
+	}
+
+	res := benchSummarize(o, raws, stacks)
+	if o.json {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	return res.print(stdout)
+}
+
+// benchPhase starts phase at every member and collects their reports.
+func benchPhase[T any](ctx context.Context, ws []*benchutil.Worker, phase string) ([]T, error) {
+	start := time.Now().Add(benchPhaseLead).UnixNano()
+	for _, w := range ws {
+		if err := w.Send(benchCommand{Cmd: phase, Start: start}); err != nil {
+			return nil, err
+		}
+	}
+	return benchRecvAll[T](ctx, ws)
+}
+
+// benchRecvAll reads one report from every worker. It returns the first
+// error, so a member that fails is reported at once rather than after the
+// others give up waiting for it.
+func benchRecvAll[T any](ctx context.Context, ws []*benchutil.Worker) ([]T, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out := make([]T, len(ws))
+	errs := make(chan error, len(ws))
+	for i, w := range ws {
+		go func() { errs <- w.Recv(ctx, &out[i]) }()
+	}
+	var first error
+	for range ws {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel(err)
+		}
+	}
+	return out, first
+}
+
+// benchLogWriter serialises the lines that members and progress write.
+type benchLogWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *benchLogWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// benchResult is what bench prints; its JSON is the --json line.
+type benchResult struct {
+	Members          int                  `json:"members"`
+	Size             int                  `json:"size"`
+	DurationS        float64              `json:"duration_s"`
+	Senders          string               `json:"senders"`
+	SlowReceiverUs   float64              `json:"slow_receiver_us"`
+	MsgsPerSec       float64              `json:"msgs_per_sec"`
+	MinMsgsPerSec    float64              `json:"min_msgs_per_sec"`
+	MBPerSec         float64              `json:"mb_per_sec"`
+	P50Us            float64              `json:"p50_us"`
+	P99Us            float64              `json:"p99_us"`
+	RawUDPMsgsPerSec float64              `json:"raw_udp_msgs_per_sec"`
+	RatioVsRawUDP    float64              `json:"ratio_vs_raw_udp"`
+	MaxRSSKB         uint64               `json:"max_rss_kb"`
+	Retransmissions  uint64               `json:"retransmissions"`
+	Drops            uint64               `json:"drops"`
+	ViewChanges      uint64               `json:"view_changes"`           // the most a member saw
+	DropReasons      map[string]uint64    `json:"drop_reasons,omitempty"` // summed over members
+	PerMember        []benchMemberSummary `json:"per_member"`
+}
+
+type benchMemberSummary struct {
+	Rank             int     `json:"rank"`
+	Role             string  `json:"role"`
+	MsgsPerSec       float64 `json:"msgs_per_sec"`
+	SentPerSec       float64 `json:"sent_msgs_per_sec"`
+	P50Us            float64 `json:"p50_us"`
+	P99Us            float64 `json:"p99_us"`
+	RawUDPMsgsPerSec float64 `json:"raw_udp_msgs_per_sec"` // received
+	RawUDPSentPerSec float64 `json:"raw_udp_sent_per_sec"`
+	MaxRSSKB         uint64  `json:"max_rss_kb"`
+	Retransmissions  uint64  `json:"retransmissions"`
+	Drops            uint64  `json:"drops"`
+	// The transport's counts over each whole phase, warm-up and drain
+	// included.
+	StackUDP benchUDP `json:"stack_udp"`
+	RawUDP   benchUDP `json:"raw_udp"`
+}
+
+func benchPerSec(n uint64, s float64) float64 {
+	if s <= 0 {
+		return 0
+	}
+	return float64(n) / s
+}
+
+// benchSummarize aggregates the members' reports: means and minimum over
+// members, latency quantiles of the merged histograms, sums of counters.
+func benchSummarize(o benchOptions, raws []benchRawReport, stacks []benchStackReport) *benchResult {
+	res := &benchResult{
+		Members:        o.members,
+		Size:           o.size,
+		DurationS:      o.duration.Seconds(),
+		Senders:        o.senders,
+		SlowReceiverUs: float64(o.slow) / 1e3,
+	}
+	allSend := o.senders == "all"
+	var lat benchutil.Histogram
+	var rawSum float64
+	rawN := 0
+	for r := range o.members {
+		st, raw := stacks[r], raws[r]
+		m := benchMemberSummary{
+			Rank:             r,
+			Role:             "receiver",
+			MsgsPerSec:       benchPerSec(st.Delivered, st.Seconds),
+			SentPerSec:       benchPerSec(st.Sent, st.Seconds),
+			RawUDPMsgsPerSec: benchPerSec(raw.Received, raw.Seconds),
+			RawUDPSentPerSec: benchPerSec(raw.Sent, raw.Seconds),
+			MaxRSSKB:         st.MaxRSSKB,
+			StackUDP:         st.UDP,
+			RawUDP:           raw.UDP,
+			Retransmissions:  st.Retransmissions,
+			Drops:            st.Drops,
+		}
+		if allSend || r == 0 {
+			m.Role = "sender"
+		}
+		if o.slow > 0 && r == o.members-1 {
+			m.Role += " (slow)"
+		}
+		if st.Latency != nil {
+			m.P50Us = st.Latency.Quantile(0.50) / 1e3
+			m.P99Us = st.Latency.Quantile(0.99) / 1e3
+			lat.Merge(st.Latency)
+		}
+		res.PerMember = append(res.PerMember, m)
+
+		res.MsgsPerSec += m.MsgsPerSec / float64(o.members)
+		if r == 0 || m.MsgsPerSec < res.MinMsgsPerSec {
+			res.MinMsgsPerSec = m.MsgsPerSec
+		}
+		if allSend || r != 0 {
+			rawSum += m.RawUDPMsgsPerSec
+			rawN++
+		}
+		res.MaxRSSKB = max(res.MaxRSSKB, m.MaxRSSKB)
+		res.Retransmissions += m.Retransmissions
+		res.Drops += m.Drops
+		res.ViewChanges = max(res.ViewChanges, st.ViewChanges)
+		for k, v := range st.DropReasons {
+			if res.DropReasons == nil {
+				res.DropReasons = make(map[string]uint64)
+			}
+			res.DropReasons[k] += v
+		}
+	}
+	res.MBPerSec = float64(o.size) * res.MsgsPerSec / 1e6
+	res.P50Us = lat.Quantile(0.50) / 1e3
+	res.P99Us = lat.Quantile(0.99) / 1e3
+	if rawN > 0 {
+		res.RawUDPMsgsPerSec = rawSum / float64(rawN)
+	}
+	if res.RawUDPMsgsPerSec > 0 {
+		res.RatioVsRawUDP = res.MsgsPerSec / res.RawUDPMsgsPerSec
+	}
+	res.round()
+	return res
+}
+
+// round keeps a tenth of a message per second or of a microsecond, a
+// hundredth of a MB/s and a thousandth of the ratio: the measurement is not
+// more precise than that.
+func (res *benchResult) round() {
+	r := func(v *float64, decimals float64) {
+		p := math.Pow(10, decimals)
+		*v = math.Round(*v*p) / p
+	}
+	r(&res.MsgsPerSec, 1)
+	r(&res.MinMsgsPerSec, 1)
+	r(&res.MBPerSec, 2)
+	r(&res.P50Us, 1)
+	r(&res.P99Us, 1)
+	r(&res.RawUDPMsgsPerSec, 1)
+	r(&res.RatioVsRawUDP, 3)
+	for i := range res.PerMember {
+		m := &res.PerMember[i]
+		r(&m.MsgsPerSec, 1)
+		r(&m.SentPerSec, 1)
+		r(&m.P50Us, 1)
+		r(&m.P99Us, 1)
+		r(&m.RawUDPMsgsPerSec, 1)
+		r(&m.RawUDPSentPerSec, 1)
+	}
+}
+
+func (res *benchResult) print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "members\tsize\tduration\tsenders\tstack msgs/s\tMB/s\tp50\tp99\traw UDP msgs/s\tratio")
+	fmt.Fprintf(tw, "%d\t%d B\t%v\t%s\t%s\t%.1f\t%s\t%s\t%s\t%.2f\n",
+		res.Members, res.Size, time.Duration(res.DurationS*float64(time.Second)), res.Senders,
+		benchCount(res.MsgsPerSec), res.MBPerSec, benchMicros(res.P50Us), benchMicros(res.P99Us),
+		benchCount(res.RawUDPMsgsPerSec), res.RatioVsRawUDP)
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "member\trole\tstack msgs/s\tsent msgs/s\tp50\tp99\traw UDP msgs/s\tmax RSS\tretransmitted\tdrops")
+	for _, m := range res.PerMember {
+		raw := benchCount(m.RawUDPMsgsPerSec)
+		if m.RawUDPSentPerSec > 0 {
+			raw += fmt.Sprintf(" (sent %s)", benchCount(m.RawUDPSentPerSec))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n",
+			m.Rank, m.Role, benchCount(m.MsgsPerSec), benchCount(m.SentPerSec), benchMicros(m.P50Us), benchMicros(m.P99Us),
+			raw, benchKiB(m.MaxRSSKB), m.Retransmissions, m.Drops)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nmsgs/s: messages delivered per second and member, mean over members (slowest %s);\n"+
+		"raw UDP: datagrams received, mean over receiving members; ratio = stack / raw UDP\n",
+		benchCount(res.MinMsgsPerSec))
+	if res.ViewChanges > 0 {
+		fmt.Fprintf(w, "view changes during the stack phase: %d (every member stayed; each costs a flush)\n", res.ViewChanges)
+	}
+	return nil
+}
+
+// benchCount formats a rate with thousands separators.
+func benchCount(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// benchMicros formats a latency in µs, or in ms from a millisecond on.
+func benchMicros(us float64) string {
+	switch {
+	case us == 0:
+		return "-"
+	case us >= 1000:
+		return fmt.Sprintf("%.1f ms", us/1000)
+	}
+	return fmt.Sprintf("%.0f µs", us)
+}
+
+func benchKiB(k uint64) string {
+	if k == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(k)/1024)
+}
+
+// The member process.
+
+func newBenchMemberCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "bench-member",
+		Short:  "One member process of 'conclave bench', driven over stdin and stdout",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchMember(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+}
+
+var errBenchParentGone = errors.New("bench-member: standard input closed: the parent is gone")
+
+// benchMember is a member process's state across the phases.
+type benchMember struct {
+	benchSetup
+	rawConn, stackConn *transport.UDPConn
+	ranks              map[netip.AddrPort]int // stack address → rank
+	group              *conclave.Group        // after join
+	view               conclave.View          // the view joined, of every member
+}
+
+func runBenchMember(ctx context.Context, in io.Reader, out io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	m := &benchMember{}
+	var err error
+	if m.rawConn, err = transport.ListenUDP(benchLoopback, transport.UDPOptions{}); err != nil {
+		return err
+	}
+	defer m.rawConn.Close()
+	if m.stackConn, err = transport.ListenUDP(benchLoopback, transport.UDPOptions{}); err != nil {
+		return err
+	}
+	defer m.stackConn.Close()
+
+	enc := json.NewEncoder(out)
+	if err := enc.Encode(benchHello{Raw: m.rawConn.LocalAddr(), Stack: m.stackConn.LocalAddr()}); err != nil {
+		return err
+	}
+	cmds := make(chan benchCommand, 4)
+	go readBenchCommands(in, cmds, cancel)
+
+	c, ok := <-cmds
+	if !ok {
+		return context.Cause(ctx)
+	}
+	if c.Cmd != "setup" || c.Setup == nil {
+		return fmt.Errorf("bench-member: got %q, want setup", c.Cmd)
+	}
+	m.benchSetup = *c.Setup
+	m.ranks = make(map[netip.AddrPort]int, len(m.Stack))
+	for r, a := range m.Stack {
+		m.ranks[a] = r
+	}
+	defer func() {
+		if m.group != nil {
+			m.group.Close()
+		}
+	}()
+	for c := range cmds {
+		switch c.Cmd {
+		case "raw":
+			rep, err := m.raw(ctx, c.Start)
+			if err != nil {
+				return fmt.Errorf("raw UDP: %w", err)
+			}
+			if err := enc.Encode(rep); err != nil {
+				return err
+			}
+		case "join":
+			if err := m.join(ctx); err != nil {
+				return fmt.Errorf("join: %w", err)
+			}
+			if err := enc.Encode(benchJoined{View: m.view.ID.String()}); err != nil {
+				return err
+			}
+		case "stack":
+			if m.group == nil {
+				return errors.New("bench-member: stack before join")
+			}
+			rep, err := m.stack(ctx, c.Start)
+			if err != nil {
+				return fmt.Errorf("stack: %w", err)
+			}
+			if err := enc.Encode(rep); err != nil {
+				return err
+			}
+			// Stay in the group until every member is done: the others
+			// may still need this one's retransmissions and acks.
+			for range cmds {
+			}
+			return nil
+		default:
+			return fmt.Errorf("bench-member: unknown command %q", c.Cmd)
+		}
+	}
+	return context.Cause(ctx)
+}
+
+// readBenchCommands passes on the parent's lines; at the end of its input it
+// cancels the member's work.
+func readBenchCommands(in io.Reader, cmds chan<- benchCommand, cancel context.CancelCauseFunc) {
+	defer close(cmds)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var c benchCommand
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			cancel(fmt.Errorf("bench-member: bad command: %w", err))
+			return
+		}
+		cmds <- c
+	}
+	cancel(errBenchParentGone)
+}
+
+// benchWindow is the timing of a phase at a member, in Unix nanoseconds
+// read from the member's clock: the phase starts at start and counts what
+// happens from from to end.
+type benchWindow struct {
+	clock            benchutil.Clock
+	start, from, end int64
+}
+
+func (m *benchMember) window(start int64) benchWindow {
+	return benchWindow{
+		clock: benchutil.NewClock(),
+		start: start,
+		from:  start + int64(benchWarmup(m.Duration)),
+		end:   start + int64(m.Duration),
+	}
+}
+
+// counts says whether t is within the counting window.
+func (w *benchWindow) counts(t int64) bool { return t >= w.from && t < w.end }
+
+func (w *benchWindow) seconds() float64 { return time.Duration(w.end - w.from).Seconds() }
+
+// sleepUntil waits for the time t, or until ctx ends.
+func (w *benchWindow) sleepUntil(ctx context.Context, t int64) error {
+	d := time.Duration(t - w.clock.Now())
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// raw runs the plain UDP phase: senders send datagrams to every other
+// member as fast as the socket takes them; everyone counts what arrives in
+// the window. The raw socket is closed at the end.
+func (m *benchMember) raw(ctx context.Context, start int64) (benchRawReport, error) {
+	w := m.window(start)
+	conn := m.rawConn
+	var received uint64
+	recvDone := make(chan error, 1)
+	go func() {
+		pkts := make([]transport.Incoming, 32)
+		for {
+			n, err := conn.ReadBatch(pkts)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					err = nil
+				}
+				recvDone <- err
+				return
+			}
+			if w.counts(w.clock.Now()) {
+				received += uint64(n)
+			}
+			clear(pkts[:n])
+		}
+	}()
+
+	var sent uint64
+	var err error
+	if m.sends(m.Rank) {
+		sent, err = m.blast(ctx, &w)
+	}
+	if err == nil {
+		err = w.sleepUntil(ctx, w.end)
+	}
+	conn.Close()
+	if rerr := <-recvDone; err == nil {
+		err = rerr
+	}
+	rep := benchRawReport{Received: received, Sent: sent, Seconds: w.seconds(), UDP: benchUDPStats(conn)}
+	return rep, err
+}
+
+// blast sends datagrams of the message size to every other member until
+// the end of the window, in batches of whole messages, and returns how many
+// it sent in the window.
+func (m *benchMember) blast(ctx context.Context, w *benchWindow) (uint64, error) {
+	var others []netip.AddrPort
+	for r, a := range m.Raw {
+		if r != m.Rank {
+			others = append(others, a)
+		}
+	}
+	payload := make([]byte, m.Size)
+	var batch []transport.Outgoing
+	for range max(1, benchRawBatch/len(others)) {
+		for _, a := range others {
+			batch = append(batch, transport.Outgoing{To: a, Data: payload})
+		}
+	}
+	if err := w.sleepUntil(ctx, w.start); err != nil {
+		return 0, err
+	}
+	var sent uint64
+	for ctx.Err() == nil {
+		now := w.clock.Now()
+		if now >= w.end {
+			return sent, nil
+		}
+		n, err := m.rawConn.WriteBatch(batch)
+		if err != nil {
+			return sent, err
+		}
+		if now >= w.from {
+			sent += uint64(n)
+		}
+	}
+	return sent, context.Cause(ctx)
+}
+
+// join joins the group on the stack socket and waits until this member is
+// in a view of every member.
+func (m *benchMember) join(ctx context.Context) error {
+	g, err := conclave.Join(ctx, conclave.Config{
+		Group:   m.Group,
+		Members: m.Stack,
+		Self:    m.Rank,
+		Conn:    m.stackConn,
+	})
+	if err != nil {
+		return err
+	}
+	m.group = g
+	ctx, cancel := context.WithTimeoutCause(ctx, benchJoinLimit,
+		fmt.Errorf("no view of all %d members after %v", len(m.Stack), benchJoinLimit))
+	defer cancel()
+	m.view, err = g.AwaitView(ctx, func(v conclave.View) bool { return len(v.Members) == len(m.Stack) })
+	return benchCause(ctx, err)
+}
+
+// stack runs the stack phase: multicast until the end of the phase if a
+// sender, deliver until every sender's end marker, and report. The group is
+// left open for the parent to say when everyone is done.
+func (m *benchMember) stack(ctx context.Context, start int64) (benchStackReport, error) {
+	var rep benchStackReport
+	g := m.group
+	if m.CPUProfile != "" {
+		f, err := os.Create(filepath.Join(m.CPUProfile, fmt.Sprintf("member-%d.pprof", m.Rank)))
+		if err != nil {
+			return rep, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return rep, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	w := m.window(start)
+	ctx, cancel := context.WithDeadlineCause(ctx, time.Unix(0, w.end).Add(benchDrainLimit),
+		fmt.Errorf("not drained %v after the end of the phase", benchDrainLimit))
+	defer cancel()
+
+	type castResult struct {
+		sent uint64
+		err  error
+	}
+	cast := make(chan castResult, 1)
+	if m.sends(m.Rank) {
+		go func() {
+			n, err := m.cast(ctx, g, &w)
+			cast <- castResult{n, err}
+		}()
+	} else {
+		cast <- castResult{}
+	}
+	rep, err := m.deliver(ctx, g, &w)
+	if err != nil {
+		cancel()
+	}
+	cr := <-cast
+	if err == nil {
+		err = cr.err
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.Sent = cr.sent
+	cs, err := g.Counters()
+	if err != nil {
+		return rep, err
+	}
+	for _, c := range cs {
+		switch {
+		case strings.Contains(c.Name, "retransmitted"):
+			rep.Retransmissions += c.Value
+		case strings.HasPrefix(c.Name, "drop.") && c.Value > 0:
+			rep.Drops += c.Value
+			if rep.DropReasons == nil {
+				rep.DropReasons = make(map[string]uint64)
+			}
+			rep.DropReasons[c.Layer+"."+c.Name] += c.Value
+		}
+	}
+	rep.UDP = benchUDPStats(m.stackConn)
+	rep.MaxRSSKB = benchutil.PeakRSSKB()
+	return rep, nil
+}
+
+// cast multicasts messages of the message size as fast as flow control
+// allows until the end of the window, then an end marker one byte longer.
+// Each message carries its send time and sequence number when it is long
+// enough. It returns how many it sent in the window.
+func (m *benchMember) cast(ctx context.Context, g *conclave.Group, w *benchWindow) (uint64, error) {
+	if err := w.sleepUntil(ctx, w.start); err != nil {
+		return 0, err
+	}
+	msg := make([]byte, m.Size+1)
+	var seq, sent uint64
+	for {
+		now := w.clock.Now()
+		if now >= w.end {
+			break
+		}
+		if m.Size >= benchHeader {
+			binary.BigEndian.PutUint64(msg[0:], uint64(now))
+			binary.BigEndian.PutUint64(msg[8:], seq)
+		}
+		if err := g.Multicast(ctx, msg[:m.Size]); err != nil {
+			return sent, fmt.Errorf("multicast %d: %w", seq, benchCause(ctx, err))
+		}
+		if now >= w.from {
+			sent++
+		}
+		seq++
+	}
+	if m.Size >= benchHeader {
+		binary.BigEndian.PutUint64(msg[0:], uint64(w.clock.Now()))
+		binary.BigEndian.PutUint64(msg[8:], seq)
+	}
+	if err := g.Multicast(ctx, msg); err != nil {
+		return sent, fmt.Errorf("multicast the end marker: %w", benchCause(ctx, err))
+	}
+	return sent, nil
+}
+
+// deliver counts deliveries in the window and records the latency of other
+// members' messages, checking that each sender's arrive in order with none
+// missing, until it has every sender's end marker.
+func (m *benchMember) deliver(ctx context.Context, g *conclave.Group, w *benchWindow) (benchStackReport, error) {
+	rep := benchStackReport{Seconds: w.seconds(), Latency: &benchutil.Histogram{}}
+	next := make([]uint64, len(m.Stack))
+	var pace *benchutil.Pacer
+	if m.slow() {
+		pace = &benchutil.Pacer{Interval: m.SlowReceiver}
+	}
+	events := g.Events()
+	inView := false
+	for ended := 0; ended < m.senders(); {
+		// Take a waiting event without the cost of a two-way select, which
+		// at a million events a second would be the bench measuring itself.
+		var ev conclave.Event
+		var ok bool
+		select {
+		case ev, ok = <-events:
+		default:
+			select {
+			case ev, ok = <-events:
+			case <-ctx.Done():
+				return rep, fmt.Errorf("%w: end markers from %d of %d senders, messages delivered from each: %v",
+					context.Cause(ctx), ended, m.senders(), next)
+			}
+		}
+		if !ok {
+			_, err := g.Counters()
+			return rep, fmt.Errorf("the group stopped: %v", err)
+		}
+		now := w.clock.Now()
+		switch ev.Kind {
+		case conclave.Message:
+		case conclave.Block:
+			continue
+		case conclave.ViewChange:
+			// The views that led to the full one come first. A view change
+			// after it that keeps every member costs only time; one that
+			// loses a member ends the bench, as its messages stop.
+			if !inView {
+				inView = ev.View.ID == m.view.ID
+				continue
+			}
+			rep.ViewChanges++
+			if len(ev.View.Members) < len(m.Stack) {
+				return rep, fmt.Errorf("the group lost members during the phase: view %v has %d of %d (failed %v, left %v); "+
+					"a member that is starved of CPU or whose datagrams are dropped may be suspected",
+					ev.View.ID, len(ev.View.Members), len(m.Stack), ev.Failed, ev.Left)
+			}
+			continue
+		default:
+			return rep, fmt.Errorf("unexpected %v event", ev.Kind)
+		}
+		from, known := m.ranks[ev.From.Addr]
+		if !known || !m.sends(from) {
+			return rep, fmt.Errorf("delivery from %v, which does not send", ev.From)
+		}
+		marker := len(ev.Data) == m.Size+1
+		if !marker && len(ev.Data) != m.Size {
+			return rep, fmt.Errorf("delivery of %d bytes from member %d, want %d", len(ev.Data), from, m.Size)
+		}
+		if m.Size >= benchHeader {
+			if seq := binary.BigEndian.Uint64(ev.Data[8:]); seq != next[from] {
+				what := "a gap"
+				if seq < next[from] {
+					what = "a duplicate"
+				}
+				return rep, fmt.Errorf("the stack delivered message %d from member %d where %d was due (%s)", seq, from, next[from], what)
+			}
+		}
+		next[from]++
+		if marker {
+			ended++
+			continue
+		}
+		if w.counts(now) {
+			rep.Delivered++
+			if m.Size >= benchHeader && from != m.Rank {
+				rep.Latency.Record(now - int64(binary.BigEndian.Uint64(ev.Data)))
+			}
+		}
+		if pace != nil {
+			if err := pace.Wait(ctx); err != nil {
+				return rep, err
+			}
+		}
+	}
+	return rep, nil
+}
+
+// benchCause prefers the reason ctx ended to err, which then is only its
+// symptom.
+func benchCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// benchUDP is a member's transport statistics for one phase: datagrams and
+// system calls, so datagrams per call is the batching the OS saw.
+type benchUDP struct {
+	Sent         uint64 `json:"sent"`
+	WriteBatches uint64 `json:"write_batches"`
+	Received     uint64 `json:"received"`
+	ReadBatches  uint64 `json:"read_batches"`
+}
+
+func benchUDPStats(c *transport.UDPConn) benchUDP {
+	s := c.Stats()
+	return benchUDP{Sent: s.Sent, WriteBatches: s.WriteBatches, Received: s.Received, ReadBatches: s.ReadBatches}
+}
