@@ -261,4 +261,3 @@ func (d *driver) stop(err error) {
 		g.cfg.Logger.Error("conclave: member stopped", "err", err)
 	}
 }
-

@@ -94,10 +94,10 @@ type Member struct {
 	now  time.Duration
 	rng  *rand.Rand
 
-	view  View
-	rank  int
-	addrs map[netip.AddrPort]int // member address → rank in view
-	stack *layers.Stack
+	view   View
+	rank   int
+	addrs  map[netip.AddrPort]int // member address → rank in view
+	stack  *layers.Stack
 	mnak   *mnak.Layer
 	pt2pt  *pt2pt.Layer
 	stable *stable.Layer

@@ -46,7 +46,7 @@ type participation struct {
 	merge     Summary       // the view this one will be absorbed into, if any
 	heard     time.Duration // last message from the coordinator
 	started   time.Duration
-	reply     ctlMsg        // the last reply, repeated when asked again
+	reply     ctlMsg // the last reply, repeated when asked again
 }
 
 func (m *Member) onFlush(msg *ctlMsg) {
