@@ -134,6 +134,8 @@ func (d *driver) run() {
 		case <-leave:
 			leave = nil
 			d.member.Leave()
+		case e := <-g.evict:
+			d.member.Suspect(e)
 		case reply := <-g.stats:
 			reply <- d.member.Counters()
 			continue

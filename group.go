@@ -28,6 +28,7 @@ type Group struct {
 	events chan Event
 	stats  chan chan []layers.Counter
 	leave  chan struct{}
+	evict  chan Endpoint
 	done   chan struct{} // closed by Close
 	exited chan struct{} // closed when the driver has stopped
 	once   sync.Once
@@ -61,6 +62,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		events:  make(chan Event, 4096),
 		stats:   make(chan chan []layers.Counter),
 		leave:   make(chan struct{}),
+		evict:   make(chan Endpoint),
 		done:    make(chan struct{}),
 		exited:  make(chan struct{}),
 		changed: make(chan struct{}),
@@ -180,6 +182,21 @@ func (g *Group) Counters() ([]layers.Counter, error) {
 		return <-reply, nil
 	case <-g.exited:
 		return nil, g.closedErr()
+	}
+}
+
+// Evict asks the group to remove member e, as if this member's failure
+// detector suspected it: the coordinator runs a view change without it. A
+// member that is in fact alive comes back by merging, unless admission
+// keeps it out.
+func (g *Group) Evict(ctx context.Context, e Endpoint) error {
+	select {
+	case g.evict <- e:
+		return nil
+	case <-g.exited:
+		return g.closedErr()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

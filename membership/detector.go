@@ -59,6 +59,13 @@ func (m *Member) tickDetector() {
 			fresh = true
 		}
 	}
+	m.actOnSuspicion(fresh)
+}
+
+// actOnSuspicion starts or restarts a view change when this member is the
+// coordinator, and otherwise reports its suspicions to the coordinator (at
+// once when fresh, then every Timing.Retry while they last).
+func (m *Member) actOnSuspicion(fresh bool) {
 	any := false
 	for r := range m.view.Members {
 		any = any || m.fd.suspects[r]
@@ -125,4 +132,21 @@ func (m *Member) onLeave(msg *ctlMsg) {
 			m.restartRound()
 		}
 	}
+}
+
+// Suspect makes this member suspect e, as if its failure detector had: the
+// coordinator is told (or, at the coordinator, a view change starts). An
+// administrator evicts a member this way; a member that is in fact alive
+// comes back by merging, unless admission keeps it out.
+func (m *Member) Suspect(e Endpoint) {
+	r := m.view.Rank(e)
+	if r < 0 || r == m.rank || m.left {
+		return
+	}
+	if !m.fd.suspects[r] {
+		m.fd.suspects[r] = true
+		m.count("suspicions")
+		m.actOnSuspicion(true)
+	}
+	m.settle()
 }
