@@ -19,6 +19,8 @@ type cluster struct {
 	now     time.Duration
 	timing  Timing
 	due     []transport.Delivery
+	// configure, if set, adjusts each new member's configuration.
+	configure func(i int, cfg *Config)
 }
 
 var testTiming = Timing{
@@ -45,13 +47,17 @@ func (c *cluster) add() *Member {
 	for j := range i {
 		seeds = append(seeds, transport.Addr(j))
 	}
-	m, err := New(Config{
+	cfg := Config{
 		Self:   Endpoint{Addr: transport.Addr(i), Inc: uint32(i + 1)},
 		Group:  42,
 		Seeds:  seeds,
 		Seed:   uint64(i),
 		Timing: c.timing,
-	})
+	}
+	if c.configure != nil {
+		c.configure(i, &cfg)
+	}
+	m, err := New(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -159,4 +165,14 @@ func all(n int) []int {
 		idx[i] = i
 	}
 	return idx
+}
+
+func (c *cluster) memberFor(e Endpoint) *Member {
+	for _, m := range c.members {
+		if m.self == e {
+			return m
+		}
+	}
+	c.t.Fatalf("no member %v", e)
+	return nil
 }
