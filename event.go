@@ -10,6 +10,9 @@ type Endpoint = membership.Endpoint
 // is the coordinator.
 type View = membership.View
 
+// ViewID names a view: the logical time and the coordinator that made it.
+type ViewID = membership.ViewID
+
 // EventKind says what an Event reports.
 type EventKind uint8
 
