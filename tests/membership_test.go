@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave"
+	"github.com/conclave-go/conclave/membership"
 )
 
 // TestUDPCrashUnderLoad closes one of five members while the others
 // multicast, over real sockets: the survivors must install one view without
 // it, and deliver the same messages in the view it was in.
 func TestUDPCrashUnderLoad(t *testing.T) {
-	groups := startGroup(t, 5)
+	// The failure detector is what this test exercises: a second of
+	// silence is a failure.
+	groups := startGroupTiming(t, 5, membership.Timing{Suspect: time.Second, Flush: 3 * time.Second, Stuck: 20 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

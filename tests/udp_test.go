@@ -11,11 +11,23 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave"
+	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
 
-// startGroup starts n members on loopback UDP sockets with ephemeral ports.
+// steadyTiming keeps members from suspecting each other while a loaded
+// machine (the race detector, parallel test binaries) starves them for a
+// second or two: tests about data transfer must not see view changes they
+// did not cause.
+var steadyTiming = membership.Timing{Suspect: 5 * time.Second, Flush: 10 * time.Second, Stuck: 30 * time.Second}
+
+// startGroup starts n members on loopback UDP sockets with ephemeral ports,
+// with steadyTiming, and waits until they share one view.
 func startGroup(t testing.TB, n int) []*conclave.Group {
+	return startGroupTiming(t, n, steadyTiming)
+}
+
+func startGroupTiming(t testing.TB, n int, timing membership.Timing) []*conclave.Group {
 	t.Helper()
 	conns := make([]transport.Conn, n)
 	addrs := make([]netip.AddrPort, n)
@@ -29,7 +41,7 @@ func startGroup(t testing.TB, n int) []*conclave.Group {
 	}
 	groups := make([]*conclave.Group, n)
 	for i := range n {
-		g, err := conclave.Join(context.Background(), conclave.Config{Group: t.Name(), Members: addrs, Self: i, Conn: conns[i]})
+		g, err := conclave.Join(context.Background(), conclave.Config{Group: t.Name(), Members: addrs, Self: i, Conn: conns[i], Timing: timing})
 		if err != nil {
 			t.Fatal(err)
 		}
