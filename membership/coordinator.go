@@ -193,6 +193,9 @@ func (m *Member) startRound(merge Summary) {
 	var joiners []Endpoint
 	if merge.ID == (ViewID{}) {
 		for _, pm := range m.merges {
+			// The next view must come after every view its members have
+			// been in, the joiners' too.
+			m.maxLTime = max(m.maxLTime, pm.id.LTime)
 			for _, e := range pm.members {
 				if len(next) < MaxMembers && !m.view.Has(e) && !m.vetoed[e] && !slices.Contains(joiners, e) {
 					joiners = append(joiners, e)

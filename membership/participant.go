@@ -130,6 +130,12 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 	if !slices.Contains(msg.Proposal.Members, m.self) {
 		return
 	}
+	if msg.Proposal.ID.LTime <= m.maxLTime && (m.part == nil || m.part.round != msg.Proposal.ID) {
+		// Views are installed in increasing order: a view that does not
+		// come after every view this member has known cannot be next.
+		m.count("drop.flush_stale")
+		return
+	}
 	c := msg.From
 	p := m.part
 	switch {
@@ -156,6 +162,7 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 		started:  m.now,
 	}
 	m.trace(Trace{Consent: true, View: msg.Proposal})
+	m.maxLTime = max(m.maxLTime, msg.Proposal.ID.LTime)
 	m.part.reply = ctlMsg{Type: mFlushOK, Round: msg.Proposal.ID, Hello: m.cfg.Hello, Data: m.contribute(msg.Proposal)}
 	m.repeatReply()
 }
@@ -229,6 +236,7 @@ func (m *Member) tryFlushOK() {
 	}
 	p.phase = pFlushed
 	m.trace(Trace{Consent: true, View: p.proposal})
+	m.maxLTime = max(m.maxLTime, p.round.LTime)
 	p.reply = ctlMsg{Type: mFlushOK, Round: p.round, Vector: vec, Data: m.contribute(p.proposal)}
 	m.repeatReply()
 }
