@@ -1,6 +1,8 @@
 # The test command CI runs (.ci/run) and developers run: `make test`.
 GO ?= go
 SIM_SEEDS ?= 500
+SIM_ALL_SEEDS ?= 1000
+SIM_TOTAL_SEEDS ?= 300
 
 .PHONY: test vet unit sim fuzz demo
 
@@ -13,10 +15,17 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
-# The deterministic simulator: every seed under 20% loss, duplication,
-# reordering and delay, checked for exactly-once FIFO delivery.
+# The deterministic simulator. First every seed under 20% loss,
+# duplication, reordering and delay, checked for exactly-once FIFO delivery
+# to every member; then every fault at once (crashes, partitions, joins,
+# leaves on top of those), checked for agreed views, virtual synchrony,
+# FIFO and exactly-once delivery, consent and convergence; then the same
+# with total order.
 sim:
-	$(GO) run ./cmd/conclave sim --seeds $(SIM_SEEDS) --members 3 --faults loss,dup,reorder,delay
+	$(GO) build -o bin/conclave ./cmd/conclave
+	./bin/conclave sim --seeds $(SIM_SEEDS) --members 3 --faults loss,dup,reorder,delay
+	./bin/conclave sim --seeds $(SIM_ALL_SEEDS) --members 5 --faults all
+	./bin/conclave sim --seeds $(SIM_TOTAL_SEEDS) --members 5 --faults all --total
 
 fuzz:
 	./scripts/fuzz.sh

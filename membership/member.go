@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -190,6 +191,9 @@ func (m *Member) Counters() []layers.Counter {
 	for name, v := range m.counters {
 		cs = append(cs, layers.Counter{Layer: "membership", Name: name, Value: v})
 	}
+	slices.SortFunc(cs, func(a, b layers.Counter) int {
+		return cmp.Or(cmp.Compare(a.Layer, b.Layer), cmp.Compare(a.Name, b.Name))
+	})
 	return cs
 }
 
@@ -298,7 +302,16 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 			m.count("drop.forged_control")
 		default:
 			if r, ok := m.addrs[from]; ok && m.view.Members[r] == msg.From {
-				m.fd.heard(r, m.now)
+				if (msg.Type == mProbe || msg.Type == mProbeReply) && msg.Summary.ID != m.view.ID {
+					// A member that speaks for another view has moved
+					// on: that is no sign of life in this one.
+					if r != m.rank && !m.fd.suspects[r] {
+						m.fd.suspects[r] = true
+						m.count("suspicions.moved_on")
+					}
+				} else {
+					m.fd.heard(r, m.now)
+				}
 			}
 			m.handle(&msg)
 			m.settle()

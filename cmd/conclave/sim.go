@@ -25,6 +25,8 @@ type simOptions struct {
 	members   int
 	messages  int
 	faults    string
+	total     bool
+	trace     bool
 	json      bool
 }
 
@@ -36,18 +38,35 @@ func newSimCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Check the protocol stack in deterministic simulation over many seeds",
-		Long: `sim runs a group of protocol stacks on a simulated network, under a virtual
-clock, once per seed. Each seed decides everything: the workload, the faults
-the network injects, the stacks' own randomness. So a failing seed replays
-exactly, with the command printed under it.
+		Long: `sim runs a group of members (the membership protocol around each view's
+protocol stack) on a simulated network, under a virtual clock, once per
+seed. Each seed decides everything: the workload, the faults, the members'
+own randomness. So a failing seed replays exactly, with the command printed
+under it, and --trace shows everything that happened in it.
 
-Every member multicasts --messages messages (a few of them large enough to be
-fragmented) and sends a quarter as many point-to-point messages, at random
-times in the first 500ms. The faults stay on afterwards, and a checker
-requires that, within 60s of virtual time, every multicast is delivered
-exactly once to every member in its sender's order with the bytes sent,
-every point-to-point message exactly once to its destination only, and
-nothing else at all.
+Each seed runs in phases:
+  forming  the members start alone and must find each other and agree on
+           one view within 10s
+  active   every member multicasts --messages messages (a few large enough
+           to be fragmented) and sends a quarter as many point-to-point
+           messages, at random times over 500ms, or 3s with membership
+           faults, which happen only now
+  quiet    membership faults stop and partitions heal; within 10s every
+           live member that has not left must share one view
+  final    every live member multicasts 5 messages and sends one to each
+           other member; within 10s all must arrive everywhere
+Network faults stay on throughout.
+
+The checker holds every member's events to virtual synchrony: a view id
+names the same members everywhere; each member installs views in
+increasing order; every member of a view agreed to it (so a crashed or
+departed member is never in a later view; a restart is a new endpoint);
+members that move from one view to the same next view delivered the same
+messages in it (in the same order with --total); per sender, delivery is
+FIFO, exactly once, with the bytes sent, only from members of the
+receiver's view; a member delivers its own multicast in the view it sent it
+in, and eventually delivers all of them. Without membership faults, every
+message must also reach every member.
 
 Faults (--faults, comma-separated; name=value sets another level, as in
 loss=0.05 or loss=5%, delay=2ms):
@@ -56,7 +75,8 @@ Output: for each failing seed its first violations and the replay command,
 then the line 'seeds=N violations=V', V counting the seeds that failed. The
 exit status is 0 only if V is 0. Progress goes to stderr every second.`,
 		Example: `  conclave sim --seeds 500 --faults loss,dup,reorder,delay
-  conclave sim --seeds 1 --seed-start 42 --members 5 --faults loss`,
+  conclave sim --seeds 1000 --members 5 --faults all
+  conclave sim --seeds 1 --seed-start 42 --members 5 --faults all --trace`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -67,7 +87,9 @@ exit status is 0 only if V is 0. Progress goes to stderr every second.`,
 	f.Uint64Var(&o.seedStart, "seed-start", 1, "first seed; seeds run from it up")
 	f.IntVar(&o.members, "members", 3, fmt.Sprintf("members in the group (1 to %d)", sim.MaxMembers))
 	f.IntVar(&o.messages, "messages", 100, "multicasts each member sends per seed")
-	f.StringVar(&o.faults, "faults", "", "network faults: "+strings.Join(sim.FaultNames(), ",")+" or a subset (default none)")
+	f.StringVar(&o.faults, "faults", "", "faults: a list of "+strings.Join(sim.FaultNames(), ", ")+" (default none)")
+	f.BoolVar(&o.total, "total", false, "run the total order stack and check total order")
+	f.BoolVar(&o.trace, "trace", false, "print everything that happens in the seed (with --seeds 1)")
 	f.BoolVar(&o.json, "json", false, "print one JSON document instead of text")
 	return cmd
 }
@@ -89,14 +111,26 @@ func runSim(stdout, stderr io.Writer, o simOptions) error {
 		return fmt.Errorf("--messages %d: want 0 or more", o.messages)
 	case o.seedStart+uint64(o.seeds-1) < o.seedStart:
 		return fmt.Errorf("--seed-start %d: seeds would wrap around", o.seedStart)
+	case o.trace && o.seeds != 1:
+		return fmt.Errorf("--trace: traces one seed; add --seeds 1")
+	case o.trace && o.json:
+		return errors.New("--trace and --json do not go together")
 	}
 	faults, err := sim.ParseFaults(o.faults)
 	if err != nil {
 		return err
 	}
-	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults}
+	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total}
 	if err := base.Validate(); err != nil {
 		return err
+	}
+	if o.trace {
+		base.Seed = o.seedStart
+		res, err := sim.RunLog(base, stdout)
+		if err != nil {
+			return err
+		}
+		return finishSim(stdout, stderr, o, faults, []*simOutcome{{res: res}}, time.Duration(0))
 	}
 
 	start := time.Now()
@@ -153,21 +187,45 @@ func runSim(stdout, stderr io.Writer, o simOptions) error {
 	if runErr != nil {
 		return runErr
 	}
-	elapsed := time.Since(start)
+	return finishSim(stdout, stderr, o, faults, results, time.Since(start))
+}
 
+// finishSim prints the summary of the seeds run and returns the exit
+// status.
+func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, results []*simOutcome, elapsed time.Duration) error {
+	failed := 0
+	for _, out := range results {
+		if !out.res.OK() {
+			failed++
+		}
+	}
 	if o.json {
 		if err := printSimJSON(stdout, o, faults, results, failed, elapsed); err != nil {
 			return err
 		}
 	} else {
-		var virtual time.Duration
-		delivered := 0
-		for _, out := range results {
-			virtual += out.res.VirtualTime
-			delivered += out.res.Delivered
+		if o.trace {
+			printSimFailure(stdout, &results[0].res)
 		}
-		fmt.Fprintf(stderr, "sim: %d seeds in %s: %d deliveries, %s of virtual time\n", o.seeds, elapsed.Round(time.Millisecond), delivered, virtual.Round(time.Millisecond))
-		fmt.Fprintf(stdout, "seeds=%d violations=%d\n", o.seeds, failed)
+		var virtual, slowest time.Duration
+		var delivered, views, crashes, restarts, joins, leaves, partitions int
+		for _, out := range results {
+			r := &out.res
+			virtual += r.VirtualTime
+			delivered += r.Delivered
+			views += r.Views
+			crashes += r.Crashes
+			restarts += r.Restarts
+			joins += r.Joins
+			leaves += r.Leaves
+			partitions += r.Partitions
+			slowest = max(slowest, r.Converged)
+		}
+		fmt.Fprintf(stderr, "sim: %d seeds in %s: %d deliveries, %d views, %s of virtual time\n", len(results), elapsed.Round(time.Millisecond), delivered, views, virtual.Round(time.Millisecond))
+		if faults.Membership() {
+			fmt.Fprintf(stderr, "sim: %d crashes (%d restarted), %d joins, %d leaves, %d partitions; slowest convergence %s\n", crashes, restarts, joins, leaves, partitions, slowest.Round(time.Millisecond))
+		}
+		fmt.Fprintf(stdout, "seeds=%d violations=%d\n", len(results), failed)
 	}
 	if failed > 0 {
 		return exitError{code: 1}
@@ -198,8 +256,12 @@ func simReplay(cfg sim.Config) string {
 	if faults == "" {
 		faults = `""`
 	}
-	return fmt.Sprintf("conclave sim --seeds 1 --seed-start %d --members %d --messages %d --faults %s",
-		cfg.Seed, cfg.Members, cfg.Messages, faults)
+	total := ""
+	if cfg.Total {
+		total = " --total"
+	}
+	return fmt.Sprintf("conclave sim --seeds 1 --seed-start %d --members %d --messages %d --faults %s%s",
+		cfg.Seed, cfg.Members, cfg.Messages, faults, total)
 }
 
 // simJSON is the --json output.
@@ -209,6 +271,7 @@ type simJSON struct {
 	Members    int          `json:"members"`
 	Messages   int          `json:"messages"`
 	Faults     string       `json:"faults"`
+	Total      bool         `json:"total"`
 	Violations int          `json:"violations"` // seeds that failed
 	ElapsedMS  int64        `json:"elapsed_ms"`
 	Results    []simSeedOut `json:"results"`
@@ -222,6 +285,14 @@ type simSeedOut struct {
 	Delivered     int      `json:"delivered"`
 	Drops         uint64   `json:"drops"`
 	VirtualTimeMS float64  `json:"virtual_time_ms"`
+	FormedMS      float64  `json:"formed_ms"`
+	ConvergedMS   float64  `json:"converged_ms"`
+	Views         int      `json:"views"`
+	Crashes       int      `json:"crashes"`
+	Restarts      int      `json:"restarts"`
+	Joins         int      `json:"joins"`
+	Leaves        int      `json:"leaves"`
+	Partitions    int      `json:"partitions"`
 	Violations    []string `json:"violations,omitempty"`
 	Replay        string   `json:"replay,omitempty"`
 }
@@ -233,6 +304,7 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 		Members:    o.members,
 		Messages:   o.messages,
 		Faults:     faults.String(),
+		Total:      o.total,
 		Violations: failed,
 		ElapsedMS:  elapsed.Milliseconds(),
 		Results:    make([]simSeedOut, 0, len(results)),
@@ -246,7 +318,15 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 			Sent:          r.Sent,
 			Delivered:     r.Delivered,
 			Drops:         r.Drops,
-			VirtualTimeMS: float64(r.VirtualTime) / float64(time.Millisecond),
+			VirtualTimeMS: ms(r.VirtualTime),
+			FormedMS:      ms(r.Formed),
+			ConvergedMS:   ms(r.Converged),
+			Views:         r.Views,
+			Crashes:       r.Crashes,
+			Restarts:      r.Restarts,
+			Joins:         r.Joins,
+			Leaves:        r.Leaves,
+			Partitions:    r.Partitions,
 			Violations:    r.Violations,
 		}
 		if !r.OK() {
@@ -261,3 +341,5 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 	}
 	return nil
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/conclave-go/conclave/internal/sim"
 )
 
 // execSim runs conclave with args in-process and returns its stdout and
@@ -47,7 +49,7 @@ func TestSimFailsWithReplay(t *testing.T) {
 		t.Fatalf("last line %q, stdout:\n%s", got, stdout)
 	}
 	for _, want := range []string{
-		"seed=5 violation: member 0: 2 of 2 casts from 1 undelivered at the deadline",
+		"seed=5 violation: liveness: the 2 members did not form one view within 10s: m0 in view 1@m0 [m0]; m1 in view 1@m1 [m1]\n",
 		"replay: conclave sim --seeds 1 --seed-start 5 --members 2 --messages 2 --faults loss=1\n",
 		"replay: conclave sim --seeds 1 --seed-start 6 --members 2 --messages 2 --faults loss=1\n",
 	} {
@@ -90,7 +92,10 @@ func TestSimRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--faults", "loss,bogus"}, `unknown fault "bogus" (known: loss, dup, reorder, delay)`},
+		{[]string{"--faults", "loss,bogus"}, `unknown fault "bogus" (known: loss, dup, reorder, delay, crash, partition, join, leave, all)`},
+		{[]string{"--faults", "all,crash"}, `fault "crash" given twice`},
+		{[]string{"--trace"}, "--trace: traces one seed; add --seeds 1"},
+		{[]string{"--seeds", "1", "--trace", "--json"}, "--trace and --json do not go together"},
 		{[]string{"--faults", "loss=2"}, `fault "loss"`},
 		{[]string{"--members", "0"}, "--members 0: want 1 to 64"},
 		{[]string{"--members", "65"}, "--members 65: want 1 to 64"},
@@ -113,9 +118,51 @@ func TestSimHelpNamesTheFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"--seeds", "--seed-start", "--members", "--messages", "--faults", "--json", "loss ", "dup ", "reorder ", "delay ", "replay"} {
+	for _, want := range []string{"--seeds", "--seed-start", "--members", "--messages", "--faults", "--total", "--trace", "--json",
+		"loss ", "dup ", "reorder ", "delay ", "crash ", "partition ", "join ", "leave ", "all ", "replay", "virtual synchrony"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("help lacks %q", want)
 		}
+	}
+}
+
+// TestSimMembershipFaults checks the plumbing of membership faults: they
+// happen, the summary counts them, the output ends as always.
+func TestSimMembershipFaults(t *testing.T) {
+	stdout, stderr, err := execSim(t, "sim", "--seeds", "2", "--members", "4", "--messages", "10", "--faults", "all")
+	if got := lastLine(stdout); got != "seeds=2 violations=0" && got != "seeds=2 violations=1" && got != "seeds=2 violations=2" {
+		t.Fatalf("last line %q, err %v", got, err)
+	}
+	if !strings.Contains(stderr, " crashes (") || !strings.Contains(stderr, "slowest convergence") {
+		t.Errorf("stderr lacks the membership summary:\n%s", stderr)
+	}
+}
+
+func TestSimTrace(t *testing.T) {
+	stdout, _, err := execSim(t, "sim", "--seeds", "1", "--seed-start", "3", "--members", "3", "--messages", "5", "--trace")
+	if err != nil {
+		t.Fatalf("err = %v, stdout:\n%s", err, stdout)
+	}
+	for _, want := range []string{"m0 starts as ", "m2 installs view ", "phase active: formed view ", "delivers cast 1 #4 (cast from m1)", "phase done: drained", "membership.views_installed="} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("trace lacks %q", want)
+		}
+	}
+	if got := lastLine(stdout); got != "seeds=1 violations=0" {
+		t.Errorf("last line %q", got)
+	}
+}
+
+func TestSimReplay(t *testing.T) {
+	f, err := sim.ParseFaults("all,loss=5%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := simReplay(sim.Config{Seed: 9, Members: 5, Messages: 7, Faults: f, Total: true})
+	if want := "conclave sim --seeds 1 --seed-start 9 --members 5 --messages 7 --faults all,loss=0.05 --total"; got != want {
+		t.Errorf("replay %q, want %q", got, want)
+	}
+	if got := simReplay(sim.Config{Seed: 1, Members: 3}); !strings.HasSuffix(got, `--faults ""`) {
+		t.Errorf("replay %q", got)
 	}
 }

@@ -1,39 +1,96 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
-	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/membership"
 )
 
 // MaxViolations bounds the violations a Checker describes; it still counts
 // every one.
 const MaxViolations = 20
 
-// Checker holds a group's deliveries to the reliable FIFO guarantees, one
-// delivery at a time, against what the workload sent:
+// Checker holds a group's event streams to the guarantees of virtual
+// synchrony, one event at a time, against what the workload sent. Members
+// are processes, numbered by the simulator; a process that restarts is a new
+// process with a new endpoint.
 //
-//   - every multicast is delivered exactly once to every member, the sender
-//     included, in the sender's order;
-//   - every point-to-point message exactly once, in order, to its
-//     destination and nobody else;
-//   - each with the bytes that were sent, the real sender as From and the
-//     right delivery type;
-//   - nothing that was never sent (or not yet sent) is delivered.
+// As each event arrives it checks:
 //
-// Finish adds the liveness check: what is still undelivered is a violation.
-// Each check costs a hash of the delivered bytes and a few slice lookups.
+//   - a delivery: the bytes are a message that was sent, from its real
+//     sender, of the right type (cast or send), a send to its destination
+//     only; per receiver and stream (a sender's casts, a sender's sends to
+//     one destination) indices strictly increase, with no gap within one
+//     view, and nothing is delivered twice; the receiver is in a view and
+//     the sender is a member of it; a member delivers its own cast, when it
+//     was sent outside a view change, in the view it was sent in;
+//   - a view: the member is in it; a view id names one member list at every
+//     member that installs it; each member installs views in strictly
+//     increasing id order; every member listed agreed to the view first
+//     (Consent), so that a crashed or departed process can only be listed
+//     in views it agreed to before it went;
+//   - nothing follows a member's EventLeft, and only a member that called
+//     Leave leaves.
+//
+// Finish adds what needs the whole run: in each view, each receiver
+// delivered a prefix of what each sender sent in that view (FIFO); members
+// that install the same next view after V delivered the same set of casts
+// in V (virtual synchrony), and in the same order under total order; a live
+// member that never left delivered each of its own casts; and every
+// delivery the simulator said it expects (Expect) happened.
+//
 // A Checker is not safe for concurrent use.
 type Checker struct {
-	n        int
-	casts    []stream   // by sender
-	sends    []stream   // by from*n + to
-	castRecv []progress // by receiver*n + sender
-	sendRecv []progress // by from*n + to; the receiver is to
+	total      bool
+	procs      []*procCheck
+	byEndpoint map[membership.Endpoint]int
+	streams    map[ID]*stream // by the stream's first ID (Index 0)
+	views      map[membership.ViewID]*viewRecord
+	viewList   []*viewRecord // in the order first installed
 
-	outstanding int // deliveries expected and not yet seen
-	count       int
-	violations  []string
+	expected    []expectation
+	expIndex    map[expectKey]int
+	outstanding int
+
+	count      int
+	violations []string
+}
+
+// procCheck is what the checker knows of one process.
+type procCheck struct {
+	self    membership.Endpoint
+	consent map[membership.ViewID][]membership.Endpoint
+	cur     *install // the view it is in; nil before the first
+	pending []ID     // sent during a view change, waiting for the next view
+	recv    map[ID]*progress
+	leaving bool // called Leave
+	left    bool // EventLeft
+	crashed bool
+}
+
+// install is one member's stay in one view.
+type install struct {
+	proc int
+	view *viewRecord
+	next *viewRecord // the view the member installed next; nil if none
+	got  []ID        // what it delivered in the view, in order
+	// bad lists the streams whose FIFO violations in the view were
+	// reported already.
+	bad []ID
+}
+
+func (in *install) reported(stream ID) { in.bad = append(in.bad, stream) }
+
+type viewRecord struct {
+	id      membership.ViewID
+	members []membership.Endpoint
+	// out lists by stream the indices that went out in the view: sent in
+	// it, or sent during the view change before it.
+	out      map[ID][]int
+	installs []*install
 }
 
 // stream is what a sender sent on one stream, by index.
@@ -44,161 +101,354 @@ type stream struct {
 type record struct {
 	size int
 	sum  uint64
+	// view is the view a cast was sent in, for a cast sent outside a view
+	// change.
+	view    membership.ViewID
+	inView  bool
+	ownDone bool // the sender delivered it (casts)
 }
 
 // progress is what one receiver delivered of one stream.
 type progress struct {
-	next int    // one past the highest index delivered
 	got  []bool // by index
+	last int    // the highest index delivered; -1 before any
+	in   *install
 }
 
-// NewChecker returns a checker for a group of n members.
-func NewChecker(n int) *Checker {
+type expectKey struct {
+	id       ID
+	receiver int
+}
+
+type expectation struct {
+	expectKey
+	done bool
+}
+
+// NewChecker returns a checker. With total set the group runs a total order
+// stack and Finish checks that too.
+func NewChecker(total bool) *Checker {
 	return &Checker{
-		n:        n,
-		casts:    make([]stream, n),
-		sends:    make([]stream, n*n),
-		castRecv: make([]progress, n*n),
-		sendRecv: make([]progress, n*n),
+		total:      total,
+		byEndpoint: make(map[membership.Endpoint]int),
+		streams:    make(map[ID]*stream),
+		views:      make(map[membership.ViewID]*viewRecord),
+		expIndex:   make(map[expectKey]int),
 	}
 }
 
-// Sent records that message id went out with the given payload, which must
-// be the next message of its stream.
-func (c *Checker) Sent(id ID, payload []byte) {
-	st, receivers := c.stream(id)
-	if st == nil || id.Index != len(st.msgs) {
-		panic(fmt.Sprintf("sim: checker: %v sent out of sequence", id))
+// Start records that process p starts as endpoint self. Processes are
+// numbered from 0 in the order they start; p must be the next number.
+func (c *Checker) Start(p int, self membership.Endpoint) {
+	if p != len(c.procs) {
+		panic(fmt.Sprintf("sim: checker: process %d started out of order", p))
 	}
-	st.msgs = append(st.msgs, record{size: len(payload), sum: hash(payload)})
-	c.outstanding += receivers
+	if _, dup := c.byEndpoint[self]; dup {
+		panic(fmt.Sprintf("sim: checker: endpoint %v started twice", self))
+	}
+	c.byEndpoint[self] = p
+	c.procs = append(c.procs, &procCheck{
+		self:    self,
+		consent: make(map[membership.ViewID][]membership.Endpoint),
+		recv:    make(map[ID]*progress),
+	})
 }
 
-// stream returns id's stream and how many members must deliver each of its
-// messages, or nil when id names members outside the group.
-func (c *Checker) stream(id ID) (*stream, int) {
-	if id.From < 0 || id.From >= c.n || id.To < 0 || id.To >= c.n {
-		return nil, 0
+// Consent records that process p agreed to be in v.
+func (c *Checker) Consent(p int, v membership.View) {
+	pc := c.procs[p]
+	if pc.left || pc.crashed {
+		c.violate("member %d: agreed to %s after it %s", p, c.viewString(v.ID, v.Members), pc.gone())
+		return
 	}
-	switch id.Kind {
-	case KindCast:
-		if id.To != 0 {
-			return nil, 0
-		}
-		return &c.casts[id.From], c.n
-	case KindSend:
-		return &c.sends[id.From*c.n+id.To], 1
-	}
-	return nil, 0
+	pc.consent[v.ID] = slices.Clone(v.Members)
 }
 
-// Deliver checks one delivery to member receiver.
-func (c *Checker) Deliver(receiver int, d layers.Delivery) {
-	id, ok := ParsePayload(d.Data)
-	if !ok {
-		c.violate("member %d: delivered a %v of %d bytes from member %d that nobody sent", receiver, d.Type, len(d.Data), d.From)
-		return
+// Leaving records that process p called Leave.
+func (c *Checker) Leaving(p int) { c.procs[p].leaving = true }
+
+// Crashed records that process p crashed: nothing more comes from it.
+func (c *Checker) Crashed(p int) { c.procs[p].crashed = true }
+
+func (pc *procCheck) gone() string {
+	if pc.crashed {
+		return "crashed"
 	}
-	st, _ := c.stream(id)
-	if st == nil || id.Index >= len(st.msgs) {
-		c.violate("member %d: delivered %v, which was never sent", receiver, id)
-		return
+	return "left"
+}
+
+// Sent records that process p sent message id with the given payload; id
+// must be the next message of its stream. blocked says p was in a view
+// change, so that the message goes out in p's next view.
+func (c *Checker) Sent(p int, id ID, payload []byte, blocked bool) {
+	key := streamKey(id)
+	st := c.streams[key]
+	if st == nil {
+		st = &stream{}
+		c.streams[key] = st
 	}
-	if d.From != id.From {
-		c.violate("member %d: delivered %v as from member %d (forged sender)", receiver, id, d.From)
+	if id.From != p || id.Index != len(st.msgs) || p >= len(c.procs) || id.To >= len(c.procs) {
+		panic(fmt.Sprintf("sim: checker: %v sent out of sequence by %d", id, p))
 	}
-	if want := deliveryType(id.Kind); d.Type != want {
-		c.violate("member %d: delivered %v as a %v, not a %v", receiver, id, d.Type, want)
+	rec := record{size: len(payload), sum: hash(payload)}
+	pc := c.procs[p]
+	if !blocked && pc.cur != nil {
+		rec.view, rec.inView = pc.cur.view.id, true
 	}
-	if id.Kind == KindSend && receiver != id.To {
-		c.violate("member %d: delivered %v, meant for member %d only", receiver, id, id.To)
-		return
-	}
-	if rec := st.msgs[id.Index]; len(d.Data) != rec.size || hash(d.Data) != rec.sum {
-		c.violate("member %d: delivered %v with altered bytes (%d bytes, %d sent)", receiver, id, len(d.Data), rec.size)
-		return
-	}
-	p := c.progress(receiver, id)
-	if len(p.got) <= id.Index {
-		p.got = append(p.got, make([]bool, len(st.msgs)-len(p.got))...)
-	}
-	if p.got[id.Index] {
-		c.violate("member %d: delivered %v twice", receiver, id)
-		return
-	}
-	p.got[id.Index] = true
-	c.outstanding--
+	st.msgs = append(st.msgs, rec)
 	switch {
-	case id.Index > p.next:
-		c.violate("member %d: delivered %v before #%d (FIFO gap)", receiver, id, p.next)
-	case id.Index < p.next:
-		c.violate("member %d: delivered %v after #%d (FIFO order)", receiver, id, p.next-1)
+	case blocked:
+		pc.pending = append(pc.pending, id)
+	case pc.cur != nil:
+		c.wentOut(pc.cur.view, id)
 	}
-	p.next = max(p.next, id.Index+1)
 }
 
-func (c *Checker) progress(receiver int, id ID) *progress {
-	if id.Kind == KindCast {
-		return &c.castRecv[receiver*c.n+id.From]
+// wentOut records that id went out in view v.
+func (c *Checker) wentOut(v *viewRecord, id ID) {
+	if id.Kind == KindSend && !slices.Contains(v.members, c.procs[id.To].self) {
+		return // not sent at all: the destination is not in the view
 	}
-	return &c.sendRecv[id.From*c.n+id.To]
+	if v.out == nil {
+		v.out = make(map[ID][]int)
+	}
+	key := streamKey(id)
+	v.out[key] = append(v.out[key], id.Index)
 }
 
-func deliveryType(k Kind) layers.Type {
-	if k == KindCast {
-		return layers.ECast
+func streamKey(id ID) ID { id.Index = 0; return id }
+
+// Expect records that receiver must deliver id before Finish.
+func (c *Checker) Expect(id ID, receiver int) {
+	k := expectKey{id, receiver}
+	if _, dup := c.expIndex[k]; dup {
+		return
 	}
-	return layers.ESend
+	done := false
+	if pr := c.procs[receiver].recv[streamKey(id)]; pr != nil && id.Index < len(pr.got) {
+		done = pr.got[id.Index]
+	}
+	c.expIndex[k] = len(c.expected)
+	c.expected = append(c.expected, expectation{expectKey: k, done: done})
+	if !done {
+		c.outstanding++
+	}
 }
 
-// Complete reports whether every message sent so far has been delivered
-// everywhere it must be.
+// Event checks one event of process p.
+func (c *Checker) Event(p int, ev *membership.Event) {
+	pc := c.procs[p]
+	if pc.left || pc.crashed {
+		c.violate("member %d: %v event after it %s", p, ev.Type, pc.gone())
+		return
+	}
+	switch ev.Type {
+	case membership.EventDeliver:
+		c.deliver(p, ev)
+	case membership.EventView:
+		c.install(p, ev.View)
+	case membership.EventLeft:
+		pc.left = true
+		pc.pending = nil
+		if !pc.leaving {
+			c.violate("member %d: left the group without calling Leave", p)
+		}
+	}
+}
+
+func (c *Checker) install(p int, v membership.View) {
+	pc := c.procs[p]
+	vs := c.viewString(v.ID, v.Members)
+	if !slices.Contains(v.Members, pc.self) {
+		c.violate("member %d: installed %s, which it is not in", p, vs)
+	}
+	rec := c.views[v.ID]
+	if rec == nil {
+		rec = &viewRecord{id: v.ID, members: slices.Clone(v.Members)}
+		c.views[v.ID] = rec
+		c.viewList = append(c.viewList, rec)
+		c.checkConsent(p, rec)
+	} else if !slices.Equal(rec.members, v.Members) {
+		c.violate("member %d: installed %s, which member %d installed as %s", p, vs, rec.installs[0].proc, c.viewString(rec.id, rec.members))
+	}
+	if pc.cur != nil {
+		if prev := pc.cur.view.id; v.ID.Compare(prev) <= 0 {
+			c.violate("member %d: installed %s after %s (view ids must increase)", p, vs, c.viewString(prev, pc.cur.view.members))
+		}
+		pc.cur.next = rec
+	}
+	ins := &install{proc: p, view: rec}
+	rec.installs = append(rec.installs, ins)
+	pc.cur = ins
+	for _, id := range pc.pending {
+		c.wentOut(rec, id)
+	}
+	pc.pending = pc.pending[:0]
+}
+
+// checkConsent checks that every member of a newly installed view agreed to
+// it.
+func (c *Checker) checkConsent(p int, rec *viewRecord) {
+	for _, e := range rec.members {
+		q, ok := c.byEndpoint[e]
+		if !ok {
+			c.violate("member %d: installed %s, which lists %v, an endpoint that never existed", p, c.viewString(rec.id, rec.members), e)
+			continue
+		}
+		agreed, ok := c.procs[q].consent[rec.id]
+		switch {
+		case !ok:
+			c.violate("member %d: installed %s, but member %d never agreed to it%s", p, c.viewString(rec.id, rec.members), q, c.procs[q].status())
+		case !slices.Equal(agreed, rec.members):
+			c.violate("member %d: installed %s, but member %d agreed to it as %s", p, c.viewString(rec.id, rec.members), q, c.viewString(rec.id, agreed))
+		}
+	}
+}
+
+func (pc *procCheck) status() string {
+	switch {
+	case pc.crashed:
+		return " (it had crashed)"
+	case pc.left:
+		return " (it had left)"
+	}
+	return ""
+}
+
+func (c *Checker) deliver(q int, ev *membership.Event) {
+	pc := c.procs[q]
+	id, ok := ParsePayload(ev.Data)
+	if !ok {
+		c.violate("member %d: delivered a %s of %d bytes from %s that nobody sent", q, castName(ev.Cast), len(ev.Data), c.name(ev.From))
+		return
+	}
+	st := c.streams[streamKey(id)]
+	if st == nil || id.Index >= len(st.msgs) {
+		c.violate("member %d: delivered %v, which was never sent", q, id)
+		return
+	}
+	if s, ok := c.byEndpoint[ev.From]; !ok || s != id.From {
+		c.violate("member %d: delivered %v as from %s (forged sender)", q, id, c.name(ev.From))
+		return
+	}
+	if want := id.Kind == KindCast; ev.Cast != want {
+		c.violate("member %d: delivered %v as a %s, not a %s", q, id, castName(ev.Cast), castName(want))
+	}
+	if id.Kind == KindSend && q != id.To {
+		c.violate("member %d: delivered %v, meant for member %d only", q, id, id.To)
+		return
+	}
+	rec := &st.msgs[id.Index]
+	if len(ev.Data) != rec.size || hash(ev.Data) != rec.sum {
+		c.violate("member %d: delivered %v with altered bytes (%d bytes, %d sent)", q, id, len(ev.Data), rec.size)
+		return
+	}
+	in := pc.cur
+	if in == nil {
+		c.violate("member %d: delivered %v before installing any view", q, id)
+		return
+	}
+	if !slices.Contains(in.view.members, ev.From) {
+		c.violate("member %d: delivered %v from %s, which is not in its %s", q, id, c.name(ev.From), c.viewString(in.view.id, in.view.members))
+	}
+	key := streamKey(id)
+	pr := pc.recv[key]
+	if pr == nil {
+		pr = &progress{last: -1}
+		pc.recv[key] = pr
+	}
+	if len(pr.got) <= id.Index {
+		pr.got = append(pr.got, make([]bool, len(st.msgs)-len(pr.got))...)
+	}
+	if pr.got[id.Index] {
+		c.violate("member %d: delivered %v twice", q, id)
+		return
+	}
+	pr.got[id.Index] = true
+	switch {
+	case id.Index < pr.last:
+		c.violate("member %d: delivered %v after #%d (FIFO order)", q, id, pr.last)
+	case pr.in == in && id.Index > pr.last+1:
+		c.violate("member %d: delivered %v before #%d (FIFO gap in %s)", q, id, pr.last+1, c.viewString(in.view.id, in.view.members))
+	case pr.in != in:
+		// The first of the stream in this view must be the first that
+		// went out in it.
+		if out := in.view.out[key]; len(out) > 0 && out[0] != id.Index {
+			c.violate("member %d: delivered %v before #%d (FIFO gap in %s)", q, id, out[0], c.viewString(in.view.id, in.view.members))
+			in.reported(key)
+		}
+	}
+	pr.last, pr.in = max(pr.last, id.Index), in
+	in.got = append(in.got, id)
+	if id.Kind == KindCast && id.From == q {
+		rec.ownDone = true
+		if rec.inView && rec.view != in.view.id {
+			c.violate("member %d: delivered its own %v in %s, but sent it in view %s", q, id, c.viewString(in.view.id, in.view.members), c.viewIDString(rec.view))
+		}
+	}
+	if i, ok := c.expIndex[expectKey{id, q}]; ok && !c.expected[i].done {
+		c.expected[i].done = true
+		c.outstanding--
+	}
+}
+
+func castName(cast bool) string {
+	if cast {
+		return "Cast"
+	}
+	return "Send"
+}
+
+// Complete reports whether every expected delivery has happened.
 func (c *Checker) Complete() bool { return c.outstanding == 0 }
 
-// Outstanding is the number of deliveries still expected.
+// Outstanding is the number of expected deliveries still missing.
 func (c *Checker) Outstanding() int { return c.outstanding }
 
-// Stall is one stream a receiver has not fully delivered.
+// Stall is one stream a receiver has not delivered all it must of.
 type Stall struct {
 	Receiver int
 	First    ID  // the first message it has not delivered
 	Missing  int // how many it has not delivered
-	Sent     int // how many the stream has
+	Expected int // how many of the stream it must deliver
 }
 
-// Stalls lists, in a fixed order, the streams some member has not fully
-// delivered.
+// Stalls lists, by receiver and stream, what expected deliveries are
+// missing.
 func (c *Checker) Stalls() []Stall {
+	type key struct {
+		receiver int
+		stream   ID
+	}
+	idx := make(map[key]int)
 	var out []Stall
-	check := func(receiver int, st *stream, p *progress, id ID) {
-		missing, first := 0, -1
-		for i := range st.msgs {
-			if i >= len(p.got) || !p.got[i] {
-				missing++
-				if first < 0 {
-					first = i
-				}
+	for _, e := range c.expected {
+		k := key{e.receiver, streamKey(e.id)}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, Stall{Receiver: e.receiver, First: ID{Index: -1}})
+		}
+		s := &out[i]
+		s.Expected++
+		if !e.done {
+			s.Missing++
+			if s.First.Index < 0 || e.id.Index < s.First.Index {
+				s.First = e.id
 			}
 		}
-		if missing > 0 {
-			id.Index = first
-			out = append(out, Stall{Receiver: receiver, First: id, Missing: missing, Sent: len(st.msgs)})
-		}
 	}
-	for r := range c.n {
-		for s := range c.n {
-			check(r, &c.casts[s], &c.castRecv[r*c.n+s], ID{Kind: KindCast, From: s})
-		}
-		for s := range c.n {
-			check(r, &c.sends[s*c.n+r], &c.sendRecv[s*c.n+r], ID{Kind: KindSend, From: s, To: r})
-		}
-	}
+	out = slices.DeleteFunc(out, func(s Stall) bool { return s.Missing == 0 })
+	slices.SortFunc(out, func(a, b Stall) int {
+		return cmp.Or(cmp.Compare(a.Receiver, b.Receiver), compareID(a.First, b.First))
+	})
 	return out
 }
 
-// Finish reports every message still undelivered as a violation: call it
-// at the deadline. explain, if not nil, adds to each stalled stream's
-// violation what the stacks know of it.
+// Finish runs the checks that need the whole run: call it at the end.
+// explain, if not nil, adds to each stalled stream's violation what the
+// simulator knows of it.
 func (c *Checker) Finish(explain func(Stall) string) {
 	for _, s := range c.Stalls() {
 		why := ""
@@ -207,8 +457,128 @@ func (c *Checker) Finish(explain func(Stall) string) {
 				why = " (" + why + ")"
 			}
 		}
-		c.violate("member %d: %d of %d %s undelivered at the deadline, first %v%s", s.Receiver, s.Missing, s.Sent, streamName(s.First), s.First, why)
+		c.violate("member %d: %d of %d %s undelivered at the deadline, first %v%s", s.Receiver, s.Missing, s.Expected, streamName(s.First), s.First, why)
 	}
+	c.checkOwnCasts()
+	for _, v := range c.viewList {
+		for _, in := range v.installs {
+			c.checkPrefix(in)
+		}
+		c.checkSynchrony(v)
+	}
+}
+
+// checkOwnCasts checks that each live process that never asked to leave
+// delivered every cast it sent, those sent during view changes included.
+func (c *Checker) checkOwnCasts() {
+	for p, pc := range c.procs {
+		if pc.crashed || pc.leaving || pc.left {
+			continue
+		}
+		st := c.streams[ID{Kind: KindCast, From: p}]
+		if st == nil {
+			continue
+		}
+		missing, first := 0, -1
+		for i := range st.msgs {
+			if !st.msgs[i].ownDone {
+				missing++
+				if first < 0 {
+					first = i
+				}
+			}
+		}
+		if missing > 0 {
+			c.violate("member %d: never delivered %d of its own %d casts, first %v", p, missing, len(st.msgs), ID{Kind: KindCast, From: p, Index: first})
+		}
+	}
+}
+
+// checkPrefix checks that, per stream, what a member delivered in a view
+// is a prefix of what went out in it.
+func (c *Checker) checkPrefix(in *install) {
+	pos := make(map[ID]int)
+	for _, id := range in.got {
+		key := streamKey(id)
+		if slices.Contains(in.bad, key) {
+			continue
+		}
+		out := in.view.out[key]
+		i := pos[key]
+		pos[key]++
+		switch {
+		case i >= len(out):
+			c.violate("member %d: delivered %v in %s, where only %d of %s went out", in.proc, id, c.viewString(in.view.id, in.view.members), len(out), streamName(id))
+			in.reported(key)
+		case out[i] != id.Index:
+			c.violate("member %d: delivered %v in %s where #%d was due (FIFO gap)", in.proc, id, c.viewString(in.view.id, in.view.members), out[i])
+			in.reported(key)
+		}
+	}
+}
+
+// checkSynchrony checks that members moving from v to the same next view
+// delivered the same casts in v, and under total order in the same order.
+func (c *Checker) checkSynchrony(v *viewRecord) {
+	first := make(map[*viewRecord]*install)
+	for _, in := range v.installs {
+		if in.next == nil {
+			continue
+		}
+		ref, ok := first[in.next]
+		if !ok {
+			first[in.next] = in
+			continue
+		}
+		a, b := casts(ref.got), casts(in.got)
+		if c.total {
+			if i := firstDifference(a, b); i >= 0 {
+				c.violate("total order: members %d and %d moved from %s to %s but delivered %s and %s at position %d in it",
+					ref.proc, in.proc, c.viewString(v.id, v.members), c.viewIDString(in.next.id), idAt(a, i), idAt(b, i), i)
+				continue
+			}
+		}
+		a, b = slices.SortedFunc(slices.Values(a), compareID), slices.SortedFunc(slices.Values(b), compareID)
+		if i := firstDifference(a, b); i >= 0 {
+			missing, holder, lacker := idAt(a, i), ref.proc, in.proc
+			if i >= len(a) || i < len(b) && compareID(b[i], a[i]) < 0 {
+				missing, holder, lacker = idAt(b, i), in.proc, ref.proc
+			}
+			c.violate("virtual synchrony: members %d and %d moved from %s to %s, but %s was delivered there by %d and not by %d (%d and %d casts)",
+				ref.proc, in.proc, c.viewString(v.id, v.members), c.viewIDString(in.next.id), missing, holder, lacker, len(a), len(b))
+		}
+	}
+}
+
+func casts(ids []ID) []ID {
+	out := make([]ID, 0, len(ids))
+	for _, id := range ids {
+		if id.Kind == KindCast {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// firstDifference is the first position at which a and b differ, or -1.
+func firstDifference(a, b []ID) int {
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+func idAt(ids []ID, i int) string {
+	if i < len(ids) {
+		return ids[i].String()
+	}
+	return "nothing"
+}
+
+func compareID(a, b ID) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.Index, b.Index))
 }
 
 func streamName(id ID) string {
@@ -216,6 +586,26 @@ func streamName(id ID) string {
 		return fmt.Sprintf("sends %d→%d", id.From, id.To)
 	}
 	return fmt.Sprintf("casts from %d", id.From)
+}
+
+// name is how violations and traces call an endpoint: m3 for process 3.
+func (c *Checker) name(e membership.Endpoint) string {
+	if p, ok := c.byEndpoint[e]; ok {
+		return fmt.Sprintf("m%d", p)
+	}
+	return e.String()
+}
+
+func (c *Checker) viewIDString(id membership.ViewID) string {
+	return fmt.Sprintf("%d@%s", id.LTime, c.name(id.Coord))
+}
+
+func (c *Checker) viewString(id membership.ViewID, members []membership.Endpoint) string {
+	names := make([]string, len(members))
+	for i, e := range members {
+		names[i] = c.name(e)
+	}
+	return fmt.Sprintf("view %s [%s]", c.viewIDString(id), strings.Join(names, " "))
 }
 
 func (c *Checker) violate(format string, args ...any) {

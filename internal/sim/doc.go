@@ -1,30 +1,46 @@
 // Package sim is Conclave's deterministic simulator: a whole group of
-// protocol stacks in one goroutine, on the in-memory network, under a
-// virtual clock, with every random choice drawn from one seed.
+// members (the membership protocol around each view's protocol stack) in
+// one goroutine, on the in-memory network, under a virtual clock, with
+// every random choice drawn from one seed.
 //
-//	     workload (seeded)            Checker (invariants)
-//	          │ Cast, Send                  ▲ Delivery
-//	┌─────────▼─────────────────────────────┴──────────┐
-//	│ layers.Stack per member                          │
-//	│ Receive, Tick, Flush, Ready, Advance             │
-//	└─────────┬─────────────────────────────▲──────────┘
-//	          │ Packet                      │ datagram
-//	┌─────────▼─────────────────────────────┴──────────┐
-//	│ transport.Network: loss, dup, reorder, delay     │
-//	└──────────────────────────────────────────────────┘
+//	  workload, membership faults (seeded)     Checker (invariants)
+//	       │ Cast, Send, Leave, crash, start         ▲ Event, Consent
+//	┌──────▼─────────────────────────────────────────┴──────────┐
+//	│ membership.Member per process                             │
+//	│ Receive, Tick, Flush, Ready, Advance                      │
+//	└──────┬─────────────────────────────────────────▲──────────┘
+//	       │ Packet                                  │ datagram
+//	┌──────▼─────────────────────────────────────────┴──────────┐
+//	│ transport.Network: loss, dup, reorder, delay, partitions  │
+//	└───────────────────────────────────────────────────────────┘
 //
-// Run advances the clock in fixed steps. Each step delivers the datagrams
-// that have fallen due, ticks every stack, injects the workload's messages,
-// flushes the stacks, hands their packets to the network and their
-// deliveries to the Checker. Nothing in a run reads the wall clock, starts a
-// goroutine, uses global randomness or iterates over a map, so a run is a
-// pure function of its Config: a failing seed replays exactly, and the
-// Result's Trace hash proves it.
+// Run advances the clock in fixed steps. Each step applies the membership
+// faults that have fallen due, delivers the datagrams that have, ticks
+// every running member, injects the workload's messages, flushes the
+// members, hands their packets to the network and their events to the
+// Checker. Nothing in a run reads the wall clock, starts a goroutine, uses
+// global randomness or depends on map order, so a run is a pure function
+// of its Config: a failing seed replays exactly, and the Result's Trace
+// hash proves it. RunLog writes down everything that happens, for
+// debugging one seed.
 //
-// The Checker holds the group to its guarantees: every multicast is
-// delivered exactly once to every member, the sender included, in the
-// sender's order and with the bytes that were sent; every point-to-point
-// message exactly once, in order, to its destination only; nothing that was
-// never sent; and, since faults stay on after the workload ends, everything
-// before a virtual deadline.
+// A run goes through phases. The members start alone, each knowing the
+// others' addresses, and must form one view (forming). Then they send the
+// workload while the membership faults strike: crashes, restarts as new
+// endpoints, partitions, joins, leaves (active). Then the faults stop and
+// partitions heal, and the live members must converge to one view (quiet);
+// then each casts a few messages and sends one to each other member, which
+// all must deliver (final). Forming and quiet are bounded by
+// Config.Converge, final by Config.Deadline: the liveness checks. Network
+// faults stay on throughout.
+//
+// The Checker holds every member's event stream to virtual synchrony: a
+// view id names one member list; each member installs views in increasing
+// id order; every member of an installed view agreed to it; members moving
+// together from one view to the next delivered the same messages in it (in
+// the same order under total order); delivery is FIFO and exactly once per
+// sender, with the bytes sent, only from members of the receiver's view; a
+// member delivers its own multicast in the view it sent it in, and all of
+// them eventually. Without membership faults, every message must also reach
+// every member.
 package sim

@@ -1,16 +1,20 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/compose"
-	"github.com/conclave-go/conclave/layers/mnak"
+	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -19,29 +23,65 @@ const MaxMembers = 64
 
 // Defaults for Config fields left zero.
 const (
-	DefaultStep     = 500 * time.Microsecond
-	DefaultActive   = 500 * time.Millisecond
-	DefaultDeadline = 60 * time.Second
+	DefaultStep   = 500 * time.Microsecond
+	DefaultActive = 500 * time.Millisecond
+	// DefaultChurnActive is the active phase with membership faults: long
+	// enough for several of them, each taking a view change or two.
+	DefaultChurnActive = 3 * time.Second
+	DefaultConverge    = 10 * time.Second
+	DefaultDeadline    = 10 * time.Second
 )
 
-// maxBacklog is the stack backlog above which the workload waits, as a
-// real application would when its sends block (see layers.Backlogger).
+// Timing is the membership protocol's timing in every simulated member, in
+// virtual time. Suspect is twenty stability gossips (every 5ms), so that
+// even 20% loss does not make a live member look dead; the rest follows
+// DefaultTiming's proportions, scaled down to keep runs short.
+var Timing = membership.Timing{
+	Suspect: 100 * time.Millisecond,
+	Retry:   10 * time.Millisecond,
+	Flush:   150 * time.Millisecond,
+	Probe:   50 * time.Millisecond,
+	Merge:   300 * time.Millisecond,
+	Stuck:   time.Second,
+}
+
+// Settle is how long the group must stay converged before a phase ends
+// (formation, quiet): a member that went unheard for a while (a partition
+// that just healed) may still be suspected for up to Timing.Suspect, and
+// the view it is in is not yet the one the group settles on.
+const Settle = 200 * time.Millisecond // twice Timing.Suspect
+
+// FinalCasts is how many multicasts each live member sends in the final
+// round; it also sends one message to each other member.
+const FinalCasts = 5
+
+// maxBacklog is the member backlog above which the workload waits, as a
+// real application would when its sends block.
 const maxBacklog = 256
 
-// group is the group identifier every simulated stack carries.
+// maxDrain bounds the drain at the end of a run.
+const maxDrain = time.Second
+
+// group is the group identifier every simulated member carries.
 const group = 0x636f6e636c617665 // "conclave"
 
 // Config describes one run. Run is a pure function of it.
 type Config struct {
-	Seed     uint64 // drives everything: workload, network faults, stacks
-	Members  int    // group size, 1 … MaxMembers
-	Messages int    // multicasts per member
-	Sends    int    // point-to-point messages per member
+	Seed     uint64 // drives everything: workload, faults, members
+	Members  int    // initial group size, 1 … MaxMembers
+	Messages int    // multicasts per member during the active phase
+	Sends    int    // point-to-point messages per member during the active phase
 	Faults   Faults
+	Total    bool // members run the total order stack (compose.Total)
 
-	Step     time.Duration // virtual clock step; DefaultStep when zero
-	Active   time.Duration // the workload is sent during [0, Active); DefaultActive when zero
-	Deadline time.Duration // everything must be delivered by Active+Deadline; DefaultDeadline when zero
+	Step   time.Duration // virtual clock step; DefaultStep when zero
+	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
+	// Converge bounds formation, and convergence once the membership
+	// faults stop: the liveness bound; DefaultConverge when zero.
+	Converge time.Duration
+	// Deadline bounds the final round: what must be delivered is by
+	// Deadline after the group converged; DefaultDeadline when zero.
+	Deadline time.Duration
 }
 
 // WithDefaults returns c with zero durations replaced by their defaults.
@@ -51,6 +91,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Active == 0 {
 		c.Active = DefaultActive
+		if c.Faults.Membership() {
+			c.Active = DefaultChurnActive
+		}
+	}
+	if c.Converge == 0 {
+		c.Converge = DefaultConverge
 	}
 	if c.Deadline == 0 {
 		c.Deadline = DefaultDeadline
@@ -66,10 +112,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: %d members; want 1 to %d", c.Members, MaxMembers)
 	case c.Messages < 0 || c.Sends < 0:
 		return errors.New("sim: negative message count")
-	case c.Step < 0 || c.Active < 0 || c.Deadline < 0:
+	case c.Step < 0 || c.Active < 0 || c.Converge < 0 || c.Deadline < 0:
 		return errors.New("sim: negative duration")
 	}
 	return nil
+}
+
+func (c Config) layers() []string {
+	if c.Total {
+		return compose.Total
+	}
+	return compose.Reliable
 }
 
 // Result is what a run found. With its Config it is everything needed to
@@ -80,19 +133,55 @@ type Result struct {
 	Sent        int           // messages the workload sent, casts and sends
 	Delivered   int           // deliveries to the members' applications
 	VirtualTime time.Duration // when the run stopped
-	// Trace hashes every delivery (time, receiver, sender, type, bytes) in
-	// order, and the network's statistics: two runs with the same Trace
-	// behaved the same.
+	Formed      time.Duration // when the initial members first shared one view
+	// Converged is how long after the membership faults stopped the live
+	// members shared one view for good (one Step when they never parted).
+	Converged time.Duration
+	Views     int // distinct views installed
+	Crashes   int
+	Restarts  int
+	Joins     int
+	Leaves    int
+	// Partitions counts the network splits.
+	Partitions int
+	// Trace hashes every event (time, member, type, contents) in order,
+	// and the network's statistics: two runs with the same Trace behaved
+	// the same.
 	Trace   uint64
 	Net     transport.NetStats
-	Drops   uint64   // the stacks' drop counters, summed
-	Members []Member // each member's state at the end
+	Drops   uint64   // the members' drop counters, summed
+	Members []Member // each process's state at the end, by number
 }
 
-// Member is one member's state at the end of a run.
+// Member is one process's state at the end of a run.
 type Member struct {
+	Endpoint membership.Endpoint
+	State    State
+	View     membership.ViewID
 	Backlog  int
-	Counters []layers.Counter
+	Counters []layers.Counter // sorted by layer and name
+}
+
+// State is a simulated process's state.
+type State uint8
+
+// States of a process.
+const (
+	StateUp      State = iota // running
+	StateCrashed              // crashed: no longer driven, its address detached
+	StateLeft                 // left the group (EventLeft): no longer driven
+)
+
+func (s State) String() string {
+	switch s {
+	case StateUp:
+		return "up"
+	case StateCrashed:
+		return "crashed"
+	case StateLeft:
+		return "left"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
 // OK reports whether the run found no violation.
@@ -101,175 +190,498 @@ func (r *Result) OK() bool { return len(r.Violations) == 0 }
 // Run simulates one group under cfg and checks it. It returns an error
 // only for an invalid Config; what goes wrong in the group is in
 // Result.Violations.
-func Run(cfg Config) (Result, error) {
+func Run(cfg Config) (Result, error) { return RunLog(cfg, nil) }
+
+// RunLog is Run that also writes to log, when not nil, everything that
+// happens: every member's events, consents and sends, the faults, the
+// phases, and at the end each member's counters. It is for debugging one
+// seed.
+func RunLog(cfg Config, log io.Writer) (Result, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	r, err := newRun(cfg)
-	if err != nil {
+	r := newRun(cfg, log)
+	if err := r.run(); err != nil {
 		return Result{}, err
 	}
-	return r.run(), nil
+	return r.result(), nil
+}
+
+// phase is where a run is.
+//
+//	forming ──one view──▶ active ──Active──▶ quiet ──one view──▶ final ──all delivered──▶ drain ──▶ done
+//	   └──────────────────── Converge ─────────┴──────── Deadline ──┘ (a violation) ──────────────▶ done
+type phase uint8
+
+const (
+	phaseForming phase = iota // the initial members find each other
+	phaseActive               // workload and membership faults
+	phaseQuiet                // membership faults over: the group must converge
+	phaseFinal                // every live member casts; all must deliver
+	phaseDrain                // nothing new on the network; what is in flight arrives
+	phaseDone
+)
+
+func (p phase) String() string {
+	return [...]string{"forming", "active", "quiet", "final", "drain", "done"}[p]
+}
+
+// proc is one simulated process: a member and what the run drives it with.
+type proc struct {
+	m       *membership.Member
+	self    membership.Endpoint
+	state   State
+	leaving bool // called Leave
+	initial bool
+	ops     []op
+	next    int   // the next op
+	casts   int   // casts sent
+	sends   []int // sends sent, by destination process
 }
 
 // run is the state of one simulation.
 type run struct {
 	cfg     Config
 	net     *transport.Network
-	addrs   []netip.AddrPort
-	ranks   map[netip.AddrPort]int
-	stacks  []*layers.Stack
-	work    [][]op
-	next    []int // per member, its next op
-	pending int   // ops not yet sent
+	faults  *rand.Rand // membership faults
+	work    *rand.Rand // workloads
+	procs   []*proc
+	byAddr  map[netip.AddrPort]int // the process at an address now
+	byEnd   map[membership.Endpoint]int
+	seeds   []netip.AddrPort // the initial members' addresses
+	addrs   int              // addresses handed out
 	checker *Checker
 	trace   trace
+	log     io.Writer
 	now     time.Duration
 	due     []transport.Delivery
 	res     Result
+	err     error
+
+	phase     phase
+	phaseAt   time.Duration // when the phase began
+	activeEnd time.Duration
+	strict    bool // no membership faults: everything sent must reach everyone
+	final     []int
+	stable    time.Duration // since when the group has converged; -1 if not
+	draining  bool
+	churn     churn
 }
 
 // Independent streams of randomness derived from the seed.
 const (
-	streamStacks = iota + 1
+	streamMembers = iota + 1
 	streamNetwork
 	streamWorkload
+	streamFaults
 )
 
-func newRun(cfg Config) (*run, error) {
-	n := cfg.Members
-	r := &run{
+func newRun(cfg Config, log io.Writer) *run {
+	return &run{
 		cfg:     cfg,
 		net:     transport.NewNetwork(mix(cfg.Seed, streamNetwork), cfg.Faults.Network()),
-		ranks:   make(map[netip.AddrPort]int, n),
-		next:    make([]int, n),
-		checker: NewChecker(n),
+		faults:  rand.New(rand.NewPCG(mix(cfg.Seed, streamFaults), cfg.Seed)),
+		work:    rand.New(rand.NewPCG(mix(cfg.Seed, streamWorkload), cfg.Seed)),
+		byAddr:  make(map[netip.AddrPort]int),
+		byEnd:   make(map[membership.Endpoint]int),
+		checker: NewChecker(cfg.Total),
 		trace:   trace(fnvOffset),
+		log:     log,
+		strict:  !cfg.Faults.Membership(),
+		stable:  -1,
 	}
-	rng := rand.New(rand.NewPCG(mix(cfg.Seed, streamWorkload), cfg.Seed))
-	r.work = workload(rng, n, cfg.Messages, cfg.Sends, cfg.Active)
-	for rank := range n {
-		st, err := compose.Build(layers.Config{
-			View: layers.View{Group: group, ID: 0, Rank: rank, N: n},
-			Seed: mix(cfg.Seed, streamStacks),
-		}, compose.Reliable, compose.Options{})
-		if err != nil {
-			return nil, err
-		}
-		r.stacks = append(r.stacks, st)
-		a := transport.Addr(rank)
-		r.addrs = append(r.addrs, a)
-		r.ranks[a] = rank
-		r.pending += len(r.work[rank])
-	}
-	return r, nil
 }
 
-// run steps the clock until everything is delivered and the network has
-// drained, or until the deadline.
-func (r *run) run() Result {
-	deadline := r.cfg.Active + r.cfg.Deadline
-	draining := false
-	for {
+// run steps the clock through the phases.
+func (r *run) run() error {
+	for i := range r.cfg.Members {
+		r.seeds = append(r.seeds, transport.Addr(i))
+	}
+	for range r.cfg.Members {
+		r.start(r.newAddr(), true)
+	}
+	r.logf("forming: %d members", r.cfg.Members)
+	for r.phase != phaseDone && r.err == nil {
 		r.now += r.cfg.Step
+		if r.phase == phaseActive {
+			r.disrupt()
+		}
 		r.receive()
-		for _, s := range r.stacks {
-			s.Tick(r.now)
-		}
+		r.tick()
 		r.inject()
-		r.collect(draining)
-		if !draining && r.pending == 0 && r.checker.Complete() {
-			// Everything is delivered. Let what is still in flight
-			// arrive, so that late duplicates and retransmissions are
-			// checked too, but put nothing new on the network.
-			draining = true
-		}
-		if _, inFlight := r.net.NextDue(); draining && !inFlight {
-			break
-		}
-		if r.now >= deadline {
-			r.checker.Finish(r.explain)
-			break
-		}
+		r.flush()
+		r.advance()
 	}
-	return r.result()
+	if r.err != nil {
+		return r.err
+	}
+	r.checker.Finish(r.explain)
+	r.logEnd()
+	return nil
 }
 
-// receive hands every datagram that has fallen due to its stack.
+// advance moves the run to its next phase when the current one is over.
+func (r *run) advance() {
+	since := r.now - r.phaseAt
+	switch r.phase {
+	case phaseForming:
+		if r.settled() {
+			r.res.Formed = r.stable
+			r.enter(phaseActive, "formed %s", r.viewOf(0))
+			r.activeEnd = r.now + r.cfg.Active
+			for p := range r.procs {
+				r.procs[p].ops = workload(r.work, r.cfg.Messages, r.cfg.Sends, r.now, r.activeEnd)
+			}
+			r.churn.next = r.now + r.churnGap()
+		} else if since >= r.cfg.Converge {
+			r.checker.violate("liveness: the %d members did not form one view within %v: %s", r.cfg.Members, r.cfg.Converge, r.describe())
+			r.enter(phaseDone, "formation failed")
+		}
+	case phaseActive:
+		if r.now >= r.activeEnd {
+			r.enter(phaseQuiet, "membership faults stop")
+			r.calm()
+		}
+	case phaseQuiet:
+		if r.settled() {
+			since = r.stable - r.phaseAt
+			r.res.Converged = since
+			r.enter(phaseFinal, "converged after %v: %s; final round", since, r.viewOf(r.live()[0]))
+			r.finalRound()
+		} else if since >= r.cfg.Converge {
+			r.checker.violate("liveness: the live members did not converge to one view within %v of the faults stopping: %s", r.cfg.Converge, r.describe())
+			r.enter(phaseDone, "convergence failed")
+		}
+	case phaseFinal:
+		if r.allSent() && r.checker.Complete() {
+			r.draining = true
+			r.enter(phaseDrain, "everything delivered; draining")
+		} else if since >= r.cfg.Deadline {
+			r.enter(phaseDone, "deadline")
+		}
+	case phaseDrain:
+		if _, inFlight := r.net.NextDue(); !inFlight || since >= maxDrain {
+			r.enter(phaseDone, "drained")
+		}
+	}
+}
+
+func (r *run) enter(p phase, format string, args ...any) {
+	r.phase, r.phaseAt, r.stable = p, r.now, -1
+	r.logf("phase %v: "+format, append([]any{p}, args...)...)
+}
+
+// start starts a process at addr.
+func (r *run) start(addr netip.AddrPort, initial bool) int {
+	p := len(r.procs)
+	inc := r.faults.Uint32() | 1
+	for r.incUsed(addr, inc) {
+		inc = r.faults.Uint32() | 1
+	}
+	self := membership.Endpoint{Addr: addr, Inc: inc}
+	pr := &proc{self: self, initial: initial}
+	r.procs = append(r.procs, pr)
+	r.byAddr[addr] = p
+	r.byEnd[self] = p
+	r.checker.Start(p, self)
+	m, err := membership.New(membership.Config{
+		Self:   self,
+		Group:  group,
+		Seeds:  r.seeds,
+		Layers: r.cfg.layers(),
+		Seed:   mix(r.cfg.Seed, streamMembers, uint64(p)),
+		Timing: Timing,
+		Trace:  func(t membership.Trace) { r.traced(p, t) },
+	})
+	if err != nil {
+		r.err = err
+		pr.state = StateCrashed
+		return p
+	}
+	pr.m = m
+	r.logf("m%d starts as %v", p, self)
+	r.drain(p)
+	return p
+}
+
+func (r *run) incUsed(addr netip.AddrPort, inc uint32) bool {
+	_, used := r.byEnd[membership.Endpoint{Addr: addr, Inc: inc}]
+	return used
+}
+
+func (r *run) newAddr() netip.AddrPort {
+	a := transport.Addr(r.addrs)
+	r.addrs++
+	return a
+}
+
+func (r *run) traced(p int, t membership.Trace) {
+	if t.Consent {
+		r.checker.Consent(p, t.View)
+		r.logf("m%d agrees to %s", p, r.checker.viewString(t.View.ID, t.View.Members))
+	}
+}
+
+// receive hands every datagram that has fallen due to the process at its
+// address, if it is running.
 func (r *run) receive() {
 	r.due = r.net.Due(r.now, r.due[:0])
 	for i := range r.due {
 		d := &r.due[i]
-		r.stacks[r.ranks[d.To]].Receive(d.Data)
+		if p, ok := r.byAddr[d.To]; ok && r.procs[p].state == StateUp {
+			r.procs[p].m.Receive(d.From, d.Data)
+			r.drain(p)
+		}
 		*d = transport.Delivery{}
 	}
 }
 
+func (r *run) tick() {
+	for p, pr := range r.procs {
+		if pr.state == StateUp {
+			pr.m.Tick(r.now)
+			r.drain(p)
+		}
+	}
+}
+
+func (r *run) flush() {
+	for p, pr := range r.procs {
+		if pr.state == StateUp {
+			pr.m.Flush()
+			r.drain(p)
+		}
+	}
+}
+
 // inject sends the workload's messages that are due, while the sender's
-// stack is not backlogged.
+// backlog is short.
 func (r *run) inject() {
-	for rank, s := range r.stacks {
-		ops := r.work[rank]
-		for r.next[rank] < len(ops) && ops[r.next[rank]].at < r.now && s.Backlog() < maxBacklog {
-			o := &ops[r.next[rank]]
-			r.next[rank]++
-			r.pending--
-			payload := Payload(r.cfg.Seed, o.id, o.size)
-			r.checker.Sent(o.id, payload)
-			r.res.Sent++
-			// The stack owns payload from here on.
-			if o.id.Kind == KindCast {
-				s.Cast(payload)
-			} else {
-				s.Send(o.id.To, payload)
+	for p, pr := range r.procs {
+		for pr.state == StateUp && pr.next < len(pr.ops) && pr.ops[pr.next].at <= r.now && pr.m.Backlog() < maxBacklog {
+			o := &pr.ops[pr.next]
+			pr.next++
+			r.send(p, o)
+		}
+	}
+}
+
+// send sends one op of process p.
+func (r *run) send(p int, o *op) {
+	pr := r.procs[p]
+	var id ID
+	if o.kind == KindCast {
+		id = ID{Kind: KindCast, From: p, Index: pr.casts}
+		pr.casts++
+	} else {
+		to := o.to
+		if to < 0 {
+			v := pr.m.View()
+			to = r.byEnd[v.Members[destination(o.pick, v.Rank(pr.self), len(v.Members))]]
+		}
+		if len(pr.sends) <= to {
+			pr.sends = append(pr.sends, make([]int, to+1-len(pr.sends))...)
+		}
+		id = ID{Kind: KindSend, From: p, To: to, Index: pr.sends[to]}
+		pr.sends[to]++
+	}
+	payload := Payload(r.cfg.Seed, id, o.size)
+	blocked := pr.m.Blocked()
+	r.checker.Sent(p, id, payload, blocked)
+	r.res.Sent++
+	switch {
+	case o.final && id.Kind == KindCast:
+		for _, q := range r.final {
+			r.checker.Expect(id, q)
+		}
+	case r.strict && id.Kind == KindCast:
+		for q := range r.procs {
+			r.checker.Expect(id, q)
+		}
+	case o.final || r.strict:
+		r.checker.Expect(id, id.To)
+	}
+	if r.log != nil {
+		b := ""
+		if blocked {
+			b = " (blocked)"
+		}
+		r.logf("m%d sends %v, %d bytes%s", p, id, len(payload), b)
+	}
+	// The member owns payload from here on.
+	if id.Kind == KindCast {
+		pr.m.Cast(payload)
+	} else {
+		pr.m.Send(r.procs[id.To].self, payload)
+	}
+	r.drain(p)
+}
+
+// drain takes process p's outputs: its packets to the network (unless
+// draining), its events to the checker.
+func (r *run) drain(p int) {
+	pr := r.procs[p]
+	rd := pr.m.Ready()
+	if !r.draining {
+		for _, pk := range rd.Packets {
+			r.net.Send(r.now, pr.self.Addr, pk.To, pk.Data)
+		}
+	}
+	for i := range rd.Events {
+		r.event(p, &rd.Events[i])
+	}
+	// The network copied the packets, the checker read the events: the
+	// member may reuse them.
+	pr.m.Advance()
+}
+
+func (r *run) event(p int, ev *membership.Event) {
+	r.trace.event(r.now, p, ev)
+	if r.log != nil {
+		r.logEvent(p, ev)
+	}
+	r.checker.Event(p, ev)
+	switch ev.Type {
+	case membership.EventDeliver:
+		r.res.Delivered++
+	case membership.EventLeft:
+		// The process is done: it stops, as a real one would.
+		r.procs[p].state = StateLeft
+	}
+}
+
+// finalRound makes every live member cast FinalCasts messages and send
+// one to every other live member: all must arrive.
+func (r *run) finalRound() {
+	r.final = r.live()
+	for _, p := range r.final {
+		pr := r.procs[p]
+		for range FinalCasts {
+			pr.ops = append(pr.ops, op{at: r.now, kind: KindCast, size: smallMin + r.work.IntN(smallMax-smallMin+1), to: -1, final: true})
+		}
+		for _, q := range r.final {
+			if q != p {
+				pr.ops = append(pr.ops, op{at: r.now, kind: KindSend, size: smallMin + r.work.IntN(smallMax-smallMin+1), to: q, final: true})
 			}
 		}
 	}
 }
 
-// collect flushes every stack, checks its deliveries and puts its packets
-// on the network, unless draining.
-func (r *run) collect(draining bool) {
-	for rank, s := range r.stacks {
-		s.Flush()
-		rd := s.Ready()
-		for _, d := range rd.Deliveries {
-			r.res.Delivered++
-			r.trace.delivery(r.now, rank, d)
-			r.checker.Deliver(rank, d)
+// allSent reports whether every running process has sent all its ops.
+func (r *run) allSent() bool {
+	for _, pr := range r.procs {
+		if pr.state == StateUp && pr.next < len(pr.ops) {
+			return false
 		}
-		for _, p := range rd.Packets {
-			switch {
-			case draining:
-			case p.To == layers.AllPeers:
-				for to := range r.stacks {
-					if to != rank {
-						r.net.Send(r.now, r.addrs[rank], r.addrs[to], p.Data)
-					}
+	}
+	return true
+}
+
+// live lists the running processes that have not asked to leave.
+func (r *run) live() []int {
+	var out []int
+	for p, pr := range r.procs {
+		if pr.state == StateUp && !pr.leaving {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// settled reports whether the running processes have converged (see
+// converged) and stayed so for Settle: long enough for suspicions raised
+// before to have fired. r.stable is when they converged.
+func (r *run) settled() bool {
+	if !r.converged() {
+		r.stable = -1
+		return false
+	}
+	if r.stable < 0 {
+		r.stable = r.now
+	}
+	return r.now-r.stable >= Settle
+}
+
+// converged reports whether none of the running processes is still
+// leaving, and the others share one view of exactly them, with no view
+// change under way.
+func (r *run) converged() bool {
+	var want []membership.Endpoint
+	for _, pr := range r.procs {
+		if pr.state != StateUp {
+			continue
+		}
+		if pr.leaving || pr.m.Blocked() {
+			return false
+		}
+		want = append(want, pr.self)
+	}
+	if len(want) == 0 {
+		return true
+	}
+	var id membership.ViewID
+	for _, pr := range r.procs {
+		if pr.state != StateUp {
+			continue
+		}
+		v := pr.m.View()
+		if len(v.Members) != len(want) {
+			return false
+		}
+		if id == (membership.ViewID{}) {
+			id = v.ID
+			for _, e := range want {
+				if !v.Has(e) {
+					return false
 				}
-			case p.To >= 0 && p.To < len(r.stacks) && p.To != rank:
-				r.net.Send(r.now, r.addrs[rank], r.addrs[p.To], p.Data)
-			default:
-				r.checker.violate("member %d: emitted a packet to rank %d", rank, p.To)
 			}
+		} else if v.ID != id {
+			return false
 		}
-		// The network copied the packets; the stack may reuse them.
-		s.Advance()
 	}
+	return true
 }
 
-// explain says what the stacks know of a stalled stream: for multicasts,
-// the receiver's reliable multicast log of the sender's stream (counting
-// fragments); for both, the sender's flow control backlog.
-func (r *run) explain(st Stall) string {
-	backlog := fmt.Sprintf("sender backlog %d", r.stacks[st.First.From].Backlog())
-	m, ok := r.stacks[st.Receiver].Layer("mnak").(*mnak.Layer)
-	if st.First.Kind != KindCast || !ok {
-		return backlog
+// describe says where every running process is, for a liveness violation.
+func (r *run) describe() string {
+	var parts []string
+	for p, pr := range r.procs {
+		if pr.state != StateUp {
+			continue
+		}
+		s := fmt.Sprintf("m%d in %s", p, r.viewOf(p))
+		if pr.m.Blocked() {
+			s += " (blocked)"
+		}
+		if pr.leaving {
+			s += " (leaving)"
+		}
+		parts = append(parts, s)
 	}
-	low, delivered, known := m.Progress(st.First.From)
-	return fmt.Sprintf("receiver's mnak log: low %d, delivered %d, known %d; %s", low, delivered, known, backlog)
+	return strings.Join(parts, "; ")
+}
+
+func (r *run) viewOf(p int) string {
+	v := r.procs[p].m.View()
+	return r.checker.viewString(v.ID, v.Members)
+}
+
+// explain says what the simulator knows of a stalled stream: where its
+// receiver and its sender are.
+func (r *run) explain(st Stall) string {
+	where := func(p int) string {
+		pr := r.procs[p]
+		if pr.state != StateUp {
+			return fmt.Sprintf("m%d %v", p, pr.state)
+		}
+		s := fmt.Sprintf("m%d in %s", p, r.viewOf(p))
+		if pr.m.Blocked() {
+			s += " blocked"
+		}
+		return s + fmt.Sprintf(", backlog %d", pr.m.Backlog())
+	}
+	return "receiver " + where(st.Receiver) + "; sender " + where(st.First.From)
 }
 
 func (r *run) result() Result {
@@ -278,13 +690,33 @@ func (r *run) result() Result {
 	res.Violations = r.checker.Violations()
 	res.VirtualTime = r.now
 	res.Net = r.net.Stats()
-	for _, s := range r.stacks {
-		res.Drops += s.Drops()
-		res.Members = append(res.Members, Member{Backlog: s.Backlog(), Counters: s.Counters()})
+	res.Views = len(r.checker.viewList)
+	for _, pr := range r.procs {
+		m := Member{Endpoint: pr.self, State: pr.state}
+		if pr.m != nil {
+			m.View = pr.m.View().ID
+			m.Backlog = pr.m.Backlog()
+			m.Counters = sortedCounters(pr.m.Counters())
+			for _, c := range m.Counters {
+				if strings.HasPrefix(c.Name, "drop") {
+					res.Drops += c.Value
+				}
+			}
+		}
+		res.Members = append(res.Members, m)
 	}
 	r.trace.stats(res.Net, res.VirtualTime)
 	res.Trace = uint64(r.trace)
 	return res
+}
+
+// sortedCounters sorts counters by layer and name: a member reports its own
+// in map order.
+func sortedCounters(cs []layers.Counter) []layers.Counter {
+	slices.SortFunc(cs, func(a, b layers.Counter) int {
+		return cmp.Or(cmp.Compare(a.Layer, b.Layer), cmp.Compare(a.Name, b.Name))
+	})
+	return cs
 }
 
 // trace is a running FNV-1a hash of what a run did.
@@ -307,9 +739,26 @@ func (t *trace) words(vs ...uint64) {
 	t.bytes(b)
 }
 
-func (t *trace) delivery(now time.Duration, receiver int, d layers.Delivery) {
-	t.words(uint64(now), uint64(receiver), uint64(d.From), uint64(d.Type), uint64(len(d.Data)))
-	t.bytes(d.Data)
+func (t *trace) endpoint(e membership.Endpoint) {
+	a := e.Addr.Addr().As16()
+	t.bytes(a[:])
+	t.words(uint64(e.Addr.Port()), uint64(e.Inc))
+}
+
+func (t *trace) event(now time.Duration, p int, ev *membership.Event) {
+	t.words(uint64(now), uint64(p), uint64(ev.Type))
+	switch ev.Type {
+	case membership.EventDeliver:
+		t.endpoint(ev.From)
+		t.words(uint64(len(ev.Data)))
+		t.bytes(ev.Data)
+	case membership.EventView:
+		t.words(ev.View.ID.LTime, uint64(len(ev.View.Members)))
+		t.endpoint(ev.View.ID.Coord)
+		for _, e := range ev.View.Members {
+			t.endpoint(e)
+		}
+	}
 }
 
 func (t *trace) stats(s transport.NetStats, end time.Duration) {

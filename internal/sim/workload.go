@@ -102,58 +102,50 @@ const (
 	largeMax      = 40 << 10
 )
 
-// op is one message of the workload: sent by id.From at time at.
+// op is one message of the workload, sent by its process at time at. Its
+// ID is given when it goes out, since a send's destination depends on the
+// view the sender is in then.
 type op struct {
-	at   time.Duration
-	id   ID
-	size int
+	at    time.Duration
+	kind  Kind
+	size  int
+	pick  uint64 // chooses a send's destination among the view's members
+	to    int    // a send's destination process, or -1 to choose by pick
+	final bool   // part of the final round: every live member must deliver it
 }
 
-// workload draws every member's messages from rng: casts and sends at
-// uniform times in [0, active), each member's in time order. Indexes count
-// each stream in that order.
-func workload(rng *rand.Rand, members, casts, sends int, active time.Duration) [][]op {
-	all := make([][]op, members)
-	sendIndex := make([]int, members)
-	for from := range members {
-		ops := make([]op, 0, casts+sends)
-		for i := range casts + sends {
-			o := op{at: time.Duration(rng.Int64N(int64(active))), id: ID{Kind: KindCast, From: from}}
-			if i >= casts {
-				o.id.Kind, o.id.To = KindSend, destination(rng, from, members)
-			}
-			if rng.Float64() < largeShare {
-				o.size = largeMin + rng.IntN(largeMax-largeMin+1)
-			} else {
-				o.size = smallMin + rng.IntN(smallMax-smallMin+1)
-			}
-			ops = append(ops, o)
+// workload draws one process's messages from rng: casts and sends at
+// uniform times in [from, to), in time order.
+func workload(rng *rand.Rand, casts, sends int, from, to time.Duration) []op {
+	ops := make([]op, 0, casts+sends)
+	for i := range casts + sends {
+		o := op{at: from, kind: KindCast, pick: rng.Uint64(), to: -1}
+		if to > from {
+			o.at += time.Duration(rng.Int64N(int64(to - from)))
 		}
-		slices.SortStableFunc(ops, func(a, b op) int { return cmp.Compare(a.at, b.at) })
-		castIndex := 0
-		clear(sendIndex)
-		for i := range ops {
-			if id := &ops[i].id; id.Kind == KindCast {
-				id.Index = castIndex
-				castIndex++
-			} else {
-				id.Index = sendIndex[id.To]
-				sendIndex[id.To]++
-			}
+		if i >= casts {
+			o.kind = KindSend
 		}
-		all[from] = ops
+		if rng.Float64() < largeShare {
+			o.size = largeMin + rng.IntN(largeMax-largeMin+1)
+		} else {
+			o.size = smallMin + rng.IntN(smallMax-smallMin+1)
+		}
+		ops = append(ops, o)
 	}
-	return all
+	slices.SortStableFunc(ops, func(a, b op) int { return cmp.Compare(a.at, b.at) })
+	return ops
 }
 
-// destination draws the destination of a send: now and then the sender
-// itself, else another member.
-func destination(rng *rand.Rand, from, members int) int {
-	if members == 1 || rng.Float64() < selfSendShare {
-		return from
+// destination chooses the destination of a send by pick among members, the
+// view the sender is in (self is the sender's place in it): now and then
+// the sender itself, else another member.
+func destination(pick uint64, self, members int) int {
+	if members == 1 || pick%1000 < uint64(selfSendShare*1000) {
+		return self
 	}
-	to := rng.IntN(members - 1)
-	if to >= from {
+	to := int((pick / 1000) % uint64(members-1))
+	if to >= self {
 		to++
 	}
 	return to

@@ -40,48 +40,54 @@ func TestPayloadRoundTrip(t *testing.T) {
 }
 
 func TestWorkloadShape(t *testing.T) {
-	const members, casts, sends = 4, 2000, 500
-	active := 500 * time.Millisecond
-	work := workload(rand.New(rand.NewPCG(1, 2)), members, casts, sends, active)
-	again := workload(rand.New(rand.NewPCG(1, 2)), members, casts, sends, active)
-	if !reflect.DeepEqual(work, again) {
+	const casts, sends = 2000, 500
+	from, to := 100*time.Millisecond, 600*time.Millisecond
+	ops := workload(rand.New(rand.NewPCG(1, 2)), casts, sends, from, to)
+	again := workload(rand.New(rand.NewPCG(1, 2)), casts, sends, from, to)
+	if !reflect.DeepEqual(ops, again) {
 		t.Fatal("workload is not deterministic")
 	}
-	var large, self, total int
-	for from, ops := range work {
-		next := map[ID]int{} // stream → next index
-		for i, o := range ops {
-			if o.at < 0 || o.at >= active || (i > 0 && o.at < ops[i-1].at) {
-				t.Fatalf("member %d op %d at %v: out of order or outside the active phase", from, i, o.at)
-			}
-			if o.id.From != from {
-				t.Fatalf("member %d sends %v", from, o.id)
-			}
-			s := o.id
-			s.Index = 0
-			if o.id.Index != next[s] {
-				t.Fatalf("%v: want index %d", o.id, next[s])
-			}
-			next[s]++
-			if o.size > smallMax {
-				large++
-			}
-			if o.id.Kind == KindSend && o.id.To == from {
-				self++
-			}
-			total++
+	var large, nc, ns int
+	for i, o := range ops {
+		if o.at < from || o.at >= to || (i > 0 && o.at < ops[i-1].at) {
+			t.Fatalf("op %d at %v: out of order or outside [%v, %v)", i, o.at, from, to)
 		}
-		if got := next[ID{Kind: KindCast, From: from}]; got != casts {
-			t.Errorf("member %d: %d casts, want %d", from, got, casts)
+		if o.to != -1 || o.final {
+			t.Fatalf("op %d: %+v", i, o)
+		}
+		if o.size > smallMax {
+			large++
+		}
+		if o.kind == KindCast {
+			nc++
+		} else {
+			ns++
 		}
 	}
-	if total != members*(casts+sends) {
-		t.Errorf("%d messages, want %d", total, members*(casts+sends))
+	if nc != casts || ns != sends {
+		t.Errorf("%d casts and %d sends, want %d and %d", nc, ns, casts, sends)
 	}
-	if share := float64(large) / float64(total); share < 0.01 || share > 0.03 {
+	if share := float64(large) / float64(len(ops)); share < 0.01 || share > 0.03 {
 		t.Errorf("%.3f of messages are large, want about %.2f", share, largeShare)
 	}
-	if self == 0 {
-		t.Error("no member sends to itself")
+}
+
+func TestDestination(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const members, self = 5, 2
+	count := make([]int, members)
+	for range 10000 {
+		count[destination(rng.Uint64(), self, members)]++
+	}
+	if share := float64(count[self]) / 10000; share < 0.03 || share > 0.07 {
+		t.Errorf("%.3f of sends to self, want about %.2f", share, selfSendShare)
+	}
+	for to, n := range count {
+		if to != self && n < 2000 {
+			t.Errorf("member %d got %d of 10000 sends", to, n)
+		}
+	}
+	if got := destination(12345, 0, 1); got != 0 {
+		t.Errorf("alone, a send goes to %d", got)
 	}
 }

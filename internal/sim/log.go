@@ -1,0 +1,77 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/conclave-go/conclave/membership"
+)
+
+// The run log (RunLog) is for people debugging one seed: one line per
+// thing that happens, stamped with the virtual time, members named m0, m1,
+// … by the order in which they started.
+
+func (r *run) logf(format string, args ...any) {
+	if r.log == nil {
+		return
+	}
+	fmt.Fprintf(r.log, "%10.3fms  %s\n", float64(r.now.Microseconds())/1000, fmt.Sprintf(format, args...))
+}
+
+func (r *run) names(es []membership.Endpoint) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = r.checker.name(e)
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func (r *run) logEvent(p int, ev *membership.Event) {
+	switch ev.Type {
+	case membership.EventDeliver:
+		what := fmt.Sprintf("%d bytes", len(ev.Data))
+		if id, ok := ParsePayload(ev.Data); ok {
+			what = id.String()
+		}
+		kind := "send"
+		if ev.Cast {
+			kind = "cast"
+		}
+		r.logf("m%d delivers %s (%s from %s)", p, what, kind, r.checker.name(ev.From))
+	case membership.EventView:
+		s := fmt.Sprintf("m%d installs %s", p, r.checker.viewString(ev.View.ID, ev.View.Members))
+		if len(ev.Joined) > 0 {
+			s += " joined " + r.names(ev.Joined)
+		}
+		if len(ev.Left) > 0 {
+			s += " left " + r.names(ev.Left)
+		}
+		if len(ev.Failed) > 0 {
+			s += " failed " + r.names(ev.Failed)
+		}
+		r.logf("%s", s)
+	default:
+		r.logf("m%d %v", p, ev.Type)
+	}
+}
+
+// logEnd writes each process's state and counters, and the violations.
+func (r *run) logEnd() {
+	if r.log == nil {
+		return
+	}
+	for p, pr := range r.procs {
+		if pr.m == nil {
+			continue
+		}
+		r.logf("m%d %v (%v) in %s, backlog %d", p, pr.state, pr.self, r.viewOf(p), pr.m.Backlog())
+		var cs []string
+		for _, c := range sortedCounters(pr.m.Counters()) {
+			cs = append(cs, fmt.Sprintf("%s.%s=%d", c.Layer, c.Name, c.Value))
+		}
+		fmt.Fprintf(r.log, "    %s\n", strings.Join(cs, " "))
+	}
+	for _, v := range r.checker.Violations() {
+		r.logf("violation: %s", v)
+	}
+}
