@@ -7,6 +7,7 @@
 //	┌──────────────┐       │                 ▼
 //	│ frag         │  split and reassemble large messages
 //	│ mflow        │  sender window bounded by stability
+//	│ total        │  (optional) one delivery order for all, by a sequencer
 //	│ stable       │  ack gossip, stability vectors
 //	│ pt2pt        │  reliable FIFO point-to-point
 //	│ mnak         │  reliable FIFO multicast, NAK + retransmission
@@ -17,6 +18,9 @@
 //
 // Events travel up (from the network) and down (from the application). Each
 // layer adds its own header on the way down and removes it on the way up.
+//
+// A stack serves one view, a fixed list of members; package membership
+// builds a new one for each view and runs the view changes around them.
 //
 // Every layer is a pure state machine: it has no goroutines, sockets, wall
 // clock or global randomness. Time reaches it through Tick and Port.Now,
