@@ -74,8 +74,8 @@ func (m *Member) actOnSuspicion(fresh bool) {
 		return
 	}
 	if m.isCoordinator() {
-		if fresh && m.coord != nil && m.coord.phase != cMergeWait {
-			m.restartRound()
+		if fresh {
+			m.changeNow()
 		}
 		return
 	}
@@ -103,8 +103,8 @@ func (m *Member) onSuspect(msg *ctlMsg) {
 			fresh = true
 		}
 	}
-	if fresh && m.coord != nil && m.coord.phase != cMergeWait {
-		m.restartRound()
+	if fresh {
+		m.changeNow()
 	}
 }
 
@@ -112,8 +112,11 @@ func (m *Member) onSuspect(msg *ctlMsg) {
 // member, or runs it when this member is the coordinator.
 func (m *Member) requestLeave() {
 	if m.isCoordinator() {
-		m.fd.leaving[m.rank] = true
-		return // tickCoordinator starts the round
+		if !m.fd.leaving[m.rank] {
+			m.fd.leaving[m.rank] = true
+			m.changeNow()
+		}
+		return
 	}
 	if m.now-m.fd.lastReport >= m.cfg.Timing.Retry || m.fd.lastReport == 0 {
 		m.fd.lastReport = m.now
@@ -128,9 +131,7 @@ func (m *Member) onLeave(msg *ctlMsg) {
 	}
 	if r := m.view.Rank(msg.From); r >= 0 && !m.fd.leaving[r] {
 		m.fd.leaving[r] = true
-		if m.coord != nil && m.coord.phase != cMergeWait {
-			m.restartRound()
-		}
+		m.changeNow()
 	}
 }
 
@@ -149,4 +150,17 @@ func (m *Member) Suspect(e Endpoint) {
 		m.actOnSuspicion(true)
 	}
 	m.settle()
+}
+
+// changeNow starts a view change at once for news that calls for one (a
+// suspicion, a leave), or restarts the one under way so that it takes the
+// news into account; a round that has flushed this view to be absorbed by
+// another is left to finish.
+func (m *Member) changeNow() {
+	switch {
+	case m.coord != nil && m.coord.phase != cMergeWait:
+		m.restartRound()
+	case m.coord == nil && m.part == nil && !m.left && m.isCoordinator():
+		m.startRound(Summary{})
+	}
 }
