@@ -80,9 +80,11 @@ func (d *driver) readLoop() {
 }
 
 // accepting returns the request channel, or nil while flow control or a
-// view change holds too many messages back.
+// view change holds too many messages back, or while the application lags
+// behind with its events (a member alone has no other brake on a sender
+// that reads slowly).
 func (d *driver) accepting() chan request {
-	if d.member.Backlog() >= d.g.cfg.Backlog {
+	if d.member.Backlog() >= d.g.cfg.Backlog || len(d.pending)-d.head >= maxPending {
 		return nil
 	}
 	return d.g.reqs
@@ -130,6 +132,16 @@ func (d *driver) run() {
 		case r := <-d.accepting():
 			d.request(r)
 		case now := <-tick.C:
+			// Read what arrived first: after a pause, stale silence must
+			// not look like failure.
+			for drained := false; !drained && err == nil; {
+				select {
+				case in := <-d.input():
+					err = d.receive(in)
+				default:
+					drained = true
+				}
+			}
 			d.member.Tick(now.Sub(d.start))
 		case <-leave:
 			leave = nil

@@ -91,14 +91,26 @@ func (m *Member) actOnSuspicion(fresh bool) {
 	}
 }
 
-// onSuspect takes a member's report of suspicions, as coordinator.
+// onSuspect takes a member's report of suspicions. The report goes to the
+// member its sender takes for the coordinator; when that is this member
+// because the sender suspects those ranked before it, this member believes
+// it (Ensemble's slander) and takes over.
 func (m *Member) onSuspect(msg *ctlMsg) {
-	if msg.View != m.view.ID || !m.view.Has(msg.From) || !m.isCoordinator() {
+	if msg.View != m.view.ID || !m.view.Has(msg.From) {
+		return
+	}
+	for _, e := range msg.Suspects {
+		if r := m.view.Rank(e); r >= 0 && r < m.rank && !m.fd.suspects[r] {
+			m.fd.suspects[r] = true
+			m.count("suspicions.reported")
+		}
+	}
+	if !m.isCoordinator() {
 		return
 	}
 	fresh := false
 	for _, e := range msg.Suspects {
-		if r := m.view.Rank(e); r >= 0 && r != m.rank && !m.fd.slandered[r] {
+		if r := m.view.Rank(e); r >= 0 && r != m.rank && !m.fd.excluded(r) {
 			m.fd.slandered[r] = true
 			fresh = true
 		}

@@ -111,7 +111,8 @@ type Member struct {
 
 	blocked  bool
 	deaf     bool      // the driver is not reading the network for now
-	queue    []request // sent while blocked, for the next view
+	queue    []request // accepted, not yet handed to the stack
+	unsent   *request  // handed to the stack, which has not sent it all yet
 	leaving  bool
 	leftAt   time.Duration
 	left     bool
@@ -149,6 +150,11 @@ func New(cfg Config) (*Member, error) {
 		}
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
+	if cfg.Options.Stable.Idle == 0 {
+		// Stability gossip is the heartbeat the failure detector hears
+		// when the group is idle: ten per suspicion timeout.
+		cfg.Options.Stable.Idle = cfg.Timing.Suspect / 10
+	}
 	m := &Member{
 		cfg:      cfg,
 		self:     cfg.Self,
@@ -165,6 +171,7 @@ func New(cfg Config) (*Member, error) {
 	if err := m.install(alone, nil); err != nil {
 		return nil, err
 	}
+	m.nextProbe = 0 // look for the group at the first tick
 	return m, nil
 }
 
@@ -205,38 +212,56 @@ func (m *Member) count(name string) { m.counters[name]++ }
 // Cast multicasts data to the view, this member included. During a view
 // change it waits for the next view. The member owns data from then on.
 func (m *Member) Cast(data []byte) {
-	if m.left {
-		m.count("drop.after_leave")
-		return
-	}
-	if m.blocked {
-		m.queue = append(m.queue, request{cast: true, data: data})
-		return
-	}
-	m.stack.Cast(data)
-	m.collect()
-	m.settle()
+	m.submit(request{cast: true, data: data})
 }
 
 // Send sends data to member to, reliably and in order, if it is in the
 // view when the message goes out.
 func (m *Member) Send(to Endpoint, data []byte) {
+	m.submit(request{to: to, data: data})
+}
+
+func (m *Member) submit(r request) {
 	if m.left {
 		m.count("drop.after_leave")
 		return
 	}
-	if m.blocked {
-		m.queue = append(m.queue, request{to: to, data: data})
-		return
-	}
-	r := m.view.Rank(to)
-	if r < 0 {
-		m.count("drop.send_to_non_member")
-		return
-	}
-	m.stack.Send(r, data)
-	m.collect()
+	m.queue = append(m.queue, r)
+	m.pump()
 	m.settle()
+}
+
+// pump hands queued messages to the stack while it holds nothing back.
+//
+// Messages wait here, not in the stack's flow control, so that a view
+// change never strands one: whatever the stack has not sent when its view
+// ends is lost with it, while this queue goes on to the next view. The one
+// message the stack has taken but not finished sending (a large message,
+// its fragments waiting for the window) is remembered, and sent again whole
+// in the next view if the view ends abruptly: its fragments in the old view
+// can never be reassembled, since the rest of them are never sent there.
+func (m *Member) pump() {
+	for !m.blocked && len(m.queue) > 0 && m.stack.Backlog() == 0 {
+		r := m.queue[0]
+		m.queue[0] = request{}
+		m.queue = m.queue[1:]
+		m.unsent = nil
+		if r.cast {
+			m.stack.Cast(r.data)
+		} else if rank := m.view.Rank(r.to); rank >= 0 {
+			m.stack.Send(rank, r.data)
+		} else {
+			m.count("drop.send_to_non_member")
+			continue
+		}
+		if m.stack.Backlog() > 0 {
+			m.unsent = &r
+		}
+	}
+	if len(m.queue) == 0 {
+		m.queue = nil
+	}
+	m.collect()
 }
 
 // Leave asks to leave the group: the member stays until a view without it
@@ -343,11 +368,18 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 	m.collect()
 	m.tryFlushOK()
 	m.trySyncOK()
+	m.pump()
 	m.settle()
 }
 
 // Tick advances time.
 func (m *Member) Tick(now time.Duration) {
+	if now-m.now > m.cfg.Timing.Suspect/2 {
+		// This member itself was paused (descheduled, stopped, starved):
+		// the silence it is about to notice is its own.
+		m.fd.hearAll(now)
+		m.count("own_pauses")
+	}
 	if now > m.now {
 		m.now = now
 	}
@@ -368,6 +400,9 @@ func (m *Member) Tick(now time.Duration) {
 	}
 	if m.leaving && !m.left && m.part == nil && m.coord == nil {
 		m.requestLeave()
+	}
+	if !m.left {
+		m.pump()
 	}
 	m.settle()
 }
@@ -469,6 +504,11 @@ func (m *Member) install(v View, decided []byte) error {
 		flushed = m.part.survivors
 	}
 	if m.stack != nil {
+		if m.unsent != nil && m.stack.Backlog() > 0 {
+			m.queue = append([]request{*m.unsent}, m.queue...)
+			m.count("resent_in_next_view")
+		}
+		m.unsent = nil
 		m.stack.EndView()
 		m.collect()
 	}
@@ -522,15 +562,7 @@ func (m *Member) install(v View, decided []byte) error {
 	m.trace(Trace{View: v})
 	m.count("views_installed")
 	m.blocked = false
-	queue := m.queue
-	m.queue = nil
-	for _, q := range queue {
-		if q.cast {
-			m.Cast(q.data)
-		} else {
-			m.Send(q.to, q.data)
-		}
-	}
+	m.pump()
 	return nil
 }
 
@@ -555,7 +587,7 @@ func (m *Member) goAlone() {
 	m.count("went_alone")
 	v := View{ID: ViewID{LTime: m.maxLTime + 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: v})
-	m.announce = nil
+	m.announce, m.part, m.coord = nil, nil, nil
 	m.install(v, nil)
 }
 

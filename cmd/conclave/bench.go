@@ -5,14 +5,21 @@ package main
 // children and drives them with JSON lines:
 //
 //	parent                              member r
-//	  start the process ─────────────────▶ bind two UDP sockets on 127.0.0.1:0
-//	        ◀───────────────── benchHello (its raw and stack addresses)
+//	  start the process ─────────────────▶ bind three UDP sockets on 127.0.0.1:0
+//	        ◀───────────────── benchHello (its raw, stack and total addresses)
 //	  benchCommand setup ────────────────▶ every address, the parameters
 //	  benchCommand raw, start time ──────▶ send / count plain datagrams
 //	        ◀───────────────── benchRawReport
 //	  benchCommand join ─────────────────▶ Join, wait for a view of all
 //	        ◀───────────────── benchJoined (the view's id)
 //	  benchCommand stack, start time ────▶ multicast / deliver, drain
+//	        ◀───────────────── benchStackReport
+//	 with --total:
+//	  benchCommand join-total ───────────▶ Close the first group; Join a
+//	                                       second, totally ordered, on the
+//	                                       total socket; wait for a view of all
+//	        ◀───────────────── benchJoined
+//	  benchCommand total, start time ────▶ multicast / deliver, drain
 //	        ◀───────────────── benchStackReport
 //	  close its stdin ───────────────────▶ Close the group, exit 0
 //
@@ -88,9 +95,18 @@ type benchOptions struct {
 	size       int
 	duration   time.Duration
 	senders    string
+	total      bool
 	json       bool
 	slow       time.Duration
 	cpuprofile string
+}
+
+// phases is the number of phases the bench runs.
+func (o *benchOptions) phases() int {
+	if o.total {
+		return 3
+	}
+	return 2
 }
 
 func newBenchCmd() *cobra.Command {
@@ -102,7 +118,7 @@ func newBenchCmd() *cobra.Command {
 against plain UDP, with M member processes talking over UDP on 127.0.0.1.
 
 Two phases run one after the other, with the same processes, fan-out and
-message size:
+message size, and a third with --total:
 
   raw UDP  the sender(s) send --size-byte datagrams to every other member,
            one datagram per member per message (the fan-out the stack uses),
@@ -113,10 +129,17 @@ message size:
            control lets them, and every member, the senders included, counts
            the messages it delivers (and checks each sender's order). A view
            change during the phase (a member suspected) fails the bench.
+  total    with --total: every member closes its first group, where every
+           member has delivered everything, and joins a second one with
+           total order (TotalOrder: every member delivers the multicasts in
+           the same order); then the same senders send the same messages for
+           as long, counted the same way, and the bench checks that every
+           member delivered them in the same order.
 
 Each phase lasts --duration. Counting starts after a warm-up of a fifth of it
-(at most 500ms) and stops at --duration; the stack phase then drains, so
-every member delivers everything before the processes exit.
+(at most 500ms) and stops at --duration; the stack and total order phases
+then drain, so every member delivers everything before the next phase or the
+end.
 
 With --senders one only member 0 sends; with all, every member does.
 
@@ -131,6 +154,8 @@ With --senders one only member 0 sends; with all, every member does.
            --size 16 or more.
   ratio    stack msgs/s per member ÷ raw UDP msgs/s per member. Small
            messages are bundled many to a datagram, so it can exceed 1.
+  vs stack with --total: total order msgs/s ÷ stack msgs/s, both per
+           member, measured in the same run.
   max RSS  peak resident set size of a member process (VmHWM).
 
 --slow-receiver makes the last member take that long over every delivery in
@@ -138,11 +163,12 @@ the stack phase (it sleeps, in slices of 1ms or more because shorter sleeps
 are not kept, so that it delivers at most one message per delay on average);
 flow control then holds the senders back to its pace, and the max RSS of each
 member shows that no one's memory grows with the backlog. The raw UDP phase
-ignores it.
+ignores it; the total order phase applies it too.
 
 --json prints one line of JSON instead of the tables: the same numbers, and
 per member its rates, latency, max RSS and datagrams and system calls.`,
 		Example: `  conclave bench --members 3 --size 1024 --duration 5s
+  conclave bench --members 3 --size 1024 --duration 5s --total
   conclave bench --members 3 --size 64 --duration 5s --senders all --json
   conclave bench --members 3 --size 1024 --duration 5s --slow-receiver 50us`,
 		Args: cobra.NoArgs,
@@ -158,9 +184,10 @@ per member its rates, latency, max RSS and datagrams and system calls.`,
 	f.IntVar(&o.size, "size", 1024, "message size in bytes")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each phase")
 	f.StringVar(&o.senders, "senders", "one", "who sends: one (member 0) or all")
+	f.BoolVar(&o.total, "total", false, "run a third phase in a group with total order")
 	f.BoolVar(&o.json, "json", false, "print the result as one line of JSON")
 	f.DurationVar(&o.slow, "slow-receiver", 0, "make the last member spend this long on each delivery (stack phase)")
-	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write each member's CPU profile of the stack phase to `DIR`/member-R.pprof")
+	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write each member's CPU profile of the stack phase to `DIR`/member-R.pprof (of the total order phase to member-R-total.pprof)")
 	f.MarkHidden("cpuprofile")
 	return cmd
 }
@@ -196,17 +223,28 @@ func benchWarmup(d time.Duration) time.Duration { return min(d/5, benchMaxWarmup
 // The parent's lines to a member.
 
 type benchCommand struct {
-	Cmd   string      `json:"cmd"` // setup, raw or stack
+	Cmd   string      `json:"cmd"` // setup, raw, join, stack, join-total or total
 	Setup *benchSetup `json:"setup,omitempty"`
 	// Start is when a raw or stack phase begins, in Unix nanoseconds.
 	Start int64 `json:"start,omitempty"`
 }
+
+// The commands.
+const (
+	benchCmdSetup     = "setup"
+	benchCmdRaw       = "raw"
+	benchCmdJoin      = "join"
+	benchCmdStack     = "stack"
+	benchCmdJoinTotal = "join-total"
+	benchCmdTotal     = "total"
+)
 
 type benchSetup struct {
 	Rank         int              `json:"rank"`
 	Group        string           `json:"group"`
 	Raw          []netip.AddrPort `json:"raw"`
 	Stack        []netip.AddrPort `json:"stack"`
+	Total        []netip.AddrPort `json:"total,omitempty"` // with --total
 	Size         int              `json:"size"`
 	Duration     time.Duration    `json:"duration"`
 	AllSend      bool             `json:"all_send"`
@@ -232,6 +270,7 @@ func (s *benchSetup) slow() bool { return s.SlowReceiver > 0 && s.Rank == len(s.
 type benchHello struct {
 	Raw   netip.AddrPort `json:"raw"`
 	Stack netip.AddrPort `json:"stack"`
+	Total netip.AddrPort `json:"total"` // for the total order phase
 }
 
 type benchJoined struct {
@@ -256,10 +295,14 @@ type benchStackReport struct {
 	ViewChanges     uint64               `json:"view_changes"`           // after the full view
 	UDP             benchUDP             `json:"udp"`                    // the whole phase
 	MaxRSSKB        uint64               `json:"max_rss_kb"`
+	// Order is a hash of the order of every delivery of the phase,
+	// warm-up and drain included: with total order it is the same at
+	// every member.
+	Order uint64 `json:"order"`
 }
 
-// runBench is the parent: it starts the members, runs both phases and
-// prints the result.
+// runBench is the parent: it starts the members, runs the phases and prints
+// the result.
 func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (err error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -268,7 +311,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (er
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	limit := 2*o.duration + benchMargin
+	limit := time.Duration(o.phases())*o.duration + benchMargin
 	ctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("the bench did not finish within %v", limit))
 	defer cancel()
 	logw := &benchLogWriter{w: stderr}
@@ -307,23 +350,81 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (er
 	for _, h := range hellos {
 		setup.Raw = append(setup.Raw, h.Raw)
 		setup.Stack = append(setup.Stack, h.Stack)
+		if o.total {
+			setup.Total = append(setup.Total, h.Total)
+		}
 	}
 	for r, w := range ws {
 		s := setup
 		s.Rank = r
-		if err := w.Send(benchCommand{Cmd: "setup", Setup: &s}); err != nil {
+		if err := w.Send(benchCommand{Cmd: benchCmdSetup, Setup: &s}); err != nil {
 			return err
 		}
 	}
 
 	progress("raw UDP baseline (%v)…", o.duration)
-	raws, err := benchPhase[benchRawReport](ctx, ws, "raw")
+	raws, err := benchPhase[benchRawReport](ctx, ws, benchCmdRaw)
 	if err != nil {
 		return err
 	}
 	progress("stack: joining the group…")
+	if err := benchJoinAll(ctx, ws, benchCmdJoin); err != nil {
+		return err
+	}
+	progress("stack (%v)…", o.duration)
+	stacks, err := benchPhase[benchStackReport](ctx, ws, benchCmdStack)
+	if err != nil {
+		return err
+	}
+	var totals []benchStackReport
+	if o.total {
+		progress("total order: joining a second group, with total order…")
+		if err := benchJoinAll(ctx, ws, benchCmdJoinTotal); err != nil {
+			return err
+		}
+		progress("total order (%v)…", o.duration)
+		if totals, err = benchPhase[benchStackReport](ctx, ws, benchCmdTotal); err != nil {
+			return err
+		}
+		for r, t := range totals {
+			if t.Order != totals[0].Order {
+				return fmt.Errorf("total order broken: member %d delivered the messages in another order than member 0", r)
+			}
+		}
+	}
 	for _, w := range ws {
-		if err := w.Send(benchCommand{Cmd: "join"}); err != nil {
+		w.CloseInput()
+	}
+	for _, w := range ws {
+		if err := w.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	if o.cpuprofile != "" {
+		what := "the stack phase"
+		if o.total {
+			what = "the stack and total order phases"
+		}
+		progress("CPU profiles of %s in %s", what, o.cpuprofile)
+	}
+
+	res := benchSummarize(o, raws, stacks, totals)
+	if o.json {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	return res.print(stdout)
+}
+
+// benchJoinAll has every member join a group (cmd join or join-total) and
+// checks that they all joined the same view.
+func benchJoinAll(ctx context.Context, ws []*benchutil.Worker, cmd string) error {
+	for _, w := range ws {
+		if err := w.Send(benchCommand{Cmd: cmd}); err != nil {
 			return err
 		}
 	}
@@ -336,33 +437,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (er
 			return fmt.Errorf("members joined different views: member 0 is in %s, member %d in %s", joined[0].View, r, j.View)
 		}
 	}
-	progress("stack (%v)…", o.duration)
-	stacks, err := benchPhase[benchStackReport](ctx, ws, "stack")
-	if err != nil {
-		return err
-	}
-	for _, w := range ws {
-		w.CloseInput()
-	}
-	for _, w := range ws {
-		if err := w.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	if o.cpuprofile != "" {
-		progress("CPU profiles of the stack phase in %s", o.cpuprofile)
-	}
-
-	res := benchSummarize(o, raws, stacks)
-	if o.json {
-		b, err := json.Marshal(res)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", b)
-		return err
-	}
-	return res.print(stdout)
+	return nil
 }
 
 // benchPhase starts phase at every member and collects their reports.
@@ -429,6 +504,23 @@ type benchResult struct {
 	ViewChanges      uint64               `json:"view_changes"`           // the most a member saw
 	DropReasons      map[string]uint64    `json:"drop_reasons,omitempty"` // summed over members
 	PerMember        []benchMemberSummary `json:"per_member"`
+
+	*benchTotalResult // with --total only
+}
+
+// benchTotalResult is the total order phase's part of the result. Its
+// fields appear in the JSON only with --total.
+type benchTotalResult struct {
+	TotalMsgsPerSec    float64 `json:"total_msgs_per_sec"`
+	TotalMinMsgsPerSec float64 `json:"total_min_msgs_per_sec"`
+	TotalMBPerSec      float64 `json:"total_mb_per_sec"`
+	TotalP50Us         float64 `json:"total_p50_us"`
+	TotalP99Us         float64 `json:"total_p99_us"`
+	// RatioTotalVsStack is total order msgs/s ÷ stack msgs/s, per member.
+	RatioTotalVsStack    float64 `json:"ratio_total_vs_stack"`
+	TotalRetransmissions uint64  `json:"total_retransmissions"`
+	TotalDrops           uint64  `json:"total_drops"`
+	TotalViewChanges     uint64  `json:"total_view_changes"`
 }
 
 type benchMemberSummary struct {
@@ -447,6 +539,19 @@ type benchMemberSummary struct {
 	// included.
 	StackUDP benchUDP `json:"stack_udp"`
 	RawUDP   benchUDP `json:"raw_udp"`
+
+	*benchMemberTotal // with --total only
+}
+
+// benchMemberTotal is a member's part of the total order phase.
+type benchMemberTotal struct {
+	TotalMsgsPerSec      float64  `json:"total_msgs_per_sec"`
+	TotalSentPerSec      float64  `json:"total_sent_msgs_per_sec"`
+	TotalP50Us           float64  `json:"total_p50_us"`
+	TotalP99Us           float64  `json:"total_p99_us"`
+	TotalRetransmissions uint64   `json:"total_retransmissions"`
+	TotalDrops           uint64   `json:"total_drops"`
+	TotalUDP             benchUDP `json:"total_udp"`
 }
 
 func benchPerSec(n uint64, s float64) float64 {
@@ -456,9 +561,42 @@ func benchPerSec(n uint64, s float64) float64 {
 	return float64(n) / s
 }
 
+// benchMulticast sums up a multicast phase (stack or total order) over the
+// members: the mean and the minimum of the rates at which each delivered,
+// and the latency quantiles of the merged histograms.
+type benchMulticast struct {
+	rates                []float64 // delivered per second, by rank
+	mean, min            float64
+	p50Us, p99Us         float64   // all members' latencies together
+	memberP50, memberP99 []float64 // by rank
+}
+
+func benchSumUp(reps []benchStackReport) benchMulticast {
+	var s benchMulticast
+	var lat benchutil.Histogram
+	for r, rep := range reps {
+		rate := benchPerSec(rep.Delivered, rep.Seconds)
+		s.rates = append(s.rates, rate)
+		s.mean += rate / float64(len(reps))
+		if r == 0 || rate < s.min {
+			s.min = rate
+		}
+		var p50, p99 float64
+		if rep.Latency != nil {
+			p50, p99 = rep.Latency.Quantile(0.50)/1e3, rep.Latency.Quantile(0.99)/1e3
+			lat.Merge(rep.Latency)
+		}
+		s.memberP50 = append(s.memberP50, p50)
+		s.memberP99 = append(s.memberP99, p99)
+	}
+	s.p50Us, s.p99Us = lat.Quantile(0.50)/1e3, lat.Quantile(0.99)/1e3
+	return s
+}
+
 // benchSummarize aggregates the members' reports: means and minimum over
 // members, latency quantiles of the merged histograms, sums of counters.
-func benchSummarize(o benchOptions, raws []benchRawReport, stacks []benchStackReport) *benchResult {
+// totals, the total order phase's reports, is nil without --total.
+func benchSummarize(o benchOptions, raws []benchRawReport, stacks, totals []benchStackReport) *benchResult {
 	res := &benchResult{
 		Members:        o.members,
 		Size:           o.size,
@@ -467,7 +605,7 @@ func benchSummarize(o benchOptions, raws []benchRawReport, stacks []benchStackRe
 		SlowReceiverUs: float64(o.slow) / 1e3,
 	}
 	allSend := o.senders == "all"
-	var lat benchutil.Histogram
+	stack := benchSumUp(stacks)
 	var rawSum float64
 	rawN := 0
 	for r := range o.members {
@@ -475,8 +613,10 @@ func benchSummarize(o benchOptions, raws []benchRawReport, stacks []benchStackRe
 		m := benchMemberSummary{
 			Rank:             r,
 			Role:             "receiver",
-			MsgsPerSec:       benchPerSec(st.Delivered, st.Seconds),
+			MsgsPerSec:       stack.rates[r],
 			SentPerSec:       benchPerSec(st.Sent, st.Seconds),
+			P50Us:            stack.memberP50[r],
+			P99Us:            stack.memberP99[r],
 			RawUDPMsgsPerSec: benchPerSec(raw.Received, raw.Seconds),
 			RawUDPSentPerSec: benchPerSec(raw.Sent, raw.Seconds),
 			MaxRSSKB:         st.MaxRSSKB,
@@ -491,17 +631,8 @@ func benchSummarize(o benchOptions, raws []benchRawReport, stacks []benchStackRe
 		if o.slow > 0 && r == o.members-1 {
 			m.Role += " (slow)"
 		}
-		if st.Latency != nil {
-			m.P50Us = st.Latency.Quantile(0.50) / 1e3
-			m.P99Us = st.Latency.Quantile(0.99) / 1e3
-			lat.Merge(st.Latency)
-		}
 		res.PerMember = append(res.PerMember, m)
 
-		res.MsgsPerSec += m.MsgsPerSec / float64(o.members)
-		if r == 0 || m.MsgsPerSec < res.MinMsgsPerSec {
-			res.MinMsgsPerSec = m.MsgsPerSec
-		}
 		if allSend || r != 0 {
 			rawSum += m.RawUDPMsgsPerSec
 			rawN++
@@ -517,17 +648,57 @@ func benchSummarize(o benchOptions, raws []benchRawReport, stacks []benchStackRe
 			res.DropReasons[k] += v
 		}
 	}
+	res.MsgsPerSec, res.MinMsgsPerSec = stack.mean, stack.min
 	res.MBPerSec = float64(o.size) * res.MsgsPerSec / 1e6
-	res.P50Us = lat.Quantile(0.50) / 1e3
-	res.P99Us = lat.Quantile(0.99) / 1e3
+	res.P50Us, res.P99Us = stack.p50Us, stack.p99Us
 	if rawN > 0 {
 		res.RawUDPMsgsPerSec = rawSum / float64(rawN)
 	}
 	if res.RawUDPMsgsPerSec > 0 {
 		res.RatioVsRawUDP = res.MsgsPerSec / res.RawUDPMsgsPerSec
 	}
+	if totals != nil {
+		res.summarizeTotal(o, totals)
+	}
 	res.round()
 	return res
+}
+
+// summarizeTotal adds the total order phase to the result.
+func (res *benchResult) summarizeTotal(o benchOptions, totals []benchStackReport) {
+	total := benchSumUp(totals)
+	t := &benchTotalResult{
+		TotalMsgsPerSec:    total.mean,
+		TotalMinMsgsPerSec: total.min,
+		TotalMBPerSec:      float64(o.size) * total.mean / 1e6,
+		TotalP50Us:         total.p50Us,
+		TotalP99Us:         total.p99Us,
+	}
+	if res.MsgsPerSec > 0 {
+		t.RatioTotalVsStack = total.mean / res.MsgsPerSec
+	}
+	for r, rep := range totals {
+		res.PerMember[r].benchMemberTotal = &benchMemberTotal{
+			TotalMsgsPerSec:      total.rates[r],
+			TotalSentPerSec:      benchPerSec(rep.Sent, rep.Seconds),
+			TotalP50Us:           total.memberP50[r],
+			TotalP99Us:           total.memberP99[r],
+			TotalRetransmissions: rep.Retransmissions,
+			TotalDrops:           rep.Drops,
+			TotalUDP:             rep.UDP,
+		}
+		res.MaxRSSKB = max(res.MaxRSSKB, rep.MaxRSSKB)
+		t.TotalRetransmissions += rep.Retransmissions
+		t.TotalDrops += rep.Drops
+		t.TotalViewChanges = max(t.TotalViewChanges, rep.ViewChanges)
+		for k, v := range rep.DropReasons {
+			if res.DropReasons == nil {
+				res.DropReasons = make(map[string]uint64)
+			}
+			res.DropReasons["total:"+k] += v
+		}
+	}
+	res.benchTotalResult = t
 }
 
 // round keeps a tenth of a message per second or of a microsecond, a
@@ -545,6 +716,14 @@ func (res *benchResult) round() {
 	r(&res.P99Us, 1)
 	r(&res.RawUDPMsgsPerSec, 1)
 	r(&res.RatioVsRawUDP, 3)
+	if t := res.benchTotalResult; t != nil {
+		r(&t.TotalMsgsPerSec, 1)
+		r(&t.TotalMinMsgsPerSec, 1)
+		r(&t.TotalMBPerSec, 2)
+		r(&t.TotalP50Us, 1)
+		r(&t.TotalP99Us, 1)
+		r(&t.RatioTotalVsStack, 3)
+	}
 	for i := range res.PerMember {
 		m := &res.PerMember[i]
 		r(&m.MsgsPerSec, 1)
@@ -553,6 +732,12 @@ func (res *benchResult) round() {
 		r(&m.P99Us, 1)
 		r(&m.RawUDPMsgsPerSec, 1)
 		r(&m.RawUDPSentPerSec, 1)
+		if t := m.benchMemberTotal; t != nil {
+			r(&t.TotalMsgsPerSec, 1)
+			r(&t.TotalSentPerSec, 1)
+			r(&t.TotalP50Us, 1)
+			r(&t.TotalP99Us, 1)
+		}
 	}
 }
 
@@ -563,16 +748,30 @@ func (res *benchResult) print(w io.Writer) error {
 		res.Members, res.Size, time.Duration(res.DurationS*float64(time.Second)), res.Senders,
 		benchCount(res.MsgsPerSec), res.MBPerSec, benchMicros(res.P50Us), benchMicros(res.P99Us),
 		benchCount(res.RawUDPMsgsPerSec), res.RatioVsRawUDP)
+	if t := res.benchTotalResult; t != nil {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "with total order\tmsgs/s\tMB/s\tp50\tp99\tvs stack")
+		fmt.Fprintf(tw, "\t%s\t%.1f\t%s\t%s\t%.2f\n",
+			benchCount(t.TotalMsgsPerSec), t.TotalMBPerSec, benchMicros(t.TotalP50Us), benchMicros(t.TotalP99Us), t.RatioTotalVsStack)
+	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "member\trole\tstack msgs/s\tsent msgs/s\tp50\tp99\traw UDP msgs/s\tmax RSS\tretransmitted\tdrops")
+	header := "member\trole\tstack msgs/s\tsent msgs/s\tp50\tp99\traw UDP msgs/s\tmax RSS\tretransmitted\tdrops"
+	if res.benchTotalResult != nil {
+		header += "\ttotal order msgs/s\tp50\tp99"
+	}
+	fmt.Fprintln(tw, header)
 	for _, m := range res.PerMember {
 		raw := benchCount(m.RawUDPMsgsPerSec)
 		if m.RawUDPSentPerSec > 0 {
 			raw += fmt.Sprintf(" (sent %s)", benchCount(m.RawUDPSentPerSec))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d",
 			m.Rank, m.Role, benchCount(m.MsgsPerSec), benchCount(m.SentPerSec), benchMicros(m.P50Us), benchMicros(m.P99Us),
 			raw, benchKiB(m.MaxRSSKB), m.Retransmissions, m.Drops)
+		if t := m.benchMemberTotal; t != nil {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s", benchCount(t.TotalMsgsPerSec), benchMicros(t.TotalP50Us), benchMicros(t.TotalP99Us))
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -580,8 +779,15 @@ func (res *benchResult) print(w io.Writer) error {
 	fmt.Fprintf(w, "\nmsgs/s: messages delivered per second and member, mean over members (slowest %s);\n"+
 		"raw UDP: datagrams received, mean over receiving members; ratio = stack / raw UDP\n",
 		benchCount(res.MinMsgsPerSec))
+	if t := res.benchTotalResult; t != nil {
+		fmt.Fprintf(w, "total order: the same multicasts in a group with total order (slowest %s); vs stack = total order / stack\n",
+			benchCount(t.TotalMinMsgsPerSec))
+	}
 	if res.ViewChanges > 0 {
 		fmt.Fprintf(w, "view changes during the stack phase: %d (every member stayed; each costs a flush)\n", res.ViewChanges)
+	}
+	if t := res.benchTotalResult; t != nil && t.TotalViewChanges > 0 {
+		fmt.Fprintf(w, "view changes during the total order phase: %d (every member stayed; each costs a flush)\n", t.TotalViewChanges)
 	}
 	return nil
 }
@@ -636,10 +842,36 @@ var errBenchParentGone = errors.New("bench-member: standard input closed: the pa
 // benchMember is a member process's state across the phases.
 type benchMember struct {
 	benchSetup
-	rawConn, stackConn *transport.UDPConn
-	ranks              map[netip.AddrPort]int // stack address → rank
-	group              *conclave.Group        // after join
-	view               conclave.View          // the view joined, of every member
+	rawConn *transport.UDPConn
+	stackG  benchGroup // the stack phase's
+	totalG  benchGroup // the total order phase's
+}
+
+// benchGroup is a group a member process joins for a multicast phase.
+type benchGroup struct {
+	conn  *transport.UDPConn
+	addrs []netip.AddrPort       // every member's, by rank
+	ranks map[netip.AddrPort]int // address → rank
+	total bool                   // with total order
+	group *conclave.Group        // after join
+	view  conclave.View          // the view joined, of every member
+}
+
+func (bg *benchGroup) setAddrs(addrs []netip.AddrPort) {
+	bg.addrs = addrs
+	bg.ranks = make(map[netip.AddrPort]int, len(addrs))
+	for r, a := range addrs {
+		bg.ranks[a] = r
+	}
+}
+
+func (bg *benchGroup) close() {
+	if bg.group != nil {
+		bg.group.Close()
+	}
+	if bg.conn != nil {
+		bg.conn.Close()
+	}
 }
 
 func runBenchMember(ctx context.Context, in io.Reader, out io.Writer) error {
@@ -648,19 +880,23 @@ func runBenchMember(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	m := &benchMember{}
+	m := &benchMember{totalG: benchGroup{total: true}}
 	var err error
 	if m.rawConn, err = transport.ListenUDP(benchLoopback, transport.UDPOptions{}); err != nil {
 		return err
 	}
 	defer m.rawConn.Close()
-	if m.stackConn, err = transport.ListenUDP(benchLoopback, transport.UDPOptions{}); err != nil {
-		return err
+	// The total order phase's socket is bound whether it runs or not, so
+	// that its address goes with the others in the hello.
+	for _, bg := range []*benchGroup{&m.stackG, &m.totalG} {
+		if bg.conn, err = transport.ListenUDP(benchLoopback, transport.UDPOptions{}); err != nil {
+			return err
+		}
+		defer bg.close()
 	}
-	defer m.stackConn.Close()
 
 	enc := json.NewEncoder(out)
-	if err := enc.Encode(benchHello{Raw: m.rawConn.LocalAddr(), Stack: m.stackConn.LocalAddr()}); err != nil {
+	if err := enc.Encode(benchHello{Raw: m.rawConn.LocalAddr(), Stack: m.stackG.conn.LocalAddr(), Total: m.totalG.conn.LocalAddr()}); err != nil {
 		return err
 	}
 	cmds := make(chan benchCommand, 4)
@@ -670,22 +906,20 @@ func runBenchMember(ctx context.Context, in io.Reader, out io.Writer) error {
 	if !ok {
 		return context.Cause(ctx)
 	}
-	if c.Cmd != "setup" || c.Setup == nil {
+	if c.Cmd != benchCmdSetup || c.Setup == nil {
 		return fmt.Errorf("bench-member: got %q, want setup", c.Cmd)
 	}
 	m.benchSetup = *c.Setup
-	m.ranks = make(map[netip.AddrPort]int, len(m.Stack))
-	for r, a := range m.Stack {
-		m.ranks[a] = r
-	}
-	defer func() {
-		if m.group != nil {
-			m.group.Close()
+	m.stackG.setAddrs(m.Stack)
+	if m.Total != nil {
+		if len(m.Total) != len(m.Stack) {
+			return fmt.Errorf("bench-member: %d total order addresses for %d members", len(m.Total), len(m.Stack))
 		}
-	}()
+		m.totalG.setAddrs(m.Total)
+	}
 	for c := range cmds {
 		switch c.Cmd {
-		case "raw":
+		case benchCmdRaw:
 			rep, err := m.raw(ctx, c.Start)
 			if err != nil {
 				return fmt.Errorf("raw UDP: %w", err)
@@ -693,23 +927,41 @@ func runBenchMember(ctx context.Context, in io.Reader, out io.Writer) error {
 			if err := enc.Encode(rep); err != nil {
 				return err
 			}
-		case "join":
-			if err := m.join(ctx); err != nil {
-				return fmt.Errorf("join: %w", err)
+		case benchCmdJoin, benchCmdJoinTotal:
+			bg := &m.stackG
+			if c.Cmd == benchCmdJoinTotal {
+				if m.Total == nil {
+					return errors.New("bench-member: join-total without total order addresses")
+				}
+				// Every member has reported the stack phase, so none
+				// needs this one in the first group any more; closing it
+				// keeps the two groups from competing for the processor.
+				m.stackG.close()
+				bg = &m.totalG
 			}
-			if err := enc.Encode(benchJoined{View: m.view.ID.String()}); err != nil {
+			if err := m.join(ctx, bg); err != nil {
+				return fmt.Errorf("%s: %w", c.Cmd, err)
+			}
+			if err := enc.Encode(benchJoined{View: bg.view.ID.String()}); err != nil {
 				return err
 			}
-		case "stack":
-			if m.group == nil {
-				return errors.New("bench-member: stack before join")
+		case benchCmdStack, benchCmdTotal:
+			bg := &m.stackG
+			if c.Cmd == benchCmdTotal {
+				bg = &m.totalG
 			}
-			rep, err := m.stack(ctx, c.Start)
+			if bg.group == nil {
+				return fmt.Errorf("bench-member: %s before joining its group", c.Cmd)
+			}
+			rep, err := m.multicast(ctx, bg, c.Start)
 			if err != nil {
-				return fmt.Errorf("stack: %w", err)
+				return fmt.Errorf("%s: %w", c.Cmd, err)
 			}
 			if err := enc.Encode(rep); err != nil {
 				return err
+			}
+			if c.Cmd == benchCmdStack && m.Total != nil {
+				continue
 			}
 			// Stay in the group until every member is done: the others
 			// may still need this one's retransmissions and acks.
@@ -857,34 +1109,44 @@ func (m *benchMember) blast(ctx context.Context, w *benchWindow) (uint64, error)
 	return sent, context.Cause(ctx)
 }
 
-// join joins the group on the stack socket and waits until this member is
-// in a view of every member.
-func (m *benchMember) join(ctx context.Context) error {
+// join joins bg's group on its socket and waits until this member is in a
+// view of every member.
+func (m *benchMember) join(ctx context.Context, bg *benchGroup) error {
+	name := m.Group
+	if bg.total {
+		name += "/total"
+	}
 	g, err := conclave.Join(ctx, conclave.Config{
-		Group:   m.Group,
-		Members: m.Stack,
-		Self:    m.Rank,
-		Conn:    m.stackConn,
+		Group:      name,
+		Members:    bg.addrs,
+		Self:       m.Rank,
+		Conn:       bg.conn,
+		TotalOrder: bg.total,
 	})
 	if err != nil {
 		return err
 	}
-	m.group = g
+	bg.group = g
 	ctx, cancel := context.WithTimeoutCause(ctx, benchJoinLimit,
-		fmt.Errorf("no view of all %d members after %v", len(m.Stack), benchJoinLimit))
+		fmt.Errorf("no view of all %d members after %v", len(bg.addrs), benchJoinLimit))
 	defer cancel()
-	m.view, err = g.AwaitView(ctx, func(v conclave.View) bool { return len(v.Members) == len(m.Stack) })
+	bg.view, err = g.AwaitView(ctx, func(v conclave.View) bool { return len(v.Members) == len(bg.addrs) })
 	return benchCause(ctx, err)
 }
 
-// stack runs the stack phase: multicast until the end of the phase if a
-// sender, deliver until every sender's end marker, and report. The group is
-// left open for the parent to say when everyone is done.
-func (m *benchMember) stack(ctx context.Context, start int64) (benchStackReport, error) {
+// multicast runs a multicast phase (stack or total order) in bg's group:
+// multicast until the end of the phase if a sender, deliver until every
+// sender's end marker, and report. The group is left open for the parent to
+// say when everyone is done.
+func (m *benchMember) multicast(ctx context.Context, bg *benchGroup, start int64) (benchStackReport, error) {
 	var rep benchStackReport
-	g := m.group
+	g := bg.group
 	if m.CPUProfile != "" {
-		f, err := os.Create(filepath.Join(m.CPUProfile, fmt.Sprintf("member-%d.pprof", m.Rank)))
+		file := fmt.Sprintf("member-%d.pprof", m.Rank)
+		if bg.total {
+			file = fmt.Sprintf("member-%d-total.pprof", m.Rank)
+		}
+		f, err := os.Create(filepath.Join(m.CPUProfile, file))
 		if err != nil {
 			return rep, err
 		}
@@ -912,7 +1174,7 @@ func (m *benchMember) stack(ctx context.Context, start int64) (benchStackReport,
 	} else {
 		cast <- castResult{}
 	}
-	rep, err := m.deliver(ctx, g, &w)
+	rep, err := m.deliver(ctx, bg, &w)
 	if err != nil {
 		cancel()
 	}
@@ -940,7 +1202,7 @@ func (m *benchMember) stack(ctx context.Context, start int64) (benchStackReport,
 			rep.DropReasons[c.Layer+"."+c.Name] += c.Value
 		}
 	}
-	rep.UDP = benchUDPStats(m.stackConn)
+	rep.UDP = benchUDPStats(bg.conn)
 	rep.MaxRSSKB = benchutil.PeakRSSKB()
 	return rep, nil
 }
@@ -984,10 +1246,12 @@ func (m *benchMember) cast(ctx context.Context, g *conclave.Group, w *benchWindo
 
 // deliver counts deliveries in the window and records the latency of other
 // members' messages, checking that each sender's arrive in order with none
-// missing, until it has every sender's end marker.
-func (m *benchMember) deliver(ctx context.Context, g *conclave.Group, w *benchWindow) (benchStackReport, error) {
-	rep := benchStackReport{Seconds: w.seconds(), Latency: &benchutil.Histogram{}}
-	next := make([]uint64, len(m.Stack))
+// missing, until it has every sender's end marker. It hashes the order of
+// all deliveries.
+func (m *benchMember) deliver(ctx context.Context, bg *benchGroup, w *benchWindow) (benchStackReport, error) {
+	rep := benchStackReport{Seconds: w.seconds(), Latency: &benchutil.Histogram{}, Order: benchOrderSeed}
+	g := bg.group
+	next := make([]uint64, len(bg.addrs))
 	var pace *benchutil.Pacer
 	if m.slow() {
 		pace = &benchutil.Pacer{Interval: m.SlowReceiver}
@@ -1023,20 +1287,20 @@ func (m *benchMember) deliver(ctx context.Context, g *conclave.Group, w *benchWi
 			// after it that keeps every member costs only time; one that
 			// loses a member ends the bench, as its messages stop.
 			if !inView {
-				inView = ev.View.ID == m.view.ID
+				inView = ev.View.ID == bg.view.ID
 				continue
 			}
 			rep.ViewChanges++
-			if len(ev.View.Members) < len(m.Stack) {
+			if len(ev.View.Members) < len(bg.addrs) {
 				return rep, fmt.Errorf("the group lost members during the phase: view %v has %d of %d (failed %v, left %v); "+
 					"a member that is starved of CPU or whose datagrams are dropped may be suspected",
-					ev.View.ID, len(ev.View.Members), len(m.Stack), ev.Failed, ev.Left)
+					ev.View.ID, len(ev.View.Members), len(bg.addrs), ev.Failed, ev.Left)
 			}
 			continue
 		default:
 			return rep, fmt.Errorf("unexpected %v event", ev.Kind)
 		}
-		from, known := m.ranks[ev.From.Addr]
+		from, known := bg.ranks[ev.From.Addr]
 		if !known || !m.sends(from) {
 			return rep, fmt.Errorf("delivery from %v, which does not send", ev.From)
 		}
@@ -1053,6 +1317,7 @@ func (m *benchMember) deliver(ctx context.Context, g *conclave.Group, w *benchWi
 				return rep, fmt.Errorf("the stack delivered message %d from member %d where %d was due (%s)", seq, from, next[from], what)
 			}
 		}
+		rep.Order = benchOrderHash(rep.Order, from, next[from])
 		next[from]++
 		if marker {
 			ended++
@@ -1071,6 +1336,21 @@ func (m *benchMember) deliver(ctx context.Context, g *conclave.Group, w *benchWi
 		}
 	}
 	return rep, nil
+}
+
+// benchOrderSeed and benchOrderHash hash the order of deliveries (FNV-1a of
+// each delivery's sender and index in its sender's stream).
+const benchOrderSeed = 14695981039346656037
+
+func benchOrderHash(h uint64, from int, index uint64) uint64 {
+	for _, x := range [2]uint64{uint64(from), index} {
+		for range 8 {
+			h ^= x & 0xff
+			h *= 1099511628211
+			x >>= 8
+		}
+	}
+	return h
 }
 
 // benchCause prefers the reason ctx ended to err, which then is only its

@@ -27,15 +27,11 @@ func buildBenchBinary(t *testing.T) string {
 	return bin
 }
 
-// TestBenchJSON runs a short bench with three member processes and checks
-// the JSON line: every key is there and the measurements are plausible. It
-// makes no claim about speed; the numbers are for people.
-func TestBenchJSON(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes and runs for a few seconds")
-	}
-	bin := buildBenchBinary(t)
-	cmd := exec.Command(bin, "bench", "--members", "3", "--size", "256", "--duration", "1s", "--json")
+// runBenchJSON runs bench with args and --json and returns the JSON line,
+// decoded, and the standard error.
+func runBenchJSON(t *testing.T, bin string, args ...string) (map[string]any, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append(append([]string{"bench"}, args...), "--json")...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)
@@ -61,13 +57,34 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
 		t.Fatalf("%v: %s", err, lines[0])
 	}
+	return got, stderr.String()
+}
+
+// benchTotalKeys are the keys that --total adds to the JSON.
+var benchTotalKeys = []string{"total_msgs_per_sec", "total_p50_us", "total_p99_us", "ratio_total_vs_stack"}
+
+// TestBenchJSON runs a short bench with three member processes and checks
+// the JSON line: every key is there and the measurements are plausible. It
+// makes no claim about speed; the numbers are for people.
+func TestBenchJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes and runs for a few seconds")
+	}
+	bin := buildBenchBinary(t)
+	got, stderr := runBenchJSON(t, bin, "--members", "3", "--size", "256", "--duration", "1s")
+	line, _ := json.Marshal(got)
 	for _, k := range []string{
 		"members", "size", "duration_s", "msgs_per_sec", "mb_per_sec", "p50_us", "p99_us",
 		"raw_udp_msgs_per_sec", "ratio_vs_raw_udp", "senders", "min_msgs_per_sec",
 		"max_rss_kb", "retransmissions", "drops",
 	} {
 		if _, ok := got[k]; !ok {
-			t.Errorf("key %q missing from %s", k, lines[0])
+			t.Errorf("key %q missing from %s", k, line)
+		}
+	}
+	for _, k := range benchTotalKeys {
+		if _, ok := got[k]; ok {
+			t.Errorf("key %q present without --total: %s", k, line)
 		}
 	}
 	num := func(k string) float64 {
@@ -78,7 +95,7 @@ func TestBenchJSON(t *testing.T) {
 		return v
 	}
 	if num("members") != 3 || num("size") != 256 || num("duration_s") != 1 || got["senders"] != "one" {
-		t.Errorf("parameters not echoed: %s", lines[0])
+		t.Errorf("parameters not echoed: %s", line)
 	}
 	if v := num("msgs_per_sec"); v <= 0 {
 		t.Errorf("msgs_per_sec = %v, want > 0", v)
@@ -90,8 +107,45 @@ func TestBenchJSON(t *testing.T) {
 		t.Errorf("p50_us = %v, p99_us = %v: want 0 < p50 <= p99", p50, p99)
 	}
 	for _, want := range []string{"starting 3 members", "raw UDP baseline", "stack"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr lacks progress %q:\n%s", want, stderr.String())
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks progress %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "total order") {
+		t.Errorf("a total order phase ran without --total:\n%s", stderr)
+	}
+}
+
+// TestBenchJSONTotal runs a short bench with --total and every member
+// sending (so that the order of deliveries is worth checking) and checks
+// that the total order phase ran and reported.
+func TestBenchJSONTotal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes and runs for a few seconds")
+	}
+	bin := buildBenchBinary(t)
+	got, stderr := runBenchJSON(t, bin, "--members", "3", "--size", "256", "--duration", "1s", "--senders", "all", "--total")
+	line, _ := json.Marshal(got)
+	for _, k := range append([]string{"msgs_per_sec", "p50_us", "raw_udp_msgs_per_sec"}, benchTotalKeys...) {
+		if v, ok := got[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v, want a number > 0: %s", k, got[k], line)
+		}
+	}
+	if p50, p99 := got["total_p50_us"].(float64), got["total_p99_us"].(float64); p99 < p50 {
+		t.Errorf("total_p50_us = %v > total_p99_us = %v", p50, p99)
+	}
+	members, _ := got["per_member"].([]any)
+	if len(members) != 3 {
+		t.Fatalf("per_member has %d entries, want 3: %s", len(members), line)
+	}
+	for r, m := range members {
+		if v, _ := m.(map[string]any)["total_msgs_per_sec"].(float64); v <= 0 {
+			t.Errorf("member %d: total_msgs_per_sec = %v, want > 0", r, v)
+		}
+	}
+	for _, want := range []string{"stack (1s)", "total order: joining", "total order (1s)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks progress %q:\n%s", want, stderr)
 		}
 	}
 }
@@ -132,7 +186,7 @@ func TestBenchSummary(t *testing.T) {
 		{Delivered: 100, Seconds: 1, MaxRSSKB: 30, Drops: 1},
 		{Delivered: 200, Seconds: 1, MaxRSSKB: 20, Retransmissions: 1},
 	}
-	res := benchSummarize(o, raws, stacks)
+	res := benchSummarize(o, raws, stacks, nil)
 	if res.MsgsPerSec != 200 || res.MinMsgsPerSec != 100 || res.MBPerSec != 0.2 {
 		t.Errorf("stack: mean %v min %v MB/s %v, want 200 100 0.2", res.MsgsPerSec, res.MinMsgsPerSec, res.MBPerSec)
 	}
@@ -150,5 +204,84 @@ func TestBenchSummary(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "ratio") || !strings.Contains(out.String(), "max RSS") {
 		t.Errorf("table lacks headings:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "total order") {
+		t.Errorf("table shows total order without --total:\n%s", out.String())
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range benchTotalKeys {
+		if bytes.Contains(b, []byte(k)) {
+			t.Errorf("JSON has %q without --total: %s", k, b)
+		}
+	}
+
+	// The same with a total order phase at 3/4 of the stack's pace.
+	o.total = true
+	totals := []benchStackReport{
+		{Delivered: 225, Sent: 225, Seconds: 1, Retransmissions: 4},
+		{Delivered: 75, Seconds: 1, Drops: 2, DropReasons: map[string]uint64{"mnak.drop.log_full": 2}},
+		{Delivered: 150, Seconds: 1, ViewChanges: 1},
+	}
+	res = benchSummarize(o, raws, stacks, totals)
+	tr := res.benchTotalResult
+	if tr == nil {
+		t.Fatal("no total order result")
+	}
+	if tr.TotalMsgsPerSec != 150 || tr.TotalMinMsgsPerSec != 75 || tr.TotalMBPerSec != 0.15 || tr.RatioTotalVsStack != 0.75 {
+		t.Errorf("total: mean %v min %v MB/s %v ratio %v, want 150 75 0.15 0.75",
+			tr.TotalMsgsPerSec, tr.TotalMinMsgsPerSec, tr.TotalMBPerSec, tr.RatioTotalVsStack)
+	}
+	if tr.TotalRetransmissions != 4 || tr.TotalDrops != 2 || tr.TotalViewChanges != 1 || res.DropReasons["total:mnak.drop.log_full"] != 2 {
+		t.Errorf("total: retransmissions %v drops %v view changes %v reasons %v, want 4 2 1 and the reason",
+			tr.TotalRetransmissions, tr.TotalDrops, tr.TotalViewChanges, res.DropReasons)
+	}
+	if m := res.PerMember[0].benchMemberTotal; m == nil || m.TotalMsgsPerSec != 225 || m.TotalSentPerSec != 225 {
+		t.Errorf("member 0's total order part: %+v, want 225 delivered and sent per second", m)
+	}
+	if res.MsgsPerSec != 200 {
+		t.Errorf("the total order phase changed the stack's mean: %v", res.MsgsPerSec)
+	}
+	out.Reset()
+	if err := res.print(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"with total order", "vs stack", "0.75"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, err = json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range benchTotalKeys {
+		if _, ok := got[k]; !ok {
+			t.Errorf("JSON lacks %q with --total: %s", k, b)
+		}
+	}
+}
+
+// TestBenchOrderHash checks that the order hash tells orders apart.
+func TestBenchOrderHash(t *testing.T) {
+	h := func(d ...[2]int) uint64 {
+		x := uint64(benchOrderSeed)
+		for _, p := range d {
+			x = benchOrderHash(x, p[0], uint64(p[1]))
+		}
+		return x
+	}
+	a, b := h([2]int{0, 0}, [2]int{1, 0}), h([2]int{1, 0}, [2]int{0, 0})
+	if a == b {
+		t.Errorf("two orders of the same deliveries hash alike")
+	}
+	if a != h([2]int{0, 0}, [2]int{1, 0}) {
+		t.Errorf("the hash is not deterministic")
 	}
 }

@@ -44,7 +44,7 @@ group). Each line read from standard input is multicast to the group. Every
 delivered message and every view change is printed on standard output, as
 text or, with --json, one JSON object per line:
 
-  {"type":"view","view":"<id>","members":["<member>",...],"joined":[...],"failed":[...]}
+  {"type":"view","view":"<id>","members":["<member>",...],"joined":[...],"left":[...],"failed":[...]}
   {"type":"deliver","from":"<member>","data":"<text>"}
   {"type":"block"}     a view change has begun
   {"type":"left"}      this member has left
@@ -131,9 +131,10 @@ func runMember(ctx context.Context, in io.Reader, out io.Writer, f memberFlags) 
 				"view":    ev.View.ID.String(),
 				"members": names(ev.View.Members),
 				"joined":  names(ev.Joined),
+				"left":    names(ev.Left),
 				"failed":  names(ev.Failed),
-			}, "view %v: %s (joined: %s; failed or left: %s)", ev.View.ID, strings.Join(names(ev.View.Members), " "),
-				strings.Join(names(ev.Joined), " "), strings.Join(names(ev.Failed), " "))
+			}, "view %v: %s (joined: %s; left: %s; failed: %s)", ev.View.ID, strings.Join(names(ev.View.Members), " "),
+				strings.Join(names(ev.Joined), " "), strings.Join(names(ev.Left), " "), strings.Join(names(ev.Failed), " "))
 		case conclave.Left:
 			p.print(map[string]any{"type": "left"}, "left the group")
 		}

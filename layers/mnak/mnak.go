@@ -119,6 +119,11 @@ func (l *Layer) Cut(origin int, upTo uint64, holder int) {
 	if origin == l.rank {
 		return
 	}
+	if upTo == NoCut {
+		// Lifting a cut says nothing about how many messages exist.
+		l.deliver(origin)
+		return
+	}
 	log.Learn(upTo)
 	l.deliver(origin)
 	if log.Next() < upTo {

@@ -2,8 +2,9 @@
 // has delivered.
 //
 // Each member counts, per sender, the multicasts it has delivered (its ack
-// vector) and gossips that vector to the group, unreliably, on a timer and
-// whenever it has advanced by AckEvery messages. From the latest vector of
+// vector) and gossips that vector to the group, unreliably: within Interval
+// of a change, at once when it has advanced by AckEvery messages, and every
+// Idle when nothing changes (a heartbeat). From the latest vector of
 // every member the layer computes, per sender, the minimum (Stable: safe to
 // garbage-collect) and the maximum (MaxSeen: a member below it has lost
 // messages) and announces both with an EStable event, down to the reliable
@@ -23,8 +24,15 @@ import (
 
 // Config tunes the layer. Zero fields take the defaults.
 type Config struct {
-	// Interval is the longest time between two gossips of a member.
+	// Interval is the longest time a member waits before gossiping news
+	// (deliveries since its last gossip).
 	Interval time.Duration
+	// Idle is the longest time between two gossips when there is no news:
+	// the gossip then serves as a heartbeat for failure detection and
+	// reveals losses at the tail of a stream. Gossip costs a datagram
+	// from every member to every other, so an idle group of n members
+	// sends n(n-1) datagrams per Idle.
+	Idle time.Duration
 	// AckEvery sends a gossip early once this many messages have been
 	// delivered since the last one, so that a sender's flow control
 	// window reopens quickly under load.
@@ -34,6 +42,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultInterval = 5 * time.Millisecond
+	DefaultIdle     = 50 * time.Millisecond
 	DefaultAckEvery = 256
 )
 
@@ -63,6 +72,10 @@ func New(cfg Config) *Layer {
 	if cfg.AckEvery == 0 {
 		cfg.AckEvery = DefaultAckEvery
 	}
+	if cfg.Idle == 0 {
+		cfg.Idle = DefaultIdle
+	}
+	cfg.Idle = max(cfg.Idle, cfg.Interval)
 	return &Layer{cfg: cfg}
 }
 
@@ -198,7 +211,8 @@ func (l *Layer) update() {
 }
 
 func (l *Layer) Tick(now time.Duration) {
-	if now-l.lastGossip >= l.cfg.Interval {
+	since := now - l.lastGossip
+	if since >= l.cfg.Idle || l.since > 0 && since >= l.cfg.Interval {
 		l.gossip()
 	}
 }

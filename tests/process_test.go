@@ -1,0 +1,483 @@
+//go:build linux
+
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestProcessesSurviveSIGKILL starts five `conclave member` processes on
+// loopback, kills one with SIGKILL while all of them multicast, and checks
+// that the survivors install the same new view and that virtual synchrony
+// held: every survivor delivered the same messages in the view the killed
+// member was in, so every message a survivor multicast and delivered there
+// was delivered by all the survivors. Over the whole run, every member must
+// deliver each sender's messages in the sender's order, once each, skipping
+// none unless the sender was away from it for a while.
+//
+// One subtest kills a member in the middle of the view, the other the
+// view's coordinator.
+func TestProcessesSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs five conclave processes; skipped with -short")
+	}
+	bin := buildConclave(t)
+	t.Run("member", func(t *testing.T) { testSIGKILL(t, bin, 2) })
+	t.Run("coordinator", func(t *testing.T) { testSIGKILL(t, bin, 0) })
+}
+
+const (
+	sigkillMembers = 5
+	// sigkillBeforeKill is how many messages every member must have
+	// delivered from every member before the kill: all are multicasting.
+	sigkillBeforeKill = 100
+	// sigkillAfterView is how many messages every survivor must have
+	// delivered from every survivor in the new view before the test stops
+	// multicasting: the new view works.
+	sigkillAfterView = 20
+	// sigkillMaxLines bounds how many lines a member is given to multicast;
+	// the test stops them well before, once the new view works.
+	sigkillMaxLines = 300_000
+)
+
+// testSIGKILL runs the test, killing the member at rank victimRank of the
+// first view of all five (rank 0 is the coordinator).
+func testSIGKILL(t *testing.T, bin string, victimRank int) {
+	var procs []*memberProc
+	saveLogsOnFailure(t, &procs)
+	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "300ms")
+	full := awaitOneView(t, procs)
+
+	index := map[string]int{} // member → index in procs
+	for i, p := range procs {
+		index[p.self] = i
+	}
+	victim := procs[index[full.members[victimRank]]]
+	var survivors []*memberProc
+	var survivorSet []string // sorted
+	for _, p := range procs {
+		if p != victim {
+			survivors = append(survivors, p)
+			survivorSet = append(survivorSet, p.self)
+		}
+	}
+	slices.Sort(survivorSet)
+	isSurvivorView := func(v procView) bool {
+		return slices.Equal(slices.Sorted(slices.Values(v.members)), survivorSet)
+	}
+	t.Logf("view of all: %v; will kill member %d (%s), rank %d", full, victim.index, victim.self, victimRank)
+
+	// Every member multicasts p<index>-<k> for k = 0, 1, … until stop.
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	written := make([]int, len(procs))
+	for i, p := range procs {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			n, err := p.multicastLines(stop, sigkillMaxLines)
+			written[i] = n
+			select {
+			case <-stop: // the member may have exited first
+			default:
+				if err != nil && p != victim {
+					t.Errorf("member %d: writing line %d to standard input: %v", i, n, err)
+				}
+			}
+		}()
+	}
+	var stopOnce sync.Once
+	stopWriting := func() { stopOnce.Do(func() { close(stop) }) }
+	defer func() {
+		stopWriting()
+		for _, p := range procs {
+			p.kill() // a writer blocked on a full pipe returns once its process is gone
+		}
+		writers.Wait()
+	}()
+
+	deadline := time.Now().Add(15 * time.Second)
+	for _, p := range procs {
+		err := p.waitFor(deadline, fmt.Sprintf("%d deliveries from each member in %s", sigkillBeforeKill, full.id), func() (bool, error) {
+			v := p.currentView()
+			if v.id != full.id {
+				return false, fmt.Errorf("installed %v before the kill", v)
+			}
+			for _, m := range full.members {
+				if v.count[m] < sigkillBeforeKill {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	killed := time.Now()
+	if err := victim.cmd.Process.Kill(); err != nil {
+		t.Fatalf("SIGKILL member %d: %v", victim.index, err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for _, p := range survivors {
+		err := p.waitFor(deadline, "view of the survivors", func() (bool, error) {
+			return slices.ContainsFunc(p.views[p.viewIndex(full.id):], isSurvivorView), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("member %d installed a view of the survivors %v after the kill", p.index, time.Since(killed).Round(time.Millisecond))
+	}
+	<-victim.exited
+
+	// Multicasting goes on in the new view.
+	deadline = time.Now().Add(15 * time.Second)
+	for _, p := range survivors {
+		err := p.waitFor(deadline, fmt.Sprintf("%d deliveries from each survivor in a view of the survivors", sigkillAfterView), func() (bool, error) {
+			v := p.currentView()
+			if !isSurvivorView(v) {
+				return false, nil
+			}
+			for _, m := range survivorSet {
+				if v.count[m] < sigkillAfterView {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Stop: the survivors leave the group, all at once, and exit.
+	stopWriting()
+	for _, p := range survivors {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Errorf("member %d: SIGTERM: %v", p.index, err)
+		}
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for _, p := range survivors {
+		if err := p.awaitExit(deadline); err != nil {
+			t.Errorf("member %d: %v", p.index, err)
+		}
+	}
+	for _, p := range procs {
+		p.kill()
+	}
+	writers.Wait()
+	t.Logf("lines multicast: %v", written)
+
+	// Every process has exited and its output is read: check it.
+	for _, p := range procs {
+		if len(p.bad) > 0 {
+			t.Errorf("member %d printed malformed output:\n%s", p.index, p.summary())
+		}
+		checkSenderOrder(t, p, index, full)
+	}
+	checkNewView(t, survivors, victim, full, survivorSet)
+	if t.Failed() {
+		for _, p := range procs {
+			t.Log(p.summary())
+		}
+	}
+}
+
+// startMemberProcs starts n member processes on loopback, each with all the
+// others as seeds and the given arguments, and waits until each is ready.
+// If one exits first (another program took its port), it starts them all
+// again on other ports.
+func startMemberProcs(t *testing.T, bin string, n int, args ...string) []*memberProc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		procs, err := tryStartMemberProcs(t, bin, n, attempt, args)
+		if err == nil {
+			return procs
+		}
+		for _, p := range procs {
+			p.kill()
+		}
+		if attempt == 3 {
+			t.Fatalf("starting %d members, attempt %d: %v", n, attempt, err)
+		}
+		t.Logf("starting %d members, attempt %d: %v; trying again", n, attempt, err)
+	}
+}
+
+func tryStartMemberProcs(t *testing.T, bin string, n, attempt int, args []string) ([]*memberProc, error) {
+	addrs, err := freeLoopbackAddrs(n)
+	if err != nil {
+		return nil, err
+	}
+	group := fmt.Sprintf("%s/%d/%d/%d", t.Name(), os.Getpid(), time.Now().UnixNano(), attempt)
+	args = append(slices.Clip(args), "--group", group)
+	var procs []*memberProc
+	for i, addr := range addrs {
+		seeds := slices.Delete(slices.Clone(addrs), i, i+1)
+		p, err := startMemberProc(t, bin, i, addr, seeds, args...)
+		if err != nil {
+			return procs, err
+		}
+		procs = append(procs, p)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := range procs {
+		if err := p.waitFor(deadline, "ready", func() (bool, error) { return p.self != "", nil }); err != nil {
+			return procs, err
+		}
+	}
+	return procs, nil
+}
+
+// awaitOneView waits until every process is in a view of all of them, the
+// same one, and returns it.
+func awaitOneView(t *testing.T, procs []*memberProc) procView {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, p := range procs {
+		err := p.waitFor(deadline, fmt.Sprintf("view of %d members", len(procs)), func() (bool, error) {
+			return len(p.currentView().members) == len(procs), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	views := make([]procView, len(procs))
+	for i, p := range procs {
+		p.mu.Lock()
+		views[i] = p.currentView()
+		p.mu.Unlock()
+	}
+	for i, v := range views {
+		if v.id != views[0].id || !slices.Equal(v.members, views[0].members) {
+			t.Fatalf("member %d is in %v, member 0 in %v", i, v, views[0])
+		}
+	}
+	return views[0]
+}
+
+// multicastLines writes p<index>-<k> for k = 0, 1, … to the process's
+// standard input, one write per line (so that no line is ever cut), until
+// stop is closed or limit lines are written, and then closes it. A write
+// blocks while the member's flow control holds it back.
+func (p *memberProc) multicastLines(stop <-chan struct{}, limit int) (int, error) {
+	defer p.stdin.Close()
+	var line []byte
+	for k := range limit {
+		select {
+		case <-stop:
+			return k, nil
+		default:
+		}
+		line = fmt.Appendf(line[:0], "p%d-%d\n", p.index, k)
+		if _, err := p.stdin.Write(line); err != nil {
+			return k, err
+		}
+	}
+	return limit, nil
+}
+
+// parseLine returns the sender index and sequence number of a line that
+// multicastLines wrote.
+func parseLine(data string) (sender, k int, ok bool) {
+	s, n, found := strings.Cut(data, "-")
+	if !found || !strings.HasPrefix(s, "p") {
+		return 0, 0, false
+	}
+	sender, err1 := strconv.Atoi(s[1:])
+	k, err2 := strconv.Atoi(n)
+	return sender, k, err1 == nil && err2 == nil
+}
+
+// checkSenderOrder checks that p delivered each sender's messages in the
+// order they were multicast, each once, each from the member that
+// multicast it and in a view that had that member; and that it skipped none
+// of them unless the sender had been away (it joined p's view again after a
+// partition or a false suspicion: what it sent meanwhile went to others).
+// The members multicast only from view full on.
+func checkSenderOrder(t *testing.T, p *memberProc, index map[string]int, full procView) {
+	t.Helper()
+	fullIdx := p.viewIndex(full.id)
+	next := map[string]int{}     // by sender: the next index expected
+	lastView := map[string]int{} // by sender: the view of its last delivery
+	var errs []string
+	for i, d := range p.delivs {
+		sender, k, ok := parseLine(d.data)
+		if x, known := index[d.from]; !ok || !known || x != sender {
+			errs = append(errs, fmt.Sprintf("delivery %d: %q from %s, which never multicast it", i, d.data, d.from))
+			continue
+		}
+		if d.view < fullIdx || !p.views[d.view].has(d.from) {
+			errs = append(errs, fmt.Sprintf("delivery %d: %q from %s in %v, which is not a view of the sender's since the test began", i, d.data, d.from, p.views[max(d.view, 0)]))
+			continue
+		}
+		from, seen := lastView[d.from]
+		if !seen {
+			from = fullIdx
+		}
+		switch {
+		case k < next[d.from]:
+			errs = append(errs, fmt.Sprintf("delivery %d: %q in %s, after p%d-%d: again or out of order", i, d.data, p.views[d.view].id, sender, next[d.from]-1))
+		case k > next[d.from] && !rejoined(p.views[from+1:d.view+1], d.from):
+			errs = append(errs, fmt.Sprintf("delivery %d: %q in %s, after p%d-%d in %s: %d messages skipped, and the sender was never away",
+				i, d.data, p.views[d.view].id, sender, next[d.from]-1, p.views[from].id, k-next[d.from]))
+		}
+		next[d.from] = max(next[d.from], k+1)
+		lastView[d.from] = d.view
+	}
+	if len(errs) > 0 {
+		t.Errorf("member %d broke the senders' order (%d errors, first ones):\n  %s", p.index, len(errs), strings.Join(errs[:min(len(errs), 10)], "\n  "))
+	}
+}
+
+// rejoined reports whether m joined one of the views.
+func rejoined(views []procView, m string) bool {
+	return slices.ContainsFunc(views, func(v procView) bool { return slices.Contains(v.joined, m) })
+}
+
+// transition is a member's move from the last view with the killed member
+// to the first without it.
+type transition struct {
+	old, new procView
+	cast     map[string]bool // the messages delivered in old
+}
+
+// checkNewView checks that the survivors moved from one view with the
+// killed member to one view of the survivors, and delivered the same
+// messages in the first.
+func checkNewView(t *testing.T, survivors []*memberProc, victim *memberProc, full procView, survivorSet []string) {
+	t.Helper()
+	trs := make([]transition, len(survivors))
+	for i, p := range survivors {
+		// The first view without the victim from the view of all on.
+		f := p.viewIndex(full.id)
+		j := slices.IndexFunc(p.views[f:], func(v procView) bool { return !v.has(victim.self) })
+		if j < 0 {
+			t.Fatalf("member %d never installed a view without the killed member\n%s", p.index, p.summary())
+		}
+		j += f
+		tr := transition{old: p.views[j-1], new: p.views[j], cast: map[string]bool{}}
+		for _, d := range p.delivs[tr.old.first:tr.new.first] {
+			tr.cast[d.data] = true
+		}
+		trs[i] = tr
+	}
+
+	ref, refP := trs[0], survivors[0]
+	for i, tr := range trs {
+		p := survivors[i]
+		if !slices.Equal(slices.Sorted(slices.Values(tr.new.members)), survivorSet) {
+			t.Errorf("member %d: the first view without the killed member is %v, not a view of the survivors %v", p.index, tr.new, survivorSet)
+		}
+		if !slices.Contains(tr.new.failed, victim.self) {
+			t.Errorf("member %d: %v does not report %s as failed: failed %v", p.index, tr.new, victim.self, tr.new.failed)
+		}
+		if tr.new.id != ref.new.id || !slices.Equal(tr.new.members, ref.new.members) {
+			t.Errorf("member %d installed %v after the kill, member %d %v", p.index, tr.new, refP.index, ref.new)
+		}
+		if tr.old.id != ref.old.id {
+			t.Errorf("member %d came from %v, member %d from %v", p.index, tr.old, refP.index, ref.old)
+		}
+		if tr.old.id != full.id {
+			t.Logf("member %d: the view before the kill was %v, not the view of all %v", p.index, tr.old, full)
+		}
+	}
+
+	// Virtual synchrony, as the issue states it: what a survivor multicast
+	// and delivered itself in the old view, every survivor delivered there.
+	for i, tr := range trs {
+		p := survivors[i]
+		var own []string
+		for _, d := range p.delivs[tr.old.first:tr.new.first] {
+			if d.from == p.self {
+				own = append(own, d.data)
+			}
+		}
+		for j, o := range trs {
+			var lacking []string
+			for _, data := range own {
+				if !o.cast[data] {
+					lacking = append(lacking, data)
+				}
+			}
+			if lacking != nil {
+				t.Errorf("member %d multicast and delivered %d messages in %s; member %d did not deliver %d of them there: %s",
+					p.index, len(own), tr.old.id, survivors[j].index, len(lacking), strings.Join(lacking[:min(len(lacking), 5)], " "))
+			}
+		}
+		t.Logf("member %d delivered %d messages in %s, %d of its own", p.index, len(tr.cast), tr.old.id, len(own))
+	}
+
+	// And the whole of it: the survivors delivered the same messages in the
+	// old view.
+	same := true
+	for _, tr := range trs[1:] {
+		same = same && maps.Equal(tr.cast, ref.cast)
+	}
+	if !same {
+		t.Errorf("the survivors delivered different messages in the view they left:\n%s", describeOldView(survivors, trs))
+	}
+}
+
+// describeOldView tells, for each survivor and each sender, which range of
+// the sender's messages the survivor delivered in the last view with the
+// killed member.
+func describeOldView(survivors []*memberProc, trs []transition) string {
+	var b strings.Builder
+	for i, p := range survivors {
+		lo, hi, n := map[int]int{}, map[int]int{}, map[int]int{}
+		for data := range trs[i].cast {
+			s, k, _ := parseLine(data)
+			if n[s] == 0 || k < lo[s] {
+				lo[s] = k
+			}
+			hi[s] = max(hi[s], k)
+			n[s]++
+		}
+		fmt.Fprintf(&b, "  member %d in %s:", p.index, trs[i].old.id)
+		for _, s := range slices.Sorted(maps.Keys(n)) {
+			fmt.Fprintf(&b, " p%d-%d…%d (%d)", s, lo[s], hi[s], n[s])
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// FuzzParseDeliver checks the fast path for deliveries against
+// encoding/json: whatever it accepts, the decoder reads the same way, and
+// it accepts what the member writes for plain strings.
+func FuzzParseDeliver(f *testing.F) {
+	f.Add([]byte(`{"data":"p1-2","from":"127.0.0.1:7000#0000abcd","type":"deliver"}`), "p1-2")
+	f.Add([]byte(`{"data":"a\"b","from":"x","type":"deliver"}`), `a"b`)
+	f.Add([]byte(`{"data":"","from":"","type":"deliver"}`), "<&>")
+	f.Fuzz(func(t *testing.T, line []byte, s string) {
+		if from, data, ok := parseDeliver(line); ok {
+			var ev memberEvent
+			if err := json.Unmarshal(line, &ev); err != nil || ev.Type != "deliver" || ev.From != from || ev.Data != data {
+				t.Fatalf("parseDeliver(%q) = %q, %q; encoding/json: %+v, %v", line, from, data, ev, err)
+			}
+		}
+		b, err := json.Marshal(map[string]any{"type": "deliver", "from": s, "data": s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, _ := json.Marshal(s)
+		plain := plainJSON(enc[1 : len(enc)-1])
+		from, data, ok := parseDeliver(b)
+		if ok != plain || ok && (from != s || data != s) {
+			t.Fatalf("parseDeliver(%q) = %q, %q, %v", b, from, data, ok)
+		}
+	})
+}
