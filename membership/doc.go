@@ -9,14 +9,14 @@
 // of any other view are dropped; the protocol's own control messages travel
 // beside the stacks, one per datagram (wire.go).
 //
-//	          application
-//	   ┌───────────────────────────┐
-//	   │ Member                    │  failure detector, coordinator and
-//	   │   ┌───────────────────┐   │  participant of view changes, probes
-//	   │   │ stack of view V   │   │  and merges; a Participant hook for
-//	   │   └───────────────────┘   │  the layers above (admission, keys)
-//	   └───────────────────────────┘
-//	          transport
+//	       application
+//	┌───────────────────────────┐
+//	│ Member                    │  failure detector, coordinator and
+//	│   ┌───────────────────┐   │  participant of view changes, probes
+//	│   │ stack of view V   │   │  and merges; a Participant hook for
+//	│   └───────────────────┘   │  the layers above (admission, keys)
+//	└───────────────────────────┘
+//	       transport
 //
 // A view change (coordinator.go, participant.go) blocks the members, has
 // each report how many multicasts it delivered from each sender, brings
