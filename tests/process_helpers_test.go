@@ -64,6 +64,7 @@ type memberEvent struct {
 	View    string   `json:"view"`
 	Members []string `json:"members"`
 	Joined  []string `json:"joined"`
+	Left    []string `json:"left"`
 	Failed  []string `json:"failed"`
 	From    string   `json:"from"`
 	Data    string   `json:"data"`
