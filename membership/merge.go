@@ -53,6 +53,14 @@ func (m *Member) onProbe(msg *ctlMsg) {
 	if other.ID == m.view.ID || m.view.Has(other.Coord) || other.Coord.IsZero() || other.Size == 0 {
 		return
 	}
+	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && absorbs(other, m.summary()) {
+		// The view this one waits to join has been absorbed itself, or
+		// was the wrong one to ask: ask the view that answered instead.
+		m.count("merges_redirected")
+		c.merge = other
+		m.sendMergeReq()
+		return
+	}
 	if m.coord != nil || m.part != nil || m.blocked || m.leaving || !m.isCoordinator() {
 		return
 	}
@@ -82,7 +90,10 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 	// changed since, which does not matter: the joiners consent to the
 	// coordinator, not to a particular view.
 	if !m.isCoordinator() || m.leaving {
+		// Tell the requester where this view stands now: its summary
+		// names the coordinator to ask instead.
 		m.count("drop.merge_req")
+		m.sendCtlTo(msg.From.Addr, &ctlMsg{Type: mProbeReply, Summary: m.summary()})
 		return
 	}
 	theirs := Summary{ID: msg.Proposal.ID, Size: uint64(len(msg.Proposal.Members)), Coord: msg.From}

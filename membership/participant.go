@@ -144,7 +144,10 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 		m.repeatReply()
 		return
 	case p != nil && p.joiner && p.coord == c && msg.Proposal.ID.LTime > p.round.LTime:
-	case p != nil && p.phase == pSynced && p.merge.Coord == c:
+	case p != nil && p.phase == pSynced && p.merge.ID != (ViewID{}):
+		// This member's view has flushed to be absorbed; any absorbing
+		// coordinator will do (the one first asked may have been
+		// absorbed itself), as long as its view comes later (above).
 	case p == nil && m.coord == nil && len(m.view.Members) == 1 && !m.leaving:
 	default:
 		m.count("drop.flush_foreign")
