@@ -123,8 +123,15 @@ func (d *driver) run() {
 		case events <- ev:
 			d.pending[d.head] = Event{}
 			d.head++
-			if d.head == len(d.pending) {
+			switch {
+			case d.head == len(d.pending):
 				d.pending, d.head = d.pending[:0], 0
+			case d.head >= maxPending:
+				// The application keeps up but never catches up: move the
+				// waiting events to the front, or the slice grows forever.
+				n := copy(d.pending, d.pending[d.head:])
+				clear(d.pending[n:])
+				d.pending, d.head = d.pending[:n], 0
 			}
 			continue
 		case in := <-d.input():
