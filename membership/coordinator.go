@@ -80,7 +80,7 @@ func (m *Member) tickCoordinator() {
 	m.expireMerges()
 	c := m.coord
 	if c == nil {
-		if m.part == nil && !m.left && m.isCoordinator() && m.roundNeeded() {
+		if m.idleOrOrphaned() && !m.left && m.isCoordinator() && m.roundNeeded() {
 			m.startRound(Summary{})
 		}
 		return

@@ -172,7 +172,19 @@ func (m *Member) changeNow() {
 	switch {
 	case m.coord != nil && m.coord.phase != cMergeWait:
 		m.restartRound()
-	case m.coord == nil && m.part == nil && !m.left && m.isCoordinator():
+	case m.coord == nil && m.idleOrOrphaned() && !m.left && m.isCoordinator():
 		m.startRound(Summary{})
 	}
+}
+
+// idleOrOrphaned reports whether this member takes part in no view change,
+// or in one of this view whose coordinator it now suspects: a round that
+// will never finish, which the member's own round replaces.
+func (m *Member) idleOrOrphaned() bool {
+	p := m.part
+	if p == nil {
+		return true
+	}
+	r := m.view.Rank(p.coord)
+	return !p.joiner && r >= 0 && r != m.rank && m.fd.suspected(r)
 }
