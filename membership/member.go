@@ -126,7 +126,8 @@ type Member struct {
 	vetoed    map[Endpoint]bool
 
 	ready    Ready
-	local    []ctlMsg // control messages to this member itself, not yet handled
+	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
+	local    []ctlMsg                          // control messages to this member itself, not yet handled
 	counters map[string]uint64
 }
 
@@ -304,6 +305,8 @@ func (m *Member) Ready() Ready { return m.ready }
 
 // Advance acknowledges the last Ready.
 func (m *Member) Advance() {
+	m.stack.Advance()
+	m.taken.packets, m.taken.deliveries = 0, 0
 	clear(m.ready.Packets)
 	clear(m.ready.Events)
 	m.ready.Packets = m.ready.Packets[:0]
@@ -410,25 +413,24 @@ func (m *Member) Tick(now time.Duration) {
 // collect moves the stack's outputs into the member's.
 func (m *Member) collect() {
 	rd := m.stack.Ready()
-	for _, p := range rd.Packets {
+	// The stack's outputs stay valid until its Advance, which waits for
+	// the member's own: the packets' buffers go to the transport uncopied.
+	for _, p := range rd.Packets[m.taken.packets:] {
 		if p.To != layers.AllPeers {
-			m.ready.Packets = append(m.ready.Packets, Packet{To: m.view.Members[p.To].Addr, Data: clone(p.Data)})
+			m.ready.Packets = append(m.ready.Packets, Packet{To: m.view.Members[p.To].Addr, Data: p.Data})
 			continue
 		}
-		data := clone(p.Data)
 		for r, e := range m.view.Members {
 			if r != m.rank {
-				m.ready.Packets = append(m.ready.Packets, Packet{To: e.Addr, Data: data})
+				m.ready.Packets = append(m.ready.Packets, Packet{To: e.Addr, Data: p.Data})
 			}
 		}
 	}
-	for _, d := range rd.Deliveries {
+	for _, d := range rd.Deliveries[m.taken.deliveries:] {
 		m.ready.Events = append(m.ready.Events, Event{Type: EventDeliver, From: m.view.Members[d.From], Cast: d.Type == layers.ECast, Data: d.Data})
 	}
-	m.stack.Advance()
+	m.taken.packets, m.taken.deliveries = len(rd.Packets), len(rd.Deliveries)
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // sendCtl sends a control message, or handles it at once when it is for
 // this member itself.
@@ -531,7 +533,10 @@ func (m *Member) install(v View, decided []byte) error {
 	if err != nil {
 		return fmt.Errorf("membership: %w", err)
 	}
+	// The old stack's outputs have all been collected; it is never
+	// advanced again, so its buffers stay with the packets until sent.
 	m.view, m.rank, m.stack = v.Clone(), rank, stack
+	m.taken.packets, m.taken.deliveries = 0, 0
 	m.mnak, _ = stack.Layer("mnak").(*mnak.Layer)
 	m.pt2pt, _ = stack.Layer("pt2pt").(*pt2pt.Layer)
 	m.stable, _ = stack.Layer("stable").(*stable.Layer)
