@@ -109,14 +109,15 @@ type Member struct {
 	coord    *coordination  // the view change this member runs
 	announce *announcement  // telling the members of a new view to install it
 
-	blocked  bool
-	deaf     bool      // the driver is not reading the network for now
-	queue    []request // accepted, not yet handed to the stack
-	unsent   *request  // handed to the stack, which has not sent it all yet
-	leaving  bool
-	leftAt   time.Duration
-	left     bool
-	maxLTime uint64
+	blocked   bool
+	deaf      bool      // the driver is not reading the network for now
+	queue     []request // accepted, not yet handed to the stack
+	unsent    request   // handed to the stack, which has not sent it all yet
+	hasUnsent bool
+	leaving   bool
+	leftAt    time.Duration
+	left      bool
+	maxLTime  uint64
 
 	known     []netip.AddrPort // addresses to probe for other views
 	knownSet  map[netip.AddrPort]bool
@@ -227,10 +228,18 @@ func (m *Member) submit(r request) {
 		m.count("drop.after_leave")
 		return
 	}
-	m.queue = append(m.queue, r)
-	m.pump()
+	if len(m.queue) == 0 && m.canSend() {
+		m.hand(r) // the common case: nothing waiting, straight to the stack
+		m.collect()
+	} else {
+		m.queue = append(m.queue, r)
+		m.pump()
+	}
 	m.settle()
 }
+
+// canSend reports whether the stack may take a message now.
+func (m *Member) canSend() bool { return !m.blocked && m.stack.Backlog() == 0 }
 
 // pump hands queued messages to the stack while it holds nothing back.
 //
@@ -242,27 +251,33 @@ func (m *Member) submit(r request) {
 // in the next view if the view ends abruptly: its fragments in the old view
 // can never be reassembled, since the rest of them are never sent there.
 func (m *Member) pump() {
-	for !m.blocked && len(m.queue) > 0 && m.stack.Backlog() == 0 {
+	for len(m.queue) > 0 && m.canSend() {
 		r := m.queue[0]
 		m.queue[0] = request{}
 		m.queue = m.queue[1:]
-		m.unsent = nil
-		if r.cast {
-			m.stack.Cast(r.data)
-		} else if rank := m.view.Rank(r.to); rank >= 0 {
-			m.stack.Send(rank, r.data)
-		} else {
-			m.count("drop.send_to_non_member")
-			continue
-		}
-		if m.stack.Backlog() > 0 {
-			m.unsent = &r
-		}
+		m.hand(r)
 	}
 	if len(m.queue) == 0 {
 		m.queue = nil
 	}
 	m.collect()
+}
+
+// hand gives one message to the stack, remembering it while the stack has
+// not sent it all.
+func (m *Member) hand(r request) {
+	m.unsent, m.hasUnsent = request{}, false
+	if r.cast {
+		m.stack.Cast(r.data)
+	} else if rank := m.view.Rank(r.to); rank >= 0 {
+		m.stack.Send(rank, r.data)
+	} else {
+		m.count("drop.send_to_non_member")
+		return
+	}
+	if m.stack.Backlog() > 0 {
+		m.unsent, m.hasUnsent = r, true
+	}
 }
 
 // Leave asks to leave the group: the member stays until a view without it
@@ -506,11 +521,11 @@ func (m *Member) install(v View, decided []byte) error {
 		flushed = m.part.survivors
 	}
 	if m.stack != nil {
-		if m.unsent != nil && m.stack.Backlog() > 0 {
-			m.queue = append([]request{*m.unsent}, m.queue...)
+		if m.hasUnsent && m.stack.Backlog() > 0 {
+			m.queue = append([]request{m.unsent}, m.queue...)
 			m.count("resent_in_next_view")
 		}
-		m.unsent = nil
+		m.unsent, m.hasUnsent = request{}, false
 		m.stack.EndView()
 		m.collect()
 	}
