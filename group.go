@@ -87,6 +87,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		Timing:      c.Timing,
 		Participant: c.Participant,
 		Hello:       c.Hello,
+		Logger:      c.Logger,
 	})
 	if err != nil {
 		if g.ownsC {

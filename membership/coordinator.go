@@ -109,6 +109,7 @@ func (m *Member) tickCoordinator() {
 	case cMergeWait:
 		if m.now-c.phaseAt >= t.Merge {
 			m.count("merge_timeout")
+			m.debug("not absorbed in time; installing the fallback view", "absorbed_by", c.merge.ID)
 			m.finishRound(nil)
 			return
 		}
@@ -145,12 +146,14 @@ func (m *Member) dropSilent(silent func(Endpoint) bool) {
 		if silent(e) && e != m.self {
 			m.fd.suspects[m.view.Rank(e)] = true
 			m.count("flush_timeouts")
+			m.debug("member silent in view change", "member", e)
 		}
 	}
 	for _, e := range c.joiners {
 		if silent(e) {
 			m.forgetJoiner(e)
 			m.count("joiner_timeouts")
+			m.debug("joiner silent in view change", "joiner", e)
 		}
 	}
 	m.restartRound()
@@ -164,14 +167,23 @@ func (m *Member) forgetJoiner(e Endpoint) {
 }
 
 func (m *Member) restartRound() {
-	if m.coord == nil {
+	old := m.coord
+	if old == nil {
 		return
 	}
-	merge := m.coord.merge
 	m.coord = nil
 	m.count("rounds_restarted")
+	m.debug("view change restarted")
 	if m.isCoordinator() {
-		m.startRound(merge)
+		m.startRound(old.merge)
+	}
+	// A joiner left out of the new round (silent, refused, or no longer
+	// asking) would otherwise wait in the old one until it gave up.
+	for _, e := range old.joiners {
+		if m.coord == nil || !slices.Contains(m.coord.joiners, e) {
+			m.count("joiners_dismissed")
+			m.sendCtl(e, &ctlMsg{Type: mDismiss, Round: old.proposal.ID})
+		}
 	}
 }
 
@@ -204,6 +216,14 @@ func (m *Member) startRound(merge Summary) {
 			}
 		}
 	}
+	if m.part == nil && merge.ID == (ViewID{}) && len(joiners) == 0 && len(survivors) == len(m.view.Members) && len(next) == len(survivors) {
+		// Nothing would change: the merge requests that called for this
+		// round name members already in the view. (A round restarted
+		// after members flushed must go on, to let them out of it.)
+		m.merges = m.merges[:0]
+		m.debug("no view change needed")
+		return
+	}
 	m.maxLTime = max(m.maxLTime, m.view.ID.LTime) + 1
 	m.coord = &coordination{
 		proposal:  View{ID: ViewID{LTime: m.maxLTime, Coord: m.self}, Members: next},
@@ -217,6 +237,11 @@ func (m *Member) startRound(merge Summary) {
 		phaseAt:   m.now,
 	}
 	m.count("rounds_started")
+	args := []any{"proposal", m.coord.proposal, "why", m.reasons()}
+	if merge.ID != (ViewID{}) {
+		args = append(args, "absorbed_by", merge.ID)
+	}
+	m.debug("view change started", args...)
 	m.sendFlush()
 }
 
@@ -247,6 +272,7 @@ func (m *Member) onFlushOK(msg *ctlMsg) {
 		if m.cfg.Participant != nil {
 			if err := m.cfg.Participant.Admit(msg.From, msg.Hello); err != nil {
 				m.count("joiners_vetoed")
+				m.debug("joiner refused", "joiner", msg.From, "err", err)
 				m.vetoed[msg.From] = true
 				m.forgetJoiner(msg.From)
 				m.restartRound()
@@ -335,6 +361,7 @@ func (m *Member) decide() {
 			return
 		case err != nil:
 			m.count("decide_aborted")
+			m.debug("view change aborted by participant", "err", err)
 			for _, e := range c.joiners {
 				m.forgetJoiner(e)
 			}

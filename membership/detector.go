@@ -56,6 +56,7 @@ func (m *Member) tickDetector() {
 		if r != m.rank && !m.fd.suspects[r] && m.now-m.fd.last[r] >= m.cfg.Timing.Suspect {
 			m.fd.suspects[r] = true
 			m.count("suspicions")
+			m.debug("suspect", "member", m.view.Members[r], "silent_for", m.now-m.fd.last[r])
 			fresh = true
 		}
 	}
@@ -112,6 +113,7 @@ func (m *Member) onSuspect(msg *ctlMsg) {
 	for _, e := range msg.Suspects {
 		if r := m.view.Rank(e); r >= 0 && r != m.rank && !m.fd.excluded(r) {
 			m.fd.slandered[r] = true
+			m.debug("told of a failure", "member", e, "by", msg.From)
 			fresh = true
 		}
 	}

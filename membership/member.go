@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -80,6 +81,10 @@ type Config struct {
 	Hello []byte
 	// Trace, if set, is told of protocol steps (see Trace).
 	Trace func(Trace)
+	// Logger receives the protocol's decisions: views installed (Info);
+	// suspicions, view changes started and why, timeouts, merges
+	// (Debug). Default: discard.
+	Logger *slog.Logger
 }
 
 // Member is one group member: the membership protocol around the current
@@ -152,6 +157,9 @@ func New(cfg Config) (*Member, error) {
 		}
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Options.Stable.Idle == 0 {
 		// Stability gossip is the heartbeat the failure detector hears
 		// when the group is idle: ten per suspicion timeout.
@@ -397,6 +405,7 @@ func (m *Member) Tick(now time.Duration) {
 		// the silence it is about to notice is its own.
 		m.fd.hearAll(now)
 		m.count("own_pauses")
+		m.debug("this member was paused", "for", now-m.now)
 	}
 	if now > m.now {
 		m.now = now
@@ -501,6 +510,8 @@ func (m *Member) handle(msg *ctlMsg) {
 		m.onLeave(msg)
 	case mWait:
 		m.onWait(msg)
+	case mDismiss:
+		m.onDismiss(msg)
 	}
 }
 
@@ -581,6 +592,8 @@ func (m *Member) install(v View, decided []byte) error {
 	m.ready.Events = append(m.ready.Events, ev)
 	m.trace(Trace{View: v})
 	m.count("views_installed")
+	m.cfg.Logger.Info("view installed", "self", m.self, "view", v.ID, "members", len(v.Members),
+		"joined", ev.Joined, "left", ev.Left, "failed", ev.Failed)
 	m.blocked = false
 	m.pump()
 	return nil
@@ -605,6 +618,7 @@ func (m *Member) leave() {
 // that cannot finish.
 func (m *Member) goAlone() {
 	m.count("went_alone")
+	m.debug("view change made no progress; going on alone")
 	v := View{ID: ViewID{LTime: m.maxLTime + 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: v})
 	m.announce, m.part, m.coord = nil, nil, nil

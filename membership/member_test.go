@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -99,4 +100,85 @@ func TestCrashUnderLoad(t *testing.T) {
 		c.run(2 * time.Millisecond)
 	}
 	c.runUntil(2*time.Second, "survivors agree", func() bool { return c.converged(0, 1, 2, 3) })
+}
+
+// TestJoinerKeptAcrossRestartedRound has a member fail while the view
+// change that admits a joiner runs, after the joiner's merge request would
+// have expired: the joiner waits in that round and no longer asks, so the
+// restarted round must still take it in, rather than leave it waiting
+// until it gives up (Timing.Stuck).
+func TestJoinerKeptAcrossRestartedRound(t *testing.T) {
+	c := newCluster(t, 0, transport.Faults{})
+	c.timing.Merge = 20 * time.Millisecond // shorter than detecting the crash
+	for range 3 {
+		c.add()
+	}
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	v := c.members[0].view
+	coord := c.memberFor(v.Members[0])
+	victim := c.index(v.Members[2].Addr) // not the coordinator
+	joiner := c.add()
+	c.runUntil(c.timing.Suspect, "the joiner in a round", func() bool { return joiner.part != nil })
+	c.crash(victim)
+	rest := slices.DeleteFunc(all(4), func(i int) bool { return i == victim })
+	c.runUntil(c.timing.Stuck, "the joiner admitted without the victim", func() bool { return c.converged(rest...) })
+	for _, counter := range []string{"dismissed", "went_alone"} {
+		if n := joiner.counters[counter]; n != 0 {
+			t.Errorf("joiner: %s = %d, want 0", counter, n)
+		}
+	}
+	if coord.counters["rounds_restarted"] == 0 {
+		t.Error("the round was never restarted: the test did not test that")
+	}
+}
+
+// TestRefusedJoinerDismissed checks that a joiner the coordinator leaves
+// out of a round is told so and goes on alone at once, instead of waiting
+// for Timing.Stuck in a round that will not take it.
+func TestRefusedJoinerDismissed(t *testing.T) {
+	c := newCluster(t, 0, transport.Faults{})
+	c.configure = func(_ int, cfg *Config) { cfg.Participant = refuseAll{} }
+	for range 2 {
+		c.add()
+	}
+	// Whichever of the two coordinates the merge refuses the other.
+	dismissed := func() *Member {
+		for _, m := range c.members {
+			if m.counters["dismissed"] > 0 {
+				return m
+			}
+		}
+		return nil
+	}
+	c.runUntil(c.timing.Stuck/2, "a joiner dismissed", func() bool { return dismissed() != nil })
+	if m := dismissed(); m.blocked || len(m.view.Members) != 1 {
+		t.Fatalf("the dismissed joiner is in %v (blocked: %v), want a view of its own", m.view, m.blocked)
+	}
+}
+
+// refuseAll is a participant that admits no one.
+type refuseAll struct{}
+
+func (refuseAll) Admit(Endpoint, []byte) error                     { return errors.New("no one may join") }
+func (refuseAll) Contribute(View) []byte                           { return nil }
+func (refuseAll) Decide(View, map[Endpoint][]byte) ([]byte, error) { return nil, nil }
+func (refuseAll) Install(View, []byte)                             {}
+
+// TestNoViewChangeForNothing gives the coordinator a merge request that
+// names only members already in its view (a late retransmission of a
+// joiner's request, say): it must not run a view change that changes
+// nothing, which would block every member for a round.
+func TestNoViewChangeForNothing(t *testing.T) {
+	c := newCluster(t, 3, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	v := c.members[0].view
+	coord := c.memberFor(v.Members[0])
+	coord.merges = append(coord.merges, pendingMerge{from: v.Members[2], id: v.ID, members: []Endpoint{v.Members[2]}, at: c.now})
+	c.run(c.timing.Suspect)
+	if got := c.members[0].view.ID; got != v.ID {
+		t.Fatalf("view %v became %v for nothing", v.ID, got)
+	}
+	if len(coord.merges) != 0 {
+		t.Fatalf("the useless merge request is kept: %v", coord.merges)
+	}
 }

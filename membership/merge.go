@@ -57,6 +57,7 @@ func (m *Member) onProbe(msg *ctlMsg) {
 		// The view this one waits to join has been absorbed itself, or
 		// was the wrong one to ask: ask the view that answered instead.
 		m.count("merges_redirected")
+		m.debug("merge redirected", "from", c.merge.ID, "to", other.ID)
 		c.merge = other
 		m.sendMergeReq()
 		return
@@ -67,6 +68,7 @@ func (m *Member) onProbe(msg *ctlMsg) {
 	m.learn(other.Coord.Addr)
 	if absorbs(other, m.summary()) {
 		m.count("merges_started")
+		m.debug("found a view that absorbs this one", "other", other.ID, "size", other.Size)
 		m.startRound(other)
 		return
 	}
@@ -99,12 +101,15 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 	theirs := Summary{ID: msg.Proposal.ID, Size: uint64(len(msg.Proposal.Members)), Coord: msg.From}
 	if !absorbs(m.summary(), theirs) {
 		m.count("drop.merge_req")
+		m.debug("merge request from a view that should absorb this one", "from", msg.From)
 		return
 	}
 	members := slices.DeleteFunc(slices.Clone(msg.Proposal.Members), func(e Endpoint) bool { return m.vetoed[e] || m.view.Has(e) })
 	if len(members) == 0 {
+		m.debug("merge request names no one new", "from", msg.From)
 		return
 	}
+	m.debug("merge request", "from", msg.From, "members", members)
 	i := slices.IndexFunc(m.merges, func(p pendingMerge) bool { return p.from == msg.From })
 	pm := pendingMerge{from: msg.From, id: msg.Proposal.ID, members: members, at: m.now}
 	switch {
@@ -122,8 +127,14 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 }
 
 // expireMerges forgets merge requests whose senders have given up waiting.
+// A request whose members are joiners of the round under way stays: they
+// stopped asking because they wait in that round, and a restart of the
+// round must take them in again.
 func (m *Member) expireMerges() {
 	m.merges = slices.DeleteFunc(m.merges, func(p pendingMerge) bool {
+		if c := m.coord; c != nil && slices.ContainsFunc(p.members, func(e Endpoint) bool { return slices.Contains(c.joiners, e) }) {
+			return false
+		}
 		return m.now-p.at >= m.cfg.Timing.Merge
 	})
 }

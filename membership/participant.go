@@ -170,6 +170,19 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 	m.repeatReply()
 }
 
+// onDismiss takes a coordinator's word that the round this member consented
+// to join goes on without it: the member goes on alone at once, and finds
+// the group again by probing, rather than waiting for Timing.Stuck.
+func (m *Member) onDismiss(msg *ctlMsg) {
+	p := m.part
+	if p == nil || !p.joiner || p.round != msg.Round || p.coord != msg.From {
+		return
+	}
+	m.count("dismissed")
+	m.debug("dismissed from a view change", "round", msg.Round)
+	m.goAlone()
+}
+
 func (m *Member) contribute(v View) []byte {
 	if m.cfg.Participant == nil {
 		return nil

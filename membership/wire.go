@@ -46,13 +46,14 @@ const (
 	mSuspect                       // member to coordinator: these seem dead
 	mLeave                         // member to coordinator: remove me
 	mWait                          // member to coordinator: alive, still flushing or syncing
+	mDismiss                       // coordinator to joiner: the round goes on without you
 )
 
 var msgNames = [...]string{
 	mProbe: "Probe", mProbeReply: "ProbeReply", mMergeReq: "MergeReq",
 	mFlush: "Flush", mFlushOK: "FlushOK", mSync: "Sync", mSyncOK: "SyncOK",
 	mInstall: "Install", mInstallAck: "InstallAck", mSuspect: "Suspect", mLeave: "Leave",
-	mWait: "Wait",
+	mWait: "Wait", mDismiss: "Dismiss",
 }
 
 func (t msgType) String() string {
@@ -71,7 +72,7 @@ type ctlMsg struct {
 	Summary   Summary    // Probe, ProbeReply: the sender's view; Sync: view to merge into
 	Proposal  View       // Flush: the next view; MergeReq: the view to absorb
 	Survivors []Endpoint // Flush: members of View taking part in the flush
-	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait: the proposal
+	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait, Dismiss: the proposal
 	Vector    []uint64   // FlushOK: delivered per rank of View; Sync: the cut
 	Holders   []uint64   // Sync: for each origin, the rank to ask for its messages
 	Hello     []byte     // FlushOK from a joiner: what admission checks
@@ -229,7 +230,7 @@ func (m *ctlMsg) encode(b []byte, group uint64) []byte {
 		b = appendVector(b, m.Vector)
 		b = appendVector(b, m.Holders)
 		b = appendSummary(b, m.Summary)
-	case mSyncOK, mInstallAck, mWait:
+	case mSyncOK, mInstallAck, mWait, mDismiss:
 		b = appendViewID(b, m.Round)
 	case mInstall:
 		b = appendViewID(b, m.Round)
@@ -279,7 +280,7 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 		m.Vector = readVector(&r)
 		m.Holders = readVector(&r)
 		m.Summary = readSummary(&r)
-	case mSyncOK, mInstallAck, mWait:
+	case mSyncOK, mInstallAck, mWait, mDismiss:
 		m.Round = readViewID(&r)
 	case mInstall:
 		m.Round = readViewID(&r)

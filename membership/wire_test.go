@@ -24,6 +24,7 @@ func sampleMessages() []ctlMsg {
 		{Type: mSuspect, From: b, View: v.ID, Suspects: []Endpoint{a}},
 		{Type: mLeave, From: b, View: v.ID},
 		{Type: mWait, From: b, Round: v.ID},
+		{Type: mDismiss, From: a, Round: v.ID},
 	}
 }
 

@@ -107,16 +107,24 @@ type memberProc struct {
 	mu     sync.Mutex // guards the fields below
 	self   string
 	raw    []string // every line of standard output
+	logs   []string // the protocol's log (standard error), at most maxLogLines
 	views  []procView
 	delivs []delivery
 	left   bool
 	bad    []string // lines that broke the output format
 }
 
+// maxLogLines bounds the protocol log kept per process: the latest lines.
+const maxLogLines = 2000
+
+// failureLogLines is how many of each process's latest log lines a failed
+// test prints.
+const failureLogLines = 40
+
 // startMemberProc starts `conclave member` listening on addr with the given
 // seeds and arguments. A cleanup kills it if it is still running.
 func startMemberProc(t *testing.T, bin string, index int, addr string, seeds []string, args ...string) (*memberProc, error) {
-	args = append([]string{"member", "--listen", addr, "--json"}, args...)
+	args = append([]string{"member", "--listen", addr, "--json", "--log-level", "debug"}, args...)
 	for _, s := range seeds {
 		args = append(args, "--seed", s)
 	}
@@ -155,7 +163,12 @@ func startMemberProc(t *testing.T, bin string, index int, addr string, seeds []s
 		defer readers.Done()
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			t.Logf("member %d (%s) stderr: %s", index, addr, sc.Text())
+			p.mu.Lock()
+			if len(p.logs) == maxLogLines {
+				p.logs = slices.Delete(p.logs, 0, maxLogLines/2)
+			}
+			p.logs = append(p.logs, sc.Text())
+			p.mu.Unlock()
 		}
 	}()
 	go func() {
@@ -395,9 +408,16 @@ func saveLogsOnFailure(t *testing.T, procs *[]*memberProc) {
 		for _, p := range *procs {
 			p.mu.Lock()
 			data := strings.Join(p.raw, "\n") + "\n"
+			logs := slices.Clone(p.logs)
 			p.mu.Unlock()
+			tail := logs[max(0, len(logs)-failureLogLines):]
+			t.Logf("member %d (%s): the protocol's last %d log lines:\n  %s", p.index, p.addr, len(tail), strings.Join(tail, "\n  "))
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("member%d.jsonl", p.index)), []byte(data), 0o644); err != nil {
 				t.Logf("cannot keep the members' output: %v", err)
+				return
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("member%d.log", p.index)), []byte(strings.Join(logs, "\n")+"\n"), 0o644); err != nil {
+				t.Logf("cannot keep the members' log: %v", err)
 				return
 			}
 		}

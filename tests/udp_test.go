@@ -40,8 +40,9 @@ func startGroupTiming(t testing.TB, n int, timing membership.Timing) []*conclave
 		t.Cleanup(func() { c.Close() })
 	}
 	groups := make([]*conclave.Group, n)
+	logger := newProtocolLog(t)
 	for i := range n {
-		g, err := conclave.Join(context.Background(), conclave.Config{Group: t.Name(), Members: addrs, Self: i, Conn: conns[i], Timing: timing})
+		g, err := conclave.Join(context.Background(), conclave.Config{Group: t.Name(), Members: addrs, Self: i, Conn: conns[i], Timing: timing, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,14 +59,16 @@ func awaitFullView(t testing.TB, groups []*conclave.Group) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, g := range groups {
+	for i, g := range groups {
+	wait:
 		for {
-			ev := <-g.Events()
-			if ev.Kind == conclave.ViewChange && len(ev.View.Members) == len(groups) {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("no view of %d members: %v", len(groups), g.View())
+			select {
+			case ev := <-g.Events():
+				if ev.Kind == conclave.ViewChange && len(ev.View.Members) == len(groups) {
+					break wait
+				}
+			case <-ctx.Done():
+				t.Fatalf("member %d: no view of %d members: %v", i, len(groups), g.View())
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -23,12 +24,13 @@ import (
 func init() { commands = append(commands, newMemberCmd) }
 
 type memberFlags struct {
-	listen  string
-	seeds   []string
-	group   string
-	json    bool
-	total   bool
-	suspect time.Duration
+	listen   string
+	seeds    []string
+	group    string
+	json     bool
+	total    bool
+	suspect  time.Duration
+	logLevel string
 }
 
 func newMemberCmd() *cobra.Command {
@@ -51,12 +53,15 @@ text or, with --json, one JSON object per line:
 
 A member is written ADDRESS#INCARNATION: the incarnation tells apart two runs
 of a process at the same address. When standard input ends the member keeps
-running; SIGINT or SIGTERM makes it leave the group gracefully and exit.`,
+running; SIGINT or SIGTERM makes it leave the group gracefully and exit.
+
+--log-level debug writes the membership protocol's decisions (suspicions,
+view changes and why they started, timeouts, merges) to standard error.`,
 		Example: `  conclave member --listen 127.0.0.1:7000
   conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runMember(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), f)
+			return runMember(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
 	fl := cmd.Flags()
@@ -66,11 +71,12 @@ running; SIGINT or SIGTERM makes it leave the group gracefully and exit.`,
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per line")
 	fl.BoolVar(&f.total, "total", false, "deliver multicasts in the same order at every member")
 	fl.DurationVar(&f.suspect, "suspect", membership.DefaultTiming.Suspect, "suspect a member not heard from for this long")
+	fl.StringVar(&f.logLevel, "log-level", "warn", "log to standard error at this level and above: debug, info, warn, error")
 	cmd.MarkFlagRequired("listen")
 	return cmd
 }
 
-func runMember(ctx context.Context, in io.Reader, out io.Writer, f memberFlags) error {
+func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f memberFlags) error {
 	listen, err := netip.ParseAddrPort(f.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %v", err)
@@ -86,8 +92,13 @@ func runMember(ctx context.Context, in io.Reader, out io.Writer, f memberFlags) 
 	if f.suspect <= 0 {
 		return errors.New("--suspect must be positive")
 	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
 	timing := membership.Timing{Suspect: f.suspect, Flush: 2 * f.suspect, Stuck: 10 * f.suspect}
-	g, err := conclave.Join(ctx, conclave.Config{Group: f.group, Listen: listen, Seeds: seeds, TotalOrder: f.total, Timing: timing})
+	g, err := conclave.Join(ctx, conclave.Config{Group: f.group, Listen: listen, Seeds: seeds, TotalOrder: f.total, Timing: timing, Logger: logger})
 	if err != nil {
 		return err
 	}
