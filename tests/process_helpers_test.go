@@ -299,7 +299,7 @@ func (p *memberProc) waitFor(deadline time.Time, what string, cond func() (bool,
 		done, err := check()
 		switch {
 		case err != nil:
-			return fmt.Errorf("member %d (%s) waiting for %s: %v\n%s", p.index, p.addr, what, err, p.summary())
+			return fmt.Errorf("member %d (%s) waiting for %s: %w\n%s", p.index, p.addr, what, err, p.summary())
 		case done:
 			return nil
 		}

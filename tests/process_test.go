@@ -4,6 +4,7 @@ package tests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -58,6 +59,37 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "300ms")
 	full := awaitOneView(t, procs)
 
+	// Every member multicasts p<index>-<k> for k = 0, 1, … until stop.
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	written := make([]int, len(procs))
+	writeErrs := make([]error, len(procs))
+	for i, p := range procs {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			n, err := p.multicastLines(stop, sigkillMaxLines)
+			written[i] = n
+			select {
+			case <-stop: // the member may have exited first
+			default:
+				if err != nil {
+					writeErrs[i] = fmt.Errorf("writing line %d to standard input: %v", n, err)
+				}
+			}
+		}()
+	}
+	var stopOnce sync.Once
+	stopWriting := func() { stopOnce.Do(func() { close(stop) }) }
+	defer func() {
+		stopWriting()
+		for _, p := range procs {
+			p.kill() // a writer blocked on a full pipe returns once its process is gone
+		}
+		writers.Wait()
+	}()
+
+	full = awaitBusyView(t, procs, full)
 	index := map[string]int{} // member → index in procs
 	for i, p := range procs {
 		index[p.self] = i
@@ -77,59 +109,11 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	}
 	t.Logf("view of all: %v; will kill member %d (%s), rank %d", full, victim.index, victim.self, victimRank)
 
-	// Every member multicasts p<index>-<k> for k = 0, 1, … until stop.
-	stop := make(chan struct{})
-	var writers sync.WaitGroup
-	written := make([]int, len(procs))
-	for i, p := range procs {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			n, err := p.multicastLines(stop, sigkillMaxLines)
-			written[i] = n
-			select {
-			case <-stop: // the member may have exited first
-			default:
-				if err != nil && p != victim {
-					t.Errorf("member %d: writing line %d to standard input: %v", i, n, err)
-				}
-			}
-		}()
-	}
-	var stopOnce sync.Once
-	stopWriting := func() { stopOnce.Do(func() { close(stop) }) }
-	defer func() {
-		stopWriting()
-		for _, p := range procs {
-			p.kill() // a writer blocked on a full pipe returns once its process is gone
-		}
-		writers.Wait()
-	}()
-
-	deadline := time.Now().Add(15 * time.Second)
-	for _, p := range procs {
-		err := p.waitFor(deadline, fmt.Sprintf("%d deliveries from each member in %s", sigkillBeforeKill, full.id), func() (bool, error) {
-			v := p.currentView()
-			if v.id != full.id {
-				return false, fmt.Errorf("installed %v before the kill", v)
-			}
-			for _, m := range full.members {
-				if v.count[m] < sigkillBeforeKill {
-					return false, nil
-				}
-			}
-			return true, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	killed := time.Now()
 	if err := victim.cmd.Process.Kill(); err != nil {
 		t.Fatalf("SIGKILL member %d: %v", victim.index, err)
 	}
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for _, p := range survivors {
 		err := p.waitFor(deadline, "view of the survivors", func() (bool, error) {
 			return slices.ContainsFunc(p.views[p.viewIndex(full.id):], isSurvivorView), nil
@@ -179,6 +163,11 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	}
 	writers.Wait()
 	t.Logf("lines multicast: %v", written)
+	for i, err := range writeErrs {
+		if err != nil && procs[i] != victim {
+			t.Errorf("member %d: %v", i, err)
+		}
+	}
 
 	// Every process has exited and its output is read: check it.
 	for _, p := range procs {
@@ -239,6 +228,65 @@ func tryStartMemberProcs(t *testing.T, bin string, n, attempt int, args []string
 		}
 	}
 	return procs, nil
+}
+
+// errViewRenewed says that a member installed a new view of the same
+// members while the test waited for traffic in the old one.
+var errViewRenewed = errors.New("installed a new view of the same members")
+
+// awaitBusyView waits until every process has delivered sigkillBeforeKill
+// messages from each member in view full, and returns it. A new view of the same members (which a loaded machine
+// may cause: a member starved for longer than the failure detector allows
+// is excluded and merges back) is logged and waited in instead, twice at
+// most; the protocol's log says why it happened.
+func awaitBusyView(t *testing.T, procs []*memberProc, full procView) procView {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := awaitTraffic(procs, full)
+		if err == nil {
+			return full
+		}
+		if !errors.Is(err, errViewRenewed) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("view %s ended before the kill, without a change of members; waiting in the next one: %v", full.id, err)
+		for _, p := range procs {
+			p.mu.Lock()
+			tail := p.logs[max(0, len(p.logs)-failureLogLines):]
+			t.Logf("member %d: the protocol's last %d log lines:\n  %s", p.index, len(tail), strings.Join(tail, "\n  "))
+			p.mu.Unlock()
+		}
+		full = awaitOneView(t, procs)
+	}
+}
+
+// awaitTraffic waits until every process has delivered sigkillBeforeKill
+// messages from each member in view full.
+func awaitTraffic(procs []*memberProc, full procView) error {
+	deadline := time.Now().Add(15 * time.Second)
+	set := slices.Sorted(slices.Values(full.members))
+	for _, p := range procs {
+		err := p.waitFor(deadline, fmt.Sprintf("%d deliveries from each member in %s", sigkillBeforeKill, full.id), func() (bool, error) {
+			v := p.currentView()
+			switch {
+			case v.id == full.id:
+			case slices.Equal(slices.Sorted(slices.Values(v.members)), set):
+				return false, fmt.Errorf("%w: %v", errViewRenewed, v)
+			default:
+				return false, fmt.Errorf("installed %v before the kill", v)
+			}
+			for _, m := range full.members {
+				if v.count[m] < sigkillBeforeKill {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // awaitOneView waits until every process is in a view of all of them, the
