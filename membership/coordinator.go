@@ -237,11 +237,13 @@ func (m *Member) startRound(merge Summary) {
 		phaseAt:   m.now,
 	}
 	m.count("rounds_started")
-	args := []any{"proposal", m.coord.proposal, "why", m.reasons()}
-	if merge.ID != (ViewID{}) {
-		args = append(args, "absorbed_by", merge.ID)
+	if m.debugging() {
+		args := []any{"proposal", m.coord.proposal, "why", m.reasons()}
+		if merge.ID != (ViewID{}) {
+			args = append(args, "absorbed_by", merge.ID)
+		}
+		m.debug("view change started", args...)
 	}
-	m.debug("view change started", args...)
 	m.sendFlush()
 }
 

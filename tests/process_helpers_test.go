@@ -391,6 +391,14 @@ func sumCounts(m map[string]int) int {
 	return n
 }
 
+// logTail logs the process's latest protocol log lines.
+func (p *memberProc) logTail(t *testing.T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tail := p.logs[max(0, len(p.logs)-failureLogLines):]
+	t.Logf("member %d (%s): the protocol's last %d log lines:\n  %s", p.index, p.addr, len(tail), strings.Join(tail, "\n  "))
+}
+
 // saveLogsOnFailure registers a cleanup that, if the test failed, writes
 // every process's full output to files kept after the test, and logs where.
 // Register it before starting the processes, so that it runs after their
@@ -410,8 +418,7 @@ func saveLogsOnFailure(t *testing.T, procs *[]*memberProc) {
 			data := strings.Join(p.raw, "\n") + "\n"
 			logs := slices.Clone(p.logs)
 			p.mu.Unlock()
-			tail := logs[max(0, len(logs)-failureLogLines):]
-			t.Logf("member %d (%s): the protocol's last %d log lines:\n  %s", p.index, p.addr, len(tail), strings.Join(tail, "\n  "))
+			p.logTail(t)
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("member%d.jsonl", p.index)), []byte(data), 0o644); err != nil {
 				t.Logf("cannot keep the members' output: %v", err)
 				return

@@ -251,10 +251,7 @@ func awaitBusyView(t *testing.T, procs []*memberProc, full procView) procView {
 		}
 		t.Logf("view %s ended before the kill, without a change of members; waiting in the next one: %v", full.id, err)
 		for _, p := range procs {
-			p.mu.Lock()
-			tail := p.logs[max(0, len(p.logs)-failureLogLines):]
-			t.Logf("member %d: the protocol's last %d log lines:\n  %s", p.index, len(tail), strings.Join(tail, "\n  "))
-			p.mu.Unlock()
+			p.logTail(t)
 		}
 		full = awaitOneView(t, procs)
 	}
