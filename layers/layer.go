@@ -63,8 +63,18 @@ func (p *Port) NewEvent(t Type, peer int) *Event { return p.s.newEvent(t, peer) 
 // FreeEvent returns ev to the pool. Nothing may use it afterwards.
 func (p *Port) FreeEvent(ev *Event) { p.s.freeEvent(ev) }
 
-// Drop counts a message the layer discarded, under reason.
-func (p *Port) Drop(reason string) { p.s.count(p.name, "drop."+reason, 1) }
+// Drop counts input the layer refused, under reason: malformed, out of
+// window, over a bound or otherwise hostile. The datagram it came in is then
+// not accepted (see Stack.Receive).
+func (p *Port) Drop(reason string) {
+	p.s.hostile++
+	p.s.count(p.name, "drop."+reason, 1)
+}
+
+// Ignore counts input the layer discarded as harmless, under reason: a
+// duplicate or replay of something already held, or a late message the
+// protocol no longer needs. Unlike Drop, it leaves the datagram accepted.
+func (p *Port) Ignore(reason string) { p.s.count(p.name, "drop."+reason, 1) }
 
 // Count adds delta to the layer's counter name.
 func (p *Port) Count(name string, delta uint64) { p.s.count(p.name, name, delta) }

@@ -77,6 +77,11 @@ type Stack struct {
 	free     [][]byte
 	events   []*Event
 	counters map[counterKey]uint64
+	// hostile counts the drops of input that was malformed, out of window
+	// or otherwise refused, as opposed to a plain duplicate; Receive
+	// compares it before and after to report whether a datagram was
+	// accepted.
+	hostile uint64
 }
 
 // New composes a stack from layers, bottom first, and initialises them.
@@ -197,11 +202,19 @@ func (s *Stack) count(layer, name string, delta uint64) {
 
 // Receive feeds a datagram from the network. The stack owns data from then
 // on and may keep slices of it.
-func (s *Stack) Receive(data []byte) {
+//
+// It reports whether the datagram was accepted: true iff it parsed and no
+// layer dropped any part of it as malformed, out of window or otherwise
+// refused (Port.Drop). A plain duplicate or replay of something the stack
+// already holds is still accepted (Port.Ignore). A caller may therefore
+// credit the sender with liveness only for accepted datagrams.
+func (s *Stack) Receive(data []byte) (accepted bool) {
+	before := s.hostile
 	ev := s.newEvent(0, AllPeers)
 	ev.Msg.Body = data
 	s.layers[0].Up(ev)
 	s.freeEvent(ev)
+	return s.hostile == before
 }
 
 // Cast multicasts data to the group, the sender included. The stack owns

@@ -201,7 +201,7 @@ func (l *Layer) cast(ev *layers.Event) {
 func (l *Layer) data(ev *layers.Event) {
 	switch {
 	case l.ended:
-		l.p.Drop("after_view_end")
+		l.p.Ignore("after_view_end")
 		return
 	case l.n == 1:
 		// Alone in the view: the order of arrival is the total order.
@@ -225,7 +225,7 @@ func (l *Layer) receiveOrder(ev *layers.Event) {
 		return
 	}
 	if l.ended {
-		l.p.Drop("after_view_end")
+		l.p.Ignore("after_view_end")
 		return
 	}
 	// The tag was the only pushed header, so this is the body and does

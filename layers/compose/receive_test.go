@@ -1,0 +1,46 @@
+package compose_test
+
+import (
+	"bytes"
+	"testing"
+
+)
+
+// TestReceiveAccepted checks what Receive reports: a datagram that parsed is
+// accepted, a replay of it too (a duplicate is harmless), and junk or a
+// datagram that a layer refuses is not.
+func TestReceiveAccepted(t *testing.T) {
+	g := newGroup(t, 2)
+	var cast []byte
+	g.tap = func(from, to int, data []byte) {
+		if from == 0 && cast == nil {
+			cast = bytes.Clone(data)
+		}
+	}
+	g.stacks[0].Cast([]byte("hello"))
+	g.run(1)
+	if cast == nil {
+		t.Fatal("no datagram from member 0")
+	}
+	r := g.stacks[1]
+	if !r.Receive(bytes.Clone(cast)) {
+		t.Error("a replayed datagram was not accepted")
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"junk", []byte("not a datagram at all")},
+		{"truncated", cast[:len(cast)-len("hello")-1]},
+		{"other group", append([]byte{cast[0], cast[1] ^ 1}, cast[2:]...)},
+	} {
+		before := r.Drops()
+		if r.Receive(bytes.Clone(c.data)) {
+			t.Errorf("%s: accepted", c.name)
+		}
+		if r.Drops() == before {
+			t.Errorf("%s: no drop counted", c.name)
+		}
+	}
+}
