@@ -3,7 +3,6 @@ package compose_test
 import (
 	"bytes"
 	"testing"
-
 )
 
 // TestReceiveAccepted checks what Receive reports: a datagram that parsed is
