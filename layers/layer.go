@@ -28,6 +28,20 @@ type Backlogger interface {
 	Backlog() int
 }
 
+// Footprinter is implemented by layers that hold state for messages or
+// peers, state that input from the network can inflate.
+//
+// Footprint is the bytes the layer holds now: approximate, but it grows
+// with everything an attacker can make it hold (messages kept, slots
+// reserved, per-peer records). FootprintBound is the most Footprint may
+// ever be for this layer, stated from the stack's Config and the layer's own
+// limits; it holds under any input, hostile or an honest heavy workload.
+// Both are valid once Init has run.
+type Footprinter interface {
+	Footprint() int
+	FootprintBound() int
+}
+
 // Port connects a layer to its neighbours and to the stack's injected
 // environment.
 type Port struct {

@@ -71,6 +71,7 @@ type Stack struct {
 	layers   []Layer
 	ports    []Port
 	backlogs []Backlogger
+	prints   []Footprinter
 	now      time.Duration
 	rand     *rand.Rand
 	ready    Ready
@@ -118,6 +119,9 @@ func New(cfg Config, ls ...Layer) (*Stack, error) {
 		s.ports[i] = Port{s: s, i: i, name: name}
 		if b, ok := l.(Backlogger); ok {
 			s.backlogs = append(s.backlogs, b)
+		}
+		if f, ok := l.(Footprinter); ok {
+			s.prints = append(s.prints, f)
 		}
 	}
 	for i, l := range ls {
@@ -288,6 +292,29 @@ func (s *Stack) Backlog() int {
 	n := 0
 	for _, b := range s.backlogs {
 		n += b.Backlog()
+	}
+	return n
+}
+
+// Footprint is the bytes the stack's layers hold for messages and peers
+// (see Footprinter). Messages waiting in flow control for the application's
+// sake (Backlog) are not part of it: the driver bounds those.
+func (s *Stack) Footprint() int {
+	n := 0
+	for _, f := range s.prints {
+		n += f.Footprint()
+	}
+	return n
+}
+
+// FootprintBound is the most Footprint can ever be for this stack, whatever
+// it receives: the sum of its layers' stated bounds, which follow from the
+// Config (view size, MaxDatagram, MaxMessage) and the layers' windows. The
+// table in the package documentation states each term.
+func (s *Stack) FootprintBound() int {
+	n := 0
+	for _, f := range s.prints {
+		n += f.FootprintBound()
 	}
 	return n
 }

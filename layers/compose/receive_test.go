@@ -43,3 +43,21 @@ func TestReceiveAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestFootprintWithinBound checks the accounting the stack offers: after
+// honest traffic the footprint is within the stated bound.
+func TestFootprintWithinBound(t *testing.T) {
+	g := newGroup(t, 3)
+	for i := range 3000 {
+		g.stacks[i%3].Cast(bytes.Repeat([]byte{byte(i)}, 100))
+		if i%64 == 0 {
+			g.run(1)
+		}
+	}
+	g.run(20)
+	for r, s := range g.stacks {
+		if f, b := s.Footprint(), s.FootprintBound(); f > b {
+			t.Errorf("member %d: footprint %d above its bound %d", r, f, b)
+		}
+	}
+}
