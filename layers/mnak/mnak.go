@@ -11,6 +11,23 @@
 // NAK (and, in a view change, the survivors can make up for a failed
 // sender).
 //
+// Hostile input. A receiver accepts from each origin only sequence numbers
+// below the lowest it still holds plus MaxHeld (the receive window); others
+// are dropped as "window" and, if real, asked for again once the window has
+// moved. How many messages an origin has (a cut, or the stability layer's
+// MaxSeen) is believed only up to the same window, so a forged count cannot
+// make a member ask for, or wait for, more. A member answers each
+// requester's NAKs with each held message at most once per NakInterval and
+// with at most RetransBudget messages per NakInterval, however many NAKs it
+// gets, so a flood of them costs it at most RetransBudget datagrams per
+// interval per requester.
+//
+// Memory per member, stated: for each other origin a ring of at most
+// MaxHeld slots (rounded up to a power of two, seqlog.SlotSize bytes each)
+// that shrinks back when emptied, holding at most MaxHeld messages of at
+// most MaxDatagram bytes; and per requester a seqlog.Served record. The
+// member's own multicasts are bounded by flow control (mflow) instead.
+//
 // Headers:
 //
 //	ECast       seq uvarint
@@ -37,17 +54,24 @@ type Config struct {
 	// MaxNakRange bounds the messages one NAK asks for, and so the
 	// retransmissions it can cause.
 	MaxNakRange uint64
-	// MaxHeld bounds the messages held per remote sender; messages
-	// beyond it are dropped and asked for again later. The stability
-	// window of the flow control layer must be smaller.
+	// MaxHeld is the receive window: per remote sender, only sequence
+	// numbers below the lowest held plus MaxHeld are accepted; messages
+	// beyond it are dropped and asked for again later. The window of the
+	// flow control layer must be smaller.
 	MaxHeld int
+	// RetransBudget bounds the messages retransmitted to one requester
+	// per NakInterval, whatever it asks.
+	RetransBudget int
 }
 
 // Defaults.
 const (
 	DefaultNakInterval = 4 * time.Millisecond
 	DefaultMaxNakRange = 256
-	DefaultMaxHeld     = 1 << 16
+	DefaultMaxHeld     = 1 << 13
+	// DefaultRetransBudget is two full NAKs' worth: enough for a member
+	// to recover from the origin and from one other holder at once.
+	DefaultRetransBudget = 2 * DefaultMaxNakRange
 )
 
 // MaxNakRuns bounds the runs of missing messages one NAK names.
@@ -68,6 +92,7 @@ type Layer struct {
 	caps    []uint64     // per origin: deliver no further (a view change's cut)
 	holders []int        // per origin: whom to ask for missing messages
 	lastNak []time.Duration
+	served  []seqlog.Served // per requester
 	runs    []seqlog.Run
 	nakBuf  []byte
 }
@@ -83,6 +108,9 @@ func New(cfg Config) *Layer {
 	if cfg.MaxHeld == 0 {
 		cfg.MaxHeld = DefaultMaxHeld
 	}
+	if cfg.RetransBudget == 0 {
+		cfg.RetransBudget = DefaultRetransBudget
+	}
 	return &Layer{cfg: cfg}
 }
 
@@ -96,6 +124,7 @@ func (l *Layer) Init(p *layers.Port) {
 	l.lastNak = make([]time.Duration, n)
 	l.caps = make([]uint64, n)
 	l.holders = make([]int, n)
+	l.served = make([]seqlog.Served, n)
 	for i := range n {
 		l.caps[i], l.holders[i] = noCap, i
 	}
@@ -124,7 +153,7 @@ func (l *Layer) Cut(origin int, upTo uint64, holder int) {
 		l.deliver(origin)
 		return
 	}
-	log.Learn(upTo)
+	log.Learn(upTo, l.cfg.MaxHeld)
 	l.deliver(origin)
 	if log.Next() < upTo {
 		l.nak(origin)
@@ -238,7 +267,7 @@ func (l *Layer) receive(origin int, seq uint64, m *layers.Message) {
 		l.p.Count("duplicates", 1)
 		return
 	case seqlog.Full:
-		l.p.Drop("log_full")
+		l.p.Drop("window")
 		return
 	}
 	if !gapBefore && seq > log.Next() && seq < l.caps[origin] {
@@ -266,6 +295,11 @@ func (l *Layer) nak(origin int) {
 	if log.Next() >= l.caps[origin] {
 		return // nothing more is wanted from this origin in this view
 	}
+	if l.caps[origin] != noCap {
+		// The cut may lie beyond the window: learn as much of it as the
+		// window now allows.
+		log.Learn(l.caps[origin], l.cfg.MaxHeld)
+	}
 	l.runs = log.Gaps(l.runs[:0], MaxNakRuns, min(l.cfg.MaxNakRange, l.caps[origin]-log.Next()))
 	if len(l.runs) == 0 {
 		return
@@ -285,10 +319,20 @@ func (l *Layer) nak(origin int) {
 // retransmit answers a NAK from requester with whatever it holds of the range.
 func (l *Layer) retransmit(requester, origin int, first, count uint64) {
 	log := &l.logs[origin]
+	served := &l.served[requester]
+	// ParseRuns made sure first+count does not wrap.
 	for seq := first; seq < first+count; seq++ {
 		m, ok := log.Get(seq)
 		if !ok {
 			continue
+		}
+		switch served.Allow(l.p.Now(), l.cfg.NakInterval, l.cfg.RetransBudget, origin, seq) {
+		case seqlog.Repeated:
+			l.p.Count("retrans_repeats_refused", 1)
+			continue
+		case seqlog.OverBudget:
+			l.p.Count("retrans_over_budget", 1)
+			return
 		}
 		ev := l.p.NewEvent(layers.ESendUnrel, requester)
 		ev.Msg = *m
@@ -298,6 +342,7 @@ func (l *Layer) retransmit(requester, origin int, first, count uint64) {
 		h = wire.AppendUvarint(h, seq)
 		ev.Msg.Push(h)
 		l.p.Count("retransmitted", 1)
+		l.p.Count("retransmitted_bytes", uint64(ev.Msg.Len()))
 		l.p.Down(ev)
 		l.p.FreeEvent(ev)
 	}
@@ -309,15 +354,18 @@ func (l *Layer) stable(s *layers.Stability) {
 	for origin := range l.logs {
 		log := &l.logs[origin]
 		log.Release(s.Stable[origin])
-		if origin != l.rank {
-			log.Learn(s.MaxSeen[origin])
+		if origin != l.rank && !log.Learn(s.MaxSeen[origin], l.cfg.MaxHeld) {
+			l.p.Count("max_seen_beyond_window", 1)
 		}
 	}
 }
 
 func (l *Layer) Tick(now time.Duration) {
 	for origin := range l.logs {
-		if origin == l.rank || l.holders[origin] == l.rank || !l.logs[origin].Missing() {
+		log := &l.logs[origin]
+		// A cut beyond the window is wanted too, though not yet known.
+		wanted := log.Missing() || l.caps[origin] != noCap && log.Next() < l.caps[origin]
+		if origin == l.rank || l.holders[origin] == l.rank || !wanted {
 			continue
 		}
 		if now-l.lastNak[origin] >= l.cfg.NakInterval {
@@ -331,4 +379,24 @@ func (l *Layer) Tick(now time.Duration) {
 func (l *Layer) Progress(origin int) (low, delivered, known uint64) {
 	log := &l.logs[origin]
 	return log.Low(), log.Next(), log.Known()
+}
+
+// Footprint is the bytes held for other origins' messages and for
+// requesters (see the package documentation).
+func (l *Layer) Footprint() int {
+	n := 0
+	for origin := range l.logs {
+		if origin != l.rank {
+			n += l.logs[origin].Footprint()
+		}
+		n += l.served[origin].Footprint()
+	}
+	return n
+}
+
+// FootprintBound is the stated bound on Footprint: per other origin a full
+// window of full datagrams, per requester a Served record.
+func (l *Layer) FootprintBound() int {
+	n := len(l.logs)
+	return (n-1)*seqlog.FootprintBound(l.cfg.MaxHeld, l.p.Config().MaxDatagram) + n*seqlog.ServedSize
 }

@@ -10,6 +10,20 @@
 // messages per destination are unacknowledged; more wait in a queue that the
 // driver sees as backlog. A send to oneself is delivered locally.
 //
+// Hostile input. A receiver accepts from each peer only sequence numbers
+// below the lowest it still holds plus 2×Window (the receive window; the
+// peer never has more than Window unacknowledged); others are dropped as
+// "window". An ACK beyond what was sent is malformed. NAKs are answered
+// with each message at most once per NakInterval and at most RetransBudget
+// messages per NakInterval per peer, however many arrive.
+//
+// Memory per member, stated: for each peer an incoming ring of at most
+// 2×Window slots, shrinking back as messages are delivered, whose messages
+// are released as soon as delivered (so at most 2×Window out-of-order
+// messages of at most MaxDatagram bytes), and a seqlog.Served record. The
+// outgoing rings hold this member's own sends, bounded by Window and the
+// driver's backlog, not by the network.
+//
 // Headers:
 //
 //	ESend       seq uvarint
@@ -36,6 +50,9 @@ type Config struct {
 	NakInterval time.Duration // ask again for a gap this often
 	Timeout     time.Duration // resend the oldest unacknowledged message after
 	MaxNakRange uint64
+	// RetransBudget bounds the messages retransmitted to one peer per
+	// NakInterval in answer to its NAKs.
+	RetransBudget int
 }
 
 // Defaults.
@@ -46,6 +63,8 @@ const (
 	DefaultNakInterval = 4 * time.Millisecond
 	DefaultTimeout     = 10 * time.Millisecond
 	DefaultMaxNakRange = 256
+	// DefaultRetransBudget is two full NAKs' worth.
+	DefaultRetransBudget = 2 * DefaultMaxNakRange
 )
 
 const (
@@ -64,6 +83,7 @@ type peer struct {
 	ackDue   bool           // a duplicate arrived: the peer needs an ack
 	lastAck  time.Duration
 	lastNak  time.Duration
+	served   seqlog.Served // NAK answers to the peer
 }
 
 // Layer is the point-to-point layer.
@@ -94,6 +114,9 @@ func New(cfg Config) *Layer {
 	def(&cfg.Window, DefaultWindow)
 	def(&cfg.AckEvery, DefaultAckEvery)
 	def(&cfg.MaxNakRange, DefaultMaxNakRange)
+	if cfg.RetransBudget == 0 {
+		cfg.RetransBudget = DefaultRetransBudget
+	}
 	defT(&cfg.AckInterval, DefaultAckInterval)
 	defT(&cfg.NakInterval, DefaultNakInterval)
 	defT(&cfg.Timeout, DefaultTimeout)
@@ -189,8 +212,11 @@ func (l *Layer) control(ev *layers.Event) {
 			return
 		}
 		for _, run := range runs {
+			// ParseRuns made sure First+Count does not wrap.
 			for seq := run.First; seq < run.First+run.Count; seq++ {
-				l.resend(ev.Peer, seq)
+				if !l.answer(ev.Peer, seq) {
+					break
+				}
 			}
 		}
 	case markRetrans:
@@ -261,6 +287,25 @@ func (l *Layer) nak(to int) {
 	l.p.FreeEvent(ev)
 }
 
+// answer resends seq to a peer that asked for it, within the peer's
+// retransmission budget. It reports false once the budget is spent.
+func (l *Layer) answer(to int, seq uint64) bool {
+	pe := &l.peers[to]
+	if _, ok := pe.out.Get(seq); !ok {
+		return true
+	}
+	switch pe.served.Allow(l.p.Now(), l.cfg.NakInterval, l.cfg.RetransBudget, 0, seq) {
+	case seqlog.Repeated:
+		l.p.Count("retrans_repeats_refused", 1)
+		return true
+	case seqlog.OverBudget:
+		l.p.Count("retrans_over_budget", 1)
+		return false
+	}
+	l.resend(to, seq)
+	return true
+}
+
 func (l *Layer) resend(to int, seq uint64) {
 	m, ok := l.peers[to].out.Get(seq)
 	if !ok {
@@ -271,6 +316,7 @@ func (l *Layer) resend(to int, seq uint64) {
 	var a [12]byte
 	ev.Msg.Push(wire.AppendUvarint(append(a[:0], markRetrans), seq))
 	l.p.Count("retransmitted", 1)
+	l.p.Count("retransmitted_bytes", uint64(ev.Msg.Len()))
 	l.p.Down(ev)
 	l.p.FreeEvent(ev)
 }
@@ -321,4 +367,19 @@ func (l *Layer) Tick(now time.Duration) {
 func (l *Layer) Unacknowledged(peer int) bool {
 	pe := &l.peers[peer]
 	return len(pe.queue) > 0 || pe.out.Next() > pe.out.Low()
+}
+
+// Footprint is the bytes held for messages from peers and for answering
+// their NAKs (see the package documentation).
+func (l *Layer) Footprint() int {
+	n := 0
+	for i := range l.peers {
+		n += l.peers[i].in.Footprint() + l.peers[i].served.Footprint()
+	}
+	return n
+}
+
+// FootprintBound is the stated bound on Footprint.
+func (l *Layer) FootprintBound() int {
+	return len(l.peers) * (seqlog.FootprintBound(int(2*l.cfg.Window), l.p.Config().MaxDatagram) + seqlog.ServedSize)
 }

@@ -4,11 +4,23 @@
 //
 // A log covers the sequence numbers [Low, Known): those below Next have been
 // delivered in order, those from Next on are held out of order or missing.
-// It is a ring of slots that grows by doubling up to a limit. Not safe for
+// It is a ring of slots that grows by doubling up to a limit, and shrinks
+// back once the messages it held have been released. Not safe for
 // concurrent use; the zero value is an empty log starting at sequence 0.
+//
+// Every sequence number from the network is checked against the window
+// before any arithmetic: Put and Learn accept only numbers below Low plus
+// the caller's window, comparing seq-Low < window only after seq >= Low, so
+// that no sum can overflow. A slot once filled is never replaced: a second
+// message with the same number is a duplicate, whatever its bytes.
 package seqlog
 
-import "github.com/conclave-go/conclave/layers"
+import (
+	"math"
+	"unsafe"
+
+	"github.com/conclave-go/conclave/layers"
+)
 
 // Result says what Put did with a message.
 type Result uint8
@@ -16,8 +28,14 @@ type Result uint8
 const (
 	Stored    Result = iota // a new message, held
 	Duplicate               // already held or already delivered
-	Full                    // beyond the log's limit; dropped
+	Full                    // beyond the log's window; dropped
 )
+
+// minRing is the ring's smallest size once it holds anything.
+const minRing = 16
+
+// SlotSize is the bytes one ring slot occupies, message head room included.
+const SlotSize = int(unsafe.Sizeof(slot{}))
 
 type slot struct {
 	msg layers.Message
@@ -30,6 +48,7 @@ type Log struct {
 	low   uint64
 	next  uint64
 	known uint64
+	bytes int // message bytes held in the ring
 }
 
 // Low is the lowest sequence number still held.
@@ -44,42 +63,63 @@ func (l *Log) Known() uint64 { return l.known }
 // Missing reports whether some message before Known has not arrived.
 func (l *Log) Missing() bool { return l.known > l.next }
 
-// Learn records that messages up to known (exclusive) exist.
-func (l *Log) Learn(known uint64) {
-	if known > l.known {
-		l.known = known
+// Learn records that messages up to known (exclusive) exist, but never
+// beyond Low plus window (zero: no limit): a claim from the network cannot
+// make the log expect, and ask for, more than its window holds. It reports
+// whether known was within the window.
+func (l *Log) Learn(known uint64, window int) bool {
+	if known <= l.known {
+		return true
 	}
+	// known > l.known >= l.low, so known-l.low does not wrap.
+	if window > 0 && known-l.low > uint64(window) {
+		l.known = max(l.known, l.low+uint64(window))
+		return false
+	}
+	l.known = known
+	return true
 }
 
 // Put stores the message with sequence number seq unless it is a duplicate
-// or would grow the log past limit slots (zero: no limit).
-func (l *Log) Put(seq uint64, m *layers.Message, limit int) Result {
+// or lies at or beyond Low plus window (zero: no limit), or is the largest
+// uint64. An occupied slot is never replaced.
+func (l *Log) Put(seq uint64, m *layers.Message, window int) Result {
 	if seq < l.next {
 		return Duplicate
 	}
-	span := seq - l.low + 1
-	if span > uint64(len(l.ring)) {
-		if limit > 0 && span > uint64(limit) {
-			return Full
-		}
-		l.grow(span)
+	// seq >= next >= low: the difference does not wrap. The largest
+	// number is never stored, so that Known, one past it, cannot wrap.
+	off := seq - l.low
+	if seq == math.MaxUint64 || window > 0 && off >= uint64(window) {
+		return Full
+	}
+	if off >= uint64(len(l.ring)) {
+		// Without a window (a stream this member originates) the
+		// offset is bounded by what the member itself has sent.
+		l.resize(off + 1)
 	}
 	s := &l.ring[seq&uint64(len(l.ring)-1)]
 	if s.ok {
 		return Duplicate
 	}
 	s.msg, s.ok = *m, true
-	l.Learn(seq + 1)
+	l.bytes += m.Len()
+	if seq >= l.known {
+		l.known = seq + 1
+	}
 	return Stored
 }
 
-func (l *Log) grow(span uint64) {
-	n := max(len(l.ring), 16)
+// resize moves the held messages to a ring of the smallest power of two,
+// at least minRing, that covers span sequence numbers from Low.
+func (l *Log) resize(span uint64) {
+	n := minRing
 	for uint64(n) < span {
 		n *= 2
 	}
 	ring := make([]slot, n)
-	for seq := l.low; seq < min(l.known, l.low+uint64(len(l.ring))); seq++ {
+	end := l.low + min(uint64(len(l.ring)), span)
+	for seq := l.low; seq < end; seq++ {
 		if old := l.ring[seq&uint64(len(l.ring)-1)]; old.ok {
 			ring[seq&uint64(n-1)] = old
 		}
@@ -125,12 +165,52 @@ func (l *Log) Append(m *layers.Message) uint64 {
 }
 
 // Release forgets every message below upTo (but never one not yet
-// delivered), so that the log no longer keeps its body alive.
+// delivered), so that the log no longer keeps its body alive. A ring that
+// has become mostly empty shrinks back, so that a burst, or a hostile
+// message at the window's edge, does not pin its memory for the rest of
+// the view.
 func (l *Log) Release(upTo uint64) {
 	upTo = min(upTo, l.next)
-	for ; l.low < upTo; l.low++ {
-		l.ring[l.low&uint64(len(l.ring)-1)] = slot{}
+	if upTo <= l.low {
+		return
 	}
+	for ; l.low < upTo; l.low++ {
+		s := &l.ring[l.low&uint64(len(l.ring)-1)]
+		if s.ok {
+			l.bytes -= s.msg.Len()
+		}
+		*s = slot{}
+	}
+	l.shrink()
+}
+
+// shrink halves the ring (or more) while the messages it may hold span at
+// most a quarter of it; the gap between the two factors keeps a steady
+// stream from resizing back and forth.
+func (l *Log) shrink() {
+	n := len(l.ring)
+	if n <= minRing {
+		return
+	}
+	// Slots in use lie in [low, low+n) and below known.
+	span := min(l.known-l.low, uint64(n))
+	if span > uint64(n/4) {
+		return
+	}
+	l.resize(2 * span)
+}
+
+// Footprint is the bytes the log holds: its slots and the messages in them.
+func (l *Log) Footprint() int { return len(l.ring)*SlotSize + l.bytes }
+
+// FootprintBound is the most Footprint can be for a log whose Put is given
+// window and whose messages are at most maxMsg bytes long.
+func FootprintBound(window, maxMsg int) int {
+	n := minRing
+	for n < window {
+		n *= 2
+	}
+	return n*SlotSize + window*maxMsg
 }
 
 // Held is the number of sequence numbers the log spans.

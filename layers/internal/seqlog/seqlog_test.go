@@ -101,7 +101,7 @@ func TestLearnBeyondRing(t *testing.T) {
 		l.Put(seq, msg(string(rune('a'+seq))), 0)
 		l.Pop()
 	}
-	l.Learn(17)
+	l.Learn(17, 0)
 	if l.Deliverable() {
 		t.Fatal("sequence 16 looks deliverable though it never arrived")
 	}
