@@ -2,7 +2,10 @@
 // transport. It frames every datagram with the header that says which
 // protocol version, group, view and sender it belongs to, and drops, before
 // any other layer sees them, datagrams that are malformed or meant for
-// someone else.
+// someone else. A datagram longer than the stack's MaxDatagram is dropped
+// whole ("too_large") before it is parsed: no correct member sends one, and
+// every bound the layers above state assumes it (a bundle's frame count,
+// for one).
 //
 // Header, in wire order:
 //
@@ -54,6 +57,10 @@ func (l *Layer) Down(ev *layers.Event) {
 }
 
 func (l *Layer) Up(ev *layers.Event) {
+	if ev.Msg.Len() > l.p.Config().MaxDatagram {
+		l.p.Drop("too_large")
+		return
+	}
 	h, err := Parse(ev.Msg.Front())
 	if err != nil {
 		l.p.Drop("malformed")

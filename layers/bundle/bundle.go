@@ -13,6 +13,13 @@
 //	bytes
 //
 // with at least two frames and nothing after the last.
+//
+// Hostile input. A frame takes at least three bytes and the bottom layer
+// drops datagrams longer than MaxDatagram, so a bundle has at most
+// (MaxDatagram - bottom.MaxHeader)/3 frames, 459 at the default 1400 bytes:
+// MaxFrames states the bound and Split enforces it. The frames alias the
+// datagram; the layer keeps no state per peer beyond its send buffers
+// (one of MaxDatagram bytes for casts and one per destination).
 package bundle
 
 import (
@@ -146,12 +153,20 @@ func (l *Layer) Up(ev *layers.Event) {
 	clear(l.out)
 }
 
+// MaxFrames is the most frames a bundle of a datagram of maxDatagram bytes
+// can hold.
+func MaxFrames(maxDatagram int) int { return (maxDatagram - bottom.MaxHeader) / 3 }
+
 // Split parses a bundle body from peer into events appended to out. The
-// events' bodies alias b.
+// events' bodies alias b. A frame takes at least three bytes, so the frames
+// are at most len(b)/3 whatever b claims.
 func Split(b []byte, peer int, out []layers.Event) ([]layers.Event, error) {
 	r := wire.NewReader(b)
 	start := len(out)
 	for r.Len() > 0 {
+		if len(out)-start >= len(b)/3 {
+			return out[:start], wire.ErrBadTag
+		}
 		t := layers.Type(r.Byte())
 		n := r.UvarintMax(uint64(len(b)))
 		body := r.Bytes(int(n))

@@ -27,6 +27,7 @@ type Options struct {
 	Stable stable.Config
 	Mflow  mflow.Config
 	Total  total.Config
+	Frag   frag.Config
 }
 
 var constructors = map[string]func(*Options) layers.Layer{
@@ -36,7 +37,7 @@ var constructors = map[string]func(*Options) layers.Layer{
 	"pt2pt":  func(o *Options) layers.Layer { return pt2pt.New(o.Pt2pt) },
 	"stable": func(o *Options) layers.Layer { return stable.New(o.Stable) },
 	"mflow":  func(o *Options) layers.Layer { return mflow.New(o.Mflow) },
-	"frag":   func(*Options) layers.Layer { return frag.New() },
+	"frag":   func(o *Options) layers.Layer { return frag.New(o.Frag) },
 	"total":  func(o *Options) layers.Layer { return total.New(o.Total) },
 }
 

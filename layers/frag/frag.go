@@ -13,6 +13,15 @@
 //	2  next fragment
 //
 // A message is complete when its fragments add up to the total length.
+//
+// Hostile input. A first fragment's claimed total is checked against
+// MaxMessage before anything else, and reserves nothing: the buffer grows
+// as fragments arrive, never beyond the claimed total. There is at most one
+// reassembly per sender and kind (multicast, point-to-point), so at most
+// 2·N at once; one that has not progressed for Timeout is abandoned and
+// counted ("reassembly_timeouts"), so a sender that stops halfway does not
+// pin its bytes for the rest of the view. Memory per member, stated: at
+// most 2·N·MaxMessage bytes of reassembly buffers.
 package frag
 
 import (
@@ -28,18 +37,27 @@ const (
 	tagNext  = 2
 )
 
-// maxPrealloc bounds the buffer reserved from a first fragment's claimed
-// length, so that a bogus length cannot make a member allocate much.
-const maxPrealloc = 1 << 20
+// Config tunes the layer. Zero fields take the defaults.
+type Config struct {
+	// Timeout abandons a reassembly that has not progressed for this long.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is Timeout when left zero: long enough for a correct
+// sender's fragments to make their way through any loss the reliable
+// layers recover from.
+const DefaultTimeout = 30 * time.Second
 
 type assembly struct {
 	buf   []byte
 	total int
 	busy  bool
+	last  time.Duration // when a fragment last arrived
 }
 
 // Layer is the fragmentation layer.
 type Layer struct {
+	cfg     Config
 	p       *layers.Port
 	maxFrag int        // largest fragment body
 	casts   []assembly // per origin
@@ -47,7 +65,12 @@ type Layer struct {
 }
 
 // New returns a fragmentation layer.
-func New() *Layer { return &Layer{} }
+func New(cfg Config) *Layer {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return &Layer{cfg: cfg}
+}
 
 func (l *Layer) Name() string { return "frag" }
 
@@ -62,7 +85,16 @@ func (l *Layer) Init(p *layers.Port) {
 // MaxFragment is the largest fragment body this layer emits.
 func (l *Layer) MaxFragment() int { return l.maxFrag }
 
-func (l *Layer) Tick(now time.Duration) {}
+func (l *Layer) Tick(now time.Duration) {
+	for _, all := range [2][]assembly{l.casts, l.sends} {
+		for i := range all {
+			if as := &all[i]; as.busy && now-as.last >= l.cfg.Timeout {
+				*as = assembly{}
+				l.p.Count("reassembly_timeouts", 1)
+			}
+		}
+	}
+}
 
 func (l *Layer) Down(ev *layers.Event) {
 	if ev.Type != layers.ECast && ev.Type != layers.ESend {
@@ -124,8 +156,8 @@ func (l *Layer) Up(ev *layers.Event) {
 			l.abandon(as)
 		}
 		ev.Msg.ConsumeRead(&r)
-		*as = assembly{total: int(total), busy: true, buf: make([]byte, 0, min(int(total), maxPrealloc))}
-		as.buf = ev.Msg.AppendTo(as.buf)
+		*as = assembly{total: int(total), busy: true, last: l.p.Now()}
+		as.add(&ev.Msg)
 	case tagNext:
 		if r.Err() != nil || !as.busy {
 			l.p.Drop("orphan_fragment")
@@ -137,7 +169,8 @@ func (l *Layer) Up(ev *layers.Event) {
 			l.p.Drop("malformed")
 			return
 		}
-		as.buf = ev.Msg.AppendTo(as.buf)
+		as.add(&ev.Msg)
+		as.last = l.p.Now()
 		if len(as.buf) == as.total {
 			out := l.p.NewEvent(ev.Type, ev.Peer)
 			out.Msg.Body = as.buf
@@ -157,3 +190,27 @@ func (l *Layer) abandon(as *assembly) {
 	*as = assembly{}
 	l.p.Drop("incomplete")
 }
+
+// add appends a fragment, whose length the caller has checked against the
+// total, growing the buffer by doubling but never past the total.
+func (as *assembly) add(m *layers.Message) {
+	if need := len(as.buf) + m.Len(); need > cap(as.buf) {
+		buf := make([]byte, len(as.buf), min(as.total, max(need, 2*cap(as.buf))))
+		copy(buf, as.buf)
+		as.buf = buf
+	}
+	as.buf = m.AppendTo(as.buf)
+}
+
+// Footprint is the bytes of the reassembly buffers.
+func (l *Layer) Footprint() int {
+	n := 0
+	for i := range l.casts {
+		n += cap(l.casts[i].buf) + cap(l.sends[i].buf)
+	}
+	return n
+}
+
+// FootprintBound is the stated bound: a buffer of at most MaxMessage bytes
+// per sender and kind.
+func (l *Layer) FootprintBound() int { return 2 * len(l.casts) * l.p.Config().MaxMessage }

@@ -12,6 +12,15 @@
 //
 // Header on ECastUnrel: marker byte, 0 (another layer's) or 1 followed by
 // the member count and one uvarint per member.
+//
+// Hostile input. Gossip is merged with max, so one forged huge value would
+// stay for the rest of the view and make every member ask for messages that
+// do not exist. A reported count for sender s is therefore believed only up
+// to what this member has delivered from s plus MaxAhead (the reliable
+// multicast layer's receive window): anything above is cut to that and
+// counted ("drop.gossip_beyond_window"). The datagram stays accepted, since
+// an honest member far ahead of a slow one reports such counts too. State
+// per member: one vector of N counts per member, N² uint64 in all.
 package stable
 
 import (
@@ -37,6 +46,9 @@ type Config struct {
 	// delivered since the last one, so that a sender's flow control
 	// window reopens quickly under load.
 	AckEvery uint64
+	// MaxAhead bounds how far a reported count may run ahead of what
+	// this member has delivered from the same sender.
+	MaxAhead uint64
 }
 
 // Defaults.
@@ -44,6 +56,9 @@ const (
 	DefaultInterval = 5 * time.Millisecond
 	DefaultIdle     = 50 * time.Millisecond
 	DefaultAckEvery = 256
+	// DefaultMaxAhead is the reliable multicast layer's default receive
+	// window.
+	DefaultMaxAhead = 1 << 13
 )
 
 const (
@@ -71,6 +86,9 @@ func New(cfg Config) *Layer {
 	}
 	if cfg.AckEvery == 0 {
 		cfg.AckEvery = DefaultAckEvery
+	}
+	if cfg.MaxAhead == 0 {
+		cfg.MaxAhead = DefaultMaxAhead
 	}
 	if cfg.Idle == 0 {
 		cfg.Idle = DefaultIdle
@@ -156,8 +174,15 @@ func (l *Layer) receive(from int, r *wire.Reader) {
 		l.p.Drop("malformed")
 		return
 	}
-	// Gossip is unreliable and may arrive out of order: keep the largest.
+	// Gossip is unreliable and may arrive out of order: keep the largest,
+	// but believe no more than the window beyond what this member has.
+	own := l.acks[l.rank]
 	for s, x := range v {
+		// x > own[s] is checked first, so x-own[s] does not wrap.
+		if x > own[s] && x-own[s] > l.cfg.MaxAhead {
+			l.p.Ignore("gossip_beyond_window")
+			x = own[s] + l.cfg.MaxAhead
+		}
 		row[s] = max(row[s], x)
 	}
 	l.update()
@@ -219,3 +244,9 @@ func (l *Layer) Tick(now time.Duration) {
 
 // Vector returns a copy of the ack vector member j last reported.
 func (l *Layer) Vector(j int) []uint64 { return slices.Clone(l.acks[j]) }
+
+// Footprint is the bytes of the ack vectors.
+func (l *Layer) Footprint() int { n := len(l.acks); return n * n * 8 }
+
+// FootprintBound is the stated bound: N² counts, fixed at Init.
+func (l *Layer) FootprintBound() int { return l.Footprint() }

@@ -2,6 +2,7 @@ package total
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/conclave-go/conclave/layers"
 )
@@ -12,7 +13,16 @@ type Config struct {
 	// sends its batch when it reaches this many, or fills a datagram, or
 	// sees an EFlush. At most MaxOrderCount.
 	MaxBatch int
+	// MaxQueued bounds the casts named by ORDER runs that wait for their
+	// casts to arrive; an ORDER that would exceed it is dropped. Zero
+	// means QueuedPerOrigin times the view size. Honest ORDERs name
+	// only casts within the senders' flow control windows, far fewer.
+	MaxQueued int
 }
+
+// QueuedPerOrigin is the default MaxQueued per member of the view: the
+// reliable multicast layer's default receive window.
+const QueuedPerOrigin = 1 << 13
 
 // DefaultMaxBatch is MaxBatch when left zero.
 const DefaultMaxBatch = 256
@@ -75,6 +85,8 @@ type Layer struct {
 
 	held     []ring[heldCast] // per origin: casts waiting for an ORDER
 	order    ring[Run]        // received ORDER runs not yet applied
+	queued   int              // casts the runs in order name
+	maxQueue int              // bound on queued
 	scratch  []Run            // ParseOrder's output, reused
 	applying bool             // apply is running further up the call stack
 	ended    bool             // EViewEnd has passed
@@ -108,6 +120,10 @@ func (l *Layer) Init(p *layers.Port) {
 	l.p = p
 	l.rank, l.n = p.View().Rank, p.View().N
 	l.held = make([]ring[heldCast], l.n)
+	l.maxQueue = l.cfg.MaxQueued
+	if l.maxQueue <= 0 {
+		l.maxQueue = QueuedPerOrigin * l.n
+	}
 	l.sequencer = l.rank == Sequencer && l.n > 1
 	if !l.sequencer {
 		return
@@ -236,6 +252,15 @@ func (l *Layer) receiveOrder(ev *layers.Event) {
 		l.p.Drop("malformed_order")
 		return
 	}
+	named := 0
+	for _, run := range runs {
+		named += run.Count // at most MaxOrderCount in all
+	}
+	if named > l.maxQueue-l.queued {
+		l.p.Drop("order_queue_full")
+		return
+	}
+	l.queued += named
 	for _, run := range runs {
 		l.order.push(run)
 	}
@@ -259,6 +284,7 @@ func (l *Layer) apply() {
 		ev := l.p.NewEvent(layers.ECast, run.Origin)
 		q.front().take(&ev.Msg)
 		q.pop()
+		l.queued--
 		if run.Count--; run.Count == 0 {
 			l.order.pop()
 		}
@@ -352,6 +378,7 @@ func (l *Layer) endView() {
 		l.p.Count("order_runs_unapplied", uint64(l.order.len()))
 		l.order.reset()
 	}
+	l.queued = 0
 	for origin := range l.held {
 		q := &l.held[origin]
 		if q.len() > 0 {
@@ -367,3 +394,19 @@ func (l *Layer) endView() {
 	}
 	l.applying = false
 }
+
+// Footprint is the bytes of the queue of ORDER runs waiting for their
+// casts, the state an ORDER from the network inflates.
+func (l *Layer) Footprint() int { return len(l.order.buf) * runSize }
+
+// FootprintBound is the stated bound on Footprint: a ring of at most
+// MaxQueued runs, rounded up to a power of two.
+func (l *Layer) FootprintBound() int {
+	n := 8
+	for n < l.maxQueue {
+		n *= 2
+	}
+	return n * runSize
+}
+
+const runSize = int(unsafe.Sizeof(Run{}))
