@@ -1,0 +1,209 @@
+package crypto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// seeded is a deterministic randomness source for key generation.
+func seeded(seed uint64) *rand.ChaCha8 {
+	var s [32]byte
+	s[0] = byte(seed)
+	return rand.NewChaCha8(s)
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret{0xde, 0xad, 0xbe, 0xef}
+	type holder struct {
+		S Secret
+		L []Secret
+	}
+	outs := []string{
+		fmt.Sprintf("%v %+v %#v %s %x %X %q %d", s, s, s, s, s, s, s, s),
+		fmt.Sprint(s), fmt.Sprintln(s),
+		fmt.Sprintf("%v %+v %#v", holder{s, []Secret{s}}, holder{s, nil}, &holder{s, nil}),
+		s.String(), s.GoString(),
+	}
+	j, err := json.Marshal(holder{s, []Secret{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs = append(outs, string(j))
+	txt, _ := s.MarshalText()
+	outs = append(outs, string(txt))
+	for _, o := range outs {
+		if strings.Contains(strings.ToLower(o), "dead") || strings.Contains(o, "222") || strings.Contains(o, "\xde") {
+			t.Errorf("secret bytes printed: %q", o)
+		}
+		if !strings.Contains(o, "redacted") {
+			t.Errorf("no redaction marker in %q", o)
+		}
+	}
+}
+
+func TestSecretZeroAndDestroy(t *testing.T) {
+	b := []byte{1, 2, 3}
+	s := Secret(b)
+	s.Zero()
+	if !bytes.Equal(b, []byte{0, 0, 0}) {
+		t.Fatalf("Zero left %v", b)
+	}
+	b = []byte{4, 5}
+	s = Secret(b)
+	s.Destroy()
+	if s != nil || !bytes.Equal(b, []byte{0, 0}) {
+		t.Fatalf("Destroy left %v, %v", b, []byte(s))
+	}
+	if !(Secret{1, 2}).Equal(Secret{1, 2}) || (Secret{1, 2}).Equal(Secret{1, 3}) {
+		t.Fatal("Equal wrong")
+	}
+}
+
+func TestPrivateKeysNeverPrint(t *testing.T) {
+	for _, id := range Suites() {
+		s, _ := LookupSuite(id)
+		k, err := s.GenerateKeyPair(seeded(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sk, err := s.GenerateSigningKey(seeded(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := k.Bytes()
+		sb, _ := sk.Bytes()
+		for _, o := range []string{
+			fmt.Sprintf("%v %+v %#v %s %x", k, k, k, k, k),
+			fmt.Sprintf("%v %+v %#v %s %x", sk, sk, sk, sk, sk),
+		} {
+			if strings.Contains(o, fmt.Sprintf("%x", []byte(kb))) || strings.Contains(o, fmt.Sprintf("%x", []byte(sb))) || !strings.Contains(o, "redacted") {
+				t.Errorf("%v: private key printed: %q", id, o)
+			}
+		}
+	}
+}
+
+func TestLookupSuite(t *testing.T) {
+	for _, id := range Suites() {
+		s, err := LookupSuite(id)
+		if err != nil || s.ID() != id || s.String() != id.String() {
+			t.Errorf("LookupSuite(%v) = %v, %v", id, s, err)
+		}
+	}
+	for _, id := range []SuiteID{4, 6} {
+		if _, err := LookupSuite(id); !errors.Is(err, ErrX448Unavailable) {
+			t.Errorf("LookupSuite(%d) err = %v", id, err)
+		}
+	}
+	if _, err := LookupSuite(0x0100); !errors.Is(err, ErrUnknownSuite) {
+		t.Errorf("unknown suite err = %v", err)
+	}
+	if id := ConclaveXWingAES256GCMSHA256Ed25519; id < 0xF000 {
+		t.Errorf("hybrid suite %#04x outside the private-use range", uint16(id))
+	}
+}
+
+func TestKeyGenerationIsDeterministic(t *testing.T) {
+	for _, id := range Suites() {
+		s, _ := LookupSuite(id)
+		a, _ := s.GenerateKeyPair(seeded(7))
+		b, _ := s.GenerateKeyPair(seeded(7))
+		c, _ := s.GenerateKeyPair(seeded(8))
+		if !a.PublicKey().Equal(b.PublicKey()) || a.PublicKey().Equal(c.PublicKey()) {
+			t.Errorf("%v: KEM key generation not a function of the reader", id)
+		}
+		x, _ := s.GenerateSigningKey(seeded(7))
+		y, _ := s.GenerateSigningKey(seeded(7))
+		if !bytes.Equal(x.PublicKey(), y.PublicKey()) {
+			t.Errorf("%v: signing key generation not a function of the reader", id)
+		}
+	}
+}
+
+func TestEncryptSignRoundTrip(t *testing.T) {
+	for _, id := range Suites() {
+		t.Run(id.String(), func(t *testing.T) {
+			s, _ := LookupSuite(id)
+			k, err := s.GenerateKeyPair(seeded(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A private key survives serialisation.
+			kb, _ := k.Bytes()
+			k2, err := s.ParseKEMPrivateKey(kb)
+			if err != nil || !k2.PublicKey().Equal(k.PublicKey()) {
+				t.Fatalf("private key round trip: %v", err)
+			}
+			pub, err := s.ParseKEMPublicKey(k.PublicKey().Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, ct, err := s.EncryptWithLabel(pub, "UpdatePathNode", []byte("ctx"), []byte("path secret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pt, err := s.DecryptWithLabel(k2, "UpdatePathNode", []byte("ctx"), enc, ct)
+			if err != nil || string(pt) != "path secret" {
+				t.Fatalf("decrypt = %q, %v", pt, err)
+			}
+			if _, err := s.DecryptWithLabel(k2, "Welcome", []byte("ctx"), enc, ct); !errors.Is(err, ErrDecrypt) {
+				t.Errorf("wrong label decrypted: %v", err)
+			}
+			if _, err := s.DecryptWithLabel(k2, "UpdatePathNode", []byte("cty"), enc, ct); !errors.Is(err, ErrDecrypt) {
+				t.Errorf("wrong context decrypted: %v", err)
+			}
+			if _, err := s.DecryptWithLabel(k2, "UpdatePathNode", []byte("ctx"), enc[:len(enc)-1], ct); !errors.Is(err, ErrDecrypt) {
+				t.Errorf("short kem output decrypted: %v", err)
+			}
+
+			sk, _ := s.GenerateSigningKey(seeded(4))
+			sig, err := s.SignWithLabel(sk, "LeafNodeTBS", []byte("content"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.VerifyWithLabel(sk.PublicKey(), "LeafNodeTBS", []byte("content"), sig); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.VerifyWithLabel(sk.PublicKey(), "LeafNodeTBS", []byte("contenu"), sig); !errors.Is(err, ErrSignature) {
+				t.Errorf("altered content verified: %v", err)
+			}
+			if err := s.VerifyWithLabel(sk.PublicKey(), "KeyPackageTBS", []byte("content"), sig); !errors.Is(err, ErrSignature) {
+				t.Errorf("other label verified: %v", err)
+			}
+			if err := s.VerifyWithLabel(sk.PublicKey()[1:], "LeafNodeTBS", []byte("content"), sig); err == nil {
+				t.Errorf("truncated public key verified")
+			}
+			sb, _ := sk.Bytes()
+			sk2, err := s.ParseSigningKey(sb)
+			if err != nil || !bytes.Equal(sk2.PublicKey(), sk.PublicKey()) {
+				t.Fatalf("signing key round trip: %v", err)
+			}
+		})
+	}
+}
+
+func TestMACAndAEAD(t *testing.T) {
+	for _, id := range Suites() {
+		s, _ := LookupSuite(id)
+		key := Secret(bytes.Repeat([]byte{1}, s.HashSize()))
+		tag := s.MAC(key, []byte("hash"))
+		if !s.VerifyMAC(key, []byte("hash"), tag) || s.VerifyMAC(key, []byte("hasH"), tag) || s.VerifyMAC(key, []byte("hash"), tag[1:]) {
+			t.Errorf("%v: VerifyMAC wrong", id)
+		}
+		a, err := s.NewAEAD(make(Secret, s.KeySize()))
+		if err != nil || a.NonceSize() != s.NonceSize() || a.Overhead() != s.Overhead() {
+			t.Errorf("%v: NewAEAD = %v", id, err)
+		}
+		if _, err := s.NewAEAD(make(Secret, s.KeySize()+1)); err == nil {
+			t.Errorf("%v: wrong key size accepted", id)
+		}
+		if _, err := s.ExpandWithLabel(key, "x", nil, 255*s.HashSize()+1); !errors.Is(err, ErrLength) {
+			t.Errorf("%v: over-long expand accepted", id)
+		}
+	}
+}
