@@ -31,6 +31,13 @@ type Conn interface {
 	// ReadBatch blocks until at least one datagram arrives, then fills
 	// pkts[0:n] with as many as are ready (up to len(pkts)) and returns n.
 	// After Close it returns net.ErrClosed (use errors.Is).
+	//
+	// Every implementation has a largest datagram it delivers (for
+	// UDPConn, UDPOptions.MaxDatagram). A longer datagram is dropped whole
+	// and counted, never truncated and never delivered in part: a
+	// receiver's every bound on what one datagram can make it hold or
+	// send starts from this size. A Data slice is therefore never longer
+	// than that maximum.
 	ReadBatch(pkts []Incoming) (int, error)
 
 	LocalAddr() netip.AddrPort

@@ -35,9 +35,14 @@ type UDPOptions struct {
 	// silently.
 	ReadBuffer, WriteBuffer int
 
-	// MaxDatagram is the largest datagram received whole, 65507 bytes by
-	// default. Longer datagrams are dropped and counted in
-	// UDPStats.Truncated where the OS reports truncation.
+	// MaxDatagram is the largest datagram received, 65507 bytes by
+	// default. Longer datagrams are dropped whole, before the caller sees
+	// them, and counted in UDPStats.Truncated (the OS reports the
+	// truncation of a datagram longer than the read buffer). A group
+	// whose members send nothing longer than its stack's datagram size
+	// (layers.Config.MaxDatagram) and its largest control message sets
+	// it to the larger of the two; the default admits any IPv4 datagram,
+	// because control messages may be far longer than the stack's.
 	MaxDatagram int
 }
 

@@ -25,8 +25,9 @@ type batchIO struct {
 	pc          batchConn
 	maxDatagram int
 
-	// rmsgs[i] reads into rbufs[i], a MaxDatagram-sized scratch buffer
-	// that lives as long as the conn.
+	// rmsgs[i] reads into rbufs[i], a scratch buffer of MaxDatagram+1
+	// bytes that lives as long as the conn: a datagram that fills it is
+	// too long, even where the OS does not report truncation.
 	rmsgs []ipv4.Message
 	rbufs [][]byte
 
@@ -82,11 +83,12 @@ func (b *batchIO) recv(limit int) (int, error) {
 // never pays for maxReadBatch of them.
 func (b *batchIO) growReceive(limit int) {
 	old := len(b.rmsgs)
-	scratch := make([]byte, (limit-old)*b.maxDatagram)
+	size := b.maxDatagram + 1
+	scratch := make([]byte, (limit-old)*size)
 	b.rbufs = append(b.rbufs, make([][]byte, limit-old)...)
 	for i := old; i < limit; i++ {
-		b.rbufs[i] = scratch[:b.maxDatagram:b.maxDatagram]
-		scratch = scratch[b.maxDatagram:]
+		b.rbufs[i] = scratch[:size:size]
+		scratch = scratch[size:]
 	}
 	b.rmsgs = make([]ipv4.Message, limit)
 	for i := range b.rmsgs {
@@ -101,7 +103,7 @@ func (b *batchIO) datagram(i int) (data []byte, from netip.AddrPort, truncated b
 		ap := ua.AddrPort()
 		from = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	return b.rbufs[i][:m.N], from, m.Flags&unix.MSG_TRUNC != 0
+	return b.rbufs[i][:m.N], from, m.Flags&unix.MSG_TRUNC != 0 || m.N > b.maxDatagram
 }
 
 // send hands datagrams from the front of pkts to the OS in one sendmmsg and

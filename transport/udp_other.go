@@ -12,7 +12,8 @@ import (
 // standard library's allocation-free netip methods serve better.
 type batchIO struct {
 	conn    *net.UDPConn
-	scratch []byte
+	scratch []byte // MaxDatagram+1 bytes: a datagram filling it is too long
+	max     int
 
 	// The last datagram received, valid until the next recv.
 	n     int
@@ -21,7 +22,7 @@ type batchIO struct {
 }
 
 func newBatchIO(c *net.UDPConn, _ bool, maxDatagram int) *batchIO {
-	return &batchIO{conn: c, scratch: make([]byte, maxDatagram)}
+	return &batchIO{conn: c, scratch: make([]byte, maxDatagram+1), max: maxDatagram}
 }
 
 // recv blocks until a datagram is ready and reads exactly one.
@@ -36,7 +37,7 @@ func (b *batchIO) recv(int) (int, error) {
 
 // datagram returns the datagram of the last recv, still in scratch.
 func (b *batchIO) datagram(int) (data []byte, from netip.AddrPort, truncated bool) {
-	return b.scratch[:b.n], b.from, b.flags&msgTrunc != 0
+	return b.scratch[:b.n], b.from, b.flags&msgTrunc != 0 || b.n > b.max
 }
 
 // send sends the first datagram of pkts.

@@ -256,6 +256,31 @@ func TestUDPTruncatedDropped(t *testing.T) {
 	}
 }
 
+// TestUDPOversizeDropped checks the limit at the stack's datagram size: a
+// datagram of exactly MaxDatagram bytes is delivered, one byte more is
+// dropped and counted, on every OS (the read buffer has one byte to spare).
+func TestUDPOversizeDropped(t *testing.T) {
+	const max = 1400
+	a := listenUDP(t, loopback4, UDPOptions{})
+	b := listenUDP(t, loopback4, UDPOptions{MaxDatagram: max})
+	watchdog(t, a, b)
+	out := []Outgoing{
+		{To: b.LocalAddr(), Data: make([]byte, max+1)},
+		{To: b.LocalAddr(), Data: make([]byte, 65000)},
+		{To: b.LocalAddr(), Data: make([]byte, max)},
+	}
+	if _, err := a.WriteBatch(out); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, b, 1)
+	if len(got[0].Data) != max {
+		t.Fatalf("got %d bytes, want the %d-byte datagram", len(got[0].Data), max)
+	}
+	if s := b.Stats(); s.Truncated != 2 || s.Received != 1 {
+		t.Fatalf("stats %+v, want 2 dropped and 1 received", s)
+	}
+}
+
 func TestUDPOptionsRejected(t *testing.T) {
 	for _, o := range []UDPOptions{
 		{MaxDatagram: maxMaxDatagram + 1},
