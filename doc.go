@@ -1,21 +1,105 @@
 // Package conclave is the public API of Conclave: secure process groups
 // with agreed membership and reliable, ordered multicast.
 //
-// A member joins with Join and gets a *Group: Multicast sends to every
-// member (itself included), Send to one member, and Events delivers what
-// arrives, in order. Underneath, each member runs a stack of protocol layers
-// (package layers) driven by one goroutine over a transport (package
+// A member joins with [Join] and gets a [*Group]. Join returns at once, with
+// the member alone in a view of its own; it finds the group through
+// Config.Seeds, and [Group.AwaitView] waits for a view with the members an
+// application needs. [Group.Multicast] sends to every member of the view
+// (itself included), [Group.Send] to one member, and [Group.Events] delivers
+// what arrives, in order: messages, blocks and views. [Group.Leave] departs
+// gracefully; [Group.Close] stops at once. Underneath, each member runs a
+// stack of protocol layers (package layers) and the membership protocol
+// (package membership), driven by one goroutine over a transport (package
 // transport); this package is only that thin shell.
 //
-//	g, err := conclave.Join(ctx, conclave.Config{
-//		Group:   "example",
-//		Members: addrs, // every member's address, the same list everywhere
-//		Self:    rank,  // this member's index in Members
-//	})
-//	if err != nil { ... }
-//	defer g.Close()
-//	g.Multicast(ctx, []byte("hello"))
-//	for ev := range g.Events() {
-//		fmt.Printf("%d: %s\n", ev.From, ev.Data)
+// A complete program: three members in one process form a group, each
+// multicasts a greeting, each prints what it delivered, and all leave. It is
+// ExampleJoin, which go test runs and checks; in a real deployment each
+// process runs one member, listening on an address the others can reach.
+//
+//	package main
+//
+//	import (
+//		"context"
+//		"fmt"
+//		"log"
+//		"net/netip"
+//		"slices"
+//		"strings"
+//		"time"
+//
+//		"github.com/conclave-go/conclave"
+//	)
+//
+//	func main() {
+//		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+//		defer cancel()
+//
+//		// The first member starts a group of its own; the others find it
+//		// through it, their seed.
+//		var members []*conclave.Group
+//		for range 3 {
+//			cfg := conclave.Config{
+//				Group:  "example",
+//				Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+//			}
+//			if len(members) > 0 {
+//				cfg.Seeds = []netip.AddrPort{members[0].LocalAddr()}
+//			}
+//			g, err := conclave.Join(ctx, cfg)
+//			if err != nil {
+//				log.Fatal(err)
+//			}
+//			defer g.Close()
+//			members = append(members, g)
+//		}
+//
+//		// Join returns at once, with the member alone in a view of its own:
+//		// wait until every member is in a view of all three.
+//		for _, g := range members {
+//			_, err := g.AwaitView(ctx, func(v conclave.View) bool { return len(v.Members) == 3 })
+//			if err != nil {
+//				log.Fatal(err)
+//			}
+//		}
+//		fmt.Println("every member is in a view of 3")
+//
+//		for i, g := range members {
+//			msg := fmt.Sprintf("hello from member %d", i)
+//			if err := g.Multicast(ctx, []byte(msg)); err != nil {
+//				log.Fatal(err)
+//			}
+//		}
+//
+//		// Every member delivers every multicast, its own included. Each
+//		// sender's messages arrive in its order; between senders the order may
+//		// differ from member to member (Config.TotalOrder makes it one), so
+//		// the greetings are sorted before they are printed.
+//		for i, g := range members {
+//			var got []string
+//			for len(got) < len(members) {
+//				select {
+//				case ev, ok := <-g.Events():
+//					if !ok {
+//						log.Fatal("the member stopped")
+//					}
+//					if ev.Kind == conclave.Message {
+//						got = append(got, string(ev.Data))
+//					}
+//				case <-ctx.Done():
+//					log.Fatal(ctx.Err())
+//				}
+//			}
+//			slices.Sort(got)
+//			fmt.Printf("member %d delivered: %s\n", i, strings.Join(got, "; "))
+//		}
+//
+//		// Leave departs gracefully: the others install a view without it.
+//		for _, g := range slices.Backward(members) {
+//			if err := g.Leave(ctx); err != nil {
+//				log.Fatal(err)
+//			}
+//		}
+//		fmt.Println("all left")
 //	}
 package conclave

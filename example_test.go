@@ -1,0 +1,94 @@
+package conclave_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/conclave-go/conclave"
+)
+
+// Three members in one process, on 127.0.0.1 with ports the system picks,
+// form a group, each multicasts a greeting, and each prints what it
+// delivered. README.md and the package documentation show this program.
+func ExampleJoin() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// The first member starts a group of its own; the others find it
+	// through it, their seed.
+	var members []*conclave.Group
+	for range 3 {
+		cfg := conclave.Config{
+			Group:  "example",
+			Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+		}
+		if len(members) > 0 {
+			cfg.Seeds = []netip.AddrPort{members[0].LocalAddr()}
+		}
+		g, err := conclave.Join(ctx, cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer g.Close()
+		members = append(members, g)
+	}
+
+	// Join returns at once, with the member alone in a view of its own:
+	// wait until every member is in a view of all three.
+	for _, g := range members {
+		_, err := g.AwaitView(ctx, func(v conclave.View) bool { return len(v.Members) == 3 })
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("every member is in a view of 3")
+
+	for i, g := range members {
+		msg := fmt.Sprintf("hello from member %d", i)
+		if err := g.Multicast(ctx, []byte(msg)); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// Every member delivers every multicast, its own included. Each
+	// sender's messages arrive in its order; between senders the order may
+	// differ from member to member (Config.TotalOrder makes it one), so
+	// the greetings are sorted before they are printed.
+	for i, g := range members {
+		var got []string
+		for len(got) < len(members) {
+			select {
+			case ev, ok := <-g.Events():
+				if !ok {
+					log.Fatal("the member stopped")
+				}
+				if ev.Kind == conclave.Message {
+					got = append(got, string(ev.Data))
+				}
+			case <-ctx.Done():
+				log.Fatal(ctx.Err())
+			}
+		}
+		slices.Sort(got)
+		fmt.Printf("member %d delivered: %s\n", i, strings.Join(got, "; "))
+	}
+
+	// Leave departs gracefully: the others install a view without it.
+	for _, g := range slices.Backward(members) {
+		if err := g.Leave(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("all left")
+	// Output:
+	// every member is in a view of 3
+	// member 0 delivered: hello from member 0; hello from member 1; hello from member 2
+	// member 1 delivered: hello from member 0; hello from member 1; hello from member 2
+	// member 2 delivered: hello from member 0; hello from member 1; hello from member 2
+	// all left
+}
