@@ -1,7 +1,9 @@
 package membership
 
 import (
+	"bytes"
 	"errors"
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -15,8 +17,10 @@ import (
 //	   └─ silent for Timing.Flush: go on without ──┘
 //	                            │ (round flushing this view into another)
 //	                            └──all SyncOK──▶ cMergeWait ──Timing.Merge──▶ Install
-//	                                             MergeReq to the absorbing view;
-//	                                             its Flush takes the members over
+//	                                             members fetch cookies from the
+//	                                             absorbing coordinator; MergeReq
+//	                                             with them; its Flush takes the
+//	                                             members over
 //
 // The proposal (next view) is fixed when the round starts; any change (a
 // member silent, suspected, vetoed) starts a new round with a new logical
@@ -43,6 +47,8 @@ type coordination struct {
 	replies   map[Endpoint]*ctlMsg // FlushOK by sender
 	synced    map[Endpoint]bool
 	progress  map[Endpoint]time.Duration // last Wait: alive, still working
+	cookies   map[Endpoint][]byte        // merge: each member's cookie from the absorbing coordinator
+	redirect  netip.AddrPort             // merge: a coordinator named as the one to ask instead, to probe
 	cut       []uint64
 	holders   []uint64
 	phaseAt   time.Duration
@@ -102,7 +108,7 @@ func (m *Member) tickCoordinator() {
 			return
 		}
 		if m.now-c.sentAt >= t.Retry {
-			m.sendSync()
+			m.sendSync(func(e Endpoint) bool { return !c.synced[e] })
 		}
 	case cDecide:
 		m.decide()
@@ -113,9 +119,21 @@ func (m *Member) tickCoordinator() {
 			m.finishRound(nil)
 			return
 		}
-		if m.now-c.sentAt >= t.Retry {
-			m.sendMergeReq()
+		if m.now-c.sentAt < t.Retry {
+			return
 		}
+		if c.redirect.IsValid() {
+			m.sendProbe(c.redirect, mProbe, nil)
+		}
+		if m.missingCookies() && m.now-c.phaseAt < t.Merge/2 {
+			// Members still fetching their cookies are reminded;
+			// after half the wait, the request goes without them
+			// (they go on alone in time, and merge back).
+			c.sentAt = m.now
+			m.sendSync(func(e Endpoint) bool { return c.cookies[e] == nil && slices.Contains(c.proposal.Members, e) })
+			return
+		}
+		m.sendMergeReq()
 	}
 }
 
@@ -133,7 +151,7 @@ func (m *Member) silent(waiting func(Endpoint) bool) bool {
 
 // onWait notes that a member is alive and busy with the round.
 func (m *Member) onWait(msg *ctlMsg) {
-	if c := m.coord; c != nil && msg.Round == c.proposal.ID {
+	if c := m.coord; c != nil && msg.Round == c.proposal.ID && (slices.Contains(c.survivors, msg.From) || slices.Contains(c.joiners, msg.From)) {
 		c.progress[msg.From] = m.now
 	}
 }
@@ -234,6 +252,7 @@ func (m *Member) startRound(merge Summary) {
 		replies:   make(map[Endpoint]*ctlMsg),
 		synced:    make(map[Endpoint]bool),
 		progress:  make(map[Endpoint]time.Duration),
+		cookies:   make(map[Endpoint][]byte),
 		phaseAt:   m.now,
 	}
 	m.count("rounds_started")
@@ -275,7 +294,7 @@ func (m *Member) onFlushOK(msg *ctlMsg) {
 			if err := m.cfg.Participant.Admit(msg.From, msg.Hello); err != nil {
 				m.count("joiners_vetoed")
 				m.debug("joiner refused", "joiner", msg.From, "err", err)
-				m.vetoed[msg.From] = true
+				m.veto(msg.From)
 				m.forgetJoiner(msg.From)
 				m.restartRound()
 				return
@@ -310,15 +329,16 @@ func (m *Member) beginSync() {
 		}
 	}
 	c.phase, c.phaseAt = cSync, m.now
-	m.sendSync()
+	m.sendSync(func(e Endpoint) bool { return !c.synced[e] })
 }
 
-func (m *Member) sendSync() {
+// sendSync sends the cut to the survivors to for which holds.
+func (m *Member) sendSync(to func(Endpoint) bool) {
 	c := m.coord
 	c.sentAt = m.now
 	msg := ctlMsg{Type: mSync, Round: c.proposal.ID, Vector: c.cut, Holders: c.holders, Summary: c.merge}
 	for _, e := range c.survivors {
-		if !c.synced[e] {
+		if to(e) {
 			cp := msg
 			m.sendCtl(e, &cp)
 		}
@@ -327,7 +347,16 @@ func (m *Member) sendSync() {
 
 func (m *Member) onSyncOK(msg *ctlMsg) {
 	c := m.coord
-	if c == nil || c.phase != cSync || msg.Round != c.proposal.ID || !slices.Contains(c.survivors, msg.From) {
+	if c == nil || c.phase != cSync && c.phase != cMergeWait || msg.Round != c.proposal.ID || !slices.Contains(c.survivors, msg.From) {
+		return
+	}
+	if msg.Cookie != nil && c.merge.ID != (ViewID{}) {
+		c.cookies[msg.From] = bytes.Clone(msg.Cookie)
+	}
+	if c.phase == cMergeWait {
+		if msg.Cookie != nil && !m.missingCookies() {
+			m.sendMergeReq()
+		}
 		return
 	}
 	c.synced[msg.From] = true
@@ -339,7 +368,9 @@ func (m *Member) onSyncOK(msg *ctlMsg) {
 	c.phaseAt = m.now
 	if c.merge.ID != (ViewID{}) {
 		c.phase = cMergeWait
-		m.sendMergeReq()
+		if !m.missingCookies() {
+			m.sendMergeReq()
+		}
 		return
 	}
 	c.phase = cDecide
@@ -364,15 +395,31 @@ func (m *Member) decide() {
 		case err != nil:
 			m.count("decide_aborted")
 			m.debug("view change aborted by participant", "err", err)
-			for _, e := range c.joiners {
-				m.forgetJoiner(e)
-			}
-			m.restartRound()
+			m.abortRound()
+			return
+		}
+		if len(d) > maxBlob {
+			// Every member would refuse an Install this large, and
+			// the group would never form: fail the round instead, as
+			// if the participant had.
+			m.count("decide_oversize")
+			m.cfg.Logger.Warn("view change aborted: the participant's decision is larger than an Install may carry",
+				"self", m.self, "view", c.proposal.ID, "size", len(d), "max", maxBlob)
+			m.abortRound()
 			return
 		}
 		decided = d
 	}
 	m.finishRound(decided)
+}
+
+// abortRound restarts the round without its joiners, after the
+// participant failed to decide.
+func (m *Member) abortRound() {
+	for _, e := range m.coord.joiners {
+		m.forgetJoiner(e)
+	}
+	m.restartRound()
 }
 
 // finishRound orders every member of the round to install the proposal and

@@ -3,6 +3,7 @@ package membership
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ type cluster struct {
 	now     time.Duration
 	timing  Timing
 	due     []transport.Delivery
+	// sent records every datagram the members sent, when set.
+	sent *[]sentPacket
 	// configure, if set, adjusts each new member's configuration.
 	configure func(i int, cfg *Config)
 }
@@ -38,6 +41,12 @@ func newCluster(t testing.TB, n int, faults transport.Faults) *cluster {
 		c.add()
 	}
 	return c
+}
+
+type sentPacket struct {
+	from, to netip.AddrPort
+	size     int
+	data     []byte
 }
 
 // add starts a new member that knows every earlier member's address.
@@ -73,6 +82,9 @@ func (c *cluster) drain(i int) {
 	rd := m.Ready()
 	for _, p := range rd.Packets {
 		c.net.Send(c.now, m.self.Addr, p.To, p.Data)
+		if c.sent != nil {
+			*c.sent = append(*c.sent, sentPacket{from: m.self.Addr, to: p.To, size: len(p.Data), data: slices.Clone(p.Data)})
+		}
 	}
 	for _, ev := range rd.Events {
 		if ev.Type == EventDeliver {
@@ -94,7 +106,7 @@ func (c *cluster) run(d time.Duration) {
 		c.due = c.net.Due(c.now, c.due[:0])
 		for _, dl := range c.due {
 			i := c.index(dl.To)
-			if i < len(c.members) && !c.crashed[i] {
+			if i >= 0 && i < len(c.members) && !c.crashed[i] {
 				c.members[i].Receive(dl.From, dl.Data)
 				c.drain(i)
 			}

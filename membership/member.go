@@ -2,8 +2,10 @@ package membership
 
 import (
 	"cmp"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -36,6 +38,9 @@ type Timing struct {
 	// Stuck: a member caught in a view change that makes no progress for
 	// this long goes on alone, in a view of its own.
 	Stuck time.Duration
+	// Forget: an address learnt for probing (not a seed) that has not
+	// been heard from for this long is forgotten.
+	Forget time.Duration
 }
 
 // DefaultTiming suits a local network.
@@ -46,6 +51,7 @@ var DefaultTiming = Timing{
 	Probe:   200 * time.Millisecond,
 	Merge:   2 * time.Second,
 	Stuck:   5 * time.Second,
+	Forget:  5 * time.Minute,
 }
 
 func (t Timing) withDefaults() Timing {
@@ -53,6 +59,7 @@ func (t Timing) withDefaults() Timing {
 	for _, f := range []struct{ v, d *time.Duration }{
 		{&t.Suspect, &d.Suspect}, {&t.Retry, &d.Retry}, {&t.Flush, &d.Flush},
 		{&t.Probe, &d.Probe}, {&t.Merge, &d.Merge}, {&t.Stuck, &d.Stuck},
+		{&t.Forget, &d.Forget},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.d
@@ -77,8 +84,13 @@ type Config struct {
 	Seed        uint64
 	Timing      Timing
 	Participant Participant
-	// Hello is what this member presents for admission when it joins.
+	// Hello is what this member presents for admission when it joins;
+	// at most 16 KiB.
 	Hello []byte
+	// Rand is the source of the secrets that cookies are made with
+	// (cookie.go); default crypto/rand. Only the values of cookies
+	// depend on it, never what the protocol does.
+	Rand io.Reader
 	// Trace, if set, is told of protocol steps (see Trace).
 	Trace func(Trace)
 	// Logger receives the protocol's decisions: views installed (Info);
@@ -124,12 +136,15 @@ type Member struct {
 	left      bool
 	maxLTime  uint64
 
-	known     []netip.AddrPort // addresses to probe for other views
-	knownSet  map[netip.AddrPort]bool
+	known     knownList // addresses to probe for other views
 	probeNext int
 	nextProbe time.Duration
 	merges    []pendingMerge
 	vetoed    map[Endpoint]bool
+	vetoOrder []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
+	cookies   cookieJar
+	asked     asked   // the coordinator last asked to absorb this member's view
+	inbound   inbound // the datagram being handled, when from a stranger
 
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
@@ -151,6 +166,12 @@ func New(cfg Config) (*Member, error) {
 	if cfg.Layers == nil {
 		cfg.Layers = compose.Reliable
 	}
+	if len(cfg.Hello) > maxBlob {
+		return nil, errors.New("membership: config: hello longer than 16 KiB")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = crand.Reader
+	}
 	for _, need := range []string{"mnak", "pt2pt", "stable"} {
 		if !slices.Contains(cfg.Layers, need) {
 			return nil, fmt.Errorf("membership: config: the stack needs the %s layer", need)
@@ -169,12 +190,12 @@ func New(cfg Config) (*Member, error) {
 		cfg:      cfg,
 		self:     cfg.Self,
 		rng:      rand.New(rand.NewPCG(cfg.Seed, 0x6d656d62)),
-		knownSet: make(map[netip.AddrPort]bool),
 		vetoed:   make(map[Endpoint]bool),
 		counters: make(map[string]uint64),
+		cookies:  newCookieJar(cfg.Rand, cfg.Group),
 	}
 	for _, a := range cfg.Seeds {
-		m.learn(a)
+		m.learn(a, true)
 	}
 	alone := View{ID: ViewID{LTime: 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: alone})
@@ -337,6 +358,11 @@ func (m *Member) Advance() {
 }
 
 // Receive feeds a datagram from the network. The member owns data.
+//
+// A datagram is a sign of life of the member it comes from only once it
+// has been parsed: a control message once decoded, a datagram of the stack
+// once the stack has accepted it. Junk from a dead member's address must
+// not keep it in the view.
 func (m *Member) Receive(from netip.AddrPort, data []byte) {
 	if m.left || len(data) == 0 {
 		return
@@ -352,20 +378,7 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 		case msg.From.Addr != from:
 			m.count("drop.forged_control")
 		default:
-			if r, ok := m.addrs[from]; ok && m.view.Members[r] == msg.From {
-				if (msg.Type == mProbe || msg.Type == mProbeReply) && msg.Summary.ID != m.view.ID {
-					// A member that speaks for another view has moved
-					// on: that is no sign of life in this one.
-					if r != m.rank && !m.fd.suspects[r] {
-						m.fd.suspects[r] = true
-						m.count("suspicions.moved_on")
-					}
-				} else {
-					m.fd.heard(r, m.now)
-				}
-			}
-			m.handle(&msg)
-			m.settle()
+			m.receiveCtl(from, len(data), &msg)
 		}
 		return
 	}
@@ -386,16 +399,58 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 			return
 		}
 	}
-	m.fd.heard(r, m.now)
-	if m.announce != nil {
-		delete(m.announce.pending, m.view.Members[r])
+	if m.stackReceive(r, data) {
+		m.fd.heard(r, m.now)
+		if m.announce != nil {
+			delete(m.announce.pending, m.view.Members[r])
+		}
+	} else {
+		m.count("not_credited")
 	}
-	m.stack.Receive(data)
 	m.collect()
 	m.tryFlushOK()
 	m.trySyncOK()
 	m.pump()
 	m.settle()
+}
+
+// stackReceive hands a datagram from the member of rank r to the stack,
+// and reports whether it was one of this view's, from that member, which
+// the stack parsed.
+func (m *Member) stackReceive(r int, data []byte) bool {
+	h, err := bottom.Parse(data)
+	ok := err == nil && h.View == m.view.ID.Wire() && h.Sender == uint64(r)
+	m.stack.Receive(data)
+	return ok
+}
+
+// receiveCtl handles a decoded control message from address from, size
+// bytes long.
+func (m *Member) receiveCtl(from netip.AddrPort, size int, msg *ctlMsg) {
+	r, member := m.addrs[from]
+	member = member && m.view.Members[r] == msg.From
+	if !member && !m.expects(msg) {
+		m.count("drop.stranger." + msg.Type.String())
+		return
+	}
+	if member {
+		if (msg.Type == mProbe || msg.Type == mProbeReply) && msg.Summary.ID != m.view.ID {
+			// A member that speaks for another view has moved
+			// on: that is no sign of life in this one.
+			if r != m.rank && !m.fd.suspects[r] {
+				m.fd.suspects[r] = true
+				m.count("suspicions.moved_on")
+			}
+		} else {
+			m.fd.heard(r, m.now)
+		}
+	}
+	if !member && !m.peerAddr(from) {
+		m.inbound = inbound{from: from, budget: amplification * size, active: true}
+	}
+	m.handle(msg)
+	m.settle()
+	m.inbound = inbound{}
 }
 
 // Tick advances time.
@@ -482,7 +537,21 @@ func (m *Member) settle() {
 
 func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) {
 	msg.From = m.self
-	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: msg.encode(nil, m.cfg.Group)})
+	data, err := msg.encode(nil, m.cfg.Group)
+	if err == nil && msg.Type == mProbe && len(data) < probeMinLen {
+		msg.Pad = probeMinLen - len(data)
+		data, err = msg.encode(data[:0], m.cfg.Group)
+	}
+	if err != nil {
+		m.count("drop.unencodable." + msg.Type.String())
+		m.cfg.Logger.Error("control message not sent", "self", m.self, "type", msg.Type, "to", addr, "err", err)
+		return
+	}
+	if !m.inbound.allow(addr, len(data)) {
+		m.count("drop.amplification")
+		return
+	}
+	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: data})
 	m.count("sent." + msg.Type.String())
 }
 
@@ -570,7 +639,7 @@ func (m *Member) install(v View, decided []byte) error {
 	m.addrs = make(map[netip.AddrPort]int, len(v.Members))
 	for r, e := range v.Members {
 		m.addrs[e.Addr] = r
-		m.learn(e.Addr)
+		m.learn(e.Addr, false)
 	}
 	m.fd.reset(len(v.Members), m.now)
 	m.nextProbe = m.now + m.jitter(m.cfg.Timing.Probe)/4
@@ -632,14 +701,27 @@ func (m *Member) block() {
 	}
 }
 
-// learn adds an address to those probed for other views.
-func (m *Member) learn(a netip.AddrPort) {
+// learn adds an address to those probed for other views (known.go).
+func (m *Member) learn(a netip.AddrPort, seed bool) {
 	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
-	if a == m.self.Addr || m.knownSet[a] || len(m.known) >= 4*MaxMembers {
+	if a == m.self.Addr || !a.IsValid() {
 		return
 	}
-	m.knownSet[a] = true
-	m.known = append(m.known, a)
+	m.known.learn(a, m.now, seed)
+}
+
+// veto keeps e out of every later view change this member coordinates.
+// The oldest vetoes go first when there are more than maxVetoed.
+func (m *Member) veto(e Endpoint) {
+	if m.vetoed[e] {
+		return
+	}
+	if len(m.vetoOrder) >= maxVetoed {
+		delete(m.vetoed, m.vetoOrder[0])
+		m.vetoOrder = slices.Delete(m.vetoOrder, 0, 1)
+	}
+	m.vetoed[e] = true
+	m.vetoOrder = append(m.vetoOrder, e)
 }
 
 // jitter returns d scaled by a random factor in [0.75, 1.25), so that

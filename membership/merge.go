@@ -1,19 +1,48 @@
 package membership
 
 import (
+	"bytes"
+	"net/netip"
 	"slices"
 )
 
 // Views find each other by probing. A coordinator that is not changing its
 // view sends a Probe, every Timing.Probe, to a few addresses it knows of
-// (its seeds, every member it has seen) that are not in its view; whoever
-// gets one answers with a summary of its own view. When two coordinators
+// (its seeds, members of views it was in, peers that proved their address;
+// known.go) that are not in its view; whoever gets one answers at the
+// probe's source with a summary of its own view. When two coordinators
 // learn of each other, the smaller view (fewer members, then the smaller
 // coordinator) is absorbed: its coordinator flushes it (so that its members
 // leave it having delivered the same messages), then asks the other
 // coordinator with a MergeReq, and that coordinator runs a view change that
 // takes the flushed members in as joiners. A process that starts is a view
 // of one; joining the group is this same merge.
+//
+// No address is trusted before it proves that it receives (stranger.go,
+// cookie.go):
+//
+//	A (absorbed)                                  B (absorbs)
+//	Probe{cookie_A(B)}                  ──▶
+//	                                    ◀──  ProbeReply{echo cookie_A(B),
+//	                                                    cookie_B(A)}
+//	A checks the echo: B's address is proven; A blocks and flushes.
+//	Sync{merge: B} to A's members; each member a:
+//	Probe{cookie_a(B)}                  ──▶
+//	                                    ◀──  ProbeReply{echo, cookie_B(a)}
+//	SyncOK{cookie_B(a)} to A's coordinator
+//	MergeReq{members, cookie_B(a) each} ──▶  B checks every cookie (no
+//	                                         state needed: cookies are MACs);
+//	                                         only now does B block, and it
+//	                                         flushes only proven members
+//
+// When B probes first, A answers with a Probe of its own (a challenge)
+// rather than a ProbeReply, and B's answer to that proves B. A Probe from a
+// stranger that claims a larger view thus costs one answer at its source
+// and blocks nobody; a MergeReq naming addresses that have not each fetched
+// a cookie from B makes B send nothing to them. A summary naming a
+// coordinator other than its sender is believed only from a proven sender,
+// and then only adds that coordinator to the known list: it is probed in
+// turn, at the probing rate, like any other.
 
 // probesPerRound bounds the addresses probed at each Timing.Probe.
 const probesPerRound = 4
@@ -22,72 +51,156 @@ const probesPerRound = 4
 const maxPendingMerges = 16
 
 func (m *Member) tickProbe() {
+	m.known.forget(m.now-m.cfg.Timing.Forget, func(a netip.AddrPort) bool {
+		_, member := m.addrs[a]
+		return member
+	})
 	if m.coord != nil || m.part != nil || m.blocked || m.leaving || !m.isCoordinator() || m.now < m.nextProbe {
 		return
 	}
 	m.nextProbe = m.now + m.jitter(m.cfg.Timing.Probe)
-	msg := ctlMsg{Type: mProbe, Summary: m.summary()}
 	sent := 0
-	for range len(m.known) {
+	for range len(m.known.addrs) {
 		if sent == probesPerRound {
 			break
 		}
-		a := m.known[m.probeNext%len(m.known)]
+		a := m.known.addrs[m.probeNext%len(m.known.addrs)].addr
 		m.probeNext++
 		if _, member := m.addrs[a]; member {
 			continue
 		}
-		cp := msg
-		m.sendCtlTo(a, &cp)
+		m.sendProbe(a, mProbe, nil)
 		sent++
 	}
 }
 
+// sendProbe sends a Probe or ProbeReply to addr with this member's cookie
+// for addr, echoing echo (addr's cookie for this member) if it is one.
+func (m *Member) sendProbe(addr netip.AddrPort, typ msgType, echo []byte) {
+	if len(echo) != cookieLen {
+		echo = nil
+	}
+	msg := ctlMsg{Type: typ, Summary: m.summary(), Cookie: m.cookies.issue(nil, addr, m.now), Echo: echo}
+	m.sendCtlTo(addr, &msg)
+}
+
 func (m *Member) onProbe(msg *ctlMsg) {
-	m.learn(msg.From.Addr)
-	if msg.Type == mProbe && !m.view.Has(msg.From) {
-		reply := ctlMsg{Type: mProbeReply, Summary: m.summary()}
-		m.sendCtlTo(msg.From.Addr, &reply)
+	from := msg.From.Addr
+	// echoed: the sender returned the cookie this member sent to its
+	// address, so it receives there.
+	echoed := m.cookies.verify(msg.Echo, from, m.now)
+	proven := echoed || m.peerAddr(from)
+	if echoed {
+		m.learn(from, false)
 	}
 	other := msg.Summary
-	if other.ID == m.view.ID || m.view.Has(other.Coord) || other.Coord.IsZero() || other.Size == 0 {
+	valid := other.ID != m.view.ID && !m.view.Has(other.Coord) && !other.Coord.IsZero() && other.Size > 0
+	theyAbsorb := valid && absorbs(other, m.summary())
+	free := m.coord == nil && m.part == nil && !m.blocked && !m.leaving && m.isCoordinator()
+	if msg.Type == mProbe && !m.view.Has(msg.From) {
+		typ := mProbeReply
+		if free && theyAbsorb && other.Coord == msg.From && !echoed {
+			// This view is to be absorbed by the sender's, which has
+			// not proven its address: challenge it back.
+			typ = mProbe
+		}
+		m.sendProbe(from, typ, msg.Cookie)
+	}
+	if p := m.part; p != nil && echoed && msg.From == p.merge.Coord && len(msg.Cookie) == cookieLen {
+		m.gotMergeCookie(msg.Cookie)
+	}
+	if !valid {
 		return
 	}
-	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && absorbs(other, m.summary()) {
-		// The view this one waits to join has been absorbed itself, or
-		// was the wrong one to ask: ask the view that answered instead.
-		m.count("merges_redirected")
-		m.debug("merge redirected", "from", c.merge.ID, "to", other.ID)
-		c.merge = other
-		m.sendMergeReq()
+	if proven && other.Coord != msg.From {
+		// Named by a peer that proved its address: worth probing, in
+		// turn, at the probing rate.
+		m.learn(other.Coord.Addr, false)
+	}
+	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && theyAbsorb && proven {
+		if echoed && msg.From == other.Coord {
+			// The view this one waits to join has been absorbed itself,
+			// or was the wrong one to ask: ask the view that answered
+			// instead, once its members have fetched cookies from it.
+			m.count("merges_redirected")
+			m.debug("merge redirected", "from", c.merge.ID, "to", other.ID)
+			c.merge, c.redirect = other, netip.AddrPort{}
+			clear(c.cookies)
+			m.sendSync(func(Endpoint) bool { return true })
+			return
+		}
+		c.redirect = other.Coord.Addr // probed on the coordinator's ticks
 		return
 	}
-	if m.coord != nil || m.part != nil || m.blocked || m.leaving || !m.isCoordinator() {
-		return
-	}
-	m.learn(other.Coord.Addr)
-	if absorbs(other, m.summary()) {
+	if free && theyAbsorb && echoed && msg.From == other.Coord {
 		m.count("merges_started")
 		m.debug("found a view that absorbs this one", "other", other.ID, "size", other.Size)
 		m.startRound(other)
-		return
-	}
-	if msg.From != other.Coord {
-		// Heard of the other view second hand: tell its coordinator, so
-		// that it asks to be absorbed.
-		m.sendCtlTo(other.Coord.Addr, &ctlMsg{Type: mProbe, Summary: m.summary()})
 	}
 }
 
+// gotMergeCookie keeps the cookie this member fetched from the coordinator
+// its view is to be absorbed by, for its coordinator's MergeReq.
+func (m *Member) gotMergeCookie(c []byte) {
+	p := m.part
+	if bytes.Equal(p.cookie, c) {
+		return
+	}
+	p.cookie = bytes.Clone(c)
+	if p.phase == pSynced {
+		p.reply.Cookie = p.cookie
+		m.repeatReply()
+	}
+}
+
+// fetchMergeCookie asks the coordinator this member's view is to be
+// absorbed by for a cookie, which its answer carries.
+func (m *Member) fetchMergeCookie() {
+	if p := m.part; p != nil && p.merge.ID != (ViewID{}) && p.cookie == nil {
+		m.sendProbe(p.merge.Coord.Addr, mProbe, nil)
+	}
+}
+
+// sendMergeReq asks the absorbing coordinator to take in the members that
+// have a cookie from it. Without its own cookie this coordinator cannot be
+// heard, and waits.
 func (m *Member) sendMergeReq() {
 	c := m.coord
 	c.sentAt = m.now
-	msg := ctlMsg{Type: mMergeReq, View: c.merge.ID, Proposal: c.proposal}
+	if c.cookies[m.self] == nil {
+		return
+	}
+	msg := ctlMsg{Type: mMergeReq, View: c.merge.ID, Proposal: View{ID: c.proposal.ID}}
+	for _, e := range c.proposal.Members {
+		if ck := c.cookies[e]; ck != nil {
+			msg.Proposal.Members = append(msg.Proposal.Members, e)
+			msg.Cookies = append(msg.Cookies, ck)
+		}
+	}
+	m.asked = asked{coord: c.merge.Coord, at: m.now}
 	m.sendCtlTo(c.merge.Coord.Addr, &msg)
+}
+
+// missingCookies reports whether a member to be absorbed has no cookie yet.
+func (m *Member) missingCookies() bool {
+	c := m.coord
+	return slices.ContainsFunc(c.proposal.Members, func(e Endpoint) bool { return c.cookies[e] == nil })
 }
 
 // onMergeReq takes a flushed view's request to be absorbed, as coordinator.
 func (m *Member) onMergeReq(msg *ctlMsg) {
+	// Every member named must have fetched a cookie from this member
+	// itself: it is sent Flush, Install and the rest from here on.
+	proven := make([]bool, len(msg.Proposal.Members))
+	fromProven := false
+	for i, e := range msg.Proposal.Members {
+		proven[i] = m.cookies.verify(msg.Cookies[i], e.Addr, m.now)
+		fromProven = fromProven || proven[i] && e == msg.From
+	}
+	if !fromProven {
+		m.count("drop.merge_req_unproven")
+		return
+	}
 	// The request names the view it saw; this coordinator's view may have
 	// changed since, which does not matter: the joiners consent to the
 	// coordinator, not to a particular view.
@@ -95,7 +208,7 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		// Tell the requester where this view stands now: its summary
 		// names the coordinator to ask instead.
 		m.count("drop.merge_req")
-		m.sendCtlTo(msg.From.Addr, &ctlMsg{Type: mProbeReply, Summary: m.summary()})
+		m.sendProbe(msg.From.Addr, mProbeReply, nil)
 		return
 	}
 	theirs := Summary{ID: msg.Proposal.ID, Size: uint64(len(msg.Proposal.Members)), Coord: msg.From}
@@ -104,7 +217,15 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		m.debug("merge request from a view that should absorb this one", "from", msg.From)
 		return
 	}
-	members := slices.DeleteFunc(slices.Clone(msg.Proposal.Members), func(e Endpoint) bool { return m.vetoed[e] || m.view.Has(e) })
+	var members []Endpoint
+	for i, e := range msg.Proposal.Members {
+		switch {
+		case !proven[i]:
+			m.count("merge_members_unproven")
+		case !m.vetoed[e] && !m.view.Has(e):
+			members = append(members, e)
+		}
+	}
 	if len(members) == 0 {
 		m.debug("merge request names no one new", "from", msg.From)
 		return

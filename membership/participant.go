@@ -44,6 +44,7 @@ type participation struct {
 	joiner    bool
 	phase     partPhase
 	merge     Summary       // the view this one will be absorbed into, if any
+	cookie    []byte        // from merge's coordinator, for this member's address
 	heard     time.Duration // last message from the coordinator
 	started   time.Duration
 	reply     ctlMsg // the last reply, repeated when asked again
@@ -144,11 +145,12 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 		m.repeatReply()
 		return
 	case p != nil && p.joiner && p.coord == c && msg.Proposal.ID.LTime > p.round.LTime:
-	case p != nil && p.phase == pSynced && p.merge.ID != (ViewID{}):
-		// This member's view has flushed to be absorbed; any absorbing
-		// coordinator will do (the one first asked may have been
-		// absorbed itself), as long as its view comes later (above).
-	case p == nil && m.coord == nil && len(m.view.Members) == 1 && !m.leaving:
+	case p != nil && p.phase == pSynced && p.merge.ID != (ViewID{}) && p.merge.Coord == c:
+		// This member's view has flushed to be absorbed by c's (which
+		// it proved and fetched a cookie from), as long as c's view
+		// comes later (above).
+	case p == nil && m.coord == nil && len(m.view.Members) == 1 && !m.leaving && m.askedRecently(c):
+		// Alone after asking c to absorb it: c's answer came late.
 	default:
 		m.count("drop.flush_foreign")
 		return
@@ -187,7 +189,16 @@ func (m *Member) contribute(v View) []byte {
 	if m.cfg.Participant == nil {
 		return nil
 	}
-	return m.cfg.Participant.Contribute(v.Clone())
+	b := m.cfg.Participant.Contribute(v.Clone())
+	if len(b) > maxBlob {
+		// A FlushOK this large would be refused: the reply goes
+		// without it, and the coordinator's Decide sees it missing.
+		m.count("contribution_oversize")
+		m.cfg.Logger.Warn("contribution to a view change dropped: larger than a FlushOK may carry",
+			"self", m.self, "view", v.ID, "size", len(b), "max", maxBlob)
+		return nil
+	}
+	return b
 }
 
 // repeatReply answers the coordinator again: with the last reply, or, while
@@ -267,6 +278,11 @@ func (m *Member) onSync(msg *ctlMsg) {
 	case pFlushing:
 		return
 	case pSyncing, pSynced:
+		if msg.Summary != p.merge {
+			// The coordinator found another view to ask.
+			p.merge, p.cookie, p.reply.Cookie = msg.Summary, nil, nil
+		}
+		m.fetchMergeCookie()
 		m.repeatReply()
 		return
 	}
@@ -290,6 +306,7 @@ func (m *Member) onSync(msg *ctlMsg) {
 	m.collect()
 	p.merge = msg.Summary
 	p.phase = pSyncing
+	m.fetchMergeCookie()
 	m.trySyncOK()
 	if p.phase == pSyncing {
 		m.repeatReply()
@@ -309,13 +326,15 @@ func (m *Member) trySyncOK() {
 		return
 	}
 	p.phase = pSynced
-	p.reply = ctlMsg{Type: mSyncOK, Round: p.round}
+	p.reply = ctlMsg{Type: mSyncOK, Round: p.round, Cookie: p.cookie}
 	m.repeatReply()
 }
 
 func (m *Member) onInstall(msg *ctlMsg) {
 	if msg.Round == m.view.ID {
-		m.sendCtl(msg.From, &ctlMsg{Type: mInstallAck, Round: msg.Round})
+		if m.view.Has(msg.From) {
+			m.sendCtl(msg.From, &ctlMsg{Type: mInstallAck, Round: msg.Round})
+		}
 		return
 	}
 	p := m.part

@@ -20,7 +20,13 @@ import (
 // port (2 bytes) and the incarnation (4 bytes, big endian); a view id is a
 // logical time (uvarint) and an endpoint; lists are a uvarint count and
 // their items. Decoding is strict: bounded counts, no duplicate members, no
-// trailing bytes.
+// trailing bytes. The zero endpoint (an absent one) is encoded as an IPv6
+// endpoint of all zeros. Encoding enforces the same bounds as decoding, so that
+// nothing is sent that every receiver would refuse.
+//
+// Fields added for proving addresses (cookie.go): a cookie is a blob of
+// length 0 (none) or exactly cookieLen; a Probe's padding is a uvarint
+// length (at most maxPad) and that many zero bytes.
 
 // Magic is the first byte of every control datagram.
 const Magic = 0xC1
@@ -30,6 +36,14 @@ const MaxMembers = 256
 
 // maxBlob bounds the opaque bytes a participant adds to a message.
 const maxBlob = 16 << 10
+
+// probeMinLen is the length a member pads its probes to, so that any
+// answer fits within three times the probe (anti-amplification): the
+// largest answer, with IPv6 endpoints and both cookies, is 128 bytes.
+const probeMinLen = 64
+
+// maxPad bounds a probe's padding.
+const maxPad = 1024
 
 type msgType uint8
 
@@ -70,6 +84,10 @@ type ctlMsg struct {
 
 	View      ViewID     // Flush, Suspect, Leave, MergeReq: the view it is about
 	Summary   Summary    // Probe, ProbeReply: the sender's view; Sync: view to merge into
+	Cookie    []byte     // Probe, ProbeReply: the sender's cookie for the recipient; SyncOK: the member's cookie from the view to merge into
+	Echo      []byte     // Probe, ProbeReply: the recipient's cookie for the sender, returned
+	Pad       int        // Probe: zero bytes added so that answers stay small beside it
+	Cookies   [][]byte   // MergeReq: for each member of Proposal, its cookie from the recipient
 	Proposal  View       // Flush: the next view; MergeReq: the view to absorb
 	Survivors []Endpoint // Flush: members of View taking part in the flush
 	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait, Dismiss: the proposal
@@ -81,6 +99,15 @@ type ctlMsg struct {
 }
 
 var errMagic = errors.New("membership: not a control datagram")
+
+// encodeErr records the first bound a message being encoded exceeds.
+type encodeErr struct{ err error }
+
+func (e *encodeErr) check(ok bool, err error) {
+	if !ok && e.err == nil {
+		e.err = err
+	}
+}
 
 func appendEndpoint(b []byte, e Endpoint) []byte {
 	a := e.Addr.Addr()
@@ -120,10 +147,15 @@ func readEndpoint(r *wire.Reader) Endpoint {
 	if r.Err() != nil {
 		return Endpoint{}
 	}
-	return Endpoint{
+	e := Endpoint{
 		Addr: netip.AddrPortFrom(a, uint16(p[0])<<8|uint16(p[1])),
 		Inc:  uint32(inc[0])<<24 | uint32(inc[1])<<16 | uint32(inc[2])<<8 | uint32(inc[3]),
 	}
+	if e == (Endpoint{Addr: netip.AddrPortFrom(netip.IPv6Unspecified(), 0)}) {
+		// The zero endpoint (no coordinator, no view) is encoded so.
+		return Endpoint{}
+	}
+	return e
 }
 
 func appendViewID(b []byte, id ViewID) []byte {
@@ -134,7 +166,8 @@ func readViewID(r *wire.Reader) ViewID {
 	return ViewID{LTime: r.Uvarint(), Coord: readEndpoint(r)}
 }
 
-func appendEndpoints(b []byte, es []Endpoint) []byte {
+func appendEndpoints(b []byte, es []Endpoint, e *encodeErr) []byte {
+	e.check(len(es) <= MaxMembers, errListLen)
 	b = wire.AppendUvarint(b, uint64(len(es)))
 	for _, e := range es {
 		b = appendEndpoint(b, e)
@@ -163,7 +196,8 @@ func readEndpoints(r *wire.Reader, min int) []Endpoint {
 	return es
 }
 
-func appendSummary(b []byte, s Summary) []byte {
+func appendSummary(b []byte, s Summary, e *encodeErr) []byte {
+	e.check(s.Size <= MaxMembers, errListLen)
 	b = appendViewID(b, s.ID)
 	b = wire.AppendUvarint(b, s.Size)
 	return appendEndpoint(b, s.Coord)
@@ -173,7 +207,8 @@ func readSummary(r *wire.Reader) Summary {
 	return Summary{ID: readViewID(r), Size: r.UvarintMax(MaxMembers), Coord: readEndpoint(r)}
 }
 
-func appendVector(b []byte, v []uint64) []byte {
+func appendVector(b []byte, v []uint64, e *encodeErr) []byte {
+	e.check(len(v) <= MaxMembers, errListLen)
 	b = wire.AppendUvarint(b, uint64(len(v)))
 	for _, x := range v {
 		b = wire.AppendUvarint(b, x)
@@ -190,7 +225,8 @@ func readVector(r *wire.Reader) []uint64 {
 	return v
 }
 
-func appendBlob(b, blob []byte) []byte {
+func appendBlob(b, blob []byte, e *encodeErr) []byte {
+	e.check(len(blob) <= maxBlob, errBlobLen)
 	return append(wire.AppendUvarint(b, uint64(len(blob))), blob...)
 }
 
@@ -202,46 +238,106 @@ func readBlob(r *wire.Reader) []byte {
 	return r.Bytes(int(n))
 }
 
-// encode appends the datagram for m in group to b.
-func (m *ctlMsg) encode(b []byte, group uint64) []byte {
+func appendCookie(b, c []byte, e *encodeErr) []byte {
+	e.check(len(c) == 0 || len(c) == cookieLen, errCookie)
+	return append(wire.AppendUvarint(b, uint64(len(c))), c...)
+}
+
+func readCookie(r *wire.Reader) []byte {
+	switch r.UvarintMax(cookieLen) {
+	case 0:
+		return nil
+	case cookieLen:
+		return r.Bytes(cookieLen)
+	}
+	r.Fail(errCookie)
+	return nil
+}
+
+func appendPad(b []byte, n int, e *encodeErr) []byte {
+	e.check(n >= 0 && n <= maxPad, errPad)
+	n = min(max(n, 0), maxPad)
+	b = wire.AppendUvarint(b, uint64(n))
+	for range n {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func readPad(r *wire.Reader) int {
+	n := int(r.UvarintMax(maxPad))
+	for _, x := range r.Bytes(n) {
+		if x != 0 {
+			r.Fail(errPad)
+		}
+	}
+	return n
+}
+
+// encode appends the datagram for m in group to b. It fails, appending
+// nothing, when a list, blob or cookie exceeds what decoding accepts.
+func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
+	var e encodeErr
+	start := len(b)
 	b = append(b, Magic)
 	b = wire.AppendUint64(b, group)
 	b = append(b, byte(m.Type))
 	b = appendEndpoint(b, m.From)
 	switch m.Type {
 	case mProbe, mProbeReply:
-		b = appendSummary(b, m.Summary)
+		b = appendSummary(b, m.Summary, &e)
+		b = appendCookie(b, m.Cookie, &e)
+		b = appendCookie(b, m.Echo, &e)
+		if m.Type == mProbe {
+			b = appendPad(b, m.Pad, &e)
+		}
 	case mMergeReq:
 		b = appendViewID(b, m.View)
 		b = appendViewID(b, m.Proposal.ID)
-		b = appendEndpoints(b, m.Proposal.Members)
+		e.check(len(m.Proposal.Members) >= 1, errList)
+		e.check(len(m.Cookies) == len(m.Proposal.Members), errCookie)
+		b = appendEndpoints(b, m.Proposal.Members, &e)
+		for _, c := range m.Cookies {
+			e.check(len(c) == cookieLen, errCookie)
+			b = append(b, c...)
+		}
 	case mFlush:
 		b = appendViewID(b, m.View)
 		b = appendViewID(b, m.Proposal.ID)
-		b = appendEndpoints(b, m.Proposal.Members)
-		b = appendEndpoints(b, m.Survivors)
+		b = appendEndpoints(b, m.Proposal.Members, &e)
+		e.check(len(m.Survivors) >= 1, errList)
+		b = appendEndpoints(b, m.Survivors, &e)
 	case mFlushOK:
 		b = appendViewID(b, m.Round)
-		b = appendVector(b, m.Vector)
-		b = appendBlob(b, m.Hello)
-		b = appendBlob(b, m.Data)
+		b = appendVector(b, m.Vector, &e)
+		b = appendBlob(b, m.Hello, &e)
+		b = appendBlob(b, m.Data, &e)
 	case mSync:
 		b = appendViewID(b, m.Round)
-		b = appendVector(b, m.Vector)
-		b = appendVector(b, m.Holders)
-		b = appendSummary(b, m.Summary)
-	case mSyncOK, mInstallAck, mWait, mDismiss:
+		b = appendVector(b, m.Vector, &e)
+		b = appendVector(b, m.Holders, &e)
+		b = appendSummary(b, m.Summary, &e)
+	case mSyncOK:
+		b = appendViewID(b, m.Round)
+		b = appendCookie(b, m.Cookie, &e)
+	case mInstallAck, mWait, mDismiss:
 		b = appendViewID(b, m.Round)
 	case mInstall:
 		b = appendViewID(b, m.Round)
-		b = appendBlob(b, m.Data)
+		b = appendBlob(b, m.Data, &e)
 	case mSuspect:
 		b = appendViewID(b, m.View)
-		b = appendEndpoints(b, m.Suspects)
+		e.check(len(m.Suspects) >= 1, errList)
+		b = appendEndpoints(b, m.Suspects, &e)
 	case mLeave:
 		b = appendViewID(b, m.View)
+	default:
+		e.check(false, wire.ErrBadTag)
 	}
-	return b
+	if e.err != nil {
+		return b[:start], e.err
+	}
+	return b, nil
 }
 
 // decodeCtl parses a control datagram of group. The message's byte fields
@@ -261,10 +357,22 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 	switch m.Type {
 	case mProbe, mProbeReply:
 		m.Summary = readSummary(&r)
+		m.Cookie = readCookie(&r)
+		m.Echo = readCookie(&r)
+		if m.Type == mProbe {
+			m.Pad = readPad(&r)
+		}
 	case mMergeReq:
 		m.View = readViewID(&r)
 		m.Proposal.ID = readViewID(&r)
 		m.Proposal.Members = readEndpoints(&r, 1)
+		if r.Err() == nil {
+			// Bounded by MaxMembers: the count was checked above.
+			m.Cookies = make([][]byte, 0, len(m.Proposal.Members))
+			for range m.Proposal.Members {
+				m.Cookies = append(m.Cookies, r.Bytes(cookieLen))
+			}
+		}
 	case mFlush:
 		m.View = readViewID(&r)
 		m.Proposal.ID = readViewID(&r)
@@ -280,7 +388,10 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 		m.Vector = readVector(&r)
 		m.Holders = readVector(&r)
 		m.Summary = readSummary(&r)
-	case mSyncOK, mInstallAck, mWait, mDismiss:
+	case mSyncOK:
+		m.Round = readViewID(&r)
+		m.Cookie = readCookie(&r)
+	case mInstallAck, mWait, mDismiss:
 		m.Round = readViewID(&r)
 	case mInstall:
 		m.Round = readViewID(&r)
@@ -303,4 +414,8 @@ var (
 	errOtherGroup = errors.New("membership: datagram of another group")
 	errAddress    = errors.New("membership: malformed address")
 	errList       = errors.New("membership: malformed member list")
+	errListLen    = errors.New("membership: list longer than MaxMembers")
+	errBlobLen    = errors.New("membership: blob longer than 16 KiB")
+	errCookie     = errors.New("membership: malformed cookie")
+	errPad        = errors.New("membership: malformed padding")
 )

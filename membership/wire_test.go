@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+
+	"github.com/conclave-go/conclave/internal/wire"
 )
 
 func sampleMessages() []ctlMsg {
@@ -11,14 +13,18 @@ func sampleMessages() []ctlMsg {
 	b := Endpoint{Addr: netip.MustParseAddrPort("[::1]:7001"), Inc: 0xdeadbeef}
 	v := View{ID: ViewID{LTime: 9, Coord: a}, Members: []Endpoint{a, b}}
 	s := Summary{ID: v.ID, Size: 2, Coord: a}
+	ck := bytes.Repeat([]byte{7}, cookieLen)
 	return []ctlMsg{
 		{Type: mProbe, From: a, Summary: s},
+		{Type: mProbe, From: a, Summary: s, Cookie: ck, Echo: ck, Pad: 30},
 		{Type: mProbeReply, From: b, Summary: s},
-		{Type: mMergeReq, From: a, View: v.ID, Proposal: v},
+		{Type: mProbeReply, From: b, Summary: s, Cookie: ck, Echo: ck},
+		{Type: mMergeReq, From: a, View: v.ID, Proposal: v, Cookies: [][]byte{ck, ck}},
 		{Type: mFlush, From: a, View: v.ID, Proposal: v, Survivors: []Endpoint{a}},
 		{Type: mFlushOK, From: b, Round: v.ID, Vector: []uint64{3, 1 << 40}, Hello: []byte("hi"), Data: []byte{1, 2}},
 		{Type: mSync, From: a, Round: v.ID, Vector: []uint64{3, 4}, Holders: []uint64{0, 1}, Summary: s},
 		{Type: mSyncOK, From: b, Round: v.ID},
+		{Type: mSyncOK, From: b, Round: v.ID, Cookie: ck},
 		{Type: mInstall, From: a, Round: v.ID, Data: []byte("decided")},
 		{Type: mInstallAck, From: b, Round: v.ID},
 		{Type: mSuspect, From: b, View: v.ID, Suspects: []Endpoint{a}},
@@ -30,12 +36,15 @@ func sampleMessages() []ctlMsg {
 
 func TestControlRoundTrip(t *testing.T) {
 	for _, m := range sampleMessages() {
-		b := m.encode(nil, 5)
+		b, err := m.encode(nil, 5)
+		if err != nil {
+			t.Fatalf("%v: %v", m.Type, err)
+		}
 		got, err := decodeCtl(b, 5)
 		if err != nil {
 			t.Fatalf("%v: %v", m.Type, err)
 		}
-		if again := got.encode(nil, 5); !bytes.Equal(again, b) {
+		if again, _ := got.encode(nil, 5); !bytes.Equal(again, b) {
 			t.Fatalf("%v: re-encodes differently", m.Type)
 		}
 		if _, err := decodeCtl(b, 6); err == nil {
@@ -53,8 +62,78 @@ func TestControlRoundTrip(t *testing.T) {
 func TestControlRejectsDuplicateMembers(t *testing.T) {
 	a := Endpoint{Addr: netip.MustParseAddrPort("127.0.0.1:7000"), Inc: 1}
 	m := ctlMsg{Type: mFlush, From: a, Proposal: View{Members: []Endpoint{a, a}}, Survivors: []Endpoint{a}}
-	if _, err := decodeCtl(m.encode(nil, 1), 1); err == nil {
+	b, _ := m.encode(nil, 1)
+	if _, err := decodeCtl(b, 1); err == nil {
 		t.Fatal("accepted a view listing a member twice")
+	}
+}
+
+// TestEncodeEnforcesDecodeBounds checks that a message every receiver
+// would refuse is not encoded at all.
+func TestEncodeEnforcesDecodeBounds(t *testing.T) {
+	a := Endpoint{Addr: netip.MustParseAddrPort("127.0.0.1:7000"), Inc: 1}
+	many := make([]Endpoint, MaxMembers+1)
+	for i := range many {
+		many[i] = Endpoint{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 1), Inc: 1}
+	}
+	for name, m := range map[string]ctlMsg{
+		"install with a blob over 16 KiB":  {Type: mInstall, From: a, Data: make([]byte, maxBlob+1)},
+		"flushok with a hello over 16 KiB": {Type: mFlushOK, From: a, Hello: make([]byte, maxBlob+1)},
+		"flush with MaxMembers+1":          {Type: mFlush, From: a, Proposal: View{Members: many}, Survivors: []Endpoint{a}},
+		"sync with a long vector":          {Type: mSync, From: a, Vector: make([]uint64, MaxMembers+1)},
+		"probe with a short cookie":        {Type: mProbe, From: a, Cookie: []byte{1}},
+		"merge request without cookies":    {Type: mMergeReq, From: a, Proposal: View{Members: []Endpoint{a}}},
+		"probe padded too much":            {Type: mProbe, From: a, Pad: maxPad + 1},
+		"suspect naming no one":            {Type: mSuspect, From: a},
+	} {
+		b, err := m.encode([]byte{9}, 5)
+		if err == nil {
+			t.Errorf("%s: encoded", name)
+		}
+		if len(b) != 1 {
+			t.Errorf("%s: appended %d bytes on failure", name, len(b)-1)
+		}
+	}
+	ok := ctlMsg{Type: mInstall, From: a, Data: make([]byte, maxBlob)}
+	if _, err := ok.encode(nil, 5); err != nil {
+		t.Errorf("a blob of exactly 16 KiB: %v", err)
+	}
+}
+
+// hostileSeeds are control datagrams with values at and past every bound:
+// counts of MaxMembers+1, blobs of maxBlob+1, 10-byte varints, padding
+// that is not zero, cookies one byte short.
+func hostileSeeds() [][]byte {
+	head := func(typ msgType) []byte {
+		b := append([]byte{Magic}, 0, 0, 0, 0, 0, 0, 0, 5, byte(typ))
+		return append(b, 4, 127, 0, 0, 1, 0x1b, 0x58, 0, 0, 0, 1) // from 127.0.0.1:7000#1
+	}
+	viewID := []byte{9, 4, 127, 0, 0, 1, 0x1b, 0x58, 0, 0, 0, 1}
+	varint10 := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	return [][]byte{
+		cat(head(mSuspect), viewID, wire.AppendUvarint(nil, MaxMembers+1)),
+		cat(head(mFlush), viewID, viewID, wire.AppendUvarint(nil, MaxMembers+1)),
+		cat(head(mSync), viewID, wire.AppendUvarint(nil, MaxMembers+1)),
+		cat(head(mSync), viewID, []byte{1}, varint10, []byte{1, 0}),
+		cat(head(mInstall), viewID, wire.AppendUvarint(nil, maxBlob+1), make([]byte, 64)),
+		cat(head(mFlushOK), viewID, varint10),
+		cat(head(mInstall), viewID, varint10),
+		cat(head(mProbe), viewID, varint10, head(0)[10:]),
+		cat(head(mProbe), viewID, []byte{1}, head(0)[10:], []byte{cookieLen - 1}, make([]byte, cookieLen-1), []byte{0, 0}),
+		cat(head(mProbe), viewID, []byte{1}, head(0)[10:], []byte{0, 0}, wire.AppendUvarint(nil, maxPad+1)),
+		cat(head(mProbe), viewID, []byte{1}, head(0)[10:], []byte{0, 0, 2, 0, 1}),
+		cat(head(mMergeReq), viewID, viewID, wire.AppendUvarint(nil, MaxMembers+1)),
+		cat(head(mMergeReq), viewID, viewID, []byte{1}, head(0)[10:], make([]byte, cookieLen-1)),
+		cat(head(mSyncOK), viewID, varint10),
+	}
+}
+
+func TestControlRejectsHostileValues(t *testing.T) {
+	for i, b := range hostileSeeds() {
+		if m, err := decodeCtl(b, 5); err == nil {
+			t.Errorf("seed %d accepted as %v", i, m.Type)
+		}
 	}
 }
 
@@ -62,14 +141,18 @@ func TestControlRejectsDuplicateMembers(t *testing.T) {
 // accepted re-encodes to exactly the same bytes.
 func FuzzDecodeControl(f *testing.F) {
 	for _, m := range sampleMessages() {
-		f.Add(m.encode(nil, 5))
+		b, _ := m.encode(nil, 5)
+		f.Add(b)
+	}
+	for _, b := range hostileSeeds() {
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeCtl(b, 5)
 		if err != nil {
 			return
 		}
-		if again := m.encode(nil, 5); !bytes.Equal(again, b) {
+		if again, err := m.encode(nil, 5); err != nil || !bytes.Equal(again, b) {
 			t.Fatalf("%x re-encodes as %x", b, again)
 		}
 	})

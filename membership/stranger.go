@@ -1,0 +1,103 @@
+package membership
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// A stranger is an address that has not proven it receives: not a member
+// of this member's view, not a joiner or coordinator that a cookie round
+// trip has proven (merge.go). Toward a stranger a member
+//
+//   - answers only at the datagram's source address, never at an address
+//     the datagram names;
+//   - sends at most amplification times the bytes it received (QUIC's
+//     anti-amplification rule, RFC 9000 section 8), counted per datagram;
+//   - keeps no state: what it needs later (a cookie) comes back with the
+//     stranger's next datagram.
+//
+// Control messages that only members or proven peers may send are dropped
+// at once when a stranger sends them, counted as drop.stranger.<type>.
+
+// amplification bounds the bytes sent toward a stranger per byte received
+// from it.
+const amplification = 3
+
+// maxVetoed bounds the endpoints a coordinator remembers having refused.
+const maxVetoed = MaxMembers
+
+// inbound is the budget for answers to the datagram being handled, when it
+// comes from a stranger.
+type inbound struct {
+	from   netip.AddrPort
+	budget int
+	active bool
+}
+
+// allow reports whether n more bytes may go to addr now, and spends them.
+func (in *inbound) allow(addr netip.AddrPort, n int) bool {
+	if !in.active || addr != in.from {
+		return true
+	}
+	if n > in.budget {
+		return false
+	}
+	in.budget -= n
+	return true
+}
+
+// asked is the coordinator this member last asked to absorb its view: a
+// lone member consents to a Flush from it (its answer may come after this
+// member gave up waiting), and from no one else it has not asked.
+type asked struct {
+	coord Endpoint
+	at    time.Duration
+}
+
+func (m *Member) askedRecently(e Endpoint) bool {
+	return !e.IsZero() && m.asked.coord == e && m.now-m.asked.at < m.cfg.Timing.Stuck
+}
+
+// expects reports whether msg, from outside the view, is one this member
+// may act on: Probes, ProbeReplies and MergeReqs carry their own proof
+// (cookies); the other types come only from peers of a view change under
+// way, whose addresses were proven when it started.
+func (m *Member) expects(msg *ctlMsg) bool {
+	switch msg.Type {
+	case mProbe, mProbeReply, mMergeReq:
+		return true
+	case mFlush, mInstall, mDismiss:
+		p := m.part
+		return p != nil && (msg.From == p.coord || msg.From == p.merge.Coord) || m.askedRecently(msg.From)
+	case mFlushOK, mWait:
+		return m.coord != nil && slices.Contains(m.coord.joiners, msg.From)
+	case mInstallAck:
+		return m.announce != nil && m.announce.pending[msg.From]
+	}
+	return false
+}
+
+// peerAddr reports whether a is the address of a member or of a proven
+// peer of a view change under way.
+func (m *Member) peerAddr(a netip.AddrPort) bool {
+	if _, ok := m.addrs[a]; ok {
+		return true
+	}
+	if c := m.coord; c != nil {
+		if c.merge.Coord.Addr == a || slices.ContainsFunc(c.joiners, func(e Endpoint) bool { return e.Addr == a }) {
+			return true
+		}
+	}
+	if p := m.part; p != nil && (p.coord.Addr == a || p.merge.Coord.Addr == a) {
+		return true
+	}
+	if an := m.announce; an != nil {
+		for e := range an.pending {
+			if e.Addr == a {
+				return true
+			}
+		}
+	}
+	return false
+}
