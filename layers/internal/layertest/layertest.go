@@ -20,7 +20,7 @@ const (
 	ViewID = 1
 )
 
-// Member is one stack under test, rank 0 of a view of N members.
+// Member is one stack under test in a view of N members.
 type Member struct {
 	T     testing.TB
 	S     *layers.Stack
@@ -35,10 +35,16 @@ type Member struct {
 // reliable stack) and options.
 func New(t testing.TB, n int, names []string, opts compose.Options) *Member {
 	t.Helper()
+	return NewAt(t, 0, n, names, opts)
+}
+
+// NewAt is New for rank rank.
+func NewAt(t testing.TB, rank, n int, names []string, opts compose.Options) *Member {
+	t.Helper()
 	if names == nil {
 		names = compose.Reliable
 	}
-	s, err := compose.Build(layers.Config{View: layers.View{Group: Group, ID: ViewID, N: n, Rank: 0}, Seed: 1}, names, opts)
+	s, err := compose.Build(layers.Config{View: layers.View{Group: Group, ID: ViewID, N: n, Rank: rank}, Seed: 1}, names, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
