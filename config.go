@@ -26,7 +26,15 @@ type Config struct {
 	Listen netip.AddrPort
 	// Seeds are addresses of members (or would-be members) to contact. A
 	// member with no seeds starts a group of its own that others join.
+	// Join refuses a seed equal to the member's own address: a member
+	// cannot find a group through itself.
 	Seeds []netip.AddrPort
+	// SeedWait is how long a member with seeds may stay alone before it
+	// warns through Logger that no seed has answered (no member is running
+	// there, it uses another group name, or datagrams do not reach it): a
+	// member that finds no group looks, from inside, exactly like the first
+	// member of a new one. Default 5s; negative: never warn.
+	SeedWait time.Duration
 	// Members and Self are a shorthand for a fixed list of addresses, the
 	// same at every member: Listen is Members[Self] and Seeds the others.
 	Members []netip.AddrPort
@@ -82,7 +90,12 @@ func (c *Config) withDefaults() (Config, error) {
 			}
 		}
 		cfg.Listen = cfg.Members[cfg.Self]
-		cfg.Seeds = append(slices.Clone(cfg.Seeds), cfg.Members...)
+		cfg.Seeds = slices.Clone(cfg.Seeds)
+		for i, a := range cfg.Members {
+			if i != cfg.Self {
+				cfg.Seeds = append(cfg.Seeds, a)
+			}
+		}
 	}
 	if cfg.Conn == nil {
 		if !cfg.Listen.IsValid() {
@@ -91,6 +104,14 @@ func (c *Config) withDefaults() (Config, error) {
 		if cfg.Listen.Addr().IsUnspecified() {
 			return cfg, fmt.Errorf("conclave: config: listen address %v must name one IP address, which other members will send to", cfg.Listen)
 		}
+	}
+	for i, a := range cfg.Seeds {
+		if !a.IsValid() || a.Addr().IsUnspecified() || a.Port() == 0 {
+			return cfg, fmt.Errorf("conclave: config: seed %d (%v) is not an address a member can listen on: want an IP address and a port", i, a)
+		}
+	}
+	if cfg.SeedWait == 0 {
+		cfg.SeedWait = DefaultSeedWait
 	}
 	if cfg.Layers == nil {
 		cfg.Layers = compose.Reliable
@@ -115,6 +136,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	return cfg, nil
 }
+
+// DefaultSeedWait is Config.SeedWait's default.
+const DefaultSeedWait = 5 * time.Second
 
 // GroupID is the identifier a group name maps to on the wire.
 func GroupID(name string) uint64 {

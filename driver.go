@@ -43,6 +43,7 @@ type driver struct {
 	out     []transport.Outgoing
 	pending []Event // for the application, oldest first
 	head    int
+	seeds   seedWatch
 }
 
 func newDriver(g *Group, m *membership.Member) *driver {
@@ -52,6 +53,7 @@ func newDriver(g *Group, m *membership.Member) *driver {
 		start:  time.Now(),
 		recv:   make(chan inbound, readQueue),
 		free:   make(chan []transport.Incoming, readQueue),
+		seeds:  newSeedWatch(&g.cfg),
 	}
 	for range readQueue {
 		d.free <- make([]transport.Incoming, readBatch)
@@ -150,6 +152,7 @@ func (d *driver) run() {
 				}
 			}
 			d.member.Tick(now.Sub(d.start))
+			d.seeds.tick(now.Sub(d.start))
 		case <-leave:
 			leave = nil
 			d.member.Leave()
@@ -249,6 +252,7 @@ func (d *driver) queue(evs []membership.Event) {
 			ev = Event{Kind: Block}
 		case membership.EventView:
 			d.g.setView(x.View)
+			d.seeds.view(len(x.View.Members))
 			ev = Event{Kind: ViewChange, View: x.View, Joined: x.Joined, Left: x.Left, Failed: x.Failed}
 		case membership.EventLeft:
 			ev = Event{Kind: Left}

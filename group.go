@@ -49,7 +49,9 @@ type request struct {
 // Join starts a member of the group described by cfg. It returns at once,
 // with the member alone in a view of its own; it finds the other members
 // through its seeds, and Events reports each view it installs (AwaitView
-// waits for one).
+// waits for one). A member still alone after cfg.SeedWait logs a warning.
+// Join fails if cfg is invalid, if the address cannot be listened on, or if
+// a seed is the member's own address.
 func Join(ctx context.Context, cfg Config) (*Group, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -73,6 +75,12 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 			return nil, fmt.Errorf("conclave: %w", err)
 		}
 		g.conn, g.ownsC = uc, true
+	}
+	if err := checkSeeds(c.Seeds, g.conn.LocalAddr()); err != nil {
+		if g.ownsC {
+			g.conn.Close()
+		}
+		return nil, err
 	}
 	g.self = Endpoint{Addr: g.conn.LocalAddr(), Inc: uint32(random())}
 	member, err := membership.New(membership.Config{

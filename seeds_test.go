@@ -1,0 +1,146 @@
+package conclave
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conclave-go/conclave/transport"
+)
+
+func listenLoopback(t *testing.T) *transport.UDPConn {
+	t.Helper()
+	c, err := transport.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), transport.UDPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestJoinRefusesItselfAsSeed(t *testing.T) {
+	c := listenLoopback(t)
+	other := listenLoopback(t)
+	_, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{other.LocalAddr(), c.LocalAddr()}})
+	if err == nil || !strings.Contains(err.Error(), "seed "+c.LocalAddr().String()+" is this member's own address") {
+		t.Fatalf("Join with its own address as a seed: err = %v, want a refusal", err)
+	}
+	// The same address written as IPv4 in IPv6 is the same address.
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(c.LocalAddr().Addr().As16()), c.LocalAddr().Port())
+	if _, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{mapped}}); err == nil {
+		t.Fatalf("Join with its own address, IPv4-mapped, as a seed: no error")
+	}
+
+	// Members, the same list at every member, includes this one: that is
+	// no mistake.
+	g, err := Join(context.Background(), Config{Group: "g", Conn: c, Members: []netip.AddrPort{other.LocalAddr(), c.LocalAddr()}, Self: 1})
+	if err != nil {
+		t.Fatalf("Join with Members: %v", err)
+	}
+	g.Close()
+}
+
+func TestJoinRefusesBadSeed(t *testing.T) {
+	c := listenLoopback(t)
+	for _, s := range []netip.AddrPort{{}, netip.MustParseAddrPort("0.0.0.0:7000"), netip.MustParseAddrPort("127.0.0.1:0")} {
+		if _, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{s}}); err == nil {
+			t.Errorf("Join with seed %v: no error", s)
+		}
+	}
+}
+
+// recordHandler passes the log records it handles to a channel.
+type recordHandler struct{ c chan slog.Record }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.c <- r.Clone():
+	default:
+	}
+	return nil
+}
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestSeedWaitWarns(t *testing.T) {
+	// The seed is a socket that never reads: nobody answers, and no ICMP
+	// error comes back either.
+	silent := listenLoopback(t)
+	logs := make(chan slog.Record, 1024)
+	g, err := Join(context.Background(), Config{
+		Group:    "prices",
+		Listen:   netip.MustParseAddrPort("127.0.0.1:0"),
+		Seeds:    []netip.AddrPort{silent.LocalAddr()},
+		SeedWait: 20 * time.Millisecond,
+		Logger:   slog.New(recordHandler{logs}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case r := <-logs:
+			if r.Message != "no seed has answered" {
+				continue
+			}
+			if r.Level != slog.LevelWarn {
+				t.Errorf("level %v, want warn", r.Level)
+			}
+			attrs := map[string]string{}
+			r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+			if attrs["seeds"] != silent.LocalAddr().String() || attrs["group"] != "prices" || !strings.Contains(attrs["hint"], `"prices"`) {
+				t.Errorf("attributes %v: want the seed, the group and a hint naming it", attrs)
+			}
+			return
+		case <-timeout:
+			t.Fatal("no warning 30s after the member started")
+		}
+	}
+}
+
+func TestSeedWatch(t *testing.T) {
+	logs := make(chan slog.Record, 16)
+	cfg := Config{Seeds: []netip.AddrPort{netip.MustParseAddrPort("10.0.0.1:7000")}, SeedWait: 5 * time.Second, Group: "g", Logger: slog.New(recordHandler{logs})}
+	warned := func() int {
+		n := len(logs)
+		for range n {
+			<-logs
+		}
+		return n
+	}
+
+	w := newSeedWatch(&cfg)
+	w.view(1) // the member's first view, of itself alone
+	w.tick(4 * time.Second)
+	if n := warned(); n != 0 {
+		t.Fatalf("%d warnings before SeedWait", n)
+	}
+	w.tick(5 * time.Second)
+	w.tick(6 * time.Second)
+	if n := warned(); n != 1 {
+		t.Fatalf("%d warnings after SeedWait, want 1", n)
+	}
+
+	w = newSeedWatch(&cfg)
+	w.view(2) // a seed answered
+	w.view(1) // and the group was lost again: failure detection's business
+	w.tick(time.Minute)
+	if n := warned(); n != 0 {
+		t.Fatalf("%d warnings once a seed had answered", n)
+	}
+
+	for _, c := range []Config{{SeedWait: time.Second}, {Seeds: cfg.Seeds, SeedWait: -1}} {
+		c.Logger = cfg.Logger
+		w = newSeedWatch(&c)
+		w.tick(time.Minute)
+		if n := warned(); n != 0 {
+			t.Fatalf("%d warnings with no seeds or SeedWait < 0", n)
+		}
+	}
+}
