@@ -15,9 +15,9 @@
 // with at least two frames and nothing after the last.
 //
 // Hostile input. A frame takes at least three bytes and the bottom layer
-// drops datagrams longer than MaxDatagram, so a bundle has at most
-// (MaxDatagram - bottom.MaxHeader)/3 frames, 459 at the default 1400 bytes:
-// MaxFrames states the bound and Split enforces it. The frames alias the
+// drops datagrams longer than MaxDatagram, so a bundle has fewer than
+// MaxDatagram/3 frames, 466 at the default 1400 bytes: MaxFrames states the
+// bound and Split enforces it. The frames alias the
 // datagram; the layer keeps no state per peer beyond its send buffers
 // (one of MaxDatagram bytes for casts and one per destination).
 package bundle
@@ -155,7 +155,7 @@ func (l *Layer) Up(ev *layers.Event) {
 
 // MaxFrames is the most frames a bundle of a datagram of maxDatagram bytes
 // can hold.
-func MaxFrames(maxDatagram int) int { return (maxDatagram - bottom.MaxHeader) / 3 }
+func MaxFrames(maxDatagram int) int { return maxDatagram / 3 }
 
 // Split parses a bundle body from peer into events appended to out. The
 // events' bodies alias b. A frame takes at least three bytes, so the frames

@@ -1,0 +1,43 @@
+package stable_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/compose"
+	lt "github.com/conclave-go/conclave/layers/internal/layertest"
+	"github.com/conclave-go/conclave/layers/stable"
+)
+
+// TestGossipHostile feeds gossip an attacker wrote: malformed vectors are
+// refused, and counts beyond what this member could know are cut to the
+// window and counted.
+func TestGossipHostile(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		body     []byte
+		accepted bool
+		maxSeen  uint64 // of member 1's stream afterwards
+	}{
+		{"honest", lt.Uv(3, 0, 5, 0), true, 5},
+		{"huge", lt.Uv(3, 0, math.MaxUint64, 0), true, stable.DefaultMaxAhead},
+		{"window edge", lt.Uv(3, 0, stable.DefaultMaxAhead, 0), true, stable.DefaultMaxAhead},
+		{"wrong member count", lt.Uv(2, 0, 5), false, 0},
+		{"trailing bytes", lt.Uv(3, 0, 5, 0, 0), false, 0},
+		{"truncated", lt.Uv(3, 0), false, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := lt.New(t, 3, nil, compose.Options{})
+			d := lt.Datagram(2, layers.ECastUnrel, []byte{1}, c.body)
+			if got := m.Feed(d); got != c.accepted {
+				t.Fatalf("accepted = %v", got)
+			}
+			s := m.S.Layer("stable").(*stable.Layer)
+			if got := s.Stability().MaxSeen[1]; got != c.maxSeen {
+				t.Fatalf("MaxSeen = %d, want %d", got, c.maxSeen)
+			}
+			m.CheckFootprint()
+		})
+	}
+}
