@@ -36,6 +36,37 @@
 //  3. hand them on, then call Advance, after which the stack may reuse the
 //     packets' buffers.
 //
+// # Hostile input
+//
+// Any datagram may be hostile. Every sequence number, count and length a
+// layer reads from one is checked against the receiver's window or a stated
+// bound before any arithmetic or allocation; input that fails is dropped
+// and counted by reason (Port.Drop, the "drop.*" counters), and Receive then
+// reports the datagram as not accepted. The memory a member keeps for what
+// it receives is bounded, and what an attacker can inflate shrinks back or
+// times out. Footprint and FootprintBound measure it; with N members,
+// datagrams of D bytes (MaxDatagram, 1400) and messages of M bytes
+// (MaxMessage, 64 MiB), a slot of S bytes (seqlog.SlotSize, 136):
+//
+//	layer   state                       bound (defaults)
+//	bottom  none; drops datagrams > D   -
+//	bundle  send buffers (fixed)        (1+N)·D; < D/3 frames per bundle
+//	mnak    ring per other origin       (N-1)·(2^13·S + 2^13·D): window
+//	        (MaxHeld 2^13), shrinks     MaxHeld; known counts capped too
+//	        NAK answers per requester   N·seqlog.ServedSize; each message
+//	                                    once and at most 512 per 4 ms
+//	pt2pt   ring per peer, delivered    N·(2^11·S + 2^11·D): window
+//	        messages released at once   2·Window; NAK answers as mnak
+//	stable  ack vectors                 N²·8
+//	total   ORDER runs waiting          2^13·N runs of 16 bytes
+//	mflow   own casts (flow control)    not network state; Backlog
+//	frag    one reassembly per sender   2·N·M, timed out after 30 s
+//	        and kind, grows with data
+//
+// A member's own multicasts and sends are held until stable or
+// acknowledged; flow control (mflow, pt2pt's Window) and the driver's
+// backlog bound them, not the network, so they are not part of Footprint.
+//
 // Layers emit events through their Port. Emission is a synchronous call into
 // the neighbouring layer, so a message reaches the bottom (where its bytes are
 // copied into a datagram) before the emitting layer continues; a layer must
