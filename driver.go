@@ -283,6 +283,6 @@ func (d *driver) stop(err error) {
 	}
 	close(g.events)
 	if !errors.Is(err, ErrClosed) {
-		g.cfg.Logger.Error("conclave: member stopped", "err", err)
+		g.cfg.Logger.Error("member stopped", "err", err)
 	}
 }

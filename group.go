@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 
 	"github.com/conclave-go/conclave/layers"
@@ -72,7 +73,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 	if g.conn == nil {
 		uc, err := transport.ListenUDP(c.Listen, transport.UDPOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("conclave: %w", err)
+			return nil, listenError(c.Listen, err)
 		}
 		g.conn, g.ownsC = uc, true
 	}
@@ -108,6 +109,18 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 	go d.readLoop()
 	go d.run()
 	return g, nil
+}
+
+// listenError says why the socket could not be opened in one clause, as in
+// "conclave: listen 127.0.0.1:7000: address already in use": the operating
+// system's reason (errors.Is finds it, syscall.EADDRINUSE for one) rather
+// than the chain of calls that met it, each naming the address again.
+func listenError(addr netip.AddrPort, err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	return fmt.Errorf("conclave: listen %v: %w", addr, err)
 }
 
 // Self is this member's endpoint.
