@@ -27,6 +27,57 @@
 // round with a new proposal, so a view id always names one member list, and
 // a member that gets stuck goes on alone and merges back (merge.go).
 //
+// # Strangers, cookies and amplification
+//
+// Anyone may send a member datagrams, with any source address. A stranger
+// (an address that has not proven it receives: not a member, not a peer a
+// cookie round trip proved) is answered only at its source, with at most
+// three times the bytes it sent, and leaves no state behind; nothing is
+// ever sent to an address a stranger's datagram names. Views merge only
+// after a cookie round trip (cookie.go, merge.go): the absorbed view's
+// coordinator proves the absorbing one's address before its members block,
+// each of its members fetches a cookie from the absorbing coordinator, and
+// that coordinator blocks only for a MergeReq whose sender's cookie it
+// checks, and takes in only the members whose cookies it checks. A cookie
+// is an HMAC-SHA256 tag under a per-member random secret, rotated every
+// CookieBucket (10 s), over the address and the time bucket; it is
+// accepted for 10 to 20 s, and compared in constant time.
+//
+// A datagram counts as a sign of life only once it has parsed: a control
+// message once decoded, a datagram of the stack once the stack took it.
+// Control messages are dropped, and counted by reason (drop.stranger.<type>,
+// drop.merge_req_unproven, drop.amplification, drop.malformed_control,
+// drop.forged_control, drop.other_group), when they come from where they
+// may not. From a member's spoofed address a datagram can still do what
+// that member could (leave, say) until control messages are authenticated.
+//
+// # Bounds
+//
+// Every count and length on the wire is bounded before anything is
+// allocated for it (wire.go): lists at MaxMembers (256), participant blobs
+// at 16 KiB, cookies at exactly 17 bytes, probe padding at 1 KiB; encoding
+// refuses what decoding would, and a participant's decision or
+// contribution over 16 KiB fails the round (counted as decide_oversize,
+// logged as a warning) instead of being sent. The state others can make a
+// member hold is bounded:
+//
+//	known addresses     the seeds, plus at most 512 learnt ones; a learnt
+//	                    address not heard from for Timing.Forget (5 min)
+//	                    is forgotten, the least recently heard one makes
+//	                    room when full; seeds stay
+//	merge requests      at most 16, each naming at most 256 members,
+//	                    forgotten after Timing.Merge unless their members
+//	                    are in the round under way
+//	vetoed endpoints    at most 256, oldest forgotten first
+//	a round (coord.)    survivors and joiners at most 256 each; replies,
+//	                    progress notes, cookies only from them
+//	joiners pending     at most 256 per round (the next view's size)
+//	announce state      the members of the new view yet to acknowledge it,
+//	                    at most 256, dropped after Timing.Stuck
+//
+// Footprint reports how many entries of this state a member holds, and
+// FootprintBound the most it can hold.
+//
 // Like the layers, a Member is a pure state machine: time, input and
 // randomness are given to it, and its outputs are collected with Ready; the
 // root package drives it over UDP, the simulator over an in-memory network.

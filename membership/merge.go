@@ -192,10 +192,13 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 	// Every member named must have fetched a cookie from this member
 	// itself: it is sent Flush, Install and the rest from here on.
 	proven := make([]bool, len(msg.Proposal.Members))
-	fromProven := false
+	fromProven, size := false, uint64(0)
 	for i, e := range msg.Proposal.Members {
 		proven[i] = m.cookies.verify(msg.Cookies[i], e.Addr, m.now)
 		fromProven = fromProven || proven[i] && e == msg.From
+		if proven[i] {
+			size++
+		}
 	}
 	if !fromProven {
 		m.count("drop.merge_req_unproven")
@@ -211,7 +214,8 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		m.sendProbe(msg.From.Addr, mProbeReply, nil)
 		return
 	}
-	theirs := Summary{ID: msg.Proposal.ID, Size: uint64(len(msg.Proposal.Members)), Coord: msg.From}
+	// Members without a cookie do not count: they would not come in.
+	theirs := Summary{ID: msg.Proposal.ID, Size: size, Coord: msg.From}
 	if !absorbs(m.summary(), theirs) {
 		m.count("drop.merge_req")
 		m.debug("merge request from a view that should absorb this one", "from", msg.From)

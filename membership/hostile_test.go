@@ -1,0 +1,455 @@
+package membership
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conclave-go/conclave/transport"
+)
+
+// Datagrams an attacker sends: from addresses that are not members
+// (strangers), naming addresses that are nobody's (third parties).
+
+// stranger is an endpoint at an address outside the cluster; the harness
+// delivers nothing to it, and tests read what was sent to it from c.sent.
+func stranger(i int) Endpoint {
+	return Endpoint{Addr: transport.Addr(100 + i), Inc: 0x5157}
+}
+
+// encodeCtl encodes msg for the cluster's group.
+func encodeCtl(t testing.TB, msg ctlMsg) []byte {
+	t.Helper()
+	b, err := msg.encode(nil, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// inject hands member i a datagram from addr, as the network would.
+func (c *cluster) inject(i int, from netip.AddrPort, data []byte) {
+	c.members[i].Receive(from, data)
+	c.drain(i)
+}
+
+// record starts recording every datagram sent.
+func (c *cluster) record() *[]sentPacket {
+	var sent []sentPacket
+	c.sent = &sent
+	return &sent
+}
+
+// bytesTo sums what was sent to addr, and counts datagrams.
+func bytesTo(sent []sentPacket, addr netip.AddrPort) (n, datagrams int) {
+	for _, p := range sent {
+		if p.to == addr {
+			n += p.size
+			datagrams++
+		}
+	}
+	return n, datagrams
+}
+
+func (c *cluster) anyBlocked() bool {
+	for i, m := range c.members {
+		if !c.crashed[i] && (m.blocked || m.coord != nil || m.part != nil) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cluster) checkFootprints() {
+	c.t.Helper()
+	for i, m := range c.members {
+		if f, b := m.Footprint(), m.FootprintBound(); f > b {
+			c.t.Errorf("member %d: footprint %d over its bound %d", i, f, b)
+		}
+	}
+}
+
+// TestStrangerProbeClaimingLargerView sends every member, from a stranger's
+// address, probes claiming a view larger than the group's whose
+// coordinator is at a third address. Nobody may block, nothing may go to
+// the third address, and each answer must stay within three times the
+// probe.
+func TestStrangerProbeClaimingLargerView(t *testing.T) {
+	c := newCluster(t, 3, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	sent := c.record()
+	s, third := stranger(0), stranger(1)
+	big := Summary{ID: ViewID{LTime: 1 << 40, Coord: third}, Size: MaxMembers, Coord: third}
+	for _, typ := range []msgType{mProbe, mProbeReply} {
+		probe := encodeCtl(t, ctlMsg{Type: typ, From: s, Summary: big})
+		for round := range 20 {
+			for i := range c.members {
+				before, _ := bytesTo(*sent, s.Addr)
+				c.inject(i, s.Addr, probe)
+				after, _ := bytesTo(*sent, s.Addr)
+				if after-before > amplification*len(probe) {
+					t.Fatalf("%v #%d to member %d: %d bytes back for %d", typ, round, i, after-before, len(probe))
+				}
+			}
+			c.run(c.timing.Probe / 2)
+			if c.anyBlocked() {
+				t.Fatalf("%v #%d: the group blocked: %s", typ, round, c.describe())
+			}
+		}
+	}
+	if n, d := bytesTo(*sent, third.Addr); d > 0 {
+		t.Fatalf("%d datagrams (%d bytes) sent to the address the probes named", d, n)
+	}
+	if _, d := bytesTo(*sent, s.Addr); d == 0 {
+		t.Fatal("the stranger's probes were never answered: the test did not test the answers")
+	}
+	if !c.converged(all(3)...) {
+		t.Fatalf("the group changed: %s", c.describe())
+	}
+	for i, m := range c.members {
+		if slices.ContainsFunc(m.known.addrs, func(k knownAddr) bool { return k.addr == s.Addr || k.addr == third.Addr }) {
+			t.Errorf("member %d keeps the stranger's or the named address in its known list", i)
+		}
+	}
+	c.checkFootprints()
+}
+
+// TestMergeRequestsNamingMadeUpJoiners sends the coordinator merge requests
+// from a stranger naming joiners at third-party addresses: without a cookie
+// each of those addresses fetched itself, none of them may be sent
+// anything. A stranger that fetched a cookie for its own address may be
+// merged in, but still not bring anyone unproven with it.
+func TestMergeRequestsNamingMadeUpJoiners(t *testing.T) {
+	c := newCluster(t, 3, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	v := c.members[0].view
+	ci := c.index(v.Coordinator().Addr)
+	coord := c.members[ci]
+	sent := c.record()
+	s := stranger(0)
+	var fakes []Endpoint
+	for k := range 15 {
+		fakes = append(fakes, stranger(10+k))
+	}
+	forged := bytes.Repeat([]byte{0xA5}, cookieLen)
+	request := func(from Endpoint, cookie []byte) []byte {
+		msg := ctlMsg{Type: mMergeReq, From: from, View: v.ID,
+			Proposal: View{ID: ViewID{LTime: 5, Coord: from}, Members: append([]Endpoint{from}, fakes...)}}
+		for range msg.Proposal.Members {
+			msg.Cookies = append(msg.Cookies, forged)
+		}
+		msg.Cookies[0] = cookie
+		return encodeCtl(t, msg)
+	}
+	for k := range 16 {
+		c.inject(ci, s.Addr, request(s, forged))
+		if k%4 == 0 {
+			c.run(c.timing.Retry)
+		}
+	}
+	c.run(c.timing.Flush)
+	if c.anyBlocked() {
+		t.Fatalf("forged merge requests blocked the group: %s", c.describe())
+	}
+	if got := coord.counters["drop.merge_req_unproven"]; got != 16 {
+		t.Errorf("drop.merge_req_unproven = %d, want 16", got)
+	}
+	// Now the stranger proves its own address, and asks again.
+	c.inject(ci, s.Addr, encodeCtl(t, ctlMsg{Type: mProbe, From: s, Summary: Summary{ID: ViewID{LTime: 1, Coord: s}, Size: 1, Coord: s}}))
+	cookie := cookieIn(t, *sent, s.Addr)
+	c.inject(ci, s.Addr, request(s, cookie))
+	c.run(c.timing.Retry)
+	if coord.coord == nil || !slices.Contains(coord.coord.joiners, s) {
+		t.Fatalf("a proven stranger's merge request started no round with it: %v", coord.coord)
+	}
+	if len(coord.coord.joiners) != 1 {
+		t.Fatalf("joiners %v, want only the proven stranger", coord.coord.joiners)
+	}
+	c.run(2 * c.timing.Stuck)
+	for _, f := range fakes {
+		if n, d := bytesTo(*sent, f.Addr); d > 0 {
+			t.Fatalf("%d datagrams (%d bytes) sent to the made-up joiner %v", d, n, f)
+		}
+	}
+	if got := coord.counters["merge_members_unproven"]; got != uint64(len(fakes)) {
+		t.Errorf("merge_members_unproven = %d, want %d", got, len(fakes))
+	}
+	c.runUntil(2*time.Second, "the group back together", func() bool { return c.converged(all(3)...) })
+	c.checkFootprints()
+}
+
+// cookieIn finds, in what was sent to addr, the last answer to a probe,
+// and returns the cookie it carries for addr.
+func cookieIn(t *testing.T, sent []sentPacket, addr netip.AddrPort) []byte {
+	t.Helper()
+	for _, p := range slices.Backward(sent) {
+		if p.to != addr {
+			continue
+		}
+		msg, err := decodeCtl(p.data, 42)
+		if err == nil && (msg.Type == mProbe || msg.Type == mProbeReply) && len(msg.Cookie) == cookieLen {
+			return msg.Cookie
+		}
+	}
+	t.Fatalf("no cookie was sent to %v", addr)
+	return nil
+}
+
+// TestMergeOnlyAfterCookieRoundTrip checks the absorbing side of a merge:
+// a merge request is acted on only with a cookie the coordinator issued
+// to the requester's own address, and not expired.
+func TestMergeOnlyAfterCookieRoundTrip(t *testing.T) {
+	c := newCluster(t, 2, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 2", func() bool { return c.converged(all(2)...) })
+	v := c.members[0].view
+	ci := c.index(v.Coordinator().Addr)
+	coord := c.members[ci]
+	sent := c.record()
+	s, other := stranger(0), stranger(1)
+	ask := func(from Endpoint, cookie []byte) {
+		msg := ctlMsg{Type: mMergeReq, From: from, View: v.ID,
+			Proposal: View{ID: ViewID{LTime: 3, Coord: from}, Members: []Endpoint{from}}, Cookies: [][]byte{cookie}}
+		c.inject(ci, from.Addr, encodeCtl(t, msg))
+	}
+	flushed := func(e Endpoint) bool {
+		for _, p := range *sent {
+			if msg, err := decodeCtl(p.data, 42); err == nil && p.to == e.Addr && msg.Type == mFlush {
+				return true
+			}
+		}
+		return false
+	}
+
+	// A cookie this coordinator never issued.
+	ask(s, bytes.Repeat([]byte{1}, cookieLen))
+	// A cookie issued to another address, presented by s.
+	c.inject(ci, other.Addr, encodeCtl(t, ctlMsg{Type: mProbe, From: other, Summary: Summary{ID: ViewID{LTime: 1, Coord: other}, Size: 1, Coord: other}}))
+	ask(s, cookieIn(t, *sent, other.Addr))
+	// A cookie issued to s, presented from another address.
+	probe := encodeCtl(t, ctlMsg{Type: mProbe, From: s, Summary: Summary{ID: ViewID{LTime: 1, Coord: s}, Size: 1, Coord: s}})
+	c.inject(ci, s.Addr, probe)
+	mine := cookieIn(t, *sent, s.Addr)
+	ask(other, mine)
+	c.run(c.timing.Retry)
+	if coord.coord != nil || flushed(s) || flushed(other) {
+		t.Fatalf("a merge started without a valid cookie: round %v", coord.coord)
+	}
+	if got := coord.counters["drop.merge_req_unproven"]; got != 3 {
+		t.Fatalf("drop.merge_req_unproven = %d, want 3", got)
+	}
+
+	// An expired cookie: issued, then held for two cookie buckets.
+	for i := range c.members {
+		c.members[i].fd.hearAll(c.now + 2*CookieBucket) // the jump is no silence
+	}
+	c.now += 2 * CookieBucket
+	for i := range c.members {
+		c.members[i].Tick(c.now)
+		c.drain(i)
+	}
+	c.run(c.timing.Retry)
+	ask(s, mine)
+	c.run(c.timing.Retry)
+	if coord.coord != nil || flushed(s) {
+		t.Fatalf("a merge started with an expired cookie: round %v", coord.coord)
+	}
+
+	// The round trip done properly: a fresh cookie, from s's address.
+	c.inject(ci, s.Addr, probe)
+	ask(s, cookieIn(t, *sent, s.Addr))
+	if coord.coord == nil || !slices.Contains(coord.coord.joiners, s) || !flushed(s) {
+		t.Fatalf("a proven merge request started no round with its sender: %v", coord.coord)
+	}
+}
+
+func TestCookieJar(t *testing.T) {
+	j := newCookieJar(strings.NewReader(strings.Repeat("secret randomness, not secret here", 10)), 42)
+	a := netip.MustParseAddrPort("192.0.2.1:7000")
+	b := netip.MustParseAddrPort("192.0.2.1:7001")
+	now := 3 * CookieBucket / 2
+	ck := j.issue(nil, a, now)
+	if len(ck) != cookieLen {
+		t.Fatalf("cookie of %d bytes", len(ck))
+	}
+	for _, tc := range []struct {
+		name   string
+		cookie []byte
+		addr   netip.AddrPort
+		at     time.Duration
+		want   bool
+	}{
+		{"fresh", ck, a, now, true},
+		{"end of the next bucket", ck, a, 3*CookieBucket - 1, true},
+		{"after the next bucket", ck, a, 3 * CookieBucket, false},
+		{"other port", ck, b, now, false},
+		{"flipped bit", append([]byte{ck[0]}, append([]byte{ck[1] ^ 1}, ck[2:]...)...), a, now, false},
+		{"short", ck[:cookieLen-1], a, now, false},
+		{"other bucket byte", append([]byte{ck[0] + 1}, ck[1:]...), a, now, false},
+	} {
+		// A fresh jar per case, since checking a late time rotates the
+		// secrets for good.
+		j2 := newCookieJar(strings.NewReader(strings.Repeat("secret randomness, not secret here", 10)), 42)
+		j2.issue(nil, a, now)
+		if got := j2.verify(tc.cookie, tc.addr, tc.at); got != tc.want {
+			t.Errorf("%s: verify = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	other := newCookieJar(strings.NewReader(strings.Repeat("another member's secrets........", 10)), 42)
+	if other.verify(ck, a, now) {
+		t.Error("another member's jar accepted the cookie")
+	}
+}
+
+// TestJunkFromCrashedMemberAddress keeps sending, from a crashed member's
+// address, datagrams that do not parse: they must not count as signs of
+// life, so the member is still removed.
+func TestJunkFromCrashedMemberAddress(t *testing.T) {
+	c := newCluster(t, 3, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	before := c.members[0].view.ID
+	dead := c.members[2].self
+	c.crash(2)
+	junk := [][]byte{
+		{1},                          // a stack datagram's version, and nothing else
+		{1, 0xff, 0xff, 0xff},        // a truncated stack header
+		{Magic, 0, 0, 0, 0, 0, 0, 0}, // a truncated control header
+		encodeCtl(t, ctlMsg{Type: mLeave, From: dead})[:20],
+		bytes.Repeat([]byte{0x77}, 300),
+	}
+	for k := 0; !c.converged(0, 1) || c.members[0].view.ID == before; k++ {
+		if k > 1000 {
+			t.Fatalf("after %d junk datagrams the survivors still have not removed the dead member: %s", k, c.describe())
+		}
+		for i := range 2 {
+			c.inject(i, dead.Addr, junk[k%len(junk)])
+		}
+		c.run(2 * time.Millisecond)
+	}
+	if c.members[0].view.Has(dead) {
+		t.Fatalf("the dead member is still in %v", c.members[0].view)
+	}
+}
+
+// TestKnownListBoundedAndForgets checks the addresses a member probes:
+// strangers' probes add none, what is learnt stays under its bound, and
+// addresses not heard from are forgotten while seeds stay.
+func TestKnownListBoundedAndForgets(t *testing.T) {
+	c := newCluster(t, 0, transport.Faults{})
+	c.timing.Forget = time.Second
+	for range 3 {
+		c.add()
+	}
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	m := c.members[2] // seeds: members 0 and 1
+	known := len(m.known.addrs)
+	for k := range 2000 {
+		s := Endpoint{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, byte(k >> 8), byte(k)}), 7000), Inc: 1}
+		c.inject(2, s.Addr, encodeCtl(t, ctlMsg{Type: mProbe, From: s, Summary: Summary{ID: ViewID{LTime: 1, Coord: s}, Size: 1, Coord: s}}))
+	}
+	if got := len(m.known.addrs); got != known {
+		t.Fatalf("strangers' probes grew the known list from %d to %d", known, got)
+	}
+	for k := range 3 * maxKnown {
+		m.learn(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, byte(k >> 8), byte(k)}), 7000), false)
+	}
+	if got := len(m.known.addrs); got > maxKnown+2 {
+		t.Fatalf("the known list holds %d addresses, over its bound %d (and 2 seeds)", got, maxKnown+2)
+	}
+	c.checkFootprints()
+	c.run(c.timing.Forget + c.timing.Probe)
+	var left []netip.AddrPort
+	for _, k := range m.known.addrs {
+		left = append(left, k.addr)
+	}
+	slices.SortFunc(left, netip.AddrPort.Compare)
+	want := []netip.AddrPort{transport.Addr(0), transport.Addr(1)} // seeds, and members too
+	if !slices.Equal(left, want) {
+		t.Fatalf("after %v the known list holds %v, want the seeds %v", c.timing.Forget, left, want)
+	}
+	c.crash(0)
+	c.runUntil(time.Second, "member 0 removed", func() bool { return c.converged(1, 2) })
+	if !slices.ContainsFunc(m.known.addrs, func(k knownAddr) bool { return k.addr == transport.Addr(0) }) {
+		t.Fatal("a seed was forgotten")
+	}
+}
+
+// oversize decides a result larger than an Install may carry the first
+// time it decides for more than one member, and a small one afterwards.
+type oversize struct {
+	refuseAll
+	big bool // the oversize result was returned
+}
+
+func (o *oversize) Admit(Endpoint, []byte) error { return nil }
+
+func (o *oversize) Decide(next View, _ map[Endpoint][]byte) ([]byte, error) {
+	if len(next.Members) > 1 && !o.big {
+		o.big = true
+		return make([]byte, maxBlob+1), nil
+	}
+	return []byte("ok"), nil
+}
+
+// TestOversizeDecisionFailsVisibly has a participant decide more than an
+// Install can carry: the round must fail, loudly and counted, rather than
+// send what every member would refuse, and the group must still form.
+func TestOversizeDecisionFailsVisibly(t *testing.T) {
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	c := newCluster(t, 0, transport.Faults{})
+	c.configure = func(_ int, cfg *Config) {
+		cfg.Participant = &oversize{}
+		cfg.Logger = logger
+	}
+	for range 3 {
+		c.add()
+	}
+	sent := c.record()
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	oversized := uint64(0)
+	for _, m := range c.members {
+		oversized += m.counters["decide_oversize"]
+	}
+	if oversized == 0 {
+		t.Fatal("no oversize decision was counted")
+	}
+	if !strings.Contains(log.String(), "larger than an Install may carry") {
+		t.Fatalf("no warning logged; log:\n%s", log.String())
+	}
+	for _, p := range *sent {
+		if p.size > maxBlob {
+			t.Fatalf("a datagram of %d bytes was sent", p.size)
+		}
+	}
+}
+
+// TestStrangerFlushDoesNotCaptureLoneMember sends a lone member a Flush
+// from a stranger it never asked to be absorbed by: it must not block.
+func TestStrangerFlushDoesNotCaptureLoneMember(t *testing.T) {
+	c := newCluster(t, 1, transport.Faults{})
+	c.run(c.timing.Probe)
+	m := c.members[0]
+	s := stranger(0)
+	next := View{ID: ViewID{LTime: 50, Coord: s}, Members: []Endpoint{s, m.self}}
+	c.inject(0, s.Addr, encodeCtl(t, ctlMsg{Type: mFlush, From: s, View: ViewID{LTime: 49, Coord: s}, Proposal: next, Survivors: []Endpoint{s}}))
+	if m.blocked || m.part != nil {
+		t.Fatalf("a stranger's Flush blocked a lone member")
+	}
+	for _, typ := range []msgType{mSync, mInstall, mSuspect, mLeave, mWait, mFlushOK} {
+		c.inject(0, s.Addr, encodeCtl(t, ctlMsg{Type: typ, From: s, Round: next.ID, View: next.ID, Suspects: []Endpoint{m.self}}))
+	}
+	var dropped []string
+	for name, v := range m.counters {
+		if strings.HasPrefix(name, "drop.stranger.") {
+			dropped = append(dropped, fmt.Sprintf("%s=%d", name, v))
+		}
+	}
+	if len(dropped) != 7 {
+		t.Fatalf("dropped and counted: %v, want one each of 7 types", dropped)
+	}
+}
