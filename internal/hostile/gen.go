@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/conclave-go/conclave/layers"
 )
@@ -34,6 +35,8 @@ type Target struct {
 	// [Next, Next+Ahead), no acknowledgement or stability value an honest
 	// member could send, only huge ones.
 	Safe bool
+	// Without lists kinds never to build, alone or inside a bundle.
+	Without []Kind
 }
 
 // DefaultWindow is the window assumed for a stream the Target does not
@@ -101,6 +104,7 @@ func (t *Target) Datagram(src Source, from int, kind Kind, b []byte) (Kind, []by
 	if kind >= numKinds {
 		kind = Kind(src.IntN(Kinds))
 	}
+	kind = t.allowed(kind, numKinds)
 	if !t.Safe && src.IntN(8) == 0 {
 		// Claim another sender than the address's owner, or one outside
 		// the view.
@@ -269,7 +273,24 @@ func (g *gen) frame(kind Kind) Frame {
 		}
 		return Frame{layers.ECastUnrel, Gossip(nil, n, vec, e)}
 	}
-	return g.frame(Kind(g.src.IntN(int(KGossip) + 1)))
+	// Not a frame kind (every one is Without): a frame every parser refuses.
+	return Frame{layers.ECastUnrel, []byte{0xff}}
+}
+
+// frameKind picks a kind that fits in a bundle.
+func (g *gen) frameKind() Kind {
+	return g.t.allowed(Kind(g.src.IntN(int(KGossip)+1)), KGossip+1)
+}
+
+// allowed returns k, or the next kind below end that is not Without
+// (KJunk when none is).
+func (t *Target) allowed(k, end Kind) Kind {
+	for i := range end {
+		if c := (k + i) % end; !slices.Contains(t.Without, c) {
+			return c
+		}
+	}
+	return KJunk
 }
 
 // bundle builds a bundle: a few hostile frames, or packed to the group's
@@ -297,7 +318,7 @@ func (g *gen) bundle(b []byte, kind Kind) []byte {
 		return fill(b, limit, f)
 	}
 	for range 2 + g.src.IntN(8) {
-		b = AppendFrame(b, g.frame(Kind(g.src.IntN(int(KGossip)+1))))
+		b = AppendFrame(b, g.frame(g.frameKind()))
 	}
 	return b
 }
