@@ -163,7 +163,7 @@ func (n *Network) deliverDueLocked(now time.Duration) {
 		case !dst.deliver(Incoming{From: s.from, Data: s.data}):
 			n.stats.Overflowed++
 		default:
-			n.stats.Delivered++
+			n.deliveredLocked(&s)
 		}
 	}
 }

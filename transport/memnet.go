@@ -2,9 +2,11 @@ package transport
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -26,7 +28,22 @@ type NetStats struct {
 	Partitioned uint64 // dropped by a partition or a detached address
 	Overflowed  uint64 // dropped because an endpoint's inbox was full
 	Unreachable uint64 // dropped because no endpoint was open at the destination
+	Oversize    uint64 // dropped because longer than the network's largest datagram
 }
+
+// Flow counts what went from one address to another, when the Network
+// keeps flows (KeepFlows): enough to hold a member to a rule on the bytes
+// it sends to an address against the bytes it received from there.
+type Flow struct {
+	Sent, SentBytes           uint64 // Send calls, duplicates not included
+	Delivered, DeliveredBytes uint64 // copies returned by Due or put in an inbox
+}
+
+// MaxDatagram is the default largest datagram a Network carries: the
+// largest UDP payload over IPv4, as for UDPConn.
+const MaxDatagram = defaultMaxDatagram
+
+type flowKey struct{ from, to netip.AddrPort }
 
 // Network is an in-memory datagram network with injectable faults.
 //
@@ -46,6 +63,8 @@ type Network struct {
 	seq      uint64
 	inFlight schedule
 	stats    NetStats
+	maxSize  int
+	flows    map[flowKey]*Flow // nil unless KeepFlows
 
 	// side maps an address to its side of the current partition; addresses
 	// not in it, and all addresses when it is nil, are on side 0.
@@ -70,6 +89,7 @@ func NewNetwork(seed uint64, f Faults) *Network {
 	return &Network{
 		rng:       rand.New(rand.NewPCG(seed, pcgStream)),
 		faults:    f.normalized(),
+		maxSize:   MaxDatagram,
 		detached:  make(map[netip.AddrPort]bool),
 		endpoints: make(map[netip.AddrPort]*MemConn),
 		wake:      make(chan struct{}, 1),
@@ -94,10 +114,83 @@ func (n *Network) SetFaults(f Faults) {
 	n.faults = f.normalized()
 }
 
+// SetMaxDatagram sets the largest datagram the network carries (see Conn:
+// a longer one is dropped whole and counted in NetStats.Oversize). It
+// panics for n below 1.
+func (n *Network) SetMaxDatagram(size int) {
+	if size < 1 {
+		panic(fmt.Sprintf("transport: max datagram %d below 1", size))
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.maxSize = size
+}
+
+// KeepFlows makes the network count, from now on, the datagrams and bytes
+// sent and delivered between each pair of addresses (see Flow).
+func (n *Network) KeepFlows() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.flows == nil {
+		n.flows = make(map[flowKey]*Flow)
+	}
+}
+
+// Flow returns what went from one address to another since KeepFlows.
+func (n *Network) Flow(from, to netip.AddrPort) Flow {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if f := n.flows[flowKey{from, to}]; f != nil {
+		return *f
+	}
+	return Flow{}
+}
+
+// Flows calls fn for every pair of addresses with a flow, in an order
+// that depends only on the addresses.
+func (n *Network) Flows(fn func(from, to netip.AddrPort, f Flow)) {
+	n.mu.Lock()
+	keys := make([]flowKey, 0, len(n.flows))
+	for k := range n.flows {
+		keys = append(keys, k)
+	}
+	flows := make([]Flow, len(keys))
+	slices.SortFunc(keys, func(a, b flowKey) int { return cmp.Or(a.from.Compare(b.from), a.to.Compare(b.to)) })
+	for i, k := range keys {
+		flows[i] = *n.flows[k]
+	}
+	n.mu.Unlock()
+	for i, k := range keys {
+		fn(k.from, k.to, flows[i])
+	}
+}
+
+func (n *Network) flowLocked(from, to netip.AddrPort) *Flow {
+	if n.flows == nil {
+		return nil
+	}
+	k := flowKey{from, to}
+	f := n.flows[k]
+	if f == nil {
+		f = &Flow{}
+		n.flows[k] = f
+	}
+	return f
+}
+
+func (n *Network) deliveredLocked(s *scheduled) {
+	n.stats.Delivered++
+	if f := n.flowLocked(s.from, s.to); f != nil {
+		f.Delivered++
+		f.DeliveredBytes += uint64(len(s.data))
+	}
+}
+
 // Send puts a copy of data in flight from one address to another, so the
 // caller may reuse its buffer. The datagram may be lost or duplicated, and
 // each copy is due at now plus its delay. A datagram between addresses that
-// cannot reach each other, now or when it falls due, is dropped.
+// cannot reach each other, now or when it falls due, is dropped, and so is
+// one longer than the network's largest datagram (SetMaxDatagram).
 func (n *Network) Send(now time.Duration, from, to netip.AddrPort, data []byte) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -106,6 +199,14 @@ func (n *Network) Send(now time.Duration, from, to netip.AddrPort, data []byte) 
 
 func (n *Network) sendLocked(now time.Duration, from, to netip.AddrPort, data []byte) {
 	n.stats.Sent++
+	if f := n.flowLocked(from, to); f != nil {
+		f.Sent++
+		f.SentBytes += uint64(len(data))
+	}
+	if len(data) > n.maxSize {
+		n.stats.Oversize++
+		return
+	}
 	if !n.reachableLocked(from, to) {
 		n.stats.Partitioned++
 		return
@@ -142,7 +243,7 @@ func (n *Network) Due(now time.Duration, out []Delivery) []Delivery {
 		if !ok {
 			return out
 		}
-		n.stats.Delivered++
+		n.deliveredLocked(&s)
 		out = append(out, Delivery{At: s.at, From: s.from, To: s.to, Data: s.data})
 	}
 }
