@@ -95,6 +95,7 @@ func TestWindowMemoryShrinksBack(t *testing.T) {
 	gossip := lt.Datagram(1, layers.ECastUnrel, []byte{1}, lt.Uv(2, 0, mnak.DefaultMaxHeld))
 	m.Feed(gossip)
 	m.Tick(time.Second)
+	m.Tick(mnak.TrimInterval)
 	if f := m.S.Footprint(); f >= grown/4 {
 		t.Fatalf("footprint %d after the stream moved on, %d at the edge, %d before", f, grown, base)
 	}

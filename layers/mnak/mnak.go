@@ -24,7 +24,7 @@
 //
 // Memory per member, stated: for each other origin a ring of at most
 // MaxHeld slots (rounded up to a power of two, seqlog.SlotSize bytes each)
-// that shrinks back when emptied, holding at most MaxHeld messages of at
+// that shrinks back within two TrimIntervals once emptied, holding at most MaxHeld messages of at
 // most MaxDatagram bytes; and per requester a seqlog.Served record. The
 // member's own multicasts are bounded by flow control (mflow) instead.
 //
@@ -92,6 +92,7 @@ type Layer struct {
 	caps    []uint64     // per origin: deliver no further (a view change's cut)
 	holders []int        // per origin: whom to ask for missing messages
 	lastNak []time.Duration
+	trimmed time.Duration   // when the logs were last trimmed
 	served  []seqlog.Served // per requester
 	runs    []seqlog.Run
 	nakBuf  []byte
@@ -360,7 +361,17 @@ func (l *Layer) stable(s *layers.Stability) {
 	}
 }
 
+// TrimInterval is how often the layer gives back ring memory a burst, or a
+// hostile message at the window's edge, left unused (seqlog.Log.Trim).
+const TrimInterval = 100 * time.Millisecond
+
 func (l *Layer) Tick(now time.Duration) {
+	if now-l.trimmed >= TrimInterval {
+		l.trimmed = now
+		for origin := range l.logs {
+			l.logs[origin].Trim()
+		}
+	}
 	for origin := range l.logs {
 		log := &l.logs[origin]
 		// A cut beyond the window is wanted too, though not yet known.

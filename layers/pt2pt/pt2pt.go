@@ -18,7 +18,7 @@
 // messages per NakInterval per peer, however many arrive.
 //
 // Memory per member, stated: for each peer an incoming ring of at most
-// 2×Window slots, shrinking back as messages are delivered, whose messages
+// 2×Window slots, shrinking back within two TrimIntervals once emptied, whose messages
 // are released as soon as delivered (so at most 2×Window out-of-order
 // messages of at most MaxDatagram bytes), and a seqlog.Served record. The
 // outgoing rings hold this member's own sends, bounded by Window and the
@@ -88,12 +88,13 @@ type peer struct {
 
 // Layer is the point-to-point layer.
 type Layer struct {
-	cfg    Config
-	p      *layers.Port
-	rank   int
-	peers  []peer
-	runs   []seqlog.Run
-	nakBuf []byte
+	cfg     Config
+	p       *layers.Port
+	rank    int
+	trimmed time.Duration // when the logs were last trimmed
+	peers   []peer
+	runs    []seqlog.Run
+	nakBuf  []byte
 }
 
 // maxNakRuns bounds the runs of missing messages one NAK names.
@@ -341,7 +342,18 @@ func (l *Layer) acknowledged(to int, next uint64) {
 	}
 }
 
+// TrimInterval is how often the layer gives back ring memory a burst, or a
+// hostile message at the window's edge, left unused (seqlog.Log.Trim).
+const TrimInterval = 100 * time.Millisecond
+
 func (l *Layer) Tick(now time.Duration) {
+	if now-l.trimmed >= TrimInterval {
+		l.trimmed = now
+		for i := range l.peers {
+			l.peers[i].in.Trim()
+			l.peers[i].out.Trim()
+		}
+	}
 	for to := range l.peers {
 		if to == l.rank {
 			continue

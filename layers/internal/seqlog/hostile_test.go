@@ -114,6 +114,11 @@ func TestRingShrinksBack(t *testing.T) {
 		}
 	}
 	l.Release(l.Next())
+	l.Trim() // the ring was full since the last trim: kept
+	if len(l.ring) != window {
+		t.Fatalf("ring trimmed to %d while in use", len(l.ring))
+	}
+	l.Trim()
 	if len(l.ring) != minRing || l.bytes != 0 {
 		t.Fatalf("ring %d slots, %d bytes after release", len(l.ring), l.bytes)
 	}

@@ -5,7 +5,7 @@
 // A log covers the sequence numbers [Low, Known): those below Next have been
 // delivered in order, those from Next on are held out of order or missing.
 // It is a ring of slots that grows by doubling up to a limit, and shrinks
-// back once the messages it held have been released. Not safe for
+// back (Trim) once the messages it held have been released. Not safe for
 // concurrent use; the zero value is an empty log starting at sequence 0.
 //
 // Every sequence number from the network is checked against the window
@@ -48,7 +48,8 @@ type Log struct {
 	low   uint64
 	next  uint64
 	known uint64
-	bytes int // message bytes held in the ring
+	bytes int    // message bytes held in the ring
+	peak  uint64 // the largest span from Low stored since the last Trim
 }
 
 // Low is the lowest sequence number still held.
@@ -104,6 +105,7 @@ func (l *Log) Put(seq uint64, m *layers.Message, window int) Result {
 	}
 	s.msg, s.ok = *m, true
 	l.bytes += m.Len()
+	l.peak = max(l.peak, off+1)
 	if seq >= l.known {
 		l.known = seq + 1
 	}
@@ -165,15 +167,9 @@ func (l *Log) Append(m *layers.Message) uint64 {
 }
 
 // Release forgets every message below upTo (but never one not yet
-// delivered), so that the log no longer keeps its body alive. A ring that
-// has become mostly empty shrinks back, so that a burst, or a hostile
-// message at the window's edge, does not pin its memory for the rest of
-// the view.
+// delivered), so that the log no longer keeps its body alive.
 func (l *Log) Release(upTo uint64) {
 	upTo = min(upTo, l.next)
-	if upTo <= l.low {
-		return
-	}
 	for ; l.low < upTo; l.low++ {
 		s := &l.ring[l.low&uint64(len(l.ring)-1)]
 		if s.ok {
@@ -181,20 +177,21 @@ func (l *Log) Release(upTo uint64) {
 		}
 		*s = slot{}
 	}
-	l.shrink()
 }
 
-// shrink halves the ring (or more) while the messages it may hold span at
-// most a quarter of it; the gap between the two factors keeps a steady
-// stream from resizing back and forth.
-func (l *Log) shrink() {
+// Trim shrinks the ring if, since the last Trim, the messages it held never
+// spanned more than a quarter of it, so that a burst, or a hostile message
+// at the window's edge, does not pin its memory for the rest of the view.
+// Callers trim now and then (each log's owner, on a timer): a stream that
+// fills and empties its ring between two trims keeps it, rather than
+// shrinking and growing it again on every cycle.
+func (l *Log) Trim() {
 	n := len(l.ring)
-	if n <= minRing {
-		return
-	}
 	// Slots in use lie in [low, low+n) and below known.
-	span := min(l.known-l.low, uint64(n))
-	if span > uint64(n/4) {
+	now := min(l.known-l.low, uint64(n))
+	span := max(l.peak, now)
+	l.peak = now
+	if n <= minRing || span > uint64(n/4) {
 		return
 	}
 	l.resize(2 * span)
