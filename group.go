@@ -238,6 +238,10 @@ func (g *Group) Leave(ctx context.Context) error {
 	}
 }
 
+// Done returns a channel that is closed when the member has stopped: it has
+// left, it was closed, or it failed (Leave and Close then say why).
+func (g *Group) Done() <-chan struct{} { return g.exited }
+
 // Close stops the member at once, without telling the group: the others
 // see it fail.
 func (g *Group) Close() error {

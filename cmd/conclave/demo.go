@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -217,12 +219,14 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 	if err := d.awaitDeliveries(ctx, living, burst); err != nil {
 		return err
 	}
-	same := true
 	ref := living[0].lastViewCounts()
 	for _, m := range living[1:] {
-		same = same && fmt.Sprint(m.lastViewCounts()) == fmt.Sprint(ref)
+		if got := m.lastViewCounts(); !maps.Equal(got, ref) {
+			return fmt.Errorf("virtual synchrony broken: in the view eve was in, %s delivered %s, but %s delivered %s",
+				living[0].name, demoCounts(ref), m.name, demoCounts(got))
+		}
 	}
-	d.say("the survivors delivered the same messages in the view eve was in (%v): %v", ref, same)
+	d.say("ann, bob, cat and dan delivered the same messages in the view eve was in: %s", demoCounts(ref))
 
 	fmt.Fprintf(out, "\n4. the network is cut between {ann bob} and {cat dan}\n")
 	sides := [][]*demoMember{living[:2], living[2:]}
@@ -245,7 +249,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 		m.g.Multicast(ctx, []byte("hello from "+m.name+" during the cut"))
 	}
 	for _, side := range sides {
-		if err := d.awaitDeliveries(ctx, side, 2001); err != nil {
+		if err := d.awaitDeliveries(ctx, side, burst+1); err != nil {
 			return err
 		}
 	}
@@ -317,6 +321,19 @@ func (m *demoMember) lastViewCounts() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.inView
+}
+
+// demoCounts lists the messages delivered from each sender, by name:
+// "2000 from ann, 2000 from bob, 1377 from eve".
+func demoCounts(counts map[string]int) string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%d from %s", counts[name], name))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // await waits until every member listed is in one view of n members.

@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -30,22 +28,28 @@ type memberFlags struct {
 	json     bool
 	total    bool
 	suspect  time.Duration
+	seedWait time.Duration
 	logLevel string
 }
 
 func newMemberCmd() *cobra.Command {
 	var f memberFlags
 	cmd := &cobra.Command{
-		Use:   "member --listen ADDR [--seed ADDR]... [--json]",
+		Use:   "member --listen ADDR [--seed ADDR]... [--group NAME] [--json]",
 		Short: "Run one group member: stdin lines are multicast, deliveries and views printed",
 		Long: `member runs one member of a group in this process.
 
-It listens on --listen (an IP address and a UDP port) and finds the group
-through the --seed addresses (any members' addresses; none to start a new
-group). Each line read from standard input is multicast to the group. Every
+It listens on --listen, an IP address of this machine (or a host name that
+resolves to one) and a UDP port, and finds the group through the --seed
+addresses: the --listen addresses of one or more members already running.
+The first member of a group has no seed. Members of one group share its
+name, --group; datagrams of other groups are dropped.
+
+Each line read from standard input is multicast to the group. Every
 delivered message and every view change is printed on standard output, as
 text or, with --json, one JSON object per line:
 
+  {"type":"ready","self":"<member>"}
   {"type":"view","view":"<id>","members":["<member>",...],"joined":[...],"left":[...],"failed":[...]}
   {"type":"deliver","from":"<member>","data":"<text>"}
   {"type":"block"}     a view change has begun
@@ -53,66 +57,101 @@ text or, with --json, one JSON object per line:
 
 A member is written ADDRESS#INCARNATION: the incarnation tells apart two runs
 of a process at the same address. When standard input ends the member keeps
-running; SIGINT or SIGTERM makes it leave the group gracefully and exit.
+running; SIGINT (Ctrl-C) or SIGTERM makes it leave the group gracefully and
+exit, a second one exits at once.
+
+A member whose seeds never answer is, from inside, exactly like the first
+member of a new group, so after --seed-wait alone it warns on standard error
+(the usual causes: no member runs at the seed address, it uses another
+--group, or a firewall drops the datagrams). A seed equal to --listen is
+refused.
 
 --log-level debug writes the membership protocol's decisions (suspicions,
 view changes and why they started, timeouts, merges) to standard error.`,
-		Example: `  conclave member --listen 127.0.0.1:7000
-  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000 --json`,
+		Example: `  # in one terminal, the first member:
+  conclave member --listen 127.0.0.1:7000
+  # in another, a second member that joins it; type a line in either:
+  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000
+
+  # the same for programs, with a group name of its own:
+  conclave member --listen localhost:7002 --seed localhost:7000 --group prices --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMember(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", "", "address to listen on, IP:PORT (required)")
-	fl.StringArrayVar(&f.seeds, "seed", nil, "address of a member to contact (repeatable)")
-	fl.StringVar(&f.group, "group", "conclave", "group name")
+	fl.StringVar(&f.listen, "listen", "", "address to listen on, `HOST:PORT` (required; port 0 picks a free one)")
+	fl.StringArrayVar(&f.seeds, "seed", nil, "a running member's address, `HOST:PORT` (repeatable; none starts a new group)")
+	fl.StringVar(&f.group, "group", "conclave", "group `name`, the same at every member")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per line")
 	fl.BoolVar(&f.total, "total", false, "deliver multicasts in the same order at every member")
 	fl.DurationVar(&f.suspect, "suspect", membership.DefaultTiming.Suspect, "suspect a member not heard from for this long")
-	fl.StringVar(&f.logLevel, "log-level", "warn", "log to standard error at this level and above: debug, info, warn, error")
+	fl.DurationVar(&f.seedWait, "seed-wait", conclave.DefaultSeedWait, "warn when no seed has answered after this long (0: never)")
+	fl.StringVar(&f.logLevel, "log-level", "warn", "log to standard error at this `level` and above: debug, info, warn, error")
 	cmd.MarkFlagRequired("listen")
 	return cmd
 }
 
+// runMember runs a member until ctx ends, when it leaves the group, or
+// until it stops.
 func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f memberFlags) error {
-	listen, err := netip.ParseAddrPort(f.listen)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	listen, err := resolveAddr(ctx, "--listen", f.listen, true)
 	if err != nil {
-		return fmt.Errorf("--listen: %v", err)
+		return err
 	}
 	var seeds []netip.AddrPort
 	for _, s := range f.seeds {
-		a, err := netip.ParseAddrPort(s)
+		a, err := resolveAddr(ctx, "--seed", s, false)
 		if err != nil {
-			return fmt.Errorf("--seed: %v", err)
+			return err
+		}
+		if a == listen {
+			return &hintError{
+				err:  fmt.Errorf("--seed %s is this member's own --listen address", s),
+				hint: "a member finds its group through another member's address; start the first member without --seed",
+			}
 		}
 		seeds = append(seeds, a)
 	}
 	if f.suspect <= 0 {
 		return errors.New("--suspect must be positive")
 	}
+	if f.seedWait < 0 {
+		return errors.New("--seed-wait must not be negative")
+	}
+	seedWait := f.seedWait
+	if seedWait == 0 {
+		seedWait = -1 // never warn
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
 	}
-	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(newCLIHandler(errOut, level))
 	timing := membership.Timing{Suspect: f.suspect, Flush: 2 * f.suspect, Stuck: 10 * f.suspect}
-	g, err := conclave.Join(ctx, conclave.Config{Group: f.group, Listen: listen, Seeds: seeds, TotalOrder: f.total, Timing: timing, Logger: logger})
+	g, err := conclave.Join(ctx, conclave.Config{
+		Group: f.group, Listen: listen, Seeds: seeds, SeedWait: seedWait,
+		TotalOrder: f.total, Timing: timing, Logger: logger,
+	})
 	if err != nil {
-		return err
+		return joinError(listen, err)
 	}
 	defer g.Close()
 
 	w := bufio.NewWriter(out)
 	p := &printer{w: w, json: f.json}
-	p.print(map[string]any{"type": "ready", "self": g.Self().String()}, "member %v ready", g.Self())
+	p.print(map[string]any{"type": "ready", "self": g.Self().String()}, "member %v ready (group %q)", g.Self(), f.group)
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	go func() {
-		<-sigs
+		select {
+		case <-ctx.Done():
+		case <-g.Done():
+			return
+		}
 		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		g.Leave(lctx)
@@ -144,13 +183,44 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 				"joined":  names(ev.Joined),
 				"left":    names(ev.Left),
 				"failed":  names(ev.Failed),
-			}, "view %v: %s (joined: %s; left: %s; failed: %s)", ev.View.ID, strings.Join(names(ev.View.Members), " "),
-				strings.Join(names(ev.Joined), " "), strings.Join(names(ev.Left), " "), strings.Join(names(ev.Failed), " "))
+			}, "%s", viewLine(ev))
 		case conclave.Left:
 			p.print(map[string]any{"type": "left"}, "left the group")
 		}
 	}
 	return nil
+}
+
+// joinError adds a hint to the errors of Join a person can act on.
+func joinError(listen netip.AddrPort, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return &hintError{err, fmt.Sprintf("another process, perhaps another member, uses port %d; choose another with --listen, or port 0 for any free one", listen.Port())}
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return &hintError{err, fmt.Sprintf("%v is not an address of this machine; --listen takes one of its IP addresses, such as 127.0.0.1", listen.Addr())}
+	case errors.Is(err, syscall.EACCES):
+		return &hintError{err, "ports below 1024 need privileges; choose a higher one"}
+	}
+	return err
+}
+
+// viewLine describes a view change for people: the view, its members, and
+// only the changes there were.
+func viewLine(ev conclave.Event) string {
+	line := fmt.Sprintf("view %v: %s", ev.View.ID, strings.Join(names(ev.View.Members), " "))
+	var changes []string
+	for _, c := range []struct {
+		what string
+		who  []conclave.Endpoint
+	}{{"joined", ev.Joined}, {"left", ev.Left}, {"failed", ev.Failed}} {
+		if len(c.who) > 0 {
+			changes = append(changes, c.what+": "+strings.Join(names(c.who), " "))
+		}
+	}
+	if len(changes) > 0 {
+		line += " (" + strings.Join(changes, "; ") + ")"
+	}
+	return line
 }
 
 func names(es []conclave.Endpoint) []string {
