@@ -335,12 +335,12 @@ func (e *Epoch) secrets() []*crypto.Secret {
 }
 
 // String names the epoch and never its secrets.
-func (e *Epoch) String() string {
+func (e Epoch) String() string {
 	return fmt.Sprintf("keying.Epoch{%v, epoch %d, secrets redacted}", e.suite, e.epoch)
 }
 
 // GoString is String.
-func (e *Epoch) GoString() string { return e.String() }
+func (e Epoch) GoString() string { return e.String() }
 
 // Format prints String for every verb.
-func (e *Epoch) Format(f fmt.State, verb rune) { fmt.Fprint(f, e.String()) }
+func (e Epoch) Format(f fmt.State, verb rune) { fmt.Fprint(f, e.String()) }

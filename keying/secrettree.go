@@ -231,15 +231,15 @@ func (t *SecretTree) Destroy() {
 }
 
 // String describes the tree and never its secrets.
-func (t *SecretTree) String() string {
+func (t SecretTree) String() string {
 	return fmt.Sprintf("keying.SecretTree{%d leaves, %d senders, secrets redacted}", t.leaves, len(t.ratchets))
 }
 
 // GoString is String.
-func (t *SecretTree) GoString() string { return t.String() }
+func (t SecretTree) GoString() string { return t.String() }
 
 // Format prints String for every verb.
-func (t *SecretTree) Format(f fmt.State, verb rune) { fmt.Fprint(f, t.String()) }
+func (t SecretTree) Format(f fmt.State, verb rune) { fmt.Fprint(f, t.String()) }
 
 // KeyNonce is the AEAD key and nonce of one generation of a ratchet. The
 // receiver of one owns it and should Destroy it once used.
@@ -368,15 +368,15 @@ func (r *Ratchet) Destroy() {
 }
 
 // String describes the ratchet and never its secrets.
-func (r *Ratchet) String() string {
+func (r Ratchet) String() string {
 	return fmt.Sprintf("keying.Ratchet{next generation %d, %d kept keys, secrets redacted}", r.next, len(r.skipped))
 }
 
 // GoString is String.
-func (r *Ratchet) GoString() string { return r.String() }
+func (r Ratchet) GoString() string { return r.String() }
 
 // Format prints String for every verb.
-func (r *Ratchet) Format(f fmt.State, verb rune) { fmt.Fprint(f, r.String()) }
+func (r Ratchet) Format(f fmt.State, verb rune) { fmt.Fprint(f, r.String()) }
 
 // Block is the cheap per-datagram form of one (sender, generation) key: the
 // AEAD is built once, and datagram i of the block is protected with the
@@ -477,12 +477,12 @@ func (b *Block) Destroy() {
 }
 
 // String describes the block and never its key.
-func (b *Block) String() string {
+func (b Block) String() string {
 	return fmt.Sprintf("keying.Block{generation %d, %d sealed, key redacted}", b.Generation, b.sent)
 }
 
 // GoString is String.
-func (b *Block) GoString() string { return b.String() }
+func (b Block) GoString() string { return b.String() }
 
 // Format prints String for every verb.
-func (b *Block) Format(f fmt.State, verb rune) { fmt.Fprint(f, b.String()) }
+func (b Block) Format(f fmt.State, verb rune) { fmt.Fprint(f, b.String()) }
