@@ -23,6 +23,10 @@
 // duplication, delay, reordering and partitions. [Network.Endpoint] wraps it
 // in a [Conn] for goroutine-driven code that runs in real time.
 //
+// Every Conn has a largest datagram it delivers; longer ones are dropped
+// whole and counted, never truncated (see [Conn.ReadBatch]), so the layers
+// above can bound what one datagram makes them hold or send.
+//
 // Addresses are [netip.AddrPort] values throughout: they are comparable, so
 // they can key maps, and handling them does not allocate.
 package transport
