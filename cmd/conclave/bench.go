@@ -50,6 +50,7 @@ import (
 
 	"github.com/conclave-go/conclave"
 	"github.com/conclave-go/conclave/internal/benchutil"
+	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -85,7 +86,12 @@ const (
 	benchRawBatch = 64
 
 	maxBenchMembers = 64
-	maxBenchSize    = 65507 // the largest UDP payload over IPv4
+	// maxBenchSize bounds --size: messages of up to 16 MiB go through the
+	// stack in fragments of one datagram each.
+	maxBenchSize = 16 << 20
+	// maxBenchRate bounds --rate: past a million messages per second a
+	// sender is never paced.
+	maxBenchRate = 1_000_000
 )
 
 var benchLoopback = netip.MustParseAddrPort("127.0.0.1:0")
@@ -93,6 +99,7 @@ var benchLoopback = netip.MustParseAddrPort("127.0.0.1:0")
 type benchOptions struct {
 	members    int
 	size       int
+	rate       int // messages per second per sender; 0: as fast as possible
 	duration   time.Duration
 	senders    string
 	total      bool
@@ -120,13 +127,17 @@ against plain UDP, with M member processes talking over UDP on 127.0.0.1.
 Two phases run one after the other, with the same processes, fan-out and
 message size, and a third with --total:
 
-  raw UDP  the sender(s) send --size-byte datagrams to every other member,
-           one datagram per member per message (the fan-out the stack uses),
-           in sendmmsg batches of up to 64, as fast as the sockets take them.
-           A message is a datagram that arrived; lost ones are not counted.
+  raw UDP  the sender(s) send each --size-byte message to every other
+           member (the fan-out the stack uses) as datagrams of at most the
+           stack's datagram size, 1400 bytes: one datagram up to that size,
+           ceil(size/1400) above it, as the stack's fragments would be. They
+           go in sendmmsg batches of up to 64 datagrams, as fast as the
+           sockets take them. A message is that many datagrams that arrived;
+           lost ones are not counted.
   stack    every member joins the group and waits for a view of all M;
            then the sender(s) multicast --size-byte messages as fast as flow
-           control lets them, and every member, the senders included, counts
+           control lets them (messages longer than a datagram are fragmented
+           by the stack), and every member, the senders included, counts
            the messages it delivers (and checks each sender's order). A view
            change during the phase (a member suspected) fails the bench.
   total    with --total: every member closes its first group, where every
@@ -143,15 +154,24 @@ end.
 
 With --senders one only member 0 sends; with all, every member does.
 
+With --rate N each sender sends N messages per second instead of as fast as
+it can, in both phases (paced in steps of at least 1ms: above 1000/s a few
+messages go back to back), so that latency is measured at light load: that
+is the one-way latency of the stack itself, where at full load it is mostly
+the wait behind flow control. The raw UDP phase then measures the one-way
+latency of plain datagrams at the same rate too (raw p50, raw p99; for
+messages above one datagram, each datagram's). msgs/s then only shows that
+every message arrived; the ratio is about 1.
+
   msgs/s   per member: the mean over members of the messages each delivered
            per second (the slowest member's rate is shown too). For raw UDP
            only the members that receive count: not member 0 with one sender.
   MB/s     size × stack msgs/s / 1e6
   p50 p99  one-way latency of the stack's messages from other members: time
            of delivery minus the send time carried in the message (the wall
-           clock, shared by processes on one machine). It is taken under full
-           load, so it includes the wait behind flow control. It needs
-           --size 16 or more.
+           clock, shared by processes on one machine). Without --rate it is
+           taken under full load, so it includes the wait behind flow
+           control. It needs --size 16 or more.
   ratio    stack msgs/s per member ÷ raw UDP msgs/s per member. Small
            messages are bundled many to a datagram, so it can exceed 1.
   vs stack with --total: total order msgs/s ÷ stack msgs/s, both per
@@ -168,6 +188,8 @@ ignores it; the total order phase applies it too.
 --json prints one line of JSON instead of the tables: the same numbers, and
 per member its rates, latency, max RSS and datagrams and system calls.`,
 		Example: `  conclave bench --members 3 --size 1024 --duration 5s
+  conclave bench --members 3 --size 64 --rate 1000 --duration 5s
+  conclave bench --members 3 --size 100000 --duration 5s
   conclave bench --members 3 --size 1024 --duration 5s --total
   conclave bench --members 3 --size 64 --duration 5s --senders all --json
   conclave bench --members 3 --size 1024 --duration 5s --slow-receiver 50us`,
@@ -181,7 +203,8 @@ per member its rates, latency, max RSS and datagrams and system calls.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.members, "members", 3, "number of member processes")
-	f.IntVar(&o.size, "size", 1024, "message size in bytes")
+	f.IntVar(&o.size, "size", 1024, "message size in bytes (above 1400, the stack fragments them)")
+	f.IntVar(&o.rate, "rate", 0, "messages per second each sender sends (0: as fast as it can)")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each phase")
 	f.StringVar(&o.senders, "senders", "one", "who sends: one (member 0) or all")
 	f.BoolVar(&o.total, "total", false, "run a third phase in a group with total order")
@@ -197,7 +220,9 @@ func (o *benchOptions) check() error {
 	case o.members < 2 || o.members > maxBenchMembers:
 		return fmt.Errorf("--members %d: want 2 to %d", o.members, maxBenchMembers)
 	case o.size < 1 || o.size > maxBenchSize:
-		return fmt.Errorf("--size %d: want 1 to %d bytes (the largest UDP datagram)", o.size, maxBenchSize)
+		return fmt.Errorf("--size %d: want 1 to %d bytes", o.size, maxBenchSize)
+	case o.rate < 0 || o.rate > maxBenchRate:
+		return fmt.Errorf("--rate %d: want 0 (as fast as possible) to %d messages per second", o.rate, maxBenchRate)
 	case o.duration < 100*time.Millisecond:
 		return fmt.Errorf("--duration %v: want at least 100ms", o.duration)
 	case o.senders != "one" && o.senders != "all":
@@ -246,6 +271,8 @@ type benchSetup struct {
 	Stack        []netip.AddrPort `json:"stack"`
 	Total        []netip.AddrPort `json:"total,omitempty"` // with --total
 	Size         int              `json:"size"`
+	Rate         int              `json:"rate"`     // per sender per second; 0: unpaced
+	Datagram     int              `json:"datagram"` // the raw phase's largest datagram
 	Duration     time.Duration    `json:"duration"`
 	AllSend      bool             `json:"all_send"`
 	SlowReceiver time.Duration    `json:"slow_receiver"`
@@ -278,10 +305,16 @@ type benchJoined struct {
 }
 
 type benchRawReport struct {
-	Received uint64   `json:"received"` // datagrams, in the window
-	Sent     uint64   `json:"sent"`     // datagrams, in the window
-	Seconds  float64  `json:"seconds"`  // the window
-	UDP      benchUDP `json:"udp"`      // the whole phase
+	// Received and Sent count messages in the window, a message being a
+	// message's datagrams to one member: when a message takes k
+	// datagrams, datagrams ÷ k.
+	Received uint64   `json:"received"`
+	Sent     uint64   `json:"sent"`
+	Seconds  float64  `json:"seconds"` // the window
+	UDP      benchUDP `json:"udp"`     // the whole phase
+	// Latency is the one-way latency of datagrams from other members, in
+	// nanoseconds, with --rate only.
+	Latency *benchutil.Histogram `json:"latency,omitempty"`
 }
 
 type benchStackReport struct {
@@ -342,6 +375,8 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (er
 	setup := benchSetup{
 		Group:        fmt.Sprintf("conclave-bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
 		Size:         o.size,
+		Rate:         o.rate,
+		Datagram:     layers.DefaultMaxDatagram,
 		Duration:     o.duration,
 		AllSend:      o.senders == "all",
 		SlowReceiver: o.slow,
@@ -496,6 +531,9 @@ type benchResult struct {
 	MBPerSec         float64              `json:"mb_per_sec"`
 	P50Us            float64              `json:"p50_us"`
 	P99Us            float64              `json:"p99_us"`
+	Rate             int                  `json:"rate,omitempty"`          // per sender, with --rate
+	RawP50Us         float64              `json:"raw_udp_p50_us,omitempty"` // with --rate
+	RawP99Us         float64              `json:"raw_udp_p99_us,omitempty"` // with --rate
 	RawUDPMsgsPerSec float64              `json:"raw_udp_msgs_per_sec"`
 	RatioVsRawUDP    float64              `json:"ratio_vs_raw_udp"`
 	MaxRSSKB         uint64               `json:"max_rss_kb"`
@@ -603,7 +641,15 @@ func benchSummarize(o benchOptions, raws []benchRawReport, stacks, totals []benc
 		DurationS:      o.duration.Seconds(),
 		Senders:        o.senders,
 		SlowReceiverUs: float64(o.slow) / 1e3,
+		Rate:           o.rate,
 	}
+	var rawLat benchutil.Histogram
+	for _, raw := range raws {
+		if raw.Latency != nil {
+			rawLat.Merge(raw.Latency)
+		}
+	}
+	res.RawP50Us, res.RawP99Us = rawLat.Quantile(0.50)/1e3, rawLat.Quantile(0.99)/1e3
 	allSend := o.senders == "all"
 	stack := benchSumUp(stacks)
 	var rawSum float64
@@ -714,6 +760,8 @@ func (res *benchResult) round() {
 	r(&res.MBPerSec, 2)
 	r(&res.P50Us, 1)
 	r(&res.P99Us, 1)
+	r(&res.RawP50Us, 1)
+	r(&res.RawP99Us, 1)
 	r(&res.RawUDPMsgsPerSec, 1)
 	r(&res.RatioVsRawUDP, 3)
 	if t := res.benchTotalResult; t != nil {
@@ -782,6 +830,10 @@ func (res *benchResult) print(w io.Writer) error {
 	if t := res.benchTotalResult; t != nil {
 		fmt.Fprintf(w, "total order: the same multicasts in a group with total order (slowest %s); vs stack = total order / stack\n",
 			benchCount(t.TotalMinMsgsPerSec))
+	}
+	if res.Rate > 0 {
+		fmt.Fprintf(w, "at %s messages per second per sender: one-way latency p50 %s, p99 %s; raw UDP datagrams p50 %s, p99 %s\n",
+			benchCount(float64(res.Rate)), benchMicros(res.P50Us), benchMicros(res.P99Us), benchMicros(res.RawP50Us), benchMicros(res.RawP99Us))
 	}
 	if res.ViewChanges > 0 {
 		fmt.Fprintf(w, "view changes during the stack phase: %d (every member stayed; each costs a flush)\n", res.ViewChanges)
@@ -1031,12 +1083,17 @@ func (w *benchWindow) sleepUntil(ctx context.Context, t int64) error {
 }
 
 // raw runs the plain UDP phase: senders send datagrams to every other
-// member as fast as the socket takes them; everyone counts what arrives in
-// the window. The raw socket is closed at the end.
+// member, as fast as the socket takes them or at the rate; everyone counts
+// what arrives in the window, and with a rate records the latency of each
+// datagram from its send time. The raw socket is closed at the end.
 func (m *benchMember) raw(ctx context.Context, start int64) (benchRawReport, error) {
 	w := m.window(start)
 	conn := m.rawConn
 	var received uint64
+	var lat *benchutil.Histogram
+	if m.Rate > 0 {
+		lat = &benchutil.Histogram{}
+	}
 	recvDone := make(chan error, 1)
 	go func() {
 		pkts := make([]transport.Incoming, 32)
@@ -1049,8 +1106,15 @@ func (m *benchMember) raw(ctx context.Context, start int64) (benchRawReport, err
 				recvDone <- err
 				return
 			}
-			if w.counts(w.clock.Now()) {
+			if now := w.clock.Now(); w.counts(now) {
 				received += uint64(n)
+				if lat != nil {
+					for _, p := range pkts[:n] {
+						if len(p.Data) >= 8 {
+							lat.Record(now - int64(binary.BigEndian.Uint64(p.Data)))
+						}
+					}
+				}
 			}
 			clear(pkts[:n])
 		}
@@ -1068,13 +1132,25 @@ func (m *benchMember) raw(ctx context.Context, start int64) (benchRawReport, err
 	if rerr := <-recvDone; err == nil {
 		err = rerr
 	}
-	rep := benchRawReport{Received: received, Sent: sent, Seconds: w.seconds(), UDP: benchUDPStats(conn)}
+	k := uint64(m.datagramsPerMessage())
+	rep := benchRawReport{Received: received / k, Sent: sent / k, Seconds: w.seconds(), UDP: benchUDPStats(conn), Latency: lat}
 	return rep, err
 }
 
-// blast sends datagrams of the message size to every other member until
-// the end of the window, in batches of whole messages, and returns how many
-// it sent in the window.
+// datagramsPerMessage is how many datagrams the raw phase sends a member
+// for one message: the message cut into datagrams of the stack's size.
+func (s *benchSetup) datagramsPerMessage() int {
+	if s.Datagram <= 0 || s.Size <= s.Datagram {
+		return 1
+	}
+	return (s.Size + s.Datagram - 1) / s.Datagram
+}
+
+// blast sends messages of the message size, each as datagrams of at most
+// the stack's size, to every other member until the end of the window: in
+// batches of whole messages as fast as the socket takes them, or one
+// message at a time at the rate, each datagram then carrying its send time.
+// It returns how many datagrams it sent in the window.
 func (m *benchMember) blast(ctx context.Context, w *benchWindow) (uint64, error) {
 	var others []netip.AddrPort
 	for r, a := range m.Raw {
@@ -1082,11 +1158,25 @@ func (m *benchMember) blast(ctx context.Context, w *benchWindow) (uint64, error)
 			others = append(others, a)
 		}
 	}
-	payload := make([]byte, m.Size)
+	k := m.datagramsPerMessage()
+	var chunks [][]byte
+	for off := 0; off < m.Size; {
+		n := min(m.Size-off, max(m.Datagram, 1))
+		chunks = append(chunks, make([]byte, n))
+		off += n
+	}
+	var pace *benchutil.Pacer
+	perBatch := max(1, benchRawBatch/(len(others)*k))
+	if m.Rate > 0 {
+		pace = &benchutil.Pacer{Interval: time.Second / time.Duration(m.Rate)}
+		perBatch = 1
+	}
 	var batch []transport.Outgoing
-	for range max(1, benchRawBatch/len(others)) {
+	for range perBatch {
 		for _, a := range others {
-			batch = append(batch, transport.Outgoing{To: a, Data: payload})
+			for _, c := range chunks {
+				batch = append(batch, transport.Outgoing{To: a, Data: c})
+			}
 		}
 	}
 	if err := w.sleepUntil(ctx, w.start); err != nil {
@@ -1094,9 +1184,21 @@ func (m *benchMember) blast(ctx context.Context, w *benchWindow) (uint64, error)
 	}
 	var sent uint64
 	for ctx.Err() == nil {
+		if pace != nil {
+			if err := pace.Wait(ctx); err != nil {
+				return sent, err
+			}
+		}
 		now := w.clock.Now()
 		if now >= w.end {
 			return sent, nil
+		}
+		if pace != nil {
+			for _, c := range chunks {
+				if len(c) >= 8 {
+					binary.BigEndian.PutUint64(c, uint64(now))
+				}
+			}
 		}
 		n, err := m.rawConn.WriteBatch(batch)
 		if err != nil {
@@ -1208,7 +1310,7 @@ func (m *benchMember) multicast(ctx context.Context, bg *benchGroup, start int64
 }
 
 // cast multicasts messages of the message size as fast as flow control
-// allows until the end of the window, then an end marker one byte longer.
+// allows, or at the rate, until the end of the window, then an end marker one byte longer.
 // Each message carries its send time and sequence number when it is long
 // enough. It returns how many it sent in the window.
 func (m *benchMember) cast(ctx context.Context, g *conclave.Group, w *benchWindow) (uint64, error) {
@@ -1217,7 +1319,16 @@ func (m *benchMember) cast(ctx context.Context, g *conclave.Group, w *benchWindo
 	}
 	msg := make([]byte, m.Size+1)
 	var seq, sent uint64
+	var pace *benchutil.Pacer
+	if m.Rate > 0 {
+		pace = &benchutil.Pacer{Interval: time.Second / time.Duration(m.Rate)}
+	}
 	for {
+		if pace != nil {
+			if err := pace.Wait(ctx); err != nil {
+				return sent, benchCause(ctx, err)
+			}
+		}
 		now := w.clock.Now()
 		if now >= w.end {
 			break

@@ -116,6 +116,53 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// TestBenchJSONRate runs a short bench at a fixed rate with messages of
+// three datagrams each, and checks that the senders kept to the rate, that
+// the raw UDP phase sent each message as three datagrams, and that both
+// phases report latency.
+func TestBenchJSONRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes and runs for a few seconds")
+	}
+	bin := buildBenchBinary(t)
+	const rate = 300
+	got, _ := runBenchJSON(t, bin, "--members", "3", "--size", "3000", "--rate", "300", "--duration", "1s")
+	line, _ := json.Marshal(got)
+	num := func(k string) float64 {
+		v, ok := got[k].(float64)
+		if !ok {
+			t.Errorf("%s = %v, want a number: %s", k, got[k], line)
+		}
+		return v
+	}
+	if num("rate") != rate || num("size") != 3000 {
+		t.Errorf("parameters not echoed: %s", line)
+	}
+	// The pacer never runs ahead by more than a millisecond's worth.
+	for _, k := range []string{"msgs_per_sec", "raw_udp_msgs_per_sec"} {
+		if v := num(k); v <= 0 || v > rate*1.1 {
+			t.Errorf("%s = %v, want more than 0 and at most the rate, %d: %s", k, v, rate, line)
+		}
+	}
+	for _, q := range []string{"p50_us", "raw_udp_p50_us"} {
+		p50, p99 := num(q), num(strings.Replace(q, "p50", "p99", 1))
+		if p50 <= 0 || p99 < p50 {
+			t.Errorf("%s = %v, p99 = %v: want 0 < p50 <= p99: %s", q, p50, p99, line)
+		}
+	}
+	// Member 1 received every raw message as ceil(3000/1400) = 3 datagrams
+	// (and more of them outside the counting window of 0.8s).
+	members, _ := got["per_member"].([]any)
+	if len(members) != 3 {
+		t.Fatalf("per_member has %d entries: %s", len(members), line)
+	}
+	m1 := members[1].(map[string]any)
+	datagrams := m1["raw_udp"].(map[string]any)["received"].(float64)
+	if msgs := m1["raw_udp_msgs_per_sec"].(float64) * 0.8; datagrams < 3*msgs-1 {
+		t.Errorf("member 1 received %v raw datagrams for %v messages, want 3 a message: %s", datagrams, msgs, line)
+	}
+}
+
 // TestBenchJSONTotal runs a short bench with --total and every member
 // sending (so that the order of deliveries is worth checking) and checks
 // that the total order phase ran and reported.
@@ -155,7 +202,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--members", "1"},
 		{"--size", "0"},
-		{"--size", "70000"},
+		{"--size", "20000000"},
+		{"--rate", "-1"},
 		{"--duration", "1ms"},
 		{"--senders", "some"},
 		{"--slow-receiver", "-1s"},
