@@ -531,7 +531,7 @@ type benchResult struct {
 	MBPerSec         float64              `json:"mb_per_sec"`
 	P50Us            float64              `json:"p50_us"`
 	P99Us            float64              `json:"p99_us"`
-	Rate             int                  `json:"rate,omitempty"`          // per sender, with --rate
+	Rate             int                  `json:"rate,omitempty"`           // per sender, with --rate
 	RawP50Us         float64              `json:"raw_udp_p50_us,omitempty"` // with --rate
 	RawP99Us         float64              `json:"raw_udp_p99_us,omitempty"` // with --rate
 	RawUDPMsgsPerSec float64              `json:"raw_udp_msgs_per_sec"`
