@@ -393,6 +393,9 @@ type Block struct {
 	aead       cipher.AEAD
 	nonce      [12]byte
 	sent       uint32
+	// scratch holds the nonce being used, so that handing it to the AEAD
+	// interface does not move it to the heap on every datagram.
+	scratch [12]byte
 }
 
 func newBlock(s *crypto.Suite, k KeyNonce) (*Block, error) {
@@ -426,12 +429,13 @@ func (r *Ratchet) Block(gen uint32) (*Block, error) {
 	return newBlock(r.suite, k)
 }
 
-// nonceFor is the generation's nonce XOR the counter in its last bytes.
-func (b *Block) nonceFor(counter uint32) [12]byte {
-	n := b.nonce
-	c := binary.BigEndian.Uint32(n[8:]) ^ counter
-	binary.BigEndian.PutUint32(n[8:], c)
-	return n
+// nonceFor is the generation's nonce XOR the counter in its last bytes,
+// written into the block's scratch space.
+func (b *Block) nonceFor(counter uint32) []byte {
+	b.scratch = b.nonce
+	c := binary.BigEndian.Uint32(b.scratch[8:]) ^ counter
+	binary.BigEndian.PutUint32(b.scratch[8:], c)
+	return b.scratch[:]
 }
 
 // Remaining is how many more datagrams Seal will protect.
@@ -447,8 +451,7 @@ func (b *Block) Seal(dst, aad, plaintext []byte) (counter uint32, out []byte, er
 	}
 	counter = b.sent
 	b.sent++
-	n := b.nonceFor(counter)
-	return counter, b.aead.Seal(dst, n[:], plaintext, aad), nil
+	return counter, b.aead.Seal(dst, b.nonceFor(counter), plaintext, aad), nil
 }
 
 // Open authenticates and decrypts datagram counter of the block, appending
@@ -461,8 +464,7 @@ func (b *Block) Open(dst []byte, counter uint32, aad, ciphertext []byte) ([]byte
 	if counter >= DatagramsPerBlock {
 		return nil, ErrBlockCounter
 	}
-	n := b.nonceFor(counter)
-	out, err := b.aead.Open(dst, n[:], ciphertext, aad)
+	out, err := b.aead.Open(dst, b.nonceFor(counter), ciphertext, aad)
 	if err != nil {
 		return nil, ErrOpen
 	}
@@ -473,6 +475,7 @@ func (b *Block) Open(dst []byte, counter uint32, aad, ciphertext []byte) ([]byte
 func (b *Block) Destroy() {
 	b.aead = nil
 	clear(b.nonce[:])
+	clear(b.scratch[:])
 	b.sent = DatagramsPerBlock
 }
 

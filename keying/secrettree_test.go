@@ -226,7 +226,7 @@ func TestBlock(t *testing.T) {
 			if err != nil || int(c) != i {
 				t.Fatalf("datagram %d: counter %d, %v", i, c, err)
 			}
-			n := b.nonceFor(c)
+			n := [12]byte(b.nonceFor(c))
 			if nonces[n] {
 				t.Fatalf("nonce reused at counter %d", c)
 			}
