@@ -143,19 +143,35 @@ func TestNakFlood(t *testing.T) {
 	}
 }
 
-// TestForgedMaxSeen checks that a forged huge gossip value makes a member
-// ask only for what its window holds, and is counted.
+// TestForgedMaxSeen checks forged huge gossip values: one member's claim
+// about another's stream makes this one ask for nothing, and the origin's
+// claim about its own stream makes it ask only for what its window holds.
+// Both are counted.
 func TestForgedMaxSeen(t *testing.T) {
-	m := lt.New(t, 3, nil, compose.Options{})
-	gossip := lt.Datagram(2, layers.ECastUnrel, []byte{1}, lt.Uv(3, 0, math.MaxUint64-1, 0))
-	m.Feed(gossip)
-	m.Tick(10 * time.Millisecond)
-	ml := m.S.Layer("mnak").(*mnak.Layer)
-	if _, _, known := ml.Progress(1); known > mnak.DefaultMaxHeld {
-		t.Fatalf("member expects %d messages from 1", known)
+	for _, c := range []struct {
+		name     string
+		reporter int
+		naks     bool
+	}{
+		{"another member's claim", 2, false},
+		{"the origin's own claim", 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := lt.New(t, 3, nil, compose.Options{})
+			gossip := lt.Datagram(c.reporter, layers.ECastUnrel, []byte{1}, lt.Uv(3, 0, math.MaxUint64-1, 0))
+			m.Feed(gossip)
+			m.Tick(10 * time.Millisecond)
+			ml := m.S.Layer("mnak").(*mnak.Layer)
+			if _, _, known := ml.Progress(1); known > mnak.DefaultMaxHeld {
+				t.Fatalf("member expects %d messages from 1", known)
+			}
+			if m.Drops("stable", "gossip_beyond_window") == 0 {
+				t.Fatal("forged value not counted")
+			}
+			if naks := m.S.Counter("mnak", "naks_sent"); (naks > 0) != c.naks {
+				t.Fatalf("%d NAKs sent", naks)
+			}
+			m.CheckFootprint()
+		})
 	}
-	if m.Drops("stable", "gossip_beyond_window") == 0 {
-		t.Fatal("forged value not counted")
-	}
-	m.CheckFootprint()
 }

@@ -16,20 +16,23 @@ import (
 func TestGossipHostile(t *testing.T) {
 	for _, c := range []struct {
 		name     string
+		from     int
 		body     []byte
 		accepted bool
 		maxSeen  uint64 // of member 1's stream afterwards
 	}{
-		{"honest", lt.Uv(3, 0, 5, 0), true, 5},
-		{"huge", lt.Uv(3, 0, math.MaxUint64, 0), true, stable.DefaultMaxAhead},
-		{"window edge", lt.Uv(3, 0, stable.DefaultMaxAhead, 0), true, stable.DefaultMaxAhead},
-		{"wrong member count", lt.Uv(2, 0, 5), false, 0},
-		{"trailing bytes", lt.Uv(3, 0, 5, 0, 0), false, 0},
-		{"truncated", lt.Uv(3, 0), false, 0},
+		{"origin's own count", 1, lt.Uv(3, 0, 5, 0), true, 5},
+		{"origin's own count, huge", 1, lt.Uv(3, 0, math.MaxUint64, 0), true, stable.DefaultMaxAhead},
+		{"origin's own count, window edge", 1, lt.Uv(3, 0, stable.DefaultMaxAhead, 0), true, stable.DefaultMaxAhead},
+		{"another's claim beyond the origin's", 2, lt.Uv(3, 0, 5, 0), true, 0},
+		{"another's claim, huge", 2, lt.Uv(3, 0, math.MaxUint64, 0), true, 0},
+		{"wrong member count", 2, lt.Uv(2, 0, 5), false, 0},
+		{"trailing bytes", 2, lt.Uv(3, 0, 5, 0, 0), false, 0},
+		{"truncated", 2, lt.Uv(3, 0), false, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := lt.New(t, 3, nil, compose.Options{})
-			d := lt.Datagram(2, layers.ECastUnrel, []byte{1}, c.body)
+			d := lt.Datagram(c.from, layers.ECastUnrel, []byte{1}, c.body)
 			if got := m.Feed(d); got != c.accepted {
 				t.Fatalf("accepted = %v", got)
 			}

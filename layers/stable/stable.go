@@ -19,8 +19,12 @@
 // to what this member has delivered from s plus MaxAhead (the reliable
 // multicast layer's receive window): anything above is cut to that and
 // counted ("drop.gossip_beyond_window"). The datagram stays accepted, since
-// an honest member far ahead of a slow one reports such counts too. State
-// per member: one vector of N counts per member, N² uint64 in all.
+// an honest member far ahead of a slow one reports such counts too. And
+// MaxSeen[s] never exceeds what s itself last reported of its own stream
+// (unless s is ignored): no member can have seen more of s's messages than
+// s has sent, so another member's claim cannot make this one ask for
+// messages that do not exist. State per member: one vector of N counts per
+// member, N² uint64 in all.
 package stable
 
 import (
@@ -218,6 +222,10 @@ func (l *Layer) update() {
 			if !l.ignored[j] {
 				lo, hi = min(lo, l.acks[j][s]), max(hi, l.acks[j][s])
 			}
+		}
+		if !l.ignored[s] {
+			// The origin's own count bounds what anyone has seen of it.
+			hi = min(hi, l.acks[s][s])
 		}
 		if lo != l.stability.Stable[s] || hi != l.stability.MaxSeen[s] {
 			changed = true
