@@ -24,9 +24,10 @@
 //
 // Memory per member, stated: for each other origin a ring of at most
 // MaxHeld slots (rounded up to a power of two, seqlog.SlotSize bytes each)
-// that shrinks back within two TrimIntervals once emptied, holding at most MaxHeld messages of at
-// most MaxDatagram bytes; and per requester a seqlog.Served record. The
-// member's own multicasts are bounded by flow control (mflow) instead.
+// that shrinks back within two TrimIntervals once emptied, holding at most
+// MaxHeld messages of at most MaxDatagram bytes; and per requester a
+// seqlog.Served record. The member's own multicasts are bounded by flow
+// control (mflow) instead.
 //
 // Headers:
 //

@@ -17,9 +17,14 @@ const ServedSize = 48 + MaxServedRuns*24
 // is ready to use.
 type Served struct {
 	start time.Duration // the current interval began
+	asked int           // Allow calls in it
 	sent  int           // messages retransmitted in it
 	runs  []servedRun   // which, as runs
 }
+
+// maxAskedPerBudget bounds the Allow calls per interval, as a multiple of
+// the budget, past which everything is refused at once: so the work spent
+// on refusing repeats is bounded too, not only the bytes sent.
 
 type servedRun struct {
 	origin       int
@@ -35,11 +40,18 @@ const (
 	OverBudget                // the requester's budget for this interval is spent
 )
 
+const maxAskedPerBudget = 4
+
 // Allow decides whether message seq of origin's stream may be retransmitted
-// to the requester at now, and records it if so.
+// to the requester at now, and records it if so. It costs at most
+// MaxServedRuns comparisons, and once the requester has asked for more
+// than 4×budget messages in the interval, a constant.
 func (s *Served) Allow(now, interval time.Duration, budget int, origin int, seq uint64) Verdict {
 	if now-s.start >= interval || now < s.start {
-		s.start, s.sent, s.runs = now, 0, s.runs[:0]
+		s.start, s.asked, s.sent, s.runs = now, 0, 0, s.runs[:0]
+	}
+	if s.asked++; s.asked > maxAskedPerBudget*budget {
+		return OverBudget
 	}
 	for _, r := range s.runs {
 		// seq >= r.first is checked first, so seq-r.first does not wrap.
