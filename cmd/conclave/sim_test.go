@@ -166,3 +166,28 @@ func TestSimReplay(t *testing.T) {
 		t.Errorf("replay %q", got)
 	}
 }
+
+func TestSimAttackers(t *testing.T) {
+	stdout, _, err := execSim(t, "sim", "--seeds", "2", "--members", "3", "--messages", "20", "--faults", "loss", "--attackers", "--json")
+	if err != nil {
+		t.Fatalf("err = %v, stdout:\n%s", err, stdout)
+	}
+	var doc simJSON
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v in %s", err, stdout)
+	}
+	if !doc.Attackers || doc.Violations != 0 || len(doc.Results) != 2 || doc.Results[0].Attacks == 0 {
+		t.Fatalf("%+v", doc)
+	}
+	stdout, _, err = execSim(t, "sim", "--seeds", "2", "--members", "3", "--messages", "20", "--faults", "loss", "--attackers")
+	if err != nil || stdout != "seeds=2 violations=0\n" {
+		t.Fatalf("err = %v, stdout = %q", err, stdout)
+	}
+	if got := simReplay(sim.Config{Seed: 3, Members: 3, Messages: 20, Attackers: true}); !strings.HasSuffix(got, " --attackers") {
+		t.Fatalf("replay %q does not attack", got)
+	}
+	help, _, err := execSim(t, "sim", "--help")
+	if err != nil || !strings.Contains(help, "--attackers") || !strings.Contains(help, "third address") {
+		t.Fatalf("err = %v, help:\n%s", err, help)
+	}
+}

@@ -235,8 +235,7 @@ func (r *run) leave() bool {
 	r.checker.Leaving(p)
 	r.res.Leaves++
 	r.logf("m%d leaves", p)
-	pr.m.Leave()
-	r.drain(p)
+	r.input(p, inLeave, netip.AddrPort{}, nil)
 	return true
 }
 
@@ -279,6 +278,12 @@ func (r *run) applyPartition() {
 		if s, ok := r.churn.side[p]; ok && pr.state == StateUp {
 			sides[s] = append(sides[s], pr.self.Addr)
 			names[s] = append(names[s], fmt.Sprintf("m%d", p))
+		}
+	}
+	if r.adv != nil {
+		// Strangers take sides too, so that they still reach someone.
+		for i, a := range r.adv.strangers {
+			sides[i%2] = append(sides[i%2], a)
 		}
 	}
 	r.net.Partition(sides[0], sides[1])

@@ -43,4 +43,21 @@
 // member delivers its own multicast in the view it sent it in, and all of
 // them eventually. Without membership faults, every message must also reach
 // every member.
+//
+// With Config.Attackers an adversary (adversary.go) attacks every phase
+// but the drain with datagrams from internal/hostile: in members' names,
+// from strangers' addresses, and replays of recorded traffic. The run then
+// also checks that no member panics (a panic is a violation, and the
+// member counts as crashed), that each holds no more state than its
+// stated bound (layers.Stack and membership.Member Footprint), that none
+// sends a stranger more than 3 times the bytes it received from it or
+// anything to a third address named only inside a hostile datagram, and
+// that none retransmits a message to a requester more than once per NAK
+// interval; the checks above still hold, so the attacks must not make a
+// member deliver what was not sent, nor stall or split the group. A
+// datagram in a member's name never uses a sequence number that member
+// may still send: before authentication exists such an in-window forgery
+// is something the member could do itself, and the Checker would report
+// the real message it displaced, so it is out of scope; so are control
+// messages in a member's name (a forged Leave does what the member could).
 package sim

@@ -73,6 +73,10 @@ type Config struct {
 	Sends    int    // point-to-point messages per member during the active phase
 	Faults   Faults
 	Total    bool // members run the total order stack (compose.Total)
+	// Attackers runs an adversary beside the group: hostile datagrams
+	// from strangers and in members' names, replays, and the checks of
+	// what they must not achieve (see adversary.go).
+	Attackers bool
 
 	Step   time.Duration // virtual clock step; DefaultStep when zero
 	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
@@ -150,6 +154,7 @@ type Result struct {
 	Trace   uint64
 	Net     transport.NetStats
 	Drops   uint64   // the members' drop counters, summed
+	Attacks int      // hostile datagrams the adversary sent
 	Members []Member // each process's state at the end, by number
 }
 
@@ -256,6 +261,7 @@ type run struct {
 	log     io.Writer
 	now     time.Duration
 	due     []transport.Delivery
+	to      membership.Endpoint // the destination of the send being input
 	res     Result
 	err     error
 
@@ -267,6 +273,7 @@ type run struct {
 	stable    time.Duration // since when the group has converged; -1 if not
 	draining  bool
 	churn     churn
+	adv       *adversary // nil unless Config.Attackers
 }
 
 // Independent streams of randomness derived from the seed.
@@ -275,10 +282,11 @@ const (
 	streamNetwork
 	streamWorkload
 	streamFaults
+	streamAttack
 )
 
 func newRun(cfg Config, log io.Writer) *run {
-	return &run{
+	r := &run{
 		cfg:     cfg,
 		net:     transport.NewNetwork(mix(cfg.Seed, streamNetwork), cfg.Faults.Network()),
 		faults:  rand.New(rand.NewPCG(mix(cfg.Seed, streamFaults), cfg.Seed)),
@@ -291,6 +299,11 @@ func newRun(cfg Config, log io.Writer) *run {
 		strict:  !cfg.Faults.Membership(),
 		stable:  -1,
 	}
+	if cfg.Attackers {
+		r.adv = newAdversary(cfg.Seed)
+		r.net.KeepFlows()
+	}
+	return r
 }
 
 // run steps the clock through the phases.
@@ -311,6 +324,9 @@ func (r *run) run() error {
 		r.tick()
 		r.inject()
 		r.flush()
+		if r.attacking() {
+			r.attack()
+		}
 		r.advance()
 	}
 	if r.err != nil {
@@ -430,8 +446,7 @@ func (r *run) receive() {
 	for i := range r.due {
 		d := &r.due[i]
 		if p, ok := r.byAddr[d.To]; ok && r.procs[p].state == StateUp {
-			r.procs[p].m.Receive(d.From, d.Data)
-			r.drain(p)
+			r.input(p, inReceive, d.From, d.Data)
 		}
 		*d = transport.Delivery{}
 	}
@@ -440,8 +455,7 @@ func (r *run) receive() {
 func (r *run) tick() {
 	for p, pr := range r.procs {
 		if pr.state == StateUp {
-			pr.m.Tick(r.now)
-			r.drain(p)
+			r.input(p, inTick, netip.AddrPort{}, nil)
 		}
 	}
 }
@@ -449,8 +463,7 @@ func (r *run) tick() {
 func (r *run) flush() {
 	for p, pr := range r.procs {
 		if pr.state == StateUp {
-			pr.m.Flush()
-			r.drain(p)
+			r.input(p, inFlush, netip.AddrPort{}, nil)
 		}
 	}
 }
@@ -511,11 +524,60 @@ func (r *run) send(p int, o *op) {
 	}
 	// The member owns payload from here on.
 	if id.Kind == KindCast {
-		pr.m.Cast(payload)
+		r.input(p, inCast, netip.AddrPort{}, payload)
 	} else {
-		pr.m.Send(r.procs[id.To].self, payload)
+		r.to = r.procs[id.To].self
+		r.input(p, inSend, netip.AddrPort{}, payload)
 	}
-	r.drain(p)
+}
+
+// Inputs to a member, for input.
+const (
+	inReceive = iota
+	inTick
+	inFlush
+	inCast
+	inSend
+	inLeave
+)
+
+var inputNames = [...]string{"Receive", "Tick", "Flush", "Cast", "Send", "Leave"}
+
+// input gives member p one input and drains its outputs. A panic is a
+// violation: the member then counts as crashed, and the run goes on.
+func (r *run) input(p, in int, from netip.AddrPort, data []byte) {
+	if r.guard(p, in, from, data) {
+		r.drain(p)
+	}
+}
+
+func (r *run) guard(p, in int, from netip.AddrPort, data []byte) (ok bool) {
+	pr := r.procs[p]
+	defer func() {
+		if v := recover(); v != nil {
+			r.checker.violate("panic: member %d in %s at %v: %v", p, inputNames[in], r.now, v)
+			r.logf("m%d panicked in %s: %v", p, inputNames[in], v)
+			pr.state = StateCrashed
+			r.net.Detach(pr.self.Addr)
+			r.checker.Crashed(p)
+			ok = false
+		}
+	}()
+	switch in {
+	case inReceive:
+		pr.m.Receive(from, data)
+	case inTick:
+		pr.m.Tick(r.now)
+	case inFlush:
+		pr.m.Flush()
+	case inCast:
+		pr.m.Cast(data)
+	case inSend:
+		pr.m.Send(r.to, data)
+	case inLeave:
+		pr.m.Leave()
+	}
+	return true
 }
 
 // drain takes process p's outputs: its packets to the network (unless
@@ -526,6 +588,9 @@ func (r *run) drain(p int) {
 	if !r.draining {
 		for _, pk := range rd.Packets {
 			r.net.Send(r.now, pr.self.Addr, pk.To, pk.Data)
+			if r.adv != nil {
+				r.watch(p, pk.To, pk.Data)
+			}
 		}
 	}
 	for i := range rd.Events {
