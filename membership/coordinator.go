@@ -115,6 +115,7 @@ func (m *Member) tickCoordinator() {
 	case cMergeWait:
 		if m.now-c.phaseAt >= t.Merge {
 			m.count("merge_timeout")
+			m.mergeFailed = asked{coord: c.merge.Coord, at: m.now}
 			m.debug("not absorbed in time; installing the fallback view", "absorbed_by", c.merge.ID)
 			m.finishRound(nil)
 			return

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/layers/bottom"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -313,8 +314,29 @@ func TestJunkFromCrashedMemberAddress(t *testing.T) {
 	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
 	before := c.members[0].view.ID
 	dead := c.members[2].self
+	// A datagram the member sent in this view, its body spoiled after
+	// the bottom header: it parses as far as the header, no further.
+	sent := c.record()
+	c.members[2].Cast([]byte("last words"))
+	c.members[2].Flush()
+	c.drain(2)
+	var spoiled []byte
+	for _, p := range *sent {
+		if h, err := bottom.Parse(p.data); err == nil && p.from == dead.Addr {
+			spoiled = slices.Clone(p.data)
+			for k := h.Len; k < len(spoiled); k++ {
+				spoiled[k] = 0xff
+			}
+			break
+		}
+	}
+	if spoiled == nil {
+		t.Fatal("the member sent no stack datagram")
+	}
+	c.sent = nil
 	c.crash(2)
 	junk := [][]byte{
+		spoiled,
 		{1},                          // a stack datagram's version, and nothing else
 		{1, 0xff, 0xff, 0xff},        // a truncated stack header
 		{Magic, 0, 0, 0, 0, 0, 0, 0}, // a truncated control header
@@ -451,5 +473,66 @@ func TestStrangerFlushDoesNotCaptureLoneMember(t *testing.T) {
 	}
 	if len(dropped) != 7 {
 		t.Fatalf("dropped and counted: %v, want one each of 7 types", dropped)
+	}
+}
+
+// TestAmplificationBudget checks the budget for answers to a stranger:
+// three times what it sent, to its address only.
+func TestAmplificationBudget(t *testing.T) {
+	s, other := stranger(0).Addr, stranger(1).Addr
+	in := inbound{from: s, budget: amplification * 50, active: true}
+	if !in.allow(s, 100) || !in.allow(s, 50) {
+		t.Fatal("answers within three times 50 bytes refused")
+	}
+	if in.allow(s, 1) {
+		t.Fatal("an answer past three times 50 bytes allowed")
+	}
+	if !in.allow(other, 1000) {
+		t.Fatal("the budget applied to another address")
+	}
+	idle := inbound{}
+	if !idle.allow(s, 1000) {
+		t.Fatal("the budget applied with no stranger's datagram being handled")
+	}
+}
+
+// TestMergeCarriesEveryMembersCookie heals a partition: the smaller side's
+// members each fetch a cookie from the larger side's coordinator, and its
+// coordinator's MergeReq carries them all, so that the whole side comes in
+// in one view change.
+func TestMergeCarriesEveryMembersCookie(t *testing.T) {
+	c := newCluster(t, 5, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 5", func() bool { return c.converged(all(5)...) })
+	var a, b []netip.AddrPort
+	for i, m := range c.members {
+		if i < 3 {
+			a = append(a, m.self.Addr)
+		} else {
+			b = append(b, m.self.Addr)
+		}
+	}
+	c.net.Partition(a, b)
+	c.runUntil(2*time.Second, "two sides", func() bool { return c.converged(0, 1, 2) && c.converged(3, 4) })
+	sent := c.record()
+	c.net.Heal()
+	c.runUntil(3*time.Second, "merged", func() bool { return c.converged(all(5)...) })
+	var reqs []ctlMsg
+	for _, p := range *sent {
+		if msg, err := decodeCtl(p.data, 42); err == nil && msg.Type == mMergeReq {
+			reqs = append(reqs, msg)
+		}
+	}
+	if len(reqs) == 0 {
+		t.Fatal("no MergeReq was sent")
+	}
+	if got := len(reqs[0].Proposal.Members); got != 2 {
+		t.Fatalf("the first MergeReq names %d members, want both of the smaller side", got)
+	}
+	for i, m := range c.members {
+		for _, name := range []string{"went_alone", "dismissed", "merge_members_unproven", "drop.merge_req_unproven", "merge_timeout"} {
+			if n := m.counters[name]; n != 0 {
+				t.Errorf("member %d: %s = %d", i, name, n)
+			}
+		}
 	}
 }

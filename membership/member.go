@@ -136,15 +136,16 @@ type Member struct {
 	left      bool
 	maxLTime  uint64
 
-	known     knownList // addresses to probe for other views
-	probeNext int
-	nextProbe time.Duration
-	merges    []pendingMerge
-	vetoed    map[Endpoint]bool
-	vetoOrder []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
-	cookies   cookieJar
-	asked     asked   // the coordinator last asked to absorb this member's view
-	inbound   inbound // the datagram being handled, when from a stranger
+	known       knownList // addresses to probe for other views
+	probeNext   int
+	nextProbe   time.Duration
+	merges      []pendingMerge
+	vetoed      map[Endpoint]bool
+	vetoOrder   []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
+	cookies     cookieJar
+	asked       asked   // the coordinator last asked to absorb this member's view
+	mergeFailed asked   // the coordinator that last did not absorb it in time
+	inbound     inbound // the datagram being handled, when from a stranger
 
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
@@ -415,13 +416,12 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 }
 
 // stackReceive hands a datagram from the member of rank r to the stack,
-// and reports whether it was one of this view's, from that member, which
-// the stack parsed.
+// and reports whether the stack accepted it and it names that member as
+// its sender (the stack cannot tell which address a datagram came from).
 func (m *Member) stackReceive(r int, data []byte) bool {
 	h, err := bottom.Parse(data)
-	ok := err == nil && h.View == m.view.ID.Wire() && h.Sender == uint64(r)
-	m.stack.Receive(data)
-	return ok
+	own := err == nil && h.Sender == uint64(r)
+	return m.stack.Receive(data) && own
 }
 
 // receiveCtl handles a decoded control message from address from, size

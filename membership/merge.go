@@ -133,6 +133,13 @@ func (m *Member) onProbe(msg *ctlMsg) {
 		return
 	}
 	if free && theyAbsorb && echoed && msg.From == other.Coord {
+		if f := m.mergeFailed; f.coord == other.Coord && m.now-f.at < m.cfg.Timing.Merge {
+			// It did not take this view in last time: a peer that
+			// answers probes but never merges blocks this view at most
+			// half the time.
+			m.count("merges_deferred")
+			return
+		}
 		m.count("merges_started")
 		m.debug("found a view that absorbs this one", "other", other.ID, "size", other.Size)
 		m.startRound(other)
