@@ -60,7 +60,32 @@ func Known() []string {
 }
 
 // Build composes the named layers, bottom first, into a stack.
+//
+// The layers' windows depend on each other, and Build keeps them
+// consistent: a sender's flow control window (mflow Window) must be smaller
+// than the receivers' reliable multicast window (mnak MaxHeld), or honest
+// multicasts would fall outside it; the stability layer believes counts up
+// to that receive window ahead (stable MaxAhead), and the total order layer
+// queues ORDERs for that many casts per member (total MaxQueued), unless
+// set otherwise.
 func Build(cfg layers.Config, names []string, opts Options) (*layers.Stack, error) {
+	held := opts.Mnak.MaxHeld
+	if held <= 0 {
+		held = mnak.DefaultMaxHeld
+	}
+	window := opts.Mflow.Window
+	if window == 0 {
+		window = mflow.DefaultWindow
+	}
+	if slices.Contains(names, "mnak") && slices.Contains(names, "mflow") && window >= uint64(held) {
+		return nil, fmt.Errorf("compose: flow control window %d not below the reliable multicast window %d", window, held)
+	}
+	if opts.Stable.MaxAhead == 0 {
+		opts.Stable.MaxAhead = uint64(held)
+	}
+	if opts.Total.MaxQueued == 0 {
+		opts.Total.MaxQueued = held * max(cfg.View.N, 1)
+	}
 	ls := make([]layers.Layer, 0, len(names))
 	for _, n := range names {
 		c, ok := constructors[n]

@@ -3,6 +3,11 @@ package compose_test
 import (
 	"bytes"
 	"testing"
+
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/compose"
+	"github.com/conclave-go/conclave/layers/mflow"
+	"github.com/conclave-go/conclave/layers/mnak"
 )
 
 // TestReceiveAccepted checks what Receive reports: a datagram that parsed is
@@ -58,6 +63,26 @@ func TestFootprintWithinBound(t *testing.T) {
 	for r, s := range g.stacks {
 		if f, b := s.Footprint(), s.FootprintBound(); f > b {
 			t.Errorf("member %d: footprint %d above its bound %d", r, f, b)
+		}
+	}
+}
+
+// TestBuildWindows checks that Build refuses a flow control window that
+// honest multicasts would overrun the receivers' window with.
+func TestBuildWindows(t *testing.T) {
+	cfg := layers.Config{View: layers.View{N: 2}}
+	for _, c := range []struct {
+		name string
+		opts compose.Options
+		ok   bool
+	}{
+		{"defaults", compose.Options{}, true},
+		{"flow window equal to the receive window", compose.Options{Mflow: mflow.Config{Window: mnak.DefaultMaxHeld}}, false},
+		{"larger receive window", compose.Options{Mflow: mflow.Config{Window: 1 << 14}, Mnak: mnak.Config{MaxHeld: 1 << 15}}, true},
+		{"small receive window", compose.Options{Mnak: mnak.Config{MaxHeld: 64}}, false},
+	} {
+		if _, err := compose.Build(cfg, compose.Reliable, c.opts); (err == nil) != c.ok {
+			t.Errorf("%s: err = %v", c.name, err)
 		}
 	}
 }
