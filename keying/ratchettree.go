@@ -52,11 +52,15 @@ type Tree struct {
 	undo *treeUndo // non-nil while an edit may still be rolled back
 }
 
-// treeUndo records an edit in progress: the prior content of every node it
-// changed, and the whole node array if it resized the tree.
+// treeUndo records an edit in progress: the tree's arrays as they were
+// (a resize reslices or reallocates them, never changes their old
+// elements in place but through setNode, and a subtree's hash does not
+// depend on the tree's size) and the prior content of every node set.
 type treeUndo struct {
 	leaves  uint32
-	nodes   [][]byte // set when the edit resized the tree
+	nodes   [][]byte
+	hashes  []byte
+	hashOK  []bool
 	changed []nodeChange
 }
 
@@ -66,7 +70,9 @@ type nodeChange struct {
 }
 
 // begin starts an edit that rollback can undo.
-func (t *Tree) begin() { t.undo = &treeUndo{leaves: t.leaves} }
+func (t *Tree) begin() {
+	t.undo = &treeUndo{leaves: t.leaves, nodes: t.nodes, hashes: t.hashes, hashOK: t.hashOK}
+}
 
 // commitEdit ends an edit, keeping its changes.
 func (t *Tree) commitEdit() { t.undo = nil }
@@ -79,23 +85,14 @@ func (t *Tree) rollback() {
 	if u == nil {
 		return
 	}
-	if u.nodes != nil {
-		// Changes recorded before the resize were taken into the snapshot.
-		for k := len(u.changed) - 1; k >= 0; k-- {
-			u.nodes[u.changed[k].x] = u.changed[k].enc
-		}
-		nh := t.suite.HashSize()
-		t.leaves = u.leaves
-		t.nodes = u.nodes
-		t.hashes = make([]byte, len(u.nodes)*nh)
-		t.hashOK = make([]bool, len(u.nodes))
-		return
-	}
+	t.leaves, t.nodes, t.hashes, t.hashOK = u.leaves, u.nodes, u.hashes, u.hashOK
 	for k := len(u.changed) - 1; k >= 0; k-- {
-		c := u.changed[k]
-		t.nodes[c.x] = c.enc
-		t.invalidate(c.x)
+		if c := u.changed[k]; c.x < uint32(len(t.nodes)) {
+			t.nodes[c.x] = c.enc
+			t.invalidate(c.x)
+		}
 	}
+	t.hashOK[root(t.leaves)] = false
 }
 
 // NewTree returns a tree of one blank leaf.
@@ -116,9 +113,6 @@ func (t *Tree) LeafCount() uint32 { return t.leaves }
 func (t *Tree) resize(n uint32) {
 	w := int(nodeWidth(n))
 	nh := t.suite.HashSize()
-	if t.undo != nil && t.undo.nodes == nil {
-		t.undo.nodes = append([][]byte(nil), t.nodes...)
-	}
 	if w <= len(t.nodes) {
 		t.nodes = t.nodes[:w:w]
 		t.hashes = t.hashes[: w*nh : w*nh]
@@ -162,7 +156,7 @@ func (t *Tree) blank(x uint32) bool { return t.nodes[x] == nil }
 
 // setNode stores an encoded node (nil to blank it).
 func (t *Tree) setNode(x uint32, enc []byte) {
-	if t.undo != nil && t.undo.nodes == nil {
+	if t.undo != nil {
 		t.undo.changed = append(t.undo.changed, nodeChange{x, t.nodes[x]})
 	}
 	t.nodes[x] = enc

@@ -156,12 +156,14 @@ func (p *PrivateKeys) Destroy() {
 func (p *PrivateKeys) Clone(s *crypto.Suite) (*PrivateKeys, error) {
 	c := &PrivateKeys{Leaf: p.Leaf, keys: make(map[uint32]*crypto.KEMPrivateKey, len(p.keys))}
 	for x, k := range p.keys {
-		b, err := k.Bytes()
+		b, err := privateKeyBytes(k)
 		if err != nil {
 			c.Destroy()
 			return nil, err
 		}
-		ck, err := s.ParseKEMPrivateKey(b)
+		// The parsed key may keep the slice it is parsed from: hand it a
+		// copy of its own before zeroing ours.
+		ck, err := s.ParseKEMPrivateKey(bytes.Clone(b))
 		b.Zero()
 		if err != nil {
 			c.Destroy()
@@ -170,6 +172,17 @@ func (p *PrivateKeys) Clone(s *crypto.Suite) (*PrivateKeys, error) {
 		c.keys[x] = ck
 	}
 	return c, nil
+}
+
+// privateKeyBytes returns a copy of k's serialisation that the caller may
+// zero: the standard library's X-Wing key hands out its own seed, so
+// zeroing what Bytes returns would erase the live key's seed.
+func privateKeyBytes(k *crypto.KEMPrivateKey) (crypto.Secret, error) {
+	b, err := k.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	return crypto.Secret(bytes.Clone(b)), nil
 }
 
 // SetPathSecret derives the key pair of parent x from a path secret and
@@ -251,21 +264,60 @@ func (t *Tree) pathSecretFor(sender, j uint32, first crypto.Secret) (crypto.Secr
 // Leaves in exclude (joiners that learn their path secret from a welcome)
 // are left out of the encryption. On success t and priv hold the new path.
 func (t *Tree) CreatePath(priv *PrivateKeys, leaf *LeafNode, sig *crypto.SigningKey, gc *GroupContext, exclude []uint32, rand io.Reader) (*UpdatePath, *PathResult, error) {
+	up, res, keys, err := t.createPath(priv.Leaf, leaf, sig, gc, exclude, rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys.install(priv, t.leaves)
+	return up, res, nil
+}
+
+// pathKeys are the private keys a path gives a member, held apart until
+// the whole commit has succeeded: the sender's direct path (whose old keys
+// the member forgets) and the new keys by node.
+type pathKeys struct {
+	sender uint32
+	keys   map[uint32]*crypto.KEMPrivateKey
+}
+
+// install forgets priv's keys on the sender's direct path in a tree of
+// leaves leaves, then holds the new keys.
+func (k *pathKeys) install(priv *PrivateKeys, leaves uint32) {
+	for _, x := range directPath(leafNode(k.sender), leaves) {
+		priv.drop(x)
+	}
+	for x, key := range k.keys {
+		priv.set(x, key)
+	}
+}
+
+// destroy drops keys that will not be installed.
+func (k *pathKeys) destroy() {
+	if k == nil {
+		return
+	}
+	for _, key := range k.keys {
+		key.Destroy()
+	}
+}
+
+// createPath does CreatePath's work inside the caller's edit, returning the
+// new private keys instead of installing them.
+func (t *Tree) createPath(i uint32, leaf *LeafNode, sig *crypto.SigningKey, gc *GroupContext, exclude []uint32, rand io.Reader) (*UpdatePath, *PathResult, *pathKeys, error) {
 	s := t.suite
-	i := priv.Leaf
 	if !t.Occupied(i) {
-		return nil, nil, ErrBlankLeaf
+		return nil, nil, nil, ErrBlankLeaf
 	}
 	path, cop := t.filteredDirectPath(i)
 
 	leafKey, err := s.GenerateKeyPair(rand)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	secret := make(crypto.Secret, s.HashSize())
 	if _, err := io.ReadFull(rand, secret); err != nil {
 		leafKey.Destroy()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	res := &PathResult{}
 	if len(path) > 0 {
@@ -273,7 +325,7 @@ func (t *Tree) CreatePath(priv *PrivateKeys, leaf *LeafNode, sig *crypto.Signing
 	}
 	secrets := make([]crypto.Secret, len(path))
 	keys := make([]*crypto.KEMPrivateKey, len(path))
-	fail := func(err error) (*UpdatePath, *PathResult, error) {
+	fail := func(err error) (*UpdatePath, *PathResult, *pathKeys, error) {
 		for k := range secrets {
 			secrets[k].Zero()
 			if keys[k] != nil {
@@ -282,7 +334,7 @@ func (t *Tree) CreatePath(priv *PrivateKeys, leaf *LeafNode, sig *crypto.Signing
 		}
 		leafKey.Destroy()
 		res.Destroy()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for k := range path {
 		secrets[k] = secret
@@ -303,25 +355,20 @@ func (t *Tree) CreatePath(priv *PrivateKeys, leaf *LeafNode, sig *crypto.Signing
 		pubs[k] = keys[k].PublicKey().Bytes()
 	}
 
-	t.begin()
 	ph, err := t.mergePath(i, path, cop, pubs)
 	if err != nil {
-		t.rollback()
 		return fail(err)
 	}
 	nl.ParentHash = ph
 	if err := nl.Sign(s, sig, gc.GroupID, i); err != nil {
-		t.rollback()
 		return fail(err)
 	}
 	if err := t.SetLeaf(i, nl); err != nil {
-		t.rollback()
 		return fail(err)
 	}
 	gc.TreeHash = t.TreeHash()
 	ctx, err := gc.Bytes()
 	if err != nil {
-		t.rollback()
 		return fail(err)
 	}
 
@@ -334,12 +381,10 @@ func (t *Tree) CreatePath(priv *PrivateKeys, leaf *LeafNode, sig *crypto.Signing
 			}
 			pub, err := s.ParseKEMPublicKey(t.encryptionKey(x))
 			if err != nil {
-				t.rollback()
 				return fail(err)
 			}
 			kemOut, ct, err := s.EncryptWithLabel(pub, "UpdatePathNode", ctx, secrets[k])
 			if err != nil {
-				t.rollback()
 				return fail(err)
 			}
 			res.Seals++
@@ -347,18 +392,13 @@ func (t *Tree) CreatePath(priv *PrivateKeys, leaf *LeafNode, sig *crypto.Signing
 		}
 		up.Nodes[k] = n
 	}
-	t.commitEdit()
 
-	// Forget the keys of the old direct path, then hold the new ones.
-	for _, x := range directPath(leafNode(i), t.leaves) {
-		priv.drop(x)
-	}
-	priv.set(leafNode(i), leafKey)
+	pk := &pathKeys{sender: i, keys: map[uint32]*crypto.KEMPrivateKey{leafNode(i): leafKey}}
 	for k, x := range path {
-		priv.set(x, keys[k])
+		pk.keys[x] = keys[k]
 		secrets[k].Zero()
 	}
-	return up, res, nil
+	return up, res, pk, nil
 }
 
 // mergePath blanks the direct path of leaf i, sets the filtered direct
@@ -443,28 +483,32 @@ func (t *Tree) applyPath(sender uint32, up *UpdatePath, gc *GroupContext) (path,
 // keys, and installs the new private keys. Leaves in exclude were left out
 // of the encryption (joiners). On error t and priv are unchanged.
 func (t *Tree) ProcessPath(priv *PrivateKeys, sender uint32, up *UpdatePath, gc *GroupContext, exclude []uint32) (*PathResult, error) {
-	if sender == priv.Leaf {
-		return nil, ErrOwnPath
-	}
 	t.begin()
-	path, cop, err := t.applyPath(sender, up, gc)
-	if err != nil {
-		t.rollback()
-		return nil, err
-	}
-	res, keys, err := t.decryptPath(priv, path, cop, up, gc, exclude)
+	res, keys, err := t.processPath(priv, sender, up, gc, exclude)
 	if err != nil {
 		t.rollback()
 		return nil, err
 	}
 	t.commitEdit()
-	for _, x := range directPath(leafNode(sender), t.leaves) {
-		priv.drop(x)
-	}
-	for x, k := range keys {
-		priv.set(x, k)
-	}
+	keys.install(priv, t.leaves)
 	return res, nil
+}
+
+// processPath does ProcessPath's work inside the caller's edit, returning
+// the new private keys instead of installing them.
+func (t *Tree) processPath(priv *PrivateKeys, sender uint32, up *UpdatePath, gc *GroupContext, exclude []uint32) (*PathResult, *pathKeys, error) {
+	if sender == priv.Leaf {
+		return nil, nil, ErrOwnPath
+	}
+	path, cop, err := t.applyPath(sender, up, gc)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, keys, err := t.decryptPath(priv, path, cop, up, gc, exclude)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, &pathKeys{sender: sender, keys: keys}, nil
 }
 
 func (t *Tree) decryptPath(priv *PrivateKeys, path, cop []uint32, up *UpdatePath, gc *GroupContext, exclude []uint32) (*PathResult, map[uint32]*crypto.KEMPrivateKey, error) {

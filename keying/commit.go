@@ -1,0 +1,396 @@
+package keying
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/conclave-go/conclave/crypto"
+	"github.com/conclave-go/conclave/internal/mlsenc"
+)
+
+// Bounds on a commit.
+const (
+	MaxProposalsLen = 1 << 26 // bytes of the proposals vector
+	MaxProposals    = 1 << 16 // proposals in one commit
+)
+
+// Commit is Conclave's commit: the proposals one view change applies and
+// the committer's update path, signed by the committer and confirmed by the
+// new epoch's confirmation tag. Its content follows RFC 9420's Commit
+// (§12.4) without proposal references, framed in Conclave's own manner:
+//
+//	struct {
+//	    uint64 epoch;                  // the epoch the commit leaves
+//	    uint32 committer;
+//	    CommitProposal proposals<V>;   // Proposal, then uint32 sender for updates
+//	    UpdatePath path;
+//	    opaque signature<V>;           // SignWithLabel("ConclaveCommitTBS", GroupContext || content)
+//	    opaque confirmation_tag<V>;    // MAC(confirmation_key, confirmed_transcript_hash)
+//	} Commit;
+//
+// The confirmed transcript hash of the new epoch chains the previous
+// interim hash with everything but the confirmation tag (RFC 9420 §8.2).
+type Commit struct {
+	Epoch           uint64
+	Committer       uint32
+	Proposals       []Proposal
+	Path            *UpdatePath
+	Signature       []byte
+	ConfirmationTag []byte
+}
+
+func (c *Commit) encodeContent(w *mlsenc.Writer) {
+	w.Uint64(c.Epoch)
+	w.Uint32(c.Committer)
+	w.Vector(func(w *mlsenc.Writer) {
+		for i := range c.Proposals {
+			p := &c.Proposals[i]
+			p.Encode(w)
+			if p.Type == ProposalUpdate {
+				w.Uint32(p.Sender)
+			}
+		}
+	})
+	c.Path.Encode(w)
+}
+
+func (c *Commit) content() ([]byte, error) {
+	w := mlsenc.NewWriter(nil)
+	c.encodeContent(w)
+	return w.Bytes()
+}
+
+// transcriptInput is what the confirmed transcript hash covers.
+func (c *Commit) transcriptInput() ([]byte, error) {
+	w := mlsenc.NewWriter(nil)
+	c.encodeContent(w)
+	w.Opaque(c.Signature)
+	return w.Bytes()
+}
+
+// Bytes is the commit's encoding.
+func (c *Commit) Bytes() ([]byte, error) {
+	w := mlsenc.NewWriter(nil)
+	c.encodeContent(w)
+	w.Opaque(c.Signature)
+	w.Opaque(c.ConfirmationTag)
+	return w.Bytes()
+}
+
+// ParseCommit decodes a whole commit strictly: bounded counts and lengths,
+// no trailing bytes.
+func ParseCommit(b []byte) (*Commit, error) {
+	r := mlsenc.NewReader(b)
+	c := &Commit{Epoch: r.Uint64(), Committer: r.Uint32(), Proposals: []Proposal{}}
+	r.Elements(MaxProposalsLen, func(e *mlsenc.Reader) {
+		if len(c.Proposals) == MaxProposals {
+			e.Fail(ErrProposal)
+			return
+		}
+		p := DecodeProposal(e)
+		if p == nil {
+			return
+		}
+		if p.Type == ProposalUpdate {
+			p.Sender = e.Uint32()
+		}
+		c.Proposals = append(c.Proposals, *p)
+	})
+	c.Path = DecodeUpdatePath(r)
+	c.Signature = r.Opaque(MaxSignatureLen)
+	c.ConfirmationTag = r.Opaque(MaxHashLen)
+	if err := r.Done(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// applyProposals checks proposals by committer and applies them to t in
+// RFC 9420's order (updates, removes, adds; §12.3), inside the caller's
+// edit. It returns the joiners' leaf indices in proposal order. Each leaf
+// is touched by at most one proposal, never the committer's.
+func (t *Tree) applyProposals(s *crypto.Suite, groupID []byte, committer uint32, proposals []Proposal) ([]uint32, error) {
+	touched := map[uint32]bool{committer: true}
+	for _, p := range proposals {
+		switch p.Type {
+		case ProposalUpdate:
+			if p.Leaf == nil || touched[p.Sender] || !t.Occupied(p.Sender) || p.Leaf.Source != SourceUpdate {
+				return nil, ErrBadProposal
+			}
+			touched[p.Sender] = true
+			if err := p.Leaf.Verify(s, groupID, p.Sender); err != nil {
+				return nil, err
+			}
+			if !bytes.Equal(p.Leaf.SignatureKey, t.Leaf(p.Sender).SignatureKey) {
+				return nil, ErrBadProposal
+			}
+			if _, err := s.ParseKEMPublicKey(p.Leaf.EncryptionKey); err != nil {
+				return nil, err
+			}
+			if err := t.UpdateLeaf(p.Sender, p.Leaf); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, p := range proposals {
+		if p.Type == ProposalRemove {
+			if touched[p.Removed] || !t.Occupied(p.Removed) {
+				return nil, ErrBadProposal
+			}
+			touched[p.Removed] = true
+			if err := t.RemoveLeaf(p.Removed); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var joiners []uint32
+	for _, p := range proposals {
+		switch p.Type {
+		case ProposalAdd:
+			if p.KeyPackage == nil {
+				return nil, ErrBadProposal
+			}
+			if err := p.KeyPackage.Verify(s); err != nil {
+				return nil, err
+			}
+			i, err := t.AddLeaf(p.KeyPackage.Leaf)
+			if err != nil {
+				return nil, err
+			}
+			joiners = append(joiners, i)
+		case ProposalUpdate, ProposalRemove:
+		default:
+			return nil, ErrBadProposal
+		}
+	}
+	return joiners, nil
+}
+
+// provisional returns the group context a commit's path is encrypted under
+// (RFC 9420 §12.4.2): the next epoch, the old confirmed transcript hash;
+// the tree hash is set once the path is merged.
+func (g *Group) provisional() *GroupContext {
+	return &GroupContext{
+		Suite:                   g.gc.Suite,
+		GroupID:                 g.gc.GroupID,
+		Epoch:                   g.gc.Epoch + 1,
+		ConfirmedTranscriptHash: g.gc.ConfirmedTranscriptHash,
+		Extensions:              g.gc.Extensions,
+	}
+}
+
+// CommitResult is what a committer gets from Commit.
+type CommitResult struct {
+	Commit   *Commit
+	Welcomes []*Welcome // one per add proposal, in proposal order
+	// Seals counts the HPKE encryptions made: path secrets and welcomes.
+	Seals int
+}
+
+// Commit applies proposals, refreshes this member's path, moves the group
+// to the next epoch and returns the commit for the other members and a
+// welcome for each joiner. On error the group is unchanged.
+func (g *Group) Commit(proposals []Proposal, rand io.Reader) (*CommitResult, error) {
+	s, t := g.suite, g.tree
+	me := g.priv.Leaf
+	oldCtx, err := g.gc.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	t.begin()
+	joiners, err := t.applyProposals(s, g.gc.GroupID, me, proposals)
+	if err != nil {
+		t.rollback()
+		return nil, err
+	}
+	gc := g.provisional()
+	up, res, keys, err := t.createPath(me, t.Leaf(me), g.sig, gc, joiners, rand)
+	if err != nil {
+		t.rollback()
+		return nil, err
+	}
+	fail := func(err error) (*CommitResult, error) {
+		t.rollback()
+		res.Destroy()
+		keys.destroy()
+		return nil, err
+	}
+	c := &Commit{Epoch: g.gc.Epoch, Committer: me, Proposals: proposals, Path: up}
+	content, err := c.content()
+	if err != nil {
+		return fail(err)
+	}
+	if c.Signature, err = s.SignWithLabel(g.sig, "ConclaveCommitTBS", append(oldCtx, content...)); err != nil {
+		return fail(err)
+	}
+	next, confirmed, err := g.nextEpoch(c, res.CommitSecret, gc)
+	if err != nil {
+		return fail(err)
+	}
+	c.ConfirmationTag = next.ConfirmationTag(confirmed)
+	gc.ConfirmedTranscriptHash = confirmed
+	refreshed := g.nextRefreshed(c, joiners, gc.Epoch)
+
+	out := &CommitResult{Commit: c, Seals: res.Seals}
+	if len(joiners) > 0 {
+		info, err := g.groupInfo(gc, c.ConfirmationTag, refreshed)
+		if err != nil {
+			next.Destroy()
+			return fail(err)
+		}
+		for k, j := range joiners {
+			var kp *KeyPackage
+			n := 0
+			for i := range proposals {
+				if proposals[i].Type == ProposalAdd {
+					if n == k {
+						kp = proposals[i].KeyPackage
+					}
+					n++
+				}
+			}
+			w, err := g.welcome(next, info, kp, j, res.PathSecret, me)
+			if err != nil {
+				next.Destroy()
+				return fail(err)
+			}
+			out.Welcomes = append(out.Welcomes, w)
+			out.Seals++
+		}
+	}
+	t.commitEdit()
+	keys.install(g.priv, t.leaves)
+	g.finish(next, gc, c.ConfirmationTag, refreshed)
+	res.Destroy()
+	return out, nil
+}
+
+// nextEpoch runs the key schedule for a commit: the confirmed transcript
+// hash, then the epoch from the commit secret under the final context.
+func (g *Group) nextEpoch(c *Commit, commitSecret crypto.Secret, gc *GroupContext) (*Epoch, []byte, error) {
+	input, err := c.transcriptInput()
+	if err != nil {
+		return nil, nil, err
+	}
+	confirmed := ConfirmedTranscriptHash(g.suite, g.interim, input)
+	final := *gc
+	final.ConfirmedTranscriptHash = confirmed
+	next, err := g.epoch.Next(commitSecret, nil, &final)
+	if err != nil {
+		return nil, nil, err
+	}
+	return next, confirmed, nil
+}
+
+// nextRefreshed is the path-refresh table after commit c: the committer's
+// path and every joiner's leaf are as new as the epoch; an updated
+// member's path is blank, so its entry stays.
+func (g *Group) nextRefreshed(c *Commit, joiners []uint32, epoch uint64) []uint64 {
+	r := make([]uint64, g.tree.leaves)
+	copy(r, g.refreshed)
+	r[c.Committer] = epoch
+	for _, j := range joiners {
+		r[j] = epoch
+	}
+	return r
+}
+
+// finish installs the new epoch.
+func (g *Group) finish(next *Epoch, gc *GroupContext, tag []byte, refreshed []uint64) {
+	g.epoch.Destroy()
+	g.epoch = next
+	g.gc = *gc
+	g.interim = InterimTranscriptHash(g.suite, gc.ConfirmedTranscriptHash, tag)
+	g.refreshed = refreshed
+}
+
+// Process applies a commit made by another member: it checks the
+// committer's signature, applies the proposals, decrypts the path secret
+// meant for this member, runs the key schedule and checks the confirmation
+// tag. A commit that removes this member fails with ErrRemoved. On error
+// the group is unchanged.
+func (g *Group) Process(c *Commit) error {
+	s, t := g.suite, g.tree
+	if c.Epoch != g.gc.Epoch {
+		return ErrWrongEpoch
+	}
+	if c.Committer == g.priv.Leaf || !t.Occupied(c.Committer) {
+		return ErrCommitter
+	}
+	if c.Path == nil {
+		return ErrPathLength
+	}
+	oldCtx, err := g.gc.Bytes()
+	if err != nil {
+		return err
+	}
+	content, err := c.content()
+	if err != nil {
+		return err
+	}
+	if err := s.VerifyWithLabel(t.Leaf(c.Committer).SignatureKey, "ConclaveCommitTBS", append(oldCtx, content...), c.Signature); err != nil {
+		return err
+	}
+	var myUpdate *crypto.KEMPrivateKey
+	for _, p := range c.Proposals {
+		switch {
+		case p.Type == ProposalRemove && p.Removed == g.priv.Leaf:
+			return ErrRemoved
+		case p.Type == ProposalUpdate && p.Sender == g.priv.Leaf && p.Leaf != nil:
+			if myUpdate = g.pending[string(p.Leaf.EncryptionKey)]; myUpdate == nil {
+				return ErrBadProposal
+			}
+		}
+	}
+	t.begin()
+	joiners, err := t.applyProposals(s, g.gc.GroupID, c.Committer, c.Proposals)
+	if err != nil {
+		t.rollback()
+		return err
+	}
+	gc := g.provisional()
+	// An updated member decrypts with its new leaf key: look it up in a
+	// view of the private keys that has it in place of the old one.
+	priv := g.priv
+	if myUpdate != nil {
+		priv = &PrivateKeys{Leaf: g.priv.Leaf, keys: map[uint32]*crypto.KEMPrivateKey{leafNode(g.priv.Leaf): myUpdate}}
+	}
+	res, keys, err := t.processPath(priv, c.Committer, c.Path, gc, joiners)
+	if err != nil {
+		t.rollback()
+		return err
+	}
+	next, confirmed, err := g.nextEpoch(c, res.CommitSecret, gc)
+	res.Destroy()
+	if err != nil {
+		t.rollback()
+		keys.destroy()
+		return err
+	}
+	if !next.VerifyConfirmationTag(confirmed, c.ConfirmationTag) {
+		t.rollback()
+		keys.destroy()
+		next.Destroy()
+		return ErrConfirmation
+	}
+	gc.ConfirmedTranscriptHash = confirmed
+	t.commitEdit()
+	if myUpdate != nil {
+		// The update blanked this member's direct path: every parent key
+		// it held is gone; the new leaf key replaces the old.
+		for x := range g.priv.keys {
+			g.priv.drop(x)
+		}
+		delete(g.pending, string(t.Leaf(g.priv.Leaf).EncryptionKey))
+		g.priv.set(leafNode(g.priv.Leaf), myUpdate)
+	}
+	// Keys for nodes the proposals blanked or truncated are useless now.
+	for x := range g.priv.keys {
+		if x >= uint32(len(t.nodes)) || t.blank(x) {
+			g.priv.drop(x)
+		}
+	}
+	keys.install(g.priv, t.leaves)
+	g.finish(next, gc, c.ConfirmationTag, g.nextRefreshed(c, joiners, gc.Epoch))
+	return nil
+}
