@@ -64,8 +64,8 @@ func (s *Suite) GenerateSigningKey(rand io.Reader) (*SigningKey, error) {
 			return nil, fmt.Errorf("crypto: reading randomness: %w", err)
 		}
 		if s.sig == sigECDSA && s.curve.Params().BitSize%8 != 0 {
-			// P-521: keep the top byte to the curve's 521 bits so the
-			// rejection below succeeds with probability about one half.
+			// P-521: 66 bytes hold 528 bits; keeping only the curve's 521
+			// makes a draw below the group order almost certain.
 			buf[0] &= 1
 		}
 		k, err := s.ParseSigningKey(buf)

@@ -150,11 +150,30 @@ func TestEpochStateStrict(t *testing.T) {
 	if _, _, err := LoadEpochState(bad); !errors.Is(err, ErrEpochState) {
 		t.Errorf("unsupported suite: %v", err)
 	}
-	// A stored node over a seeded leaf: put the root back.
-	tree.nodes[tree.leaves-1] = bytes.Repeat(crypto.Secret{3}, s.HashSize())
-	b, _ := SaveEpochState(e, tree)
-	if _, _, err := LoadEpochState(b); !errors.Is(err, ErrEpochState) {
-		t.Errorf("overlapping node accepted: %v", err)
+	// Kept keys outside the window, or not behind the ratchet.
+	r, _ := tree.Ratchet(2, HandshakeRatchet)
+	for _, next := range []uint64{r.next + MaxRetainedKeys, 3} {
+		saved := r.next
+		r.next = next
+		b, _ := SaveEpochState(e, tree)
+		if _, _, err := LoadEpochState(b); !errors.Is(err, ErrEpochState) {
+			t.Errorf("kept keys with next generation %d accepted: %v", next, err)
+		}
+		r.next = saved
+	}
+	// Leaves 0 and 2 of 4 are seeded; nodes 2 and 6 (leaves 1 and 3) are
+	// stored. A stored secret for leaf 2 (node 4) would seed it twice; the
+	// root would overlap the stored nodes.
+	for _, n := range []uint32{4, 3} {
+		tree.nodes[n] = bytes.Repeat(crypto.Secret{3}, s.HashSize())
+		b, _ := SaveEpochState(e, tree)
+		if _, _, err := LoadEpochState(b); !errors.Is(err, ErrEpochState) {
+			t.Errorf("node %d stored over seeded leaves accepted: %v", n, err)
+		}
+		delete(tree.nodes, n)
+	}
+	if len(tree.nodes) != 2 || tree.nodes[2] == nil || tree.nodes[6] == nil {
+		t.Fatalf("fixture has other stored nodes than 2 and 6")
 	}
 }
 

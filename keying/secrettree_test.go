@@ -128,7 +128,7 @@ func TestRatchetRefusesFarAhead(t *testing.T) {
 func TestRatchetWindow(t *testing.T) {
 	s := allSuites(t)[0]
 	r, _ := newTestTree(t, s, 1).Ratchet(0, ApplicationRatchet)
-	for g := uint32(MaxForwardGenerations); g <= 4*MaxForwardGenerations; g += MaxForwardGenerations {
+	for g := uint32(1000); g <= 4000; g += 1000 {
 		if _, err := r.Key(g); err != nil {
 			t.Fatal(err)
 		}
@@ -136,11 +136,18 @@ func TestRatchetWindow(t *testing.T) {
 			t.Fatalf("%d keys kept", len(r.skipped))
 		}
 	}
-	if _, err := r.Key(0); !errors.Is(err, ErrGenerationGone) {
-		t.Errorf("a key far behind the window is still served: %v", err)
+	// The ratchet's next generation is 4001: it keeps 4001-MaxRetainedKeys
+	// and later, and nothing before.
+	oldest := uint32(4001 - MaxRetainedKeys)
+	for _, g := range []uint32{0, 999, oldest - 1} {
+		if _, err := r.Key(g); !errors.Is(err, ErrGenerationGone) {
+			t.Errorf("generation %d, behind the window, is still served: %v", g, err)
+		}
 	}
-	if _, err := r.Key(4*MaxForwardGenerations - 1); err != nil {
-		t.Errorf("a key just behind is not served: %v", err)
+	for _, g := range []uint32{oldest, 3999} {
+		if _, err := r.Key(g); err != nil {
+			t.Errorf("generation %d, inside the window, is not served: %v", g, err)
+		}
 	}
 }
 
