@@ -42,7 +42,8 @@
 // layer reads from one is checked against the receiver's window or a stated
 // bound before any arithmetic or allocation; input that fails is dropped
 // and counted by reason (Port.Drop, the "drop.*" counters), and Receive then
-// reports the datagram as not accepted. The memory a member keeps for what
+// reports the datagram as not accepted (a mere duplicate is counted with
+// Port.Ignore and leaves it accepted). The memory a member keeps for what
 // it receives is bounded, and what an attacker can inflate shrinks back or
 // times out. Footprint and FootprintBound measure it; with N members,
 // datagrams of D bytes (MaxDatagram, 1400) and messages of M bytes
@@ -57,8 +58,13 @@
 //	                                    once and at most 512 per 4 ms
 //	pt2pt   ring per peer, delivered    N·(2^11·S + 2^11·D): window
 //	        messages released at once   2·Window; NAK answers as mnak
-//	stable  ack vectors                 N²·8
+//	stable  ack vectors                 N²·8; counts believed up to
+//	                                    MaxHeld ahead, MaxSeen never past
+//	                                    the origin's own count
 //	total   ORDER runs waiting          2^13·N runs of 16 bytes
+//	        casts waiting for an ORDER  not bounded here: they are
+//	                                    delivered casts, and grow only
+//	                                    while the sequencer stops ordering
 //	mflow   own casts (flow control)    not network state; Backlog
 //	frag    one reassembly per sender   2·N·M, timed out after 30 s
 //	        and kind, grows with data
