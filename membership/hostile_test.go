@@ -398,6 +398,20 @@ func TestKnownListBoundedAndForgets(t *testing.T) {
 	if !slices.ContainsFunc(m.known.addrs, func(k knownAddr) bool { return k.addr == transport.Addr(0) }) {
 		t.Fatal("a seed was forgotten")
 	}
+	// Member 1 learnt member 2's address (not a seed of its) when they
+	// formed the view, longer than Timing.Forget ago: cut off now, it is
+	// still probed for Timing.Forget.
+	c.run(c.timing.Forget + c.timing.Probe)
+	c.crash(2)
+	c.runUntil(time.Second, "member 2 removed", func() bool { return len(c.members[1].view.Members) == 1 })
+	c.run(c.timing.Probe)
+	if !slices.ContainsFunc(c.members[1].known.addrs, func(k knownAddr) bool { return k.addr == transport.Addr(2) }) {
+		t.Fatal("a member cut off from the view was forgotten at once")
+	}
+	c.run(c.timing.Forget + c.timing.Probe)
+	if slices.ContainsFunc(c.members[1].known.addrs, func(k knownAddr) bool { return k.addr == transport.Addr(2) }) {
+		t.Fatal("a member cut off from the view was never forgotten")
+	}
 }
 
 // oversize decides a result larger than an Install may carry the first

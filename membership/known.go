@@ -63,14 +63,20 @@ func (k *knownList) heard(a netip.AddrPort, now time.Duration) {
 	}
 }
 
-// forget drops learnt addresses not heard from since before, except those
-// keep holds for.
-func (k *knownList) forget(before time.Duration, keep func(netip.AddrPort) bool) {
+// forget drops learnt addresses not heard from for ttl. Addresses of
+// members of the current view (member) count as heard from now: when one
+// is cut off by a partition, it is probed for ttl from then on.
+func (k *knownList) forget(now, ttl time.Duration, member func(netip.AddrPort) bool) {
 	k.addrs = slices.DeleteFunc(k.addrs, func(e knownAddr) bool {
-		if e.seed || e.heard >= before || keep(e.addr) {
-			return false
-		}
-		k.learnt--
-		return true
+		return !e.seed && now-e.heard >= ttl && !member(e.addr)
 	})
+	k.learnt = 0
+	for i := range k.addrs {
+		if member(k.addrs[i].addr) {
+			k.addrs[i].heard = now
+		}
+		if !k.addrs[i].seed {
+			k.learnt++
+		}
+	}
 }

@@ -51,7 +51,7 @@ const probesPerRound = 4
 const maxPendingMerges = 16
 
 func (m *Member) tickProbe() {
-	m.known.forget(m.now-m.cfg.Timing.Forget, func(a netip.AddrPort) bool {
+	m.known.forget(m.now, m.cfg.Timing.Forget, func(a netip.AddrPort) bool {
 		_, member := m.addrs[a]
 		return member
 	})
