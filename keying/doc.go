@@ -9,26 +9,39 @@
 //
 // The pieces, each in its own file:
 //
-//   - tree math on the array representation of a left-balanced binary tree;
-//   - the ratchet tree (TreeKEM): leaves and parents with HPKE public keys,
-//     blank nodes, unmerged leaves, tree and parent hashes, update paths,
-//     commits and welcomes;
+//   - tree math on the array representation of a left-balanced binary tree
+//     (treemath.go);
+//   - the public ratchet tree (ratchettree.go, leafnode.go, parentnode.go,
+//     treevalidate.go): leaves and parents with HPKE public keys, blank
+//     nodes, unmerged leaves, cached tree hashes and parent hashes;
+//   - TreeKEM update paths (treekem.go), proposals and the tree edits they
+//     make (proposal.go, treeops.go), commits (commit.go), key packages and
+//     welcomes (keypackage.go, welcome.go), and a member's whole group state
+//     with its saved form (group.go, state_marshal.go);
 //   - GroupContext (groupcontext.go): the group's identity, epoch, tree hash,
 //     confirmed transcript hash and extensions, among them the
-//     ConclaveContext extension binding the view id, member list and policy;
+//     ConclaveContext extension (conclavecontext.go) binding the view id,
+//     member list and policy hash into every key;
 //   - the key schedule (schedule.go, RFC 9420 §8): from init, commit and PSK
 //     secrets and the group context to the epoch secret and its derived
-//     secrets, confirmation tags and the exporter;
+//     secrets, confirmation tags and the exporter; transcript hashes
+//     (transcript.go);
 //   - the secret tree (secrettree.go, RFC 9420 §9): per-sender handshake and
 //     application ratchets with generations, a bounded out-of-order window,
-//     and per-generation blocks of datagram keys with a counter nonce.
+//     and per-generation blocks of datagram keys with a counter nonce;
+//   - the saved form of an epoch's secrets and secret tree positions
+//     (epochstate.go), from which a restarted sender never reuses a
+//     (key, nonce) pair.
 //
 // Wherever RFC 9420 defines a computation, keying computes exactly the same
 // thing, so that the MLS working group's interop vectors (testdata/) check
-// it; Conclave's own wire protocol is not MLS's.
+// it; Conclave's own wire protocol is not MLS's. Structures are encoded with
+// internal/mlsenc, whose decoding is strict.
 //
 // The package is pure: it does no I/O and reads no clock, and all randomness
 // comes from an io.Reader the caller passes in, so that the simulator can
-// replay every run. Secrets are handed out as crypto.Secret, which never
-// prints its bytes and is zeroed when retired (Destroy).
+// replay every run (HPKE's ephemeral keys and ECDSA nonces excepted: since
+// Go 1.26 the standard library draws those itself; see package crypto).
+// Secrets are handed out as crypto.Secret, which never prints its bytes, and
+// are zeroed when retired (Destroy).
 package keying
