@@ -183,3 +183,38 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestNestedVectors: a vector inside a vector gets minimal headers at both
+// levels, whatever the inner body's length.
+func TestNestedVectors(t *testing.T) {
+	for _, n := range []int{0, 10, 63, 64, 20000} {
+		w := NewWriter(nil)
+		w.Vector(func(w *Writer) {
+			w.Uint8(1)
+			w.Vector(func(w *Writer) { w.Raw(make([]byte, n)) })
+			w.Uint8(2)
+		})
+		b, err := w.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inner := VarintLen(uint64(n)) + n
+		if len(b) != VarintLen(uint64(inner+2))+inner+2 {
+			t.Fatalf("n=%d: %d bytes", n, len(b))
+		}
+		r := NewReader(b)
+		var got []byte
+		r.Vector(1<<20, func(body *Reader) {
+			if body.Uint8() != 1 {
+				body.Fail(ErrVarint)
+			}
+			got = body.Opaque(1 << 20)
+			if body.Uint8() != 2 {
+				body.Fail(ErrVarint)
+			}
+		})
+		if err := r.Done(); err != nil || len(got) != n {
+			t.Fatalf("n=%d: %v, %d bytes", n, err, len(got))
+		}
+	}
+}
