@@ -208,6 +208,23 @@ func (s *Suite) Expand(secret Secret, info []byte, length int) (Secret, error) {
 	if length < 0 || length > 255*s.hashSize {
 		return nil, ErrLength
 	}
+	if length <= s.hashSize {
+		// One block, as every MLS derivation but long exports is:
+		// T(1) = HMAC(PRK, info || 0x01) (RFC 5869 §2.3), without the
+		// generic loop's copies of info.
+		m := hmac.New(s.newHash, secret)
+		m.Write(info)
+		m.Write([]byte{1})
+		full := m.Sum(make([]byte, 0, s.hashSize))
+		if length == len(full) {
+			return full, nil
+		}
+		// Copy out and erase the block, so that Zero on the result erases
+		// every byte of it.
+		out := append(Secret(make([]byte, 0, length)), full[:length]...)
+		clear(full)
+		return out, nil
+	}
 	out, err := hkdf.Expand(s.newHash, secret, string(info), length)
 	if err != nil {
 		return nil, ErrLength
