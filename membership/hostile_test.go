@@ -550,3 +550,63 @@ func TestMergeCarriesEveryMembersCookie(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReceive hands a formed group's members one datagram from a member's
+// address or a stranger's, and checks that nothing breaks: no panic, state
+// within its bound, and toward a stranger no more than three times what it
+// sent, nothing to any other address outside the group, and no blocking.
+func FuzzReceive(f *testing.F) {
+	s := stranger(0)
+	v := View{ID: ViewID{LTime: 9, Coord: s}, Members: []Endpoint{s}}
+	big := Summary{ID: ViewID{LTime: 1 << 40, Coord: stranger(1)}, Size: MaxMembers, Coord: stranger(1)}
+	ck := bytes.Repeat([]byte{3}, cookieLen)
+	for _, msg := range []ctlMsg{
+		{Type: mProbe, From: s, Summary: big, Cookie: ck},
+		{Type: mProbeReply, From: s, Summary: big, Echo: ck},
+		{Type: mMergeReq, From: s, View: v.ID, Proposal: v, Cookies: [][]byte{ck}},
+		{Type: mFlush, From: s, View: v.ID, Proposal: v, Survivors: []Endpoint{s}},
+		{Type: mFlushOK, From: s, Round: v.ID, Vector: []uint64{1, 2, 3}},
+		{Type: mSync, From: s, Round: v.ID, Vector: []uint64{1 << 63, 0, 0}, Holders: []uint64{0, 1, 2}, Summary: big},
+		{Type: mInstall, From: s, Round: v.ID, Data: []byte("x")},
+		{Type: mSuspect, From: s, View: v.ID, Suspects: []Endpoint{s}},
+		{Type: mLeave, From: s, View: v.ID},
+		{Type: mWait, From: s, Round: v.ID},
+	} {
+		b, err := msg.encode(nil, 42)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(byte(200), b) // from the stranger
+	}
+	for _, b := range hostileSeeds() {
+		f.Add(byte(0), b)
+	}
+	f.Add(byte(0), []byte{1, 0, 0, 0, 0, 0, 0, 0, 42})
+	f.Fuzz(func(t *testing.T, source byte, data []byte) {
+		c := newCluster(t, 3, transport.Faults{})
+		c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+		sent := c.record()
+		from, strange := c.members[int(source)%3].self.Addr, source >= 128
+		if strange {
+			from = s.Addr
+		}
+		for i := range c.members {
+			c.inject(i, from, slices.Clone(data))
+		}
+		if strange {
+			if n, _ := bytesTo(*sent, s.Addr); n > amplification*len(data)*len(c.members) {
+				t.Fatalf("%d bytes sent to the stranger for %d-byte datagrams", n, len(data))
+			}
+		}
+		c.run(c.timing.Suspect)
+		for _, p := range *sent {
+			if c.index(p.to) >= len(c.members) && p.to != s.Addr {
+				t.Fatalf("a datagram went to %v, outside the group", p.to)
+			}
+		}
+		if strange && c.anyBlocked() {
+			t.Fatalf("a stranger's datagram blocked the group: %s", c.describe())
+		}
+		c.checkFootprints()
+	})
+}
