@@ -338,3 +338,45 @@ func TestControlThroughTheMembershipDecoder(t *testing.T) {
 		t.Fatalf("only %d control types made", len(seen))
 	}
 }
+
+// TestCookieRoundTripThroughAMember fetches a real member's cookie with a
+// Probe, reads it with ReadAnswer, and proves the stranger's address with
+// it in a MergeReq: the member starts merging the stranger in. A spoiled
+// cookie is refused.
+func TestCookieRoundTripThroughAMember(t *testing.T) {
+	for _, spoil := range []bool{false, true} {
+		self := membership.Endpoint{Addr: netip.MustParseAddrPort("127.0.0.1:10000"), Inc: 1}
+		m, err := membership.New(membership.Config{Self: self, Group: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Tick(time.Millisecond)
+		m.Advance()
+		s := Stranger{Group: 7, Self: netip.MustParseAddrPort("10.9.9.9:1")}
+		me := membership.Endpoint{Addr: s.Self, Inc: 5}
+		probe := Control{Group: 7, Type: Probe, From: me, Pad: 64, Summary: membership.Summary{ID: membership.ViewID{LTime: 1, Coord: me}, Size: 1, Coord: me}}
+		m.Receive(s.Self, probe.Append(nil))
+		var ans Answer
+		for _, p := range m.Ready().Packets {
+			if a, ok := ReadAnswer(p.Data, 7); ok && p.To == s.Self {
+				ans = a
+			}
+		}
+		m.Advance()
+		if ans.From != self || len(ans.Cookie) != CookieLen || ans.Summary.ID != m.View().ID {
+			t.Fatalf("answer %+v", ans)
+		}
+		if spoil {
+			ans.Cookie = append([]byte(nil), ans.Cookie...)
+			ans.Cookie[0] ^= 0xff
+		}
+		m.Receive(s.Self, s.Merge(me, ans, 7, nil, nil))
+		flushed := false
+		for _, p := range m.Ready().Packets {
+			flushed = flushed || p.To == s.Self && len(p.Data) > 9 && p.Data[9] == byte(Flush)
+		}
+		if flushed == spoil {
+			t.Fatalf("spoiled cookie %v: member sent the stranger a Flush: %v (counters %v)", spoil, flushed, m.Counters())
+		}
+	}
+}

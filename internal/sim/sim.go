@@ -447,6 +447,8 @@ func (r *run) receive() {
 		d := &r.due[i]
 		if p, ok := r.byAddr[d.To]; ok && r.procs[p].state == StateUp {
 			r.input(p, inReceive, d.From, d.Data)
+		} else if !ok && r.adv != nil {
+			r.hear(d)
 		}
 		*d = transport.Delivery{}
 	}
@@ -607,6 +609,13 @@ func (r *run) event(p int, ev *membership.Event) {
 		r.logEvent(p, ev)
 	}
 	r.checker.Event(p, ev)
+	if r.adv != nil && ev.Type == membership.EventView {
+		for _, e := range ev.View.Members {
+			if _, member := r.byEnd[e]; !member {
+				r.adv.joined[e.Addr] = true
+			}
+		}
+	}
 	switch ev.Type {
 	case membership.EventDeliver:
 		r.res.Delivered++
