@@ -143,6 +143,11 @@ func (m *Member) onProbe(msg *ctlMsg) {
 		m.count("merges_started")
 		m.debug("found a view that absorbs this one", "other", other.ID, "size", other.Size)
 		m.startRound(other)
+		if c := m.coord; c != nil && len(msg.Cookie) == cookieLen {
+			// The answer that proved the other coordinator carries its
+			// cookie for this one: no need to fetch it again.
+			c.cookies[m.self] = bytes.Clone(msg.Cookie)
+		}
 	}
 }
 
@@ -163,9 +168,15 @@ func (m *Member) gotMergeCookie(c []byte) {
 // fetchMergeCookie asks the coordinator this member's view is to be
 // absorbed by for a cookie, which its answer carries.
 func (m *Member) fetchMergeCookie() {
-	if p := m.part; p != nil && p.merge.ID != (ViewID{}) && p.cookie == nil {
-		m.sendProbe(p.merge.Coord.Addr, mProbe, nil)
+	p := m.part
+	if p == nil || p.merge.ID == (ViewID{}) || p.cookie != nil {
+		return
 	}
+	if c := m.coord; c != nil && c.merge == p.merge && c.cookies[m.self] != nil {
+		p.cookie = c.cookies[m.self] // this member coordinates the merge, and has its cookie
+		return
+	}
+	m.sendProbe(p.merge.Coord.Addr, mProbe, nil)
 }
 
 // sendMergeReq asks the absorbing coordinator to take in the members that
