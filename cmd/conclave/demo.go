@@ -52,14 +52,18 @@ membership protocol, and shows what a group goes through:
 	return cmd
 }
 
-// demoTiming makes failures and merges quick to watch.
+// demoTiming makes failures and merges quick to watch, though not so quick
+// that a busy machine, which may hold a member's goroutine back for a few
+// hundred milliseconds, has it suspected: a view change in the middle of a
+// burst, splitting the group, would leave messages that the other side,
+// rightly, never delivers.
 var demoTiming = membership.Timing{
-	Suspect: 200 * time.Millisecond,
+	Suspect: time.Second,
 	Retry:   10 * time.Millisecond,
-	Flush:   300 * time.Millisecond,
+	Flush:   2 * time.Second,
 	Probe:   100 * time.Millisecond,
-	Merge:   600 * time.Millisecond,
-	Stuck:   3 * time.Second,
+	Merge:   3 * time.Second,
+	Stuck:   10 * time.Second,
 }
 
 // cutConn drops datagrams to and from addresses on the other side of a
@@ -352,7 +356,25 @@ func (d *demo) await(ctx context.Context, ms []*demoMember, n int) error {
 			}
 		}
 	}
-	return nil
+	// AwaitView sees a view as soon as the member installs it; wait until
+	// each member's watch has taken in its event too, and with it the
+	// counts of the view before.
+	for {
+		behind := false
+		for _, m := range ms {
+			m.mu.Lock()
+			behind = behind || len(m.views) == 0 || m.views[len(m.views)-1].ID != m.g.View().ID
+			m.mu.Unlock()
+		}
+		if !behind {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("view events not taken in: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func (d *demo) burst(ctx context.Context, ms []*demoMember, n int) error {
@@ -392,7 +414,10 @@ func (d *demo) awaitDeliveries(ctx context.Context, ms []*demoMember, n int) err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("messages not delivered: %w", ctx.Err())
+			return &hintError{
+				err:  fmt.Errorf("messages not delivered: %w", ctx.Err()),
+				hint: "if a view change above left a member out, the machine was too busy for the demo's failure detection (1s): messages sent in a view are delivered only to its members",
+			}
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
