@@ -1,0 +1,310 @@
+package keying
+
+import (
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/conclave-go/conclave/crypto"
+)
+
+// Benchmarks of commits on large trees. Building a tree of 100,000 members
+// through 100,000 joins would take hours, so benchTree builds the public
+// tree directly: every occupied leaf and every parent above an occupied
+// leaf gets a public key from a pool of benchPool generated key pairs
+// (node x takes pool[x % benchPool]), so the private key of any node is at
+// hand for a receiver; all leaves share one signing key. This is the tree
+// a group reaches when every member has committed once in turn (all
+// parents set, no unmerged leaves). Tree hashes are computed once in the
+// setup, as a long-lived member would have them cached.
+
+const benchPool = 64
+
+type benchFixture struct {
+	s    *crypto.Suite
+	n    uint32
+	tree *Tree
+	pool []*crypto.KEMPrivateKey
+	sig  *crypto.SigningKey
+}
+
+func newBenchFixture(tb testing.TB, id crypto.SuiteID, n uint32) *benchFixture {
+	s, err := crypto.LookupSuite(id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := &benchFixture{s: s, n: n}
+	r := detRand(uint64(n))
+	for i := 0; i < benchPool; i++ {
+		k, err := s.GenerateKeyPair(r)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		f.pool = append(f.pool, k)
+	}
+	if f.sig, err = s.GenerateSigningKey(r); err != nil {
+		tb.Fatal(err)
+	}
+	f.tree = f.buildTree(n)
+	return f
+}
+
+// buildTree makes the public tree of n members directly.
+func (f *benchFixture) buildTree(n uint32) *Tree {
+	t := &Tree{suite: f.s}
+	t.resize(uint32(1) << bits.Len32(n-1))
+	sigPub := f.sig.PublicKey()
+	fakeSig := make([]byte, 64)
+	for i := uint32(0); i < n; i++ {
+		x := leafNode(i)
+		l := &LeafNode{
+			EncryptionKey: f.pool[x%benchPool].PublicKey().Bytes(),
+			SignatureKey:  sigPub,
+			Credential:    Credential{Type: CredentialBasic, Identity: []byte(fmt.Sprintf("member-%d", i))},
+			Capabilities:  DefaultCapabilities(f.s.ID()),
+			Source:        SourceCommit,
+			ParentHash:    make([]byte, f.s.HashSize()),
+			Extensions:    []Extension{},
+			Signature:     fakeSig,
+		}
+		enc, err := l.Bytes()
+		if err != nil {
+			panic(err)
+		}
+		t.nodes[x] = enc
+	}
+	ph := make([]byte, f.s.HashSize())
+	for x := uint32(1); x < uint32(len(t.nodes)); x += 2 {
+		if lo, _ := leafSpan(x); lo >= n {
+			continue
+		}
+		p := &ParentNode{EncryptionKey: f.pool[x%benchPool].PublicKey().Bytes(), ParentHash: ph, UnmergedLeaves: []uint32{}}
+		enc, err := p.Bytes()
+		if err != nil {
+			panic(err)
+		}
+		t.nodes[x] = enc
+	}
+	t.TreeHash()
+	return t
+}
+
+// group makes member i's state over a copy of tree t: its leaf key and
+// every parent key on its direct path from the pool.
+func (f *benchFixture) group(tb testing.TB, t *Tree, i uint32) *Group {
+	s := f.s
+	priv := &PrivateKeys{Leaf: i, keys: map[uint32]*crypto.KEMPrivateKey{}}
+	for _, x := range append([]uint32{leafNode(i)}, directPath(leafNode(i), t.leaves)...) {
+		if !t.blank(x) {
+			priv.keys[x] = f.poolKey(tb, x)
+		}
+	}
+	gc := GroupContext{Suite: s.ID(), GroupID: []byte("bench"), Epoch: 7, TreeHash: t.TreeHash(),
+		ConfirmedTranscriptHash: make([]byte, s.HashSize()), Extensions: []Extension{}}
+	init := make(crypto.Secret, s.HashSize())
+	e, err := NewEpoch(s, init, nil, nil, &gc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &Group{suite: s, tree: t, priv: priv, sig: f.sig, gc: gc, interim: []byte{},
+		epoch: e, refreshed: make([]uint64, t.leaves), pending: map[string]*crypto.KEMPrivateKey{}}
+}
+
+// poolKey returns a copy of node x's private key, which its holder may
+// destroy without harming the pool.
+func (f *benchFixture) poolKey(tb testing.TB, x uint32) *crypto.KEMPrivateKey {
+	b, err := privateKeyBytes(f.pool[x%benchPool])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k, err := f.s.ParseKEMPrivateKey(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+var benchSizes = []uint32{16, 1024, 100000}
+
+// randomVictim picks a leaf to remove other than the committer and the
+// receiver.
+func randomVictim(rng *rand.Rand, t *Tree, committer, receiver uint32) uint32 {
+	for {
+		v := uint32(rng.IntN(int(t.leaves)))
+		if v != committer && v != receiver && t.Occupied(v) {
+			return v
+		}
+	}
+}
+
+func benchCommitRemove(b *testing.B, f *benchFixture, base *Tree) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	r := detRand(3)
+	seals := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		g := f.group(b, base.Clone(), 0)
+		props := []Proposal{{Type: ProposalRemove, Removed: randomVictim(rng, g.tree, 0, f.n-1)}}
+		b.StartTimer()
+		res, err := g.Commit(props, r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		seals += res.Seals
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(seals)/float64(b.N), "hpke_seals/op")
+}
+
+func BenchmarkCommitRemove(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			f := newBenchFixture(b, 0x0001, n)
+			benchCommitRemove(b, f, f.tree)
+		})
+	}
+	b.Run("n=1024/suite=xwing", func(b *testing.B) {
+		f := newBenchFixture(b, 0xFC01, 1024)
+		benchCommitRemove(b, f, f.tree)
+	})
+	for _, n := range []uint32{1024, 100000} {
+		b.Run(fmt.Sprintf("n=%d/removed=10%%", n), func(b *testing.B) {
+			f := newBenchFixture(b, 0x0001, n)
+			benchCommitRemove(b, f, f.withRemovals(b, 10))
+		})
+	}
+}
+
+// withRemovals returns a copy of the fixture's tree with pct percent of the
+// members (not the first or last) removed at random: leaves and their
+// direct paths blanked, as remove proposals leave them until the next
+// commits refresh paths.
+func (f *benchFixture) withRemovals(tb testing.TB, pct int) *Tree {
+	t := f.tree.Clone()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for k := 0; k < int(f.n)*pct/100; k++ {
+		if err := t.RemoveLeaf(randomVictim(rng, t, 0, f.n-1)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	t.TreeHash()
+	return t
+}
+
+func BenchmarkProcessCommit(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			f := newBenchFixture(b, 0x0001, n)
+			benchProcessCommit(b, f, f.tree)
+		})
+	}
+	b.Run("n=1024/suite=xwing", func(b *testing.B) {
+		f := newBenchFixture(b, 0xFC01, 1024)
+		benchProcessCommit(b, f, f.tree)
+	})
+}
+
+func benchProcessCommit(b *testing.B, f *benchFixture, base *Tree) {
+	const commits = 8
+	rng := rand.New(rand.NewPCG(1, 2))
+	r := detRand(4)
+	receiver := f.n - 1
+	var cs []*Commit
+	seals := 0
+	for k := 0; k < commits; k++ {
+		g := f.group(b, base.Clone(), 0)
+		res, err := g.Commit([]Proposal{{Type: ProposalRemove, Removed: randomVictim(rng, g.tree, 0, receiver)}}, r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cs = append(cs, res.Commit)
+		seals += res.Seals
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		g := f.group(b, base.Clone(), receiver)
+		b.StartTimer()
+		if err := g.Process(cs[i%commits]); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(seals)/commits, "hpke_seals/op")
+	b.ReportMetric(1, "hpke_opens/op")
+}
+
+// BenchmarkCommitSteadyState measures the encryptions of one commit in a
+// tree of n members after every member committed once in turn (the state a
+// rotating committer keeps) and after only one member ever committed (every
+// other parent blank). The tree starts with every parent blank, as after a
+// group was built by adds alone.
+func BenchmarkCommitSteadyState(b *testing.B) {
+	for _, n := range []uint32{16, 1024} {
+		for _, mode := range []string{"rotating", "single"} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, mode), func(b *testing.B) {
+				f := newBenchFixture(b, 0x0001, n)
+				t := f.tree.Clone()
+				for x := uint32(1); x < uint32(len(t.nodes)); x += 2 {
+					t.setNode(x, nil)
+				}
+				r := detRand(9)
+				commit := func(i uint32) int {
+					priv := NewPrivateKeys(i, f.poolKey(b, leafNode(i)))
+					gc := &GroupContext{Suite: f.s.ID(), GroupID: []byte("bench"), Extensions: []Extension{}}
+					_, res, err := t.CreatePath(priv, t.Leaf(i), f.sig, gc, nil, r)
+					if err != nil {
+						b.Fatal(err)
+					}
+					return res.Seals
+				}
+				if mode == "rotating" {
+					for i := uint32(0); i < n; i++ {
+						commit(i)
+					}
+				} else {
+					commit(0)
+				}
+				seals := 0
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					// The next committer: the oldest path when rotating
+					// (member k in turn), member 0 otherwise.
+					c := uint32(0)
+					if mode == "rotating" {
+						c = uint32(i) % n
+					}
+					seals += commit(c)
+				}
+				b.ReportMetric(float64(seals)/float64(b.N), "hpke_seals/op")
+			})
+		}
+	}
+}
+
+// BenchmarkTreeMemory reports the heap held by the public tree of 100,000
+// members per suite.
+func BenchmarkTreeMemory(b *testing.B) {
+	for _, id := range crypto.Suites() {
+		b.Run(fmt.Sprintf("suite=0x%04x", uint16(id)), func(b *testing.B) {
+			f := newBenchFixture(b, id, 16)
+			var before, after runtime.MemStats
+			var t *Tree
+			for i := 0; i < b.N; i++ {
+				t = nil
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				t = f.buildTree(100000)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+			}
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB")
+			runtime.KeepAlive(t)
+		})
+	}
+}
