@@ -14,8 +14,15 @@ import (
 // first violation that starts with one of prefixes.
 func attackSeeds(t *testing.T, seeds []uint64, prefixes ...string) {
 	t.Helper()
+	attackSeedsWith(t, 40, seeds, prefixes...)
+}
+
+// attackSeedsWith is attackSeeds with messages multicasts per member, as
+// conclave sim --messages.
+func attackSeedsWith(t *testing.T, messages int, seeds []uint64, prefixes ...string) {
+	t.Helper()
 	for _, seed := range seeds {
-		res, err := Run(Config{Seed: seed, Members: 4, Messages: 40, Sends: 10, Attackers: true,
+		res, err := Run(Config{Seed: seed, Members: 4, Messages: messages, Sends: messages / 4, Attackers: true,
 			Faults: Faults{Loss: 0.2, Duplicate: 0.1, Reorder: 0.1, Delay: 5 * time.Millisecond, Crash: true, Partition: true, Join: true, Leave: true}})
 		if err != nil {
 			t.Fatal(err)
