@@ -97,7 +97,7 @@ func (k *KeyPackage) Ref(s *crypto.Suite) ([]byte, error) {
 }
 
 // Verify checks a key package as RFC 9420 §10.1 asks: version and suite,
-// a key-package leaf that supports the suite with a valid signature, a
+// a key-package leaf with a valid signature, a
 // valid signature over the package by the leaf's key, and an init key
 // that parses and differs from the leaf's encryption key.
 func (k *KeyPackage) Verify(s *crypto.Suite) error {
@@ -106,9 +106,6 @@ func (k *KeyPackage) Verify(s *crypto.Suite) error {
 	}
 	if k.Leaf.Source != SourceKeyPackage {
 		return ErrLeafSource
-	}
-	if !hasUint16(k.Leaf.Capabilities.CipherSuites, uint16(s.ID())) {
-		return ErrTreeSuite
 	}
 	if err := k.Leaf.Verify(s, nil, 0); err != nil {
 		return err

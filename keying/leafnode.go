@@ -254,8 +254,8 @@ func (l *LeafNode) Sign(s *crypto.Suite, key *crypto.SigningKey, groupID []byte,
 
 // Verify checks the leaf node's signature with its own signature key, and
 // that its credential is one the node says it supports (RFC 9420 §7.3).
-// That the capabilities name the group's suite is checked only for key
-// packages that join (the interop vectors' P-384 trees list suites 1-6).
+// RFC 9420 does not ask that the capabilities name the group's suite, and
+// the interop vectors' P-384 leaves list suites 1 to 6 only.
 // Lifetimes are not checked: keying reads no clock, so the caller compares
 // them with its own time.
 func (l *LeafNode) Verify(s *crypto.Suite, groupID []byte, leaf uint32) error {

@@ -26,7 +26,6 @@ var (
 	ErrNoLeaf      = errors.New("keying: leaf index outside the tree")
 	ErrParentHash  = errors.New("keying: parent hash does not verify")
 	ErrUnmerged    = errors.New("keying: unmerged leaf list is inconsistent")
-	ErrTreeSuite   = errors.New("keying: leaf does not support the group's suite")
 	ErrDuplicateID = errors.New("keying: two leaves share a signature or encryption key")
 )
 
