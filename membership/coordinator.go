@@ -115,7 +115,7 @@ func (m *Member) tickCoordinator() {
 	case cMergeWait:
 		if m.now-c.phaseAt >= t.Merge {
 			m.count("merge_timeout")
-			m.mergeFailed = asked{coord: c.merge.Coord, at: m.now}
+			m.shunned.shun(c.merge.Coord.Addr, m.now, t.Merge)
 			m.debug("not absorbed in time; installing the fallback view", "absorbed_by", c.merge.ID)
 			m.finishRound(nil)
 			return
@@ -171,6 +171,7 @@ func (m *Member) dropSilent(silent func(Endpoint) bool) {
 	for _, e := range c.joiners {
 		if silent(e) {
 			m.forgetJoiner(e)
+			m.shunned.shun(e.Addr, m.now, m.cfg.Timing.Merge)
 			m.count("joiner_timeouts")
 			m.debug("joiner silent in view change", "joiner", e)
 		}

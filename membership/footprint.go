@@ -2,13 +2,14 @@ package membership
 
 // Footprint is the number of entries the membership protocol holds in the
 // state that datagrams from others can make grow: known addresses, merge
-// requests and the members they name, vetoed endpoints, and the view change
+// requests and the members they name, vetoed endpoints, shunned addresses,
+// and the view change
 // under way (its members, joiners, replies, progress notes and cookies),
 // the member's own part in one, and the members yet to acknowledge an
 // installation. It never exceeds FootprintBound; the simulator's adversary
 // checks that after its attacks. The stack's state is not counted here.
 func (m *Member) Footprint() int {
-	n := len(m.known.addrs) + len(m.vetoOrder)
+	n := len(m.known.addrs) + len(m.vetoOrder) + len(m.shunned.entries)
 	for _, pm := range m.merges {
 		n += 1 + len(pm.members)
 	}
@@ -30,6 +31,7 @@ func (m *Member) Footprint() int {
 func (m *Member) FootprintBound() int {
 	return len(m.cfg.Seeds) + maxKnown + // known list
 		maxVetoed + // vetoes
+		maxShunned + // peers that stalled merges
 		maxPendingMerges*(1+MaxMembers) + // merge requests
 		9*MaxMembers + // a round: survivors, joiners, proposal, 2× replies, synced, 2× progress, cookies
 		2*MaxMembers + // a part in a round: survivors, proposal

@@ -377,7 +377,7 @@ func TestKnownListBoundedAndForgets(t *testing.T) {
 		t.Fatalf("strangers' probes grew the known list from %d to %d", known, got)
 	}
 	for k := range 3 * maxKnown {
-		m.learn(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, byte(k >> 8), byte(k)}), 7000), false)
+		m.learn(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, byte(k >> 8), byte(k)}), 7000), knownNamed)
 	}
 	if got := len(m.known.addrs); got > maxKnown+2 {
 		t.Fatalf("the known list holds %d addresses, over its bound %d (and 2 seeds)", got, maxKnown+2)

@@ -9,19 +9,31 @@ import (
 // The known list holds the addresses a coordinator probes to find other
 // views: the seeds the operator configured, which stay, and addresses
 // learnt since, which go when full or when not heard from for
-// Timing.Forget. An address is learnt only when it has proven that it
-// receives (a member of a view this member installed, a peer that echoed
-// this member's cookie) or when such a peer named it as its coordinator;
-// a stranger's datagram never adds one.
+// Timing.Forget. Seeds and members of views this member installed vouch
+// for the addresses they name: when one of them, having echoed this
+// member's cookie, names its view's coordinator, that address is learnt
+// too (the way a process that starts finds the coordinator through a seed
+// that is not). Nothing else adds an address; in particular no stranger's
+// datagram does, even from a stranger that has proven its own address.
 
 // maxKnown bounds the learnt (non-seed) addresses of the known list.
 const maxKnown = 2 * MaxMembers
 
 type knownAddr struct {
-	addr  netip.AddrPort
-	heard time.Duration // when last heard from, or learnt
-	seed  bool
+	addr    netip.AddrPort
+	heard   time.Duration // when last heard from, or learnt
+	seed    bool
+	vouches bool // a seed, or a member of a view this member installed
 }
+
+// How an address came to be known.
+type knownHow uint8
+
+const (
+	knownSeed   knownHow = iota + 1 // configured by the operator
+	knownMember                     // a member of a view this member installed
+	knownNamed                      // named as a coordinator by a seed or member
+)
 
 type knownList struct {
 	addrs  []knownAddr
@@ -34,10 +46,15 @@ func (k *knownList) index(a netip.AddrPort) int {
 
 // learn adds a (or refreshes it). When the learnt addresses are at their
 // bound, the one heard from least recently makes room.
-func (k *knownList) learn(a netip.AddrPort, now time.Duration, seed bool) {
+func (k *knownList) learn(a netip.AddrPort, now time.Duration, how knownHow) {
+	seed, vouches := how == knownSeed, how != knownNamed
 	if i := k.index(a); i >= 0 {
-		k.addrs[i].heard = max(k.addrs[i].heard, now)
-		k.addrs[i].seed = k.addrs[i].seed || seed
+		e := &k.addrs[i]
+		e.heard = max(e.heard, now)
+		if seed && !e.seed {
+			k.learnt--
+		}
+		e.seed, e.vouches = e.seed || seed, e.vouches || vouches
 		return
 	}
 	if !seed && k.learnt >= maxKnown {
@@ -50,17 +67,20 @@ func (k *knownList) learn(a netip.AddrPort, now time.Duration, seed bool) {
 		k.addrs = slices.Delete(k.addrs, oldest, oldest+1)
 		k.learnt--
 	}
-	k.addrs = append(k.addrs, knownAddr{addr: a, heard: now, seed: seed})
+	k.addrs = append(k.addrs, knownAddr{addr: a, heard: now, seed: seed, vouches: vouches})
 	if !seed {
 		k.learnt++
 	}
 }
 
-// heard notes that a has been heard from, if it is known.
-func (k *knownList) heard(a netip.AddrPort, now time.Duration) {
-	if i := k.index(a); i >= 0 {
-		k.addrs[i].heard = max(k.addrs[i].heard, now)
-	}
+// has reports whether a is known.
+func (k *knownList) has(a netip.AddrPort) bool { return k.index(a) >= 0 }
+
+// vouches reports whether a is known as a seed or as a member of a view
+// this member installed.
+func (k *knownList) vouches(a netip.AddrPort) bool {
+	i := k.index(a)
+	return i >= 0 && k.addrs[i].vouches
 }
 
 // forget drops learnt addresses not heard from for ttl. Addresses of

@@ -136,16 +136,16 @@ type Member struct {
 	left      bool
 	maxLTime  uint64
 
-	known       knownList // addresses to probe for other views
-	probeNext   int
-	nextProbe   time.Duration
-	merges      []pendingMerge
-	vetoed      map[Endpoint]bool
-	vetoOrder   []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
-	cookies     cookieJar
-	asked       asked   // the coordinator last asked to absorb this member's view
-	mergeFailed asked   // the coordinator that last did not absorb it in time
-	inbound     inbound // the datagram being handled, when from a stranger
+	known     knownList // addresses to probe for other views
+	probeNext int
+	nextProbe time.Duration
+	merges    []pendingMerge
+	vetoed    map[Endpoint]bool
+	vetoOrder []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
+	cookies   cookieJar
+	asked     asked    // the coordinator last asked to absorb this member's view
+	shunned   shunList // peers that stalled a merge (shun.go)
+	inbound   inbound  // the datagram being handled, when from a stranger
 
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
@@ -196,7 +196,7 @@ func New(cfg Config) (*Member, error) {
 		cookies:  newCookieJar(cfg.Rand, cfg.Group),
 	}
 	for _, a := range cfg.Seeds {
-		m.learn(a, true)
+		m.learn(a, knownSeed)
 	}
 	alone := View{ID: ViewID{LTime: 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: alone})
@@ -639,7 +639,8 @@ func (m *Member) install(v View, decided []byte) error {
 	m.addrs = make(map[netip.AddrPort]int, len(v.Members))
 	for r, e := range v.Members {
 		m.addrs[e.Addr] = r
-		m.learn(e.Addr, false)
+		m.learn(e.Addr, knownMember)
+		m.shunned.forgive(e.Addr)
 	}
 	m.fd.reset(len(v.Members), m.now)
 	m.nextProbe = m.now + m.jitter(m.cfg.Timing.Probe)/4
@@ -702,12 +703,12 @@ func (m *Member) block() {
 }
 
 // learn adds an address to those probed for other views (known.go).
-func (m *Member) learn(a netip.AddrPort, seed bool) {
+func (m *Member) learn(a netip.AddrPort, how knownHow) {
 	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 	if a == m.self.Addr || !a.IsValid() {
 		return
 	}
-	m.known.learn(a, m.now, seed)
+	m.known.learn(a, m.now, how)
 }
 
 // veto keeps e out of every later view change this member coordinates.

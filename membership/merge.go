@@ -89,10 +89,9 @@ func (m *Member) onProbe(msg *ctlMsg) {
 	// echoed: the sender returned the cookie this member sent to its
 	// address, so it receives there.
 	echoed := m.cookies.verify(msg.Echo, from, m.now)
-	proven := echoed || m.peerAddr(from)
-	if echoed {
-		m.learn(from, false)
-	}
+	// vouched: the sender receives at its address and is a seed or was a
+	// member with this one; what it names is worth a probe.
+	vouched := (echoed || m.peerAddr(from)) && m.known.vouches(from)
 	other := msg.Summary
 	valid := other.ID != m.view.ID && !m.view.Has(other.Coord) && !other.Coord.IsZero() && other.Size > 0
 	theyAbsorb := valid && absorbs(other, m.summary())
@@ -112,12 +111,11 @@ func (m *Member) onProbe(msg *ctlMsg) {
 	if !valid {
 		return
 	}
-	if proven && other.Coord != msg.From {
-		// Named by a peer that proved its address: worth probing, in
-		// turn, at the probing rate.
-		m.learn(other.Coord.Addr, false)
+	if vouched && other.Coord != msg.From {
+		// Probed in turn, at the probing rate, like any other.
+		m.learn(other.Coord.Addr, knownNamed)
 	}
-	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && theyAbsorb && proven {
+	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && theyAbsorb && (echoed || vouched) {
 		if echoed && msg.From == other.Coord {
 			// The view this one waits to join has been absorbed itself,
 			// or was the wrong one to ask: ask the view that answered
@@ -129,14 +127,14 @@ func (m *Member) onProbe(msg *ctlMsg) {
 			m.sendSync(func(Endpoint) bool { return true })
 			return
 		}
-		c.redirect = other.Coord.Addr // probed on the coordinator's ticks
+		if vouched {
+			c.redirect = other.Coord.Addr // probed on the coordinator's ticks
+		}
 		return
 	}
 	if free && theyAbsorb && echoed && msg.From == other.Coord {
-		if f := m.mergeFailed; f.coord == other.Coord && m.now-f.at < m.cfg.Timing.Merge {
-			// It did not take this view in last time: a peer that
-			// answers probes but never merges blocks this view at most
-			// half the time.
+		if m.shunned.shuns(other.Coord.Addr, m.now) {
+			// It did not take this view in last time (shun.go).
 			m.count("merges_deferred")
 			return
 		}
@@ -222,6 +220,16 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		m.count("drop.merge_req_unproven")
 		return
 	}
+	if !m.plausibleLTime(msg.From, msg.Proposal.ID.LTime, true) {
+		m.count("drop.merge_req_ltime")
+		return
+	}
+	if m.shunned.shuns(msg.From.Addr, m.now) {
+		// Its view's members were silent in the last round they asked
+		// for (shun.go).
+		m.count("drop.merge_req_shunned")
+		return
+	}
 	// The request names the view it saw; this coordinator's view may have
 	// changed since, which does not matter: the joiners consent to the
 	// coordinator, not to a particular view.
@@ -244,6 +252,8 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		switch {
 		case !proven[i]:
 			m.count("merge_members_unproven")
+		case m.shunned.shuns(e.Addr, m.now):
+			m.count("merge_members_shunned")
 		case !m.vetoed[e] && !m.view.Has(e):
 			members = append(members, e)
 		}

@@ -121,7 +121,7 @@ func (m *Member) validProposal(msg *ctlMsg) bool {
 			return false
 		}
 	}
-	return len(msg.Proposal.Members) <= MaxMembers
+	return len(msg.Proposal.Members) <= MaxMembers && m.plausibleLTime(msg.From, msg.Proposal.ID.LTime, false)
 }
 
 // consentAsJoiner answers a flush of another view that proposes to take
@@ -129,6 +129,10 @@ func (m *Member) validProposal(msg *ctlMsg) bool {
 // absorbed by exactly that view.
 func (m *Member) consentAsJoiner(msg *ctlMsg) {
 	if !slices.Contains(msg.Proposal.Members, m.self) {
+		return
+	}
+	if !m.plausibleLTime(msg.From, msg.Proposal.ID.LTime, true) {
+		m.count("drop.flush_ltime")
 		return
 	}
 	if msg.Proposal.ID.LTime <= m.maxLTime && (m.part == nil || m.part.round != msg.Proposal.ID) {

@@ -27,6 +27,22 @@ const amplification = 3
 // maxVetoed bounds the endpoints a coordinator remembers having refused.
 const maxVetoed = MaxMembers
 
+// maxLTimeJump bounds how far ahead of every view this member has known a
+// view id proposed by its own view's members or by a stranger may be (see
+// MaxLTime): whoever would push a group's logical time to MaxLTime needs
+// 2^30 merges with it, each one a view change. The bound does not apply to
+// a coordinator at a known address (a seed, a member of a view this member
+// was in, or one they named): a process that starts knows no view but its
+// own and must still be able to join a group that has made billions of
+// views, and two partitions of one group can always merge again.
+const maxLTimeJump = 1 << 32
+
+// plausibleLTime reports whether a view id's logical time proposed by
+// from is one this member may adopt.
+func (m *Member) plausibleLTime(from Endpoint, t uint64, known bool) bool {
+	return known && m.known.has(from.Addr) || t <= m.maxLTime+maxLTimeJump
+}
+
 // inbound is the budget for answers to the datagram being handled, when it
 // comes from a stranger.
 type inbound struct {

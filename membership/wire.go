@@ -34,6 +34,13 @@ const Magic = 0xC1
 // MaxMembers bounds a view's size and every list on the wire.
 const MaxMembers = 256
 
+// MaxLTime bounds the logical time of a view id on the wire. Logical times
+// grow by one per view, so no group comes near it; a member also refuses a
+// view id more than maxLTimeJump ahead of every one it has known, so that
+// nobody can push its logical time towards the bound, let alone past
+// 2^64−1.
+const MaxLTime = 1 << 62
+
 // maxBlob bounds the opaque bytes a participant adds to a message.
 const maxBlob = 16 << 10
 
@@ -163,7 +170,7 @@ func appendViewID(b []byte, id ViewID) []byte {
 }
 
 func readViewID(r *wire.Reader) ViewID {
-	return ViewID{LTime: r.Uvarint(), Coord: readEndpoint(r)}
+	return ViewID{LTime: r.UvarintMax(MaxLTime), Coord: readEndpoint(r)}
 }
 
 func appendEndpoints(b []byte, es []Endpoint, e *encodeErr) []byte {
@@ -278,6 +285,9 @@ func readPad(r *wire.Reader) int {
 // nothing, when a list, blob or cookie exceeds what decoding accepts.
 func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 	var e encodeErr
+	for _, id := range []ViewID{m.View, m.Proposal.ID, m.Round, m.Summary.ID} {
+		e.check(id.LTime <= MaxLTime, errLTime)
+	}
 	start := len(b)
 	b = append(b, Magic)
 	b = wire.AppendUint64(b, group)
@@ -418,4 +428,5 @@ var (
 	errBlobLen    = errors.New("membership: blob longer than 16 KiB")
 	errCookie     = errors.New("membership: malformed cookie")
 	errPad        = errors.New("membership: malformed padding")
+	errLTime      = errors.New("membership: logical time beyond MaxLTime")
 )
