@@ -64,8 +64,9 @@ below what was delivered, beyond the receive window and near 2^64-1,
 10-byte and non-minimal varints, NAK floods, bundles packed to the limit
 and past the datagram size, huge stability gossip), from strangers
 (Probes claiming larger views, merge requests naming made-up joiners at
-third addresses, Flush, Sync and Install from non-members) and replays
-of recorded traffic. Besides the checks below it then checks that no
+third addresses, Flush, Sync and Install from non-members; strangers
+that read what is sent to them, fetch cookies and prove their address to
+ask to be merged in) and replays of recorded traffic. Besides the checks below it then checks that no
 member panics, that each holds no more state than its stated bound
 (stack and membership), sends a stranger at most 3 times the bytes it
 received from it, sends nothing to a third address named only inside a

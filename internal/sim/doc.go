@@ -46,7 +46,9 @@
 //
 // With Config.Attackers an adversary (adversary.go) attacks every phase
 // but the drain with datagrams from internal/hostile: in members' names,
-// from strangers' addresses, and replays of recorded traffic. The run then
+// from strangers' addresses (some of which read what members send them
+// and prove their address with the cookies they get), and replays of
+// recorded traffic. The run then
 // also checks that no member panics (a panic is a violation, and the
 // member counts as crashed), that each holds no more state than its
 // stated bound (layers.Stack and membership.Member Footprint), that none
