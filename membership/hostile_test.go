@@ -2,8 +2,10 @@ package membership
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -609,4 +611,136 @@ func FuzzReceive(f *testing.F) {
 		}
 		c.checkFootprints()
 	})
+}
+
+// proveStranger has stranger s probe member i and returns the cookie the
+// member gave it: what s echoes to prove its address, or presents to be
+// merged in.
+func (c *cluster) proveStranger(t *testing.T, i int, s Endpoint, sent *[]sentPacket) []byte {
+	t.Helper()
+	c.inject(i, s.Addr, encodeCtl(t, ctlMsg{Type: mProbe, From: s, Summary: Summary{ID: ViewID{LTime: 1, Coord: s}, Size: 1, Coord: s}}))
+	return cookieIn(t, *sent, s.Addr)
+}
+
+// TestLogicalTimesBounded checks that nobody can push a member's logical
+// time towards 2^64−1, where the next view id would wrap around: not on
+// the wire, not by a merge from a stranger, not by a Flush in a member's
+// name; while a process that starts still joins a group whose logical
+// time is far beyond its own.
+func TestLogicalTimesBounded(t *testing.T) {
+	s := stranger(0)
+	last := ctlMsg{Type: mMergeReq, From: s, View: ViewID{LTime: 1, Coord: s},
+		Proposal: View{ID: ViewID{LTime: MaxLTime, Coord: s}, Members: []Endpoint{s}}, Cookies: [][]byte{make([]byte, cookieLen)}}
+	b := encodeCtl(t, last)
+	last.Proposal.ID.LTime = MaxLTime + 1
+	if _, err := last.encode(nil, 42); err == nil {
+		t.Fatal("a view id beyond MaxLTime encoded")
+	}
+	// The same datagram with the logical time 2^64−1 (a 10-byte varint
+	// in place of MaxLTime's 9 bytes).
+	i := bytes.Index(b, binary.AppendUvarint(nil, MaxLTime))
+	wrapped := slices.Concat(b[:i], binary.AppendUvarint(nil, math.MaxUint64), b[i+len(binary.AppendUvarint(nil, MaxLTime)):])
+	if _, err := decodeCtl(wrapped, 42); err == nil {
+		t.Fatal("a view id at 2^64-1 decoded")
+	}
+
+	c := newCluster(t, 2, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 2", func() bool { return c.converged(all(2)...) })
+	v := c.members[0].view
+	ci := c.index(v.Coordinator().Addr)
+	coord := c.members[ci]
+	sent := c.record()
+	cookie := c.proveStranger(t, ci, s, sent)
+	for _, lt := range []uint64{coord.maxLTime + maxLTimeJump + 1, MaxLTime} {
+		c.inject(ci, s.Addr, encodeCtl(t, ctlMsg{Type: mMergeReq, From: s, View: v.ID,
+			Proposal: View{ID: ViewID{LTime: lt, Coord: s}, Members: []Endpoint{s}}, Cookies: [][]byte{cookie}}))
+	}
+	if coord.coord != nil || coord.counters["drop.merge_req_ltime"] != 2 {
+		t.Fatalf("merge requests far ahead: round %v, drop.merge_req_ltime = %d", coord.coord, coord.counters["drop.merge_req_ltime"])
+	}
+	// A Flush in the coordinator's name, far ahead.
+	other := c.members[1-ci]
+	far := View{ID: ViewID{LTime: other.maxLTime + maxLTimeJump + 1, Coord: coord.self}, Members: v.Members}
+	c.inject(1-ci, coord.self.Addr, encodeCtl(t, ctlMsg{Type: mFlush, From: coord.self, View: v.ID, Proposal: far, Survivors: v.Members}))
+	if other.part != nil || other.maxLTime >= far.ID.LTime {
+		t.Fatalf("a member took part in a view change at logical time %d", far.ID.LTime)
+	}
+
+	// The group's logical time is now far beyond a starting process's.
+	for _, m := range c.members {
+		m.maxLTime += 2 * maxLTimeJump
+	}
+	joiner := c.add()
+	c.runUntil(2*time.Second, "the joiner in", func() bool { return c.converged(all(3)...) })
+	if joiner.view.ID.LTime < 2*maxLTimeJump {
+		t.Fatalf("joined view %v", joiner.view.ID)
+	}
+}
+
+// TestProvenStrangerNamesNoCoordinator has a stranger prove its address,
+// then name a coordinator at a third address: that address must never be
+// probed, as a seed or a member could have it probed.
+func TestProvenStrangerNamesNoCoordinator(t *testing.T) {
+	c := newCluster(t, 2, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 2", func() bool { return c.converged(all(2)...) })
+	sent := c.record()
+	s, third := stranger(0), stranger(1)
+	for i := range c.members {
+		cookie := c.proveStranger(t, i, s, sent)
+		for _, typ := range []msgType{mProbe, mProbeReply} {
+			c.inject(i, s.Addr, encodeCtl(t, ctlMsg{Type: typ, From: s, Echo: cookie,
+				Summary: Summary{ID: ViewID{LTime: 7, Coord: third}, Size: 1, Coord: third}}))
+		}
+	}
+	c.run(10 * c.timing.Probe)
+	if n, d := bytesTo(*sent, third.Addr); d > 0 {
+		t.Fatalf("%d datagrams (%d bytes) sent to the coordinator a stranger named", d, n)
+	}
+	for i, m := range c.members {
+		if m.known.has(third.Addr) || m.known.has(s.Addr) {
+			t.Errorf("member %d learnt the stranger's or the named address", i)
+		}
+	}
+	if !c.converged(all(2)...) {
+		t.Fatalf("the group changed: %s", c.describe())
+	}
+}
+
+// TestSilentJoinerShunned has a stranger prove its address, ask to be
+// merged in, and then answer nothing: after the round that waited for it,
+// its requests are ignored for Timing.Merge, then for twice that.
+func TestSilentJoinerShunned(t *testing.T) {
+	c := newCluster(t, 3, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	v := c.members[0].view
+	ci := c.index(v.Coordinator().Addr)
+	coord := c.members[ci]
+	sent := c.record()
+	s := stranger(0)
+	ask := func() {
+		cookie := c.proveStranger(t, ci, s, sent)
+		c.inject(ci, s.Addr, encodeCtl(t, ctlMsg{Type: mMergeReq, From: s, View: coord.view.ID,
+			Proposal: View{ID: ViewID{LTime: 3, Coord: s}, Members: []Endpoint{s}}, Cookies: [][]byte{cookie}}))
+	}
+	rounds := func() uint64 { return coord.counters["rounds_started"] }
+	ban := c.timing.Merge
+	for strike := 1; strike <= 2; strike++ {
+		before := rounds()
+		ask()
+		if rounds() != before+1 {
+			t.Fatalf("strike %d: the proven stranger's request started no round", strike)
+		}
+		c.runUntil(2*c.timing.Flush, "the silent joiner dropped", func() bool { return c.converged(all(3)...) })
+		start, before := c.now, rounds()
+		for c.now-start < ban-c.timing.Retry {
+			ask()
+			c.run(c.timing.Retry)
+		}
+		if rounds() != before || coord.counters["drop.merge_req_shunned"] == 0 {
+			t.Fatalf("strike %d: %d rounds started for a shunned joiner within %v", strike, rounds()-before, ban)
+		}
+		c.run(c.timing.Retry)
+		ban *= 2
+	}
+	c.checkFootprints()
 }
