@@ -43,6 +43,12 @@
 // CookieBucket (10 s), over the address and the time bucket; it is
 // accepted for 10 to 20 s, and compared in constant time.
 //
+// A peer that proved its address and then stalls a merge (a joiner silent
+// in its round, a coordinator that never absorbs this view) is shunned
+// for Timing.Merge, then twice as long each time again, up to 32 times.
+// Addresses a stranger names are never sent anything; only seeds and
+// members of views this member was in may name a coordinator to probe.
+//
 // A datagram counts as a sign of life only once it has parsed: a control
 // message once decoded, a datagram of the stack once the stack took it.
 // Control messages are dropped, and counted by reason (drop.stranger.<type>,
@@ -55,7 +61,10 @@
 //
 // Every count and length on the wire is bounded before anything is
 // allocated for it (wire.go): lists at MaxMembers (256), participant blobs
-// at 16 KiB, cookies at exactly 17 bytes, probe padding at 1 KiB; encoding
+// at 16 KiB, cookies at exactly 17 bytes, probe padding at 1 KiB, logical
+// times at MaxLTime (2^62; a view id from a stranger or in a member's
+// Flush more than 2^32 ahead of every view this member has known is
+// refused, so that the next view id never wraps around); encoding
 // refuses what decoding would, and a participant's decision or
 // contribution over 16 KiB fails the round (counted as decide_oversize,
 // logged as a warning) instead of being sent. The state others can make a
@@ -69,6 +78,8 @@
 //	                    forgotten after Timing.Merge unless their members
 //	                    are in the round under way
 //	vetoed endpoints    at most 256, oldest forgotten first
+//	shunned addresses   at most 64, the one whose ban ended first
+//	                    forgotten first
 //	a round (coord.)    survivors and joiners at most 256 each; replies,
 //	                    progress notes, cookies only from them
 //	joiners pending     at most 256 per round (the next view's size)

@@ -40,9 +40,12 @@ import (
 // stranger that claims a larger view thus costs one answer at its source
 // and blocks nobody; a MergeReq naming addresses that have not each fetched
 // a cookie from B makes B send nothing to them. A summary naming a
-// coordinator other than its sender is believed only from a proven sender,
-// and then only adds that coordinator to the known list: it is probed in
-// turn, at the probing rate, like any other.
+// coordinator other than its sender is believed only from a seed or a
+// member of a view this member was in, that proved its address, and then
+// only adds that coordinator to the known list (known.go): it is probed in
+// turn, at the probing rate, like any other. A peer that proved its
+// address but stalls the merge it started is shunned for a while
+// (shun.go).
 
 // probesPerRound bounds the addresses probed at each Timing.Probe.
 const probesPerRound = 4
