@@ -3,6 +3,7 @@ package keying
 import (
 	"bytes"
 	"errors"
+	"slices"
 
 	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/internal/mlsenc"
@@ -32,8 +33,8 @@ var ErrGroupState = errors.New("keying: malformed saved group state")
 //	    GroupContext context;
 //	    opaque interim_transcript_hash<V>;
 //	    uint64 refreshed<V>;
-//	    struct { uint32 node; opaque key<V>; } keys<V>;
-//	    opaque pending_update_keys<V><V>;
+//	    struct { uint32 node; opaque key<V>; } keys<V>;  // ascending nodes
+//	    opaque pending_update_keys<V><V>;               // ascending bytes
 //	    opaque signing_key<V>;
 //	    opaque epoch<V>;      // SaveEpochState, without a secret tree
 //	} GroupState;
@@ -87,14 +88,20 @@ func (g *Group) Marshal() (crypto.Secret, error) {
 			w.Opaque(b)
 		}
 	})
+	var pending []crypto.Secret
+	for _, k := range g.pending {
+		b, err := privateKeyBytes(k)
+		if err != nil {
+			keyErr = err
+			break
+		}
+		toZero = append(toZero, b)
+		pending = append(pending, b)
+	}
+	// Sorted, so that a state has exactly one encoding.
+	slices.SortFunc(pending, func(a, b crypto.Secret) int { return bytes.Compare(a, b) })
 	w.Vector(func(w *mlsenc.Writer) {
-		for _, k := range g.pending {
-			b, err := privateKeyBytes(k)
-			if err != nil {
-				keyErr = err
-				return
-			}
-			toZero = append(toZero, b)
+		for _, b := range pending {
 			w.Opaque(b)
 		}
 	})
@@ -181,8 +188,10 @@ func Unmarshal(b []byte) (*Group, error) {
 		g.Destroy()
 		return nil, ErrGroupState
 	}
-	for _, k := range keys {
-		if _, dup := g.priv.keys[k.x]; dup {
+	for i, k := range keys {
+		// Ascending node order, and pending keys in ascending byte order
+		// below: one encoding per state.
+		if i > 0 && keys[i-1].x >= k.x {
 			return fail()
 		}
 		pk, err := s.ParseKEMPrivateKey(bytes.Clone(k.b))
@@ -194,7 +203,10 @@ func Unmarshal(b []byte) (*Group, error) {
 	if g.priv.keys[leafNode(leaf)] == nil || g.priv.Check(tree) != nil {
 		return fail()
 	}
-	for _, b := range pending {
+	for i, b := range pending {
+		if i > 0 && bytes.Compare(pending[i-1], b) >= 0 {
+			return fail()
+		}
 		pk, err := s.ParseKEMPrivateKey(bytes.Clone(b))
 		if err != nil {
 			return fail()
