@@ -16,9 +16,11 @@
 // group, the view, the receive windows), which an eavesdropper on the
 // unencrypted stack learns from the traffic.
 //
-// Gen.Datagram builds stack datagrams; Gen.Control builds control
-// messages; Retransmissions reads a member's outgoing datagrams to account
-// for the retransmissions the attack caused. Under Target.Safe the
+// Target.Datagram builds stack datagrams; Stranger.Control builds control
+// messages from a stranger, and Stranger.Merge and Stranger.Claim those of
+// a stranger that read a member's answer (ReadAnswer) and proves its
+// address with the cookie in it; Retransmissions reads a member's outgoing
+// datagrams to account for the retransmissions the attack caused. Under Target.Safe the
 // generator keeps away from what could displace a legitimate message (a
 // sequence number the real sender may still use), which the simulator
 // needs when it spoofs a member's address: such an in-window forgery is
