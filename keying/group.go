@@ -3,6 +3,7 @@ package keying
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/conclave-go/conclave/crypto"
@@ -184,5 +185,11 @@ func (g *Group) Destroy() {
 
 // String describes the member without any secret.
 func (g *Group) String() string {
-	return "keying.Group{suite " + g.suite.String() + ", [secrets redacted]}"
+	return fmt.Sprintf("keying.Group{suite %v, epoch %d, leaf %d, [secrets redacted]}", g.suite, g.gc.Epoch, g.priv.Leaf)
 }
+
+// GoString redacts as String does.
+func (g *Group) GoString() string { return g.String() }
+
+// Format redacts for every verb.
+func (g *Group) Format(f fmt.State, verb rune) { fmt.Fprint(f, g.String()) }
