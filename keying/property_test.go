@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/conclave-go/conclave/crypto"
