@@ -744,3 +744,29 @@ func TestSilentJoinerShunned(t *testing.T) {
 	}
 	c.checkFootprints()
 }
+
+// TestProvenJoinerNotThrottled has a lone process join a group of 16: the
+// Flush that takes it in is far larger than its MergeReq, which is no
+// amplification once the MergeReq's cookie has proven its address.
+func TestProvenJoinerNotThrottled(t *testing.T) {
+	c := newCluster(t, 16, transport.Faults{})
+	c.runUntil(5*time.Second, "one view of 16", func() bool { return c.converged(all(16)...) })
+	c.run(c.timing.Suspect)
+	names := []string{"drop.amplification", "rounds_restarted", "joiner_timeouts"}
+	before := make([]map[string]uint64, len(c.members))
+	for i, m := range c.members {
+		before[i] = map[string]uint64{}
+		for _, name := range names {
+			before[i][name] = m.counters[name]
+		}
+	}
+	c.add()
+	c.runUntil(time.Second, "the joiner in", func() bool { return c.converged(all(17)...) })
+	for i, m := range c.members[:16] {
+		for _, name := range names {
+			if n := m.counters[name] - before[i][name]; n != 0 {
+				t.Errorf("member %d: %s went up by %d", i, name, n)
+			}
+		}
+	}
+}

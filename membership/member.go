@@ -139,13 +139,16 @@ type Member struct {
 	known     knownList // addresses to probe for other views
 	probeNext int
 	nextProbe time.Duration
-	merges    []pendingMerge
-	vetoed    map[Endpoint]bool
-	vetoOrder []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
-	cookies   cookieJar
-	asked     asked    // the coordinator last asked to absorb this member's view
-	shunned   shunList // peers that stalled a merge (shun.go)
-	inbound   inbound  // the datagram being handled, when from a stranger
+	// namedProbeAt is when a coordinator named by a seed or member was
+	// last probed at once.
+	namedProbeAt time.Duration
+	merges       []pendingMerge
+	vetoed       map[Endpoint]bool
+	vetoOrder    []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
+	cookies      cookieJar
+	asked        asked    // the coordinator last asked to absorb this member's view
+	shunned      shunList // peers that stalled a merge (shun.go)
+	inbound      inbound  // the datagram being handled, when from a stranger
 
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected

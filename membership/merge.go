@@ -95,6 +95,9 @@ func (m *Member) onProbe(msg *ctlMsg) {
 	// vouched: the sender receives at its address and is a seed or was a
 	// member with this one; what it names is worth a probe.
 	vouched := (echoed || m.peerAddr(from)) && m.known.vouches(from)
+	if echoed {
+		m.inbound.active = false // no stranger any more: it proved its address
+	}
 	other := msg.Summary
 	valid := other.ID != m.view.ID && !m.view.Has(other.Coord) && !other.Coord.IsZero() && other.Size > 0
 	theyAbsorb := valid && absorbs(other, m.summary())
@@ -115,8 +118,15 @@ func (m *Member) onProbe(msg *ctlMsg) {
 		return
 	}
 	if vouched && other.Coord != msg.From {
-		// Probed in turn, at the probing rate, like any other.
+		// Probed in turn, at the probing rate, like any other; and at
+		// once when it would absorb this view (a process that starts
+		// finds the coordinator through a seed that is not), at most
+		// once per Timing.Retry.
 		m.learn(other.Coord.Addr, knownNamed)
+		if free && theyAbsorb && m.now-m.namedProbeAt >= m.cfg.Timing.Retry {
+			m.namedProbeAt = m.now
+			m.sendProbe(other.Coord.Addr, mProbe, nil)
+		}
 	}
 	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && theyAbsorb && (echoed || vouched) {
 		if echoed && msg.From == other.Coord {
@@ -223,6 +233,7 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		m.count("drop.merge_req_unproven")
 		return
 	}
+	m.inbound.active = false // no stranger any more: it proved its address
 	if !m.plausibleLTime(msg.From, msg.Proposal.ID.LTime, true) {
 		m.count("drop.merge_req_ltime")
 		return
