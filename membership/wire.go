@@ -21,12 +21,13 @@ import (
 // logical time (uvarint) and an endpoint; lists are a uvarint count and
 // their items. Decoding is strict: bounded counts, no duplicate members, no
 // trailing bytes. The zero endpoint (an absent one) is encoded as an IPv6
-// endpoint of all zeros. Encoding enforces the same bounds as decoding, so that
-// nothing is sent that every receiver would refuse.
+// endpoint of all zeros. Encoding enforces the same bounds as decoding, so
+// that nothing is sent that every receiver would refuse.
 //
-// Fields added for proving addresses (cookie.go): a cookie is a blob of
-// length 0 (none) or exactly cookieLen; a Probe's padding is a uvarint
-// length (at most maxPad) and that many zero bytes.
+// Cookies (cookie.go): a Cookie or Echo is a uvarint length, 0 (none) or
+// exactly cookieLen, and its bytes; a MergeReq's Cookies are cookieLen
+// bytes each, one per member, with no length. A Probe's padding is a
+// uvarint length (at most maxPad) and that many zero bytes.
 
 // Magic is the first byte of every control datagram.
 const Magic = 0xC1
@@ -91,10 +92,6 @@ type ctlMsg struct {
 
 	View      ViewID     // Flush, Suspect, Leave, MergeReq: the view it is about
 	Summary   Summary    // Probe, ProbeReply: the sender's view; Sync: view to merge into
-	Cookie    []byte     // Probe, ProbeReply: the sender's cookie for the recipient; SyncOK: the member's cookie from the view to merge into
-	Echo      []byte     // Probe, ProbeReply: the recipient's cookie for the sender, returned
-	Pad       int        // Probe: zero bytes added so that answers stay small beside it
-	Cookies   [][]byte   // MergeReq: for each member of Proposal, its cookie from the recipient
 	Proposal  View       // Flush: the next view; MergeReq: the view to absorb
 	Survivors []Endpoint // Flush: members of View taking part in the flush
 	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait, Dismiss: the proposal
@@ -103,6 +100,10 @@ type ctlMsg struct {
 	Hello     []byte     // FlushOK from a joiner: what admission checks
 	Data      []byte     // FlushOK: contribution; Install: the decision
 	Suspects  []Endpoint // Suspect
+	Cookie    []byte     // Probe, ProbeReply: the sender's cookie for the recipient; SyncOK: the member's cookie from the view to merge into
+	Echo      []byte     // Probe, ProbeReply: the recipient's cookie for the sender, returned
+	Pad       int        // Probe: zero bytes added so that answers stay small beside it
+	Cookies   [][]byte   // MergeReq: for each member of Proposal, its cookie from the recipient
 }
 
 var errMagic = errors.New("membership: not a control datagram")
