@@ -206,6 +206,40 @@ func BenchmarkCommitRemove(b *testing.B) {
 			benchCommitRemove(b, f, f.withRemovals(b, 10))
 		})
 	}
+	// After the removals, every remaining member commits once in turn (as
+	// rotating committers would): the blanks fill again.
+	b.Run("n=1024/removed=10%/rotated", func(b *testing.B) {
+		f := newBenchFixture(b, 0x0001, 1024)
+		t := f.withRemovals(b, 10)
+		r := detRand(10)
+		for _, i := range t.Members() {
+			priv := NewPrivateKeys(i, f.poolKey(b, leafNode(i)))
+			gc := &GroupContext{Suite: f.s.ID(), GroupID: []byte("bench"), Extensions: []Extension{}}
+			if _, _, err := t.CreatePath(priv, t.Leaf(i), f.sig, gc, nil, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// Members keep the pool's keys for the nodes the fixture hands
+		// them; give every refreshed node a pool key again so that the
+		// committer and receivers hold them.
+		for x := uint32(1); x < uint32(len(t.nodes)); x += 2 {
+			if !t.blank(x) {
+				p := t.parentNode(x)
+				q := &ParentNode{EncryptionKey: f.pool[x%benchPool].PublicKey().Bytes(), ParentHash: p.ParentHash, UnmergedLeaves: p.UnmergedLeaves}
+				if err := t.setParent(x, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		for _, i := range t.Members() {
+			l := t.Leaf(i)
+			l.EncryptionKey = f.pool[leafNode(i)%benchPool].PublicKey().Bytes()
+			if err := t.SetLeaf(i, l); err != nil {
+				b.Fatal(err)
+			}
+		}
+		benchCommitRemove(b, f, t)
+	})
 }
 
 // withRemovals returns a copy of the fixture's tree with pct percent of the
