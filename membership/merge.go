@@ -220,18 +220,19 @@ func (m *Member) missingCookies() bool {
 func (m *Member) onMergeReq(msg *ctlMsg) {
 	// Every member named must have fetched a cookie from this member
 	// itself: it is sent Flush, Install and the rest from here on.
+	// The sender's cookie first: a stranger's request costs one MAC.
+	self := slices.Index(msg.Proposal.Members, msg.From)
+	if self < 0 || !m.cookies.verify(msg.Cookies[self], msg.From.Addr, m.now) {
+		m.count("drop.merge_req_unproven")
+		return
+	}
 	proven := make([]bool, len(msg.Proposal.Members))
-	fromProven, size := false, uint64(0)
+	size := uint64(0)
 	for i, e := range msg.Proposal.Members {
-		proven[i] = m.cookies.verify(msg.Cookies[i], e.Addr, m.now)
-		fromProven = fromProven || proven[i] && e == msg.From
+		proven[i] = i == self || m.cookies.verify(msg.Cookies[i], e.Addr, m.now)
 		if proven[i] {
 			size++
 		}
-	}
-	if !fromProven {
-		m.count("drop.merge_req_unproven")
-		return
 	}
 	m.inbound.active = false // no stranger any more: it proved its address
 	if !m.plausibleLTime(msg.From, msg.Proposal.ID.LTime, true) {
