@@ -45,6 +45,12 @@ const MaxLTime = 1 << 62
 // maxBlob bounds the opaque bytes a participant adds to a message.
 const maxBlob = 16 << 10
 
+// MaxControlDatagram bounds a control datagram: the largest, a FlushOK
+// with a full vector and both blobs at maxBlob, is about 35 KiB. Control
+// datagrams are not cut to the group's datagram size (a Flush of 256 IPv4
+// members is 5.7 KiB), so a transport must carry datagrams of this size.
+const MaxControlDatagram = 40 << 10
+
 // probeMinLen is the length a member pads its probes to, so that any
 // answer fits within three times the probe (anti-amplification): the
 // largest answer, with IPv6 endpoints and both cookies, is 128 bytes.
@@ -345,6 +351,7 @@ func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 	default:
 		e.check(false, wire.ErrBadTag)
 	}
+	e.check(len(b)-start <= MaxControlDatagram, errTooLarge)
 	if e.err != nil {
 		return b[:start], e.err
 	}
@@ -430,4 +437,5 @@ var (
 	errCookie     = errors.New("membership: malformed cookie")
 	errPad        = errors.New("membership: malformed padding")
 	errLTime      = errors.New("membership: logical time beyond MaxLTime")
+	errTooLarge   = errors.New("membership: control datagram larger than MaxControlDatagram")
 )

@@ -157,3 +157,43 @@ func FuzzDecodeControl(f *testing.F) {
 		}
 	})
 }
+
+// TestLargestControlDatagrams encodes each type at its largest: every list
+// full of IPv6 endpoints, varints at their longest, blobs at 16 KiB. Each
+// must fit MaxControlDatagram.
+func TestLargestControlDatagrams(t *testing.T) {
+	many := make([]Endpoint, MaxMembers)
+	for i := range many {
+		many[i] = Endpoint{Addr: netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 1, 14: byte(i >> 8), 15: byte(i)}), 65535), Inc: uint32(i)}
+	}
+	e := func(i int) Endpoint { return many[i] }
+	id := ViewID{LTime: MaxLTime, Coord: e(1)}
+	vec := make([]uint64, MaxMembers)
+	for i := range vec {
+		vec[i] = 1<<64 - 1
+	}
+	blob := make([]byte, maxBlob)
+	ck := make([]byte, cookieLen)
+	cks := make([][]byte, MaxMembers)
+	for i := range cks {
+		cks[i] = ck
+	}
+	s := Summary{ID: id, Size: MaxMembers, Coord: e(2)}
+	largest := 0
+	for _, m := range []ctlMsg{
+		{Type: mProbe, From: e(0), Summary: s, Cookie: ck, Echo: ck, Pad: maxPad},
+		{Type: mMergeReq, From: e(0), View: id, Proposal: View{ID: id, Members: many}, Cookies: cks},
+		{Type: mFlush, From: e(0), View: id, Proposal: View{ID: id, Members: many}, Survivors: many},
+		{Type: mFlushOK, From: e(0), Round: id, Vector: vec, Hello: blob, Data: blob},
+		{Type: mSync, From: e(0), Round: id, Vector: vec, Holders: vec, Summary: s},
+		{Type: mInstall, From: e(0), Round: id, Data: blob},
+		{Type: mSuspect, From: e(0), View: id, Suspects: many},
+	} {
+		b, err := m.encode(nil, 1<<64-1)
+		if err != nil {
+			t.Fatalf("%v: %v", m.Type, err)
+		}
+		largest = max(largest, len(b))
+	}
+	t.Logf("largest control datagram: %d bytes", largest)
+}
