@@ -825,7 +825,7 @@ func (res *benchResult) print(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nmsgs/s: messages delivered per second and member, mean over members (slowest %s);\n"+
-		"raw UDP: datagrams received, mean over receiving members; ratio = stack / raw UDP\n",
+		"raw UDP: messages received (each as datagrams of at most 1400 bytes), mean over receiving members; ratio = stack / raw UDP\n",
 		benchCount(res.MinMsgsPerSec))
 	if t := res.benchTotalResult; t != nil {
 		fmt.Fprintf(w, "total order: the same multicasts in a group with total order (slowest %s); vs stack = total order / stack\n",

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/conclave-go/conclave/internal/benchutil"
 )
 
 // buildBenchBinary builds this command into a temporary directory, so that
@@ -312,6 +314,48 @@ func TestBenchSummary(t *testing.T) {
 	for _, k := range benchTotalKeys {
 		if _, ok := got[k]; !ok {
 			t.Errorf("JSON lacks %q with --total: %s", k, b)
+		}
+	}
+}
+
+// TestBenchSummaryRate checks that with --rate the raw UDP latency of the
+// members is merged and printed next to the stack's, and that the size of a
+// raw message follows the stack's datagram size.
+func TestBenchSummaryRate(t *testing.T) {
+	o := benchOptions{members: 3, size: 64, duration: 2 * time.Second, senders: "one", rate: 1000}
+	lat := func(us ...int64) *benchutil.Histogram {
+		var h benchutil.Histogram
+		for _, u := range us {
+			h.Record(u * 1000)
+		}
+		return &h
+	}
+	raws := []benchRawReport{
+		{Sent: 1000, Seconds: 1},
+		{Received: 1000, Seconds: 1, Latency: lat(10, 10, 10)},
+		{Received: 1000, Seconds: 1, Latency: lat(10, 10, 10, 1000)},
+	}
+	stacks := []benchStackReport{
+		{Delivered: 1000, Seconds: 1},
+		{Delivered: 1000, Seconds: 1, Latency: lat(40, 40)},
+		{Delivered: 1000, Seconds: 1, Latency: lat(40, 40)},
+	}
+	res := benchSummarize(o, raws, stacks, nil)
+	if res.Rate != 1000 || res.RawP50Us < 9 || res.RawP50Us > 11 || res.RawP99Us < 900 || res.P50Us < 36 || res.P50Us > 44 {
+		t.Errorf("rate %v, raw p50 %v p99 %v, stack p50 %v: want 1000, about 10, about 1000, about 40", res.Rate, res.RawP50Us, res.RawP99Us, res.P50Us)
+	}
+	var out bytes.Buffer
+	if err := res.print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "at 1,000 messages per second per sender: one-way latency p50 ") {
+		t.Errorf("table lacks the latency at the rate:\n%s", out.String())
+	}
+
+	for _, tc := range []struct{ size, want int }{{1, 1}, {1400, 1}, {1401, 2}, {3000, 3}, {1 << 20, 749}} {
+		s := benchSetup{Size: tc.size, Datagram: 1400}
+		if got := s.datagramsPerMessage(); got != tc.want {
+			t.Errorf("%d bytes: %d datagrams, want %d", tc.size, got, tc.want)
 		}
 	}
 }
