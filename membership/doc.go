@@ -67,8 +67,9 @@
 // refused, so that the next view id never wraps around); encoding
 // refuses what decoding would, and a participant's decision or
 // contribution over 16 KiB fails the round (counted as decide_oversize,
-// logged as a warning) instead of being sent. The state others can make a
-// member hold is bounded:
+// logged as a warning) instead of being sent. A control datagram is at
+// most MaxControlDatagram (40 KiB; the largest possible is 35,401 bytes).
+// The state others can make a member hold is bounded:
 //
 //	known addresses     the seeds, plus at most 512 learnt ones; a learnt
 //	                    address not heard from for Timing.Forget (5 min)

@@ -373,6 +373,10 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	if data[0] == Magic {
+		if len(data) > MaxControlDatagram {
+			m.count("drop.malformed_control")
+			return
+		}
 		msg, err := decodeCtl(data, m.cfg.Group)
 		switch {
 		case errors.Is(err, errOtherGroup):
