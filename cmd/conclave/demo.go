@@ -143,6 +143,13 @@ func (d *demo) say(format string, args ...any) {
 	fmt.Fprintf(d.out, "%6.3fs  %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
+// heading writes a line of the demo's own, between the members' lines.
+func (d *demo) heading(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.out, format, args...)
+}
+
 func (d *demo) name(e conclave.Endpoint) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -165,7 +172,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 	names := []string{"ann", "bob", "cat", "dan", "eve"}
 	var seed netip.AddrPort
 
-	fmt.Fprintf(out, "1. five members join, one by one, through the first one's address\n")
+	d.heading("1. five members join, one by one, through the first one's address\n")
 	for i, name := range names {
 		udp, err := transport.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), transport.UDPOptions{})
 		if err != nil {
@@ -196,7 +203,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 		}
 	}
 
-	fmt.Fprintf(out, "\n2. everyone multicasts %d messages\n", burst)
+	d.heading("\n2. everyone multicasts %d messages\n", burst)
 	if err := d.burst(ctx, d.members, burst); err != nil {
 		return err
 	}
@@ -205,7 +212,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 	}
 	d.say("every member delivered %d messages from each of the %d members, each sender's in order", burst, len(d.members))
 
-	fmt.Fprintf(out, "\n3. eve is killed while everyone multicasts\n")
+	d.heading("\n3. eve is killed while everyone multicasts\n")
 	for _, m := range d.members {
 		m.resetCounts()
 	}
@@ -232,7 +239,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 	}
 	d.say("ann, bob, cat and dan delivered the same messages in the view eve was in: %s", demoCounts(ref))
 
-	fmt.Fprintf(out, "\n4. the network is cut between {ann bob} and {cat dan}\n")
+	d.heading("\n4. the network is cut between {ann bob} and {cat dan}\n")
 	sides := [][]*demoMember{living[:2], living[2:]}
 	for i, side := range sides {
 		var other []netip.AddrPort
@@ -258,7 +265,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 		}
 	}
 
-	fmt.Fprintf(out, "\n5. the cut heals\n")
+	d.heading("\n5. the cut heals\n")
 	for _, m := range living {
 		m.conn.cut(nil)
 	}
@@ -266,14 +273,14 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 		return err
 	}
 
-	fmt.Fprintf(out, "\n6. dan leaves\n")
+	d.heading("\n6. dan leaves\n")
 	if err := living[3].g.Leave(ctx); err != nil {
 		return err
 	}
 	if err := d.await(ctx, living[:3], 3); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "\nok: joins, a failure, a partition and its merge, and a leave, each ending in one agreed view")
+	d.heading("\nok: joins, a failure, a partition and its merge, and a leave, each ending in one agreed view\n")
 	return nil
 }
 
