@@ -290,3 +290,25 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo output:\n%s", s)
 	}
 }
+
+// TestMemberWarnsOnAnotherGroup: a seed that runs a member of another group
+// ignores this one, which warns as if nobody ran there.
+func TestMemberWarnsOnAnotherGroup(t *testing.T) {
+	f := memberDefaults("127.0.0.1:0")
+	f.json = true
+	aOut, _ := startMember(t, f)
+	var hello struct{ Self string }
+	if err := json.Unmarshal([]byte(aOut.await(t, "ready line", func(string) bool { return true })), &hello); err != nil {
+		t.Fatal(err)
+	}
+	addr, _, _ := strings.Cut(hello.Self, "#")
+
+	g := memberDefaults("127.0.0.1:0", addr)
+	g.group = "other"
+	g.seedWait = 100 * time.Millisecond
+	_, stderr := startMember(t, g)
+	warning := stderr.await(t, "warning", func(s string) bool { return strings.HasPrefix(s, "conclave: warning: ") })
+	if !strings.Contains(warning, "no seed has answered") || !strings.Contains(warning, "group other") {
+		t.Errorf("warning %q", warning)
+	}
+}
