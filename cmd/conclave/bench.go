@@ -1294,7 +1294,7 @@ func (m *benchMember) multicast(ctx context.Context, bg *benchGroup, start int64
 	}
 	for _, c := range cs {
 		switch {
-		case strings.Contains(c.Name, "retransmitted"):
+		case c.Name == "retransmitted":
 			rep.Retransmissions += c.Value
 		case strings.HasPrefix(c.Name, "drop.") && c.Value > 0:
 			rep.Drops += c.Value
