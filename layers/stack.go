@@ -29,6 +29,9 @@ type Config struct {
 	// MaxMessage is the largest application message accepted and
 	// reassembled.
 	MaxMessage int
+	// Keys is the view's key material, nil without one. The stack
+	// releases it when it ends; see Keys.
+	Keys Keys
 }
 
 // Defaults for Config fields left zero.
@@ -83,6 +86,8 @@ type Stack struct {
 	// compares it before and after to report whether a datagram was
 	// accepted.
 	hostile uint64
+	// released records that cfg.Keys has been released.
+	released bool
 }
 
 // New composes a stack from layers, bottom first, and initialises them.
@@ -261,12 +266,15 @@ func (s *Stack) Flush() {
 	s.freeEvent(ev)
 }
 
-// EndView tells the layers that the view is over (see EViewEnd). The stack
-// is not used afterwards, except to collect its last outputs.
+// EndView tells the layers that the view is over (see EViewEnd), then
+// releases the view's key material (see Keys). The stack is not used
+// afterwards, except to collect its last outputs, which the layers
+// produced before the release.
 func (s *Stack) EndView() {
 	ev := s.newEvent(EViewEnd, AllPeers)
 	s.layers[len(s.layers)-1].Down(ev)
 	s.freeEvent(ev)
+	s.release()
 }
 
 // Ready returns the outputs produced since the last Advance. The slices are
