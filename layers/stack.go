@@ -88,6 +88,7 @@ type Stack struct {
 	hostile uint64
 	// released records that cfg.Keys has been released.
 	released bool
+	flush    flush
 }
 
 // New composes a stack from layers, bottom first, and initialises them.
@@ -127,6 +128,9 @@ func New(cfg Config, ls ...Layer) (*Stack, error) {
 		}
 		if f, ok := l.(Footprinter); ok {
 			s.prints = append(s.prints, f)
+		}
+		if err := s.flush.find(l); err != nil {
+			return nil, err
 		}
 	}
 	for i, l := range ls {

@@ -84,6 +84,18 @@ func (l *Layer) Up(ev *layers.Event) {
 	l.p.Up(ev)
 }
 
+// Datagram reads the view and sender a datagram names (layers.Framer),
+// without checking them against this stack's view.
+func (l *Layer) Datagram(data []byte) (view uint64, sender int, ok bool) {
+	h, err := Parse(data)
+	if err != nil {
+		return 0, 0, false
+	}
+	return h.View, int(h.Sender), true
+}
+
+var _ layers.Framer = (*Layer)(nil)
+
 // Header is a parsed datagram header.
 type Header struct {
 	Group  uint64

@@ -20,10 +20,13 @@ type group struct {
 	tap    func(from, to int, data []byte)
 }
 
-func newGroup(t testing.TB, n int) *group {
+func newGroup(t testing.TB, n int) *group { return newGroupOf(t, n, compose.Reliable) }
+
+// newGroupOf is newGroup with the named layers.
+func newGroupOf(t testing.TB, n int, names []string) *group {
 	g := &group{got: make([][]layers.Delivery, n)}
 	for r := range n {
-		s, err := compose.Build(layers.Config{View: layers.View{Group: 7, N: n, Rank: r}, Seed: 1}, compose.Reliable, compose.Options{})
+		s, err := compose.Build(layers.Config{View: layers.View{Group: 7, ID: 3, N: n, Rank: r}, Seed: 1}, names, compose.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -133,7 +133,7 @@ func (l *Layer) Init(p *layers.Port) {
 }
 
 // NoCut lifts a cut: the origin is delivered as far as its messages go.
-const NoCut = ^uint64(0)
+const NoCut = layers.NoCut
 
 const noCap = NoCut
 
@@ -161,6 +161,8 @@ func (l *Layer) Cut(origin int, upTo uint64, holder int) {
 		l.nak(origin)
 	}
 }
+
+var _ layers.Cutter = (*Layer)(nil)
 
 // ReachedCuts reports whether every origin's delivery has reached its cut.
 func (l *Layer) ReachedCuts() bool {

@@ -374,6 +374,8 @@ func (l *Layer) Tick(now time.Duration) {
 	}
 }
 
+var _ layers.Acknowledger = (*Layer)(nil)
+
 // Unacknowledged reports whether some message to peer, sent or queued, has
 // not been acknowledged yet.
 func (l *Layer) Unacknowledged(peer int) bool {

@@ -127,6 +127,8 @@ func (l *Layer) Ignore(j int, ignore bool) {
 	l.update()
 }
 
+var _ layers.Excluder = (*Layer)(nil)
+
 // Stability returns the current stability vectors. They belong to the layer.
 func (l *Layer) Stability() *layers.Stability { return &l.stability }
 

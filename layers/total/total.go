@@ -145,6 +145,8 @@ func (l *Layer) Block() {
 	l.batch, l.batched = l.batch[:0], 0
 }
 
+var _ layers.Blocker = (*Layer)(nil)
+
 // Held is the number of casts received and not yet delivered, waiting for
 // an ORDER.
 func (l *Layer) Held() int {

@@ -1,0 +1,192 @@
+package layers
+
+import "fmt"
+
+// Flush is what a view change needs from a stack: the view's multicast
+// counts, a cut to bring every survivor to, the exclusion of members that
+// are leaving, whether point-to-point traffic is drained, a block on
+// ordering, and the view and sender a datagram names. Stack.ViewFlush
+// returns it; the membership protocol drives it and imports no layer.
+//
+// A view change runs, at each surviving member:
+//
+//  1. Exclude(r, true) for every member r the change removes (and
+//     Exclude(r, false) for one an earlier, abandoned round removed and
+//     this one keeps): their acknowledgements no longer hold back
+//     stability, so the member's flow control can drain.
+//  2. Once the member's own traffic is drained (Stack.Backlog is zero and
+//     Unacknowledged is false for every survivor): Block, then read Sent
+//     and Delivered(r) for every other member r — the member's delivery
+//     vector — and Cut every leaving member at what it delivered
+//     (Cut(r, Delivered(r), r)), every survivor with NoCut.
+//  3. When the coordinator has chosen the cut (per origin, the largest
+//     count any survivor delivered, and a survivor that holds them): Cut
+//     every origin there, and wait for ReachedCuts.
+//  4. EndView, then the next view's stack.
+//
+// Each capability comes from the one layer of the stack that provides it
+// (see Cutter, Excluder, Acknowledger, Blocker and Framer); a stack
+// without such a layer answers as if it had nothing to flush: counts are
+// zero, cuts are reached, nothing is unacknowledged, and Block and Exclude
+// do nothing. HasCutter reports whether a view change can give virtual
+// synchrony for multicasts at all.
+type Flush interface {
+	// Sent is the number of multicasts this member sent in the view.
+	Sent() uint64
+	// Delivered is the number of multicasts from member origin this
+	// member delivered (for origin = own rank, its own multicasts).
+	Delivered(origin int) uint64
+	// Cut stops the delivery of origin's multicasts at upTo, learns that
+	// that many exist, and asks holder for those missing; NoCut lifts a
+	// cut. A cut below Delivered(origin) keeps Delivered(origin).
+	Cut(origin int, upTo uint64, holder int)
+	// ReachedCuts reports whether every origin's delivery has reached
+	// its cut.
+	ReachedCuts() bool
+	// Exclude leaves member out of stability (exclude true: it is
+	// leaving the view) or takes it back in (false).
+	Exclude(member int, exclude bool)
+	// Unacknowledged reports whether some point-to-point message to peer,
+	// sent or queued, awaits its acknowledgement.
+	Unacknowledged(peer int) bool
+	// Block stops total ordering for the rest of the view; what is not
+	// ordered yet is delivered at EndView in an order every member
+	// computes alike. Block comes before the counts are read, so that
+	// they are final.
+	Block()
+	// Datagram reads the view id and the sender's rank a datagram names
+	// in its header, without checking them against this stack's view:
+	// a driver uses it to recognise traffic of the next view, and to
+	// compare the named sender with the address the datagram came from.
+	Datagram(data []byte) (view uint64, sender int, ok bool)
+	// HasCutter reports whether some layer provides the multicast counts
+	// and cuts (a reliable multicast layer).
+	HasCutter() bool
+}
+
+// Cutter is the capability of a reliable multicast layer (mnak): the
+// view's counts of multicasts and the cut of a view change. See Flush for
+// the meaning of each method.
+type Cutter interface {
+	Sent() uint64
+	Delivered(origin int) uint64
+	Cut(origin int, upTo uint64, holder int)
+	ReachedCuts() bool
+}
+
+// NoCut lifts a cut: the origin is delivered as far as its messages go.
+const NoCut = ^uint64(0)
+
+// Excluder is the capability of a stability layer (stable) to leave a
+// member out of stability, and take it back in.
+type Excluder interface {
+	Ignore(member int, ignore bool)
+}
+
+// Acknowledger is the capability of a reliable point-to-point layer
+// (pt2pt) to tell whether messages to a peer await acknowledgement.
+type Acknowledger interface {
+	Unacknowledged(peer int) bool
+}
+
+// Blocker is the capability of an ordering layer (total) to stop ordering
+// for the rest of the view.
+type Blocker interface {
+	Block()
+}
+
+// Framer is the capability of the bottom layer to read the view and sender
+// a datagram names, without checking them.
+type Framer interface {
+	Datagram(data []byte) (view uint64, sender int, ok bool)
+}
+
+// flush implements Flush over the layers found by New.
+type flush struct {
+	counter      Cutter
+	excluder     Excluder
+	acknowledger Acknowledger
+	blocker      Blocker
+	framer       Framer
+}
+
+// find records which layer provides each capability; two layers offering
+// the same one would make the view change ambiguous.
+func (f *flush) find(l Layer) error {
+	if err := capability(&f.counter, l, "multicast counts"); err != nil {
+		return err
+	}
+	if err := capability(&f.excluder, l, "stability exclusion"); err != nil {
+		return err
+	}
+	if err := capability(&f.acknowledger, l, "point-to-point acknowledgement"); err != nil {
+		return err
+	}
+	if err := capability(&f.blocker, l, "ordering block"); err != nil {
+		return err
+	}
+	return capability(&f.framer, l, "datagram header")
+}
+
+func capability[T any](slot *T, l Layer, what string) error {
+	c, ok := l.(T)
+	if !ok {
+		return nil
+	}
+	if any(*slot) != nil {
+		return fmt.Errorf("layers: two layers provide %s (the second is %q)", what, l.Name())
+	}
+	*slot = c
+	return nil
+}
+
+func (f *flush) HasCutter() bool { return f.counter != nil }
+
+func (f *flush) Sent() uint64 {
+	if f.counter == nil {
+		return 0
+	}
+	return f.counter.Sent()
+}
+
+func (f *flush) Delivered(origin int) uint64 {
+	if f.counter == nil {
+		return 0
+	}
+	return f.counter.Delivered(origin)
+}
+
+func (f *flush) Cut(origin int, upTo uint64, holder int) {
+	if f.counter != nil {
+		f.counter.Cut(origin, upTo, holder)
+	}
+}
+
+func (f *flush) ReachedCuts() bool { return f.counter == nil || f.counter.ReachedCuts() }
+
+func (f *flush) Exclude(member int, exclude bool) {
+	if f.excluder != nil {
+		f.excluder.Ignore(member, exclude)
+	}
+}
+
+func (f *flush) Unacknowledged(peer int) bool {
+	return f.acknowledger != nil && f.acknowledger.Unacknowledged(peer)
+}
+
+func (f *flush) Block() {
+	if f.blocker != nil {
+		f.blocker.Block()
+	}
+}
+
+func (f *flush) Datagram(data []byte) (uint64, int, bool) {
+	if f.framer == nil {
+		return 0, 0, false
+	}
+	return f.framer.Datagram(data)
+}
+
+// ViewFlush returns the stack's view change interface. It is valid for
+// the stack's life, and, like the stack, not safe for concurrent use.
+func (s *Stack) ViewFlush() Flush { return &s.flush }
