@@ -6,8 +6,9 @@ import (
 	"github.com/conclave-go/conclave/internal/mlsenc"
 )
 
-// MaxUnmergedLen bounds the bytes of a parent node's unmerged leaves.
-const MaxUnmergedLen = 4 * maxLeaves
+// MaxUnmergedLen bounds the bytes of a parent node's unmerged leaves: the
+// largest vector the encoding carries.
+const MaxUnmergedLen = mlsenc.MaxVarint
 
 // ErrParentNode reports a malformed parent node.
 var ErrParentNode = errors.New("keying: malformed parent node")

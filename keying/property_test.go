@@ -307,6 +307,19 @@ func TestParsersRefuseTrailingAndTruncated(t *testing.T) {
 		"welcome":     {welcome, func(b []byte) error { _, err := ParseWelcome(b); return err }},
 		"key package": {kpb, func(b []byte) error { _, err := ParseKeyPackage(b); return err }},
 	}
+	// A parent listing an unmerged leaf outside its subtree is refused.
+	tr := gs[0].tree.Clone()
+	x := root(tr.LeafCount())
+	p := tr.ParentNode(x)
+	p.UnmergedLeaves = []uint32{tr.LeafCount()}
+	if err := tr.setParent(x, p); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := tr.Bytes(); b != nil {
+		if _, err := ParseTree(s, b); err == nil {
+			t.Error("tree with an unmerged leaf outside the tree accepted")
+		}
+	}
 	for name, p := range parsers {
 		if err := p.parse(p.b); err != nil {
 			t.Fatalf("%s: valid encoding refused: %v", name, err)

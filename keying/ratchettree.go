@@ -529,6 +529,16 @@ func DecodeTree(s *crypto.Suite, r *mlsenc.Reader) *Tree {
 	for x := range t.hashOK {
 		t.hashOK[x] = false
 	}
+	// Unmerged leaves must lie under their parent, so that no later walk
+	// of a resolution can index outside the tree; Validate checks the rest.
+	for x := uint32(1); x < uint32(len(t.nodes)); x += 2 {
+		for _, l := range t.unmerged(x) {
+			if l >= leaves || !isInSubtree(x, leafNode(l)) {
+				r.Fail(ErrTree)
+				return nil
+			}
+		}
+	}
 	return t
 }
 

@@ -136,7 +136,7 @@ func Unmarshal(b []byte) (*Group, error) {
 	gc := DecodeGroupContext(r)
 	interim := r.Opaque(MaxHashLen)
 	var refreshed []uint64
-	r.Vector(8*maxLeaves, func(v *mlsenc.Reader) {
+	r.Vector(mlsenc.MaxVarint, func(v *mlsenc.Reader) {
 		if v.Len()%8 != 0 {
 			v.Fail(ErrGroupState)
 			return
