@@ -45,7 +45,7 @@ func liveSeeds(f *testing.F) (commit, welcome, state []byte) {
 	}
 	commit, _ = res.Commit.Bytes()
 	welcome, _ = res.Welcomes[0].Bytes()
-	st, err := g.Marshal()
+	st, err := g.Marshal(nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -164,11 +164,11 @@ func FuzzUnmarshalGroup(f *testing.F) {
 	_, _, st := liveSeeds(f)
 	f.Add([]byte(st))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		g, err := Unmarshal(b)
+		g, st, err := Unmarshal(b)
 		if err != nil {
 			return
 		}
-		out, err := g.Marshal()
+		out, err := g.Marshal(st)
 		if err != nil || !bytes.Equal(out, b) {
 			t.Fatalf("state does not re-encode to its input")
 		}

@@ -356,11 +356,11 @@ func TestCompromisedMemberRecovers(t *testing.T) {
 	}
 	victimID := m.ids()[1]
 	victim := m.live[victimID]
-	saved, err := victim.Marshal()
+	saved, err := victim.Marshal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	thief, err := Unmarshal(saved)
+	thief, _, err := Unmarshal(saved)
 	if err != nil {
 		t.Fatal(err)
 	}

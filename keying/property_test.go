@@ -119,15 +119,15 @@ func TestStateRoundTrip(t *testing.T) {
 	if _, err := gs[2].ProposeUpdate(r); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := gs[2].Marshal()
+	saved, err := gs[2].Marshal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	restored, err := Unmarshal(saved)
+	restored, _, err := Unmarshal(saved)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := restored.Marshal()
+	again, err := restored.Marshal(nil)
 	if err != nil || !bytes.Equal(again, saved) {
 		t.Fatal("restored state does not save to the same bytes")
 	}
@@ -144,15 +144,15 @@ func TestStateRoundTrip(t *testing.T) {
 	if !bytes.Equal(restored.Epoch().EpochAuthenticator(), gs[2].Epoch().EpochAuthenticator()) {
 		t.Fatal("restored member derived another epoch")
 	}
-	if _, err := Unmarshal(append(bytes.Clone(saved), 0)); err == nil {
+	if _, _, err := Unmarshal(append(bytes.Clone(saved), 0)); err == nil {
 		t.Error("trailing byte accepted")
 	}
-	if _, err := Unmarshal(saved[:len(saved)-1]); err == nil {
+	if _, _, err := Unmarshal(saved[:len(saved)-1]); err == nil {
 		t.Error("truncated state accepted")
 	}
 	bad := bytes.Clone(saved)
 	bad[0] = 2
-	if _, err := Unmarshal(bad); err == nil {
+	if _, _, err := Unmarshal(bad); err == nil {
 		t.Error("unknown version accepted")
 	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%x", "%s"} {
@@ -182,7 +182,7 @@ func TestProcessRejectsTampering(t *testing.T) {
 		"proposal":         func(c *Commit) { c.Proposals[0].Removed = 2 },
 		"committer":        func(c *Commit) { c.Committer = 2 },
 	}
-	before, _ := gs[1].Marshal()
+	before, _ := gs[1].Marshal(nil)
 	for name, tamper := range tampers {
 		c, err := ParseCommit(enc)
 		if err != nil {
@@ -192,7 +192,7 @@ func TestProcessRejectsTampering(t *testing.T) {
 		if err := gs[1].Process(c); err == nil {
 			t.Errorf("tampered %s accepted", name)
 		}
-		if after, _ := gs[1].Marshal(); !bytes.Equal(after, before) {
+		if after, _ := gs[1].Marshal(nil); !bytes.Equal(after, before) {
 			t.Fatalf("refused commit (%s) changed the member's state", name)
 		}
 	}
@@ -330,5 +330,56 @@ func TestParsersRefuseTrailingAndTruncated(t *testing.T) {
 		if err := p.parse(p.b[:len(p.b)-1]); err == nil {
 			t.Errorf("%s: truncated encoding accepted", name)
 		}
+	}
+}
+
+// TestStateWithSecretTree: a member saved after sending under its secret
+// tree resumes past every generation it used, and its restored epoch
+// cannot make the secret tree again (which would restart generations and
+// reuse a key and nonce).
+func TestStateWithSecretTree(t *testing.T) {
+	s := suite1(t)
+	gs := smallGroup(t, s, 3, 13)
+	g := gs[1]
+	st, err := g.Epoch().NewSecretTree(g.Tree().LeafCount())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := st.Ratchet(g.Index(), ApplicationRatchet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for k := 0; k < 3; k++ {
+		kn, err := rt.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		used[string(kn.Key)+string(kn.Nonce)] = true
+	}
+	saved, err := g.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg, rst, err := Unmarshal(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rst == nil {
+		t.Fatal("secret tree not restored")
+	}
+	if _, err := rg.Epoch().NewSecretTree(rg.Tree().LeafCount()); !errors.Is(err, ErrTreeTaken) {
+		t.Fatalf("restored epoch made a second secret tree: %v", err)
+	}
+	rrt, err := rst.Ratchet(rg.Index(), ApplicationRatchet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kn, err := rrt.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used[string(kn.Key)+string(kn.Nonce)] {
+		t.Fatal("restored member reuses a key and nonce")
 	}
 }

@@ -36,14 +36,16 @@ var ErrGroupState = errors.New("keying: malformed saved group state")
 //	    struct { uint32 node; opaque key<V>; } keys<V>;  // ascending nodes
 //	    opaque pending_update_keys<V><V>;               // ascending bytes
 //	    opaque signing_key<V>;
-//	    opaque epoch<V>;      // SaveEpochState, without a secret tree
+//	    opaque epoch<V>;      // SaveEpochState: the epoch and its secret tree
 //	} GroupState;
 //
-// The secret tree is not saved here: a restored member starts a new epoch's
-// senders from SaveEpochState's own record, which never reuses a
-// generation it handed out.
-func (g *Group) Marshal() (crypto.Secret, error) {
-	epoch, err := SaveEpochState(g.epoch, nil)
+// The epoch and, if the caller made it, the epoch's secret tree st are
+// saved with SaveEpochState: each sender ratchet is saved past every
+// generation it handed out, and an epoch whose secret tree was made no
+// longer holds the encryption secret, so a restored member can neither
+// make the tree again nor reuse a (key, nonce) pair.
+func (g *Group) Marshal(st *SecretTree) (crypto.Secret, error) {
+	epoch, err := SaveEpochState(g.epoch, st)
 	if err != nil {
 		return nil, err
 	}
@@ -118,18 +120,19 @@ func (g *Group) Marshal() (crypto.Secret, error) {
 	return crypto.Secret(out), nil
 }
 
-// Unmarshal restores a state Marshal made. Everything is checked: the
+// Unmarshal restores a state Marshal made, with the secret tree if one was
+// saved. Everything is checked: the
 // version, every length, the tree's syntax and hash against the group
 // context, that every private key matches its node's public key and the
 // signing key the member's leaf, and that no byte trails.
-func Unmarshal(b []byte) (*Group, error) {
+func Unmarshal(b []byte) (*Group, *SecretTree, error) {
 	r := mlsenc.NewReader(b)
 	if r.Uint8() != groupStateVersion {
-		return nil, ErrGroupState
+		return nil, nil, ErrGroupState
 	}
 	s, err := crypto.LookupSuite(crypto.SuiteID(r.Uint16()))
 	if err != nil {
-		return nil, ErrGroupState
+		return nil, nil, ErrGroupState
 	}
 	leaf := r.Uint32()
 	tree := DecodeTree(s, r)
@@ -169,11 +172,11 @@ func Unmarshal(b []byte) (*Group, error) {
 	skb := r.Opaque(MaxPublicKeyLen)
 	epochb := r.Opaque(mlsenc.MaxVarint)
 	if err := r.Done(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if gc.Suite != s.ID() || !tree.Occupied(leaf) || len(refreshed) != int(tree.leaves) ||
 		!bytes.Equal(tree.TreeHash(), gc.TreeHash) {
-		return nil, ErrGroupState
+		return nil, nil, ErrGroupState
 	}
 	g := &Group{
 		suite:     s,
@@ -184,9 +187,9 @@ func Unmarshal(b []byte) (*Group, error) {
 		refreshed: refreshed,
 		pending:   map[string]*crypto.KEMPrivateKey{},
 	}
-	fail := func() (*Group, error) {
+	fail := func() (*Group, *SecretTree, error) {
 		g.Destroy()
-		return nil, ErrGroupState
+		return nil, nil, ErrGroupState
 	}
 	for i, k := range keys {
 		// Ascending node order, and pending keys in ascending byte order
@@ -217,12 +220,12 @@ func Unmarshal(b []byte) (*Group, error) {
 		return fail()
 	}
 	e, st, err := LoadEpochState(epochb)
-	if err != nil || st != nil || e.Suite().ID() != s.ID() || e.Number() != gc.Epoch {
+	if err != nil || e.Suite().ID() != s.ID() || e.Number() != gc.Epoch {
 		if e != nil {
 			e.Destroy()
 		}
 		return fail()
 	}
 	g.epoch = e
-	return g, nil
+	return g, st, nil
 }
