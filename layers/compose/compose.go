@@ -1,6 +1,15 @@
 // Package compose builds stacks from layer names at run time, as Ensemble
 // did: the group's properties become an ordered list of layer names, bottom
 // first, and each name maps to a constructor.
+//
+// The names come from the layer registry (layers.Register): each layer
+// package registers its layer, its documented position and a constructor
+// taking its options, so a new layer is one package that a program
+// imports, and Build checks that every layer sits where it must
+// (layers.CheckPlacement: bottom first, encrypt directly above bottom,
+// sign directly above mnak). This package imports the layers of this
+// module, so they are always registered; a layer from elsewhere is
+// registered once its package is imported.
 package compose
 
 import (
@@ -9,8 +18,9 @@ import (
 	"strings"
 
 	"github.com/conclave-go/conclave/layers"
-	"github.com/conclave-go/conclave/layers/bottom"
-	"github.com/conclave-go/conclave/layers/bundle"
+	// Registered by their import; no option of theirs to name here.
+	_ "github.com/conclave-go/conclave/layers/bottom"
+	_ "github.com/conclave-go/conclave/layers/bundle"
 	"github.com/conclave-go/conclave/layers/frag"
 	"github.com/conclave-go/conclave/layers/mflow"
 	"github.com/conclave-go/conclave/layers/mnak"
@@ -28,17 +38,31 @@ type Options struct {
 	Mflow  mflow.Config
 	Total  total.Config
 	Frag   frag.Config
+	// Layers holds the options of other registered layers (encrypt,
+	// sign, ...), by layer name, each of the type its package documents;
+	// a layer missing here takes its defaults.
+	Layers map[string]any
 }
 
-var constructors = map[string]func(*Options) layers.Layer{
-	"bottom": func(*Options) layers.Layer { return bottom.New() },
-	"bundle": func(*Options) layers.Layer { return bundle.New() },
-	"mnak":   func(o *Options) layers.Layer { return mnak.New(o.Mnak) },
-	"pt2pt":  func(o *Options) layers.Layer { return pt2pt.New(o.Pt2pt) },
-	"stable": func(o *Options) layers.Layer { return stable.New(o.Stable) },
-	"mflow":  func(o *Options) layers.Layer { return mflow.New(o.Mflow) },
-	"frag":   func(o *Options) layers.Layer { return frag.New(o.Frag) },
-	"total":  func(o *Options) layers.Layer { return total.New(o.Total) },
+// For returns the options for the named layer, as its registration's New
+// receives them: the field above for a layer of this module, else the
+// entry in Layers (nil if none).
+func (o *Options) For(name string) any {
+	switch name {
+	case "mnak":
+		return o.Mnak
+	case "pt2pt":
+		return o.Pt2pt
+	case "stable":
+		return o.Stable
+	case "mflow":
+		return o.Mflow
+	case "total":
+		return o.Total
+	case "frag":
+		return o.Frag
+	}
+	return o.Layers[name]
 }
 
 // Reliable is the default stack: reliable FIFO multicast and point-to-point
@@ -49,15 +73,9 @@ var Reliable = []string{"bottom", "bundle", "mnak", "pt2pt", "stable", "mflow", 
 // view's multicasts in the same order.
 var Total = []string{"bottom", "bundle", "mnak", "pt2pt", "stable", "total", "mflow", "frag"}
 
-// Known lists the layer names Build accepts.
-func Known() []string {
-	names := make([]string, 0, len(constructors))
-	for n := range constructors {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+// Known lists the layer names Build accepts: every registered layer
+// (see layers.Register), sorted.
+func Known() []string { return layers.Registered() }
 
 // Build composes the named layers, bottom first, into a stack.
 //
@@ -86,16 +104,25 @@ func Build(cfg layers.Config, names []string, opts Options) (*layers.Stack, erro
 	if opts.Total.MaxQueued == 0 {
 		opts.Total.MaxQueued = held * max(cfg.View.N, 1)
 	}
-	ls := make([]layers.Layer, 0, len(names))
 	for _, n := range names {
-		c, ok := constructors[n]
-		if !ok {
+		if _, ok := layers.Lookup(n); !ok {
 			return nil, fmt.Errorf("compose: unknown layer %q (known: %s)", n, strings.Join(Known(), ", "))
 		}
-		ls = append(ls, c(&opts))
 	}
-	if len(names) > 0 && names[0] != "bottom" {
-		return nil, fmt.Errorf("compose: the first layer must be bottom, not %q", names[0])
+	if err := layers.CheckPlacement(names); err != nil {
+		return nil, err
+	}
+	ls := make([]layers.Layer, 0, len(names))
+	for _, n := range names {
+		r, _ := layers.Lookup(n)
+		l, err := r.New(opts.For(n))
+		if err != nil {
+			return nil, err
+		}
+		if l.Name() != n {
+			return nil, fmt.Errorf("compose: layer registered as %q names itself %q", n, l.Name())
+		}
+		ls = append(ls, l)
 	}
 	return layers.New(cfg, ls...)
 }
