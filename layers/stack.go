@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -40,18 +41,40 @@ const (
 	DefaultMaxMessage  = 64 << 20
 )
 
-// Packet is a datagram for the transport. To is a member rank or AllPeers.
+// Packet is a datagram for the transport, the one shape from a stack to a
+// driver and from a driver (membership) to the transport.
+//
+// A stack addresses its packets by rank: To is a member's rank or
+// AllPeers, and Addr is the zero value. A driver that knows the members'
+// transport addresses fills in Addr, one packet per destination, and
+// keeps To (the rank, or Unranked for an address outside the view, such
+// as a joiner's); a transport sends to Addr. Data belongs to whoever made
+// the packet until the driver's Advance (see Stack.Advance).
 type Packet struct {
 	To   int
+	Addr netip.AddrPort
 	Data []byte
 }
 
-// Delivery is a message for the application.
+// Unranked is the To of a packet for an address that has no rank in the
+// stack's view: a stranger, a joiner, a member of another view.
+const Unranked = -2
+
+// Delivery is a message for the application, the one shape of a delivered
+// message from the stack up: Type is ECast for a multicast (the sender's
+// own included) and ESend for a point-to-point message to this member;
+// From is the sender's rank in the view the stack serves, which a driver
+// that knows the view turns into the sender's identity. Data belongs to
+// the stack until its Advance.
 type Delivery struct {
-	Type Type // ECast or ESend
+	Type Type
 	From int
 	Data []byte
 }
+
+// Multicast reports whether the delivery is a multicast rather than a
+// message to this member alone.
+func (d *Delivery) Multicast() bool { return d.Type == ECast }
 
 // Ready is the output a driver collects after feeding inputs.
 type Ready struct {
