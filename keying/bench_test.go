@@ -178,7 +178,7 @@ func benchCommitRemove(b *testing.B, f *benchFixture, base *Tree) {
 		g := f.group(b, base.Clone(), 0)
 		props := []Proposal{{Type: ProposalRemove, Removed: randomVictim(rng, g.tree, 0, f.n-1)}}
 		cpu.startTimer(b)
-		res, err := g.Commit(props, r)
+		res, err := g.Commit(props, nil, r)
 		cpu.stopTimer(b)
 		if err != nil {
 			b.Fatal(err)
@@ -280,7 +280,7 @@ func benchProcessCommit(b *testing.B, f *benchFixture, base *Tree) {
 	seals := 0
 	for k := 0; k < commits; k++ {
 		g := f.group(b, base.Clone(), 0)
-		res, err := g.Commit([]Proposal{{Type: ProposalRemove, Removed: randomVictim(rng, g.tree, 0, receiver)}}, r)
+		res, err := g.Commit([]Proposal{{Type: ProposalRemove, Removed: randomVictim(rng, g.tree, 0, receiver)}}, nil, r)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -23,6 +23,7 @@ const (
 //	    uint64 epoch;                  // the epoch the commit leaves
 //	    uint32 committer;
 //	    CommitProposal proposals<V>;   // Proposal, then uint32 sender for updates
+//	    optional<Extension extensions<V>>;  // the next group context's, if changed
 //	    UpdatePath path;
 //	    opaque signature<V>;           // SignWithLabel("ConclaveCommitTBS", GroupContext || content)
 //	    opaque confirmation_tag<V>;    // MAC(confirmation_key, confirmed_transcript_hash)
@@ -30,10 +31,16 @@ const (
 //
 // The confirmed transcript hash of the new epoch chains the previous
 // interim hash with everything but the confirmation tag (RFC 9420 §8.2).
+//
+// Extensions, when present, replace the group context's extensions from
+// the new epoch on, as RFC 9420's GroupContextExtensions proposal does:
+// that is how each view binds its own ConclaveContext (view id, member
+// list, policy) into the key schedule.
 type Commit struct {
 	Epoch           uint64
 	Committer       uint32
 	Proposals       []Proposal
+	Extensions      []Extension // nil: unchanged
 	Path            *UpdatePath
 	Signature       []byte
 	ConfirmationTag []byte
@@ -51,6 +58,10 @@ func (c *Commit) encodeContent(w *mlsenc.Writer) {
 			}
 		}
 	})
+	w.Bool(c.Extensions != nil)
+	if c.Extensions != nil {
+		encodeExtensions(w, c.Extensions)
+	}
 	c.Path.Encode(w)
 }
 
@@ -96,6 +107,9 @@ func ParseCommit(b []byte) (*Commit, error) {
 		}
 		c.Proposals = append(c.Proposals, *p)
 	})
+	if r.Bool() {
+		c.Extensions = DecodeExtensions(r)
+	}
 	c.Path = DecodeUpdatePath(r)
 	c.Signature = r.Opaque(MaxSignatureLen)
 	c.ConfirmationTag = r.Opaque(MaxHashLen)
@@ -167,15 +181,19 @@ func (t *Tree) applyProposals(s *crypto.Suite, groupID []byte, committer uint32,
 }
 
 // provisional returns the group context a commit's path is encrypted under
-// (RFC 9420 §12.4.2): the next epoch, the old confirmed transcript hash;
-// the tree hash is set once the path is merged.
-func (g *Group) provisional() *GroupContext {
+// (RFC 9420 §12.4.2): the next epoch, the old confirmed transcript hash,
+// the commit's extensions if it changes them; the tree hash is set once
+// the path is merged.
+func (g *Group) provisional(exts []Extension) *GroupContext {
+	if exts == nil {
+		exts = g.gc.Extensions
+	}
 	return &GroupContext{
 		Suite:                   g.gc.Suite,
 		GroupID:                 g.gc.GroupID,
 		Epoch:                   g.gc.Epoch + 1,
 		ConfirmedTranscriptHash: g.gc.ConfirmedTranscriptHash,
-		Extensions:              g.gc.Extensions,
+		Extensions:              exts,
 	}
 }
 
@@ -189,8 +207,16 @@ type CommitResult struct {
 
 // Commit applies proposals, refreshes this member's path, moves the group
 // to the next epoch and returns the commit for the other members and a
-// welcome for each joiner. On error the group is unchanged.
-func (g *Group) Commit(proposals []Proposal, rand io.Reader) (*CommitResult, error) {
+// welcome for each joiner. exts, if not nil, are the new epoch's group
+// context extensions (no type twice). On error the group is unchanged.
+func (g *Group) Commit(proposals []Proposal, exts []Extension, rand io.Reader) (*CommitResult, error) {
+	for i := range exts {
+		for j := range i {
+			if exts[i].Type == exts[j].Type {
+				return nil, ErrDuplicateExtension
+			}
+		}
+	}
 	s, t := g.suite, g.tree
 	me := g.priv.Leaf
 	oldCtx, err := g.gc.Bytes()
@@ -203,7 +229,7 @@ func (g *Group) Commit(proposals []Proposal, rand io.Reader) (*CommitResult, err
 		t.rollback()
 		return nil, err
 	}
-	gc := g.provisional()
+	gc := g.provisional(exts)
 	up, res, keys, err := t.createPath(me, t.Leaf(me), g.sig, gc, joiners, rand)
 	if err != nil {
 		t.rollback()
@@ -215,7 +241,7 @@ func (g *Group) Commit(proposals []Proposal, rand io.Reader) (*CommitResult, err
 		keys.destroy()
 		return nil, err
 	}
-	c := &Commit{Epoch: g.gc.Epoch, Committer: me, Proposals: proposals, Path: up}
+	c := &Commit{Epoch: g.gc.Epoch, Committer: me, Proposals: proposals, Extensions: exts, Path: up}
 	content, err := c.content()
 	if err != nil {
 		return fail(err)
@@ -348,7 +374,7 @@ func (g *Group) Process(c *Commit) error {
 		t.rollback()
 		return err
 	}
-	gc := g.provisional()
+	gc := g.provisional(c.Extensions)
 	// An updated member decrypts with its new leaf key: look it up in a
 	// view of the private keys that has it in place of the old one.
 	priv := g.priv

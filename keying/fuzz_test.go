@@ -39,7 +39,7 @@ func liveSeeds(f *testing.F) (commit, welcome, state []byte) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	res, err := g.Commit([]Proposal{{Type: ProposalAdd, KeyPackage: kp2}}, r)
+	res, err := g.Commit([]Proposal{{Type: ProposalAdd, KeyPackage: kp2}}, nil, r)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -168,7 +168,9 @@ func (m *modelRun) step() {
 		m.t.Fatal(err)
 	}
 	before := committer.Context().ConfirmedTranscriptHash
-	res, err := committer.Commit(props, m.rand())
+	// Each commit binds a new view description into the group context.
+	exts := []Extension{{Type: ExtensionTypeConclaveContext, Data: []byte(fmt.Sprintf("view %d", len(m.commits)+1))}}
+	res, err := committer.Commit(props, exts, m.rand())
 	if err != nil {
 		m.t.Fatalf("seed %d: commit by %s: %v", m.seed, committerID, err)
 	}
@@ -184,11 +186,12 @@ func (m *modelRun) step() {
 	if err != nil {
 		m.t.Fatalf("commit does not parse: %v", err)
 	}
-	ctx := committer.provisional()
+	ctx := *committer.Context()
 	ctx.ConfirmedTranscriptHash = before
-	ctx.Epoch = committer.Context().Epoch
-	ctx.TreeHash = committer.tree.TreeHash()
 	ctxb, _ := ctx.Bytes()
+	if got, ok := ctx.Extension(ExtensionTypeConclaveContext); !ok || string(got) != string(exts[0].Data) {
+		m.t.Fatal("commit did not install the view's extension")
+	}
 	oc := observedCommit{c, ctxb}
 	m.commits = append(m.commits, oc)
 
@@ -374,7 +377,7 @@ func TestCompromisedMemberRecovers(t *testing.T) {
 	}
 	commitAll := func(c *Group) observedCommit {
 		before := bytes.Clone(c.Context().ConfirmedTranscriptHash)
-		res, err := c.Commit(nil, m.rand())
+		res, err := c.Commit(nil, nil, m.rand())
 		if err != nil {
 			t.Fatal(err)
 		}

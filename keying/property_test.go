@@ -36,7 +36,7 @@ func smallGroup(t *testing.T, s *crypto.Suite, n int, seed uint64) []*Group {
 	gs := []*Group{g0}
 	for len(gs) < n {
 		kp, kps := newKP("m" + string(rune('0'+len(gs))))
-		res, err := g0.Commit([]Proposal{{Type: ProposalAdd, KeyPackage: kp}}, r)
+		res, err := g0.Commit([]Proposal{{Type: ProposalAdd, KeyPackage: kp}}, nil, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func smallGroup(t *testing.T, s *crypto.Suite, n int, seed uint64) []*Group {
 
 func commitAndProcess(t *testing.T, gs []*Group, c int, props []Proposal, r io.Reader) *CommitResult {
 	t.Helper()
-	res, err := gs[c].Commit(props, r)
+	res, err := gs[c].Commit(props, nil, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if err != nil || !bytes.Equal(again, saved) {
 		t.Fatal("restored state does not save to the same bytes")
 	}
-	res, err := gs[1].Commit(nil, r)
+	res, err := gs[1].Commit(nil, nil, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestProcessRejectsTampering(t *testing.T) {
 	s := suite1(t)
 	gs := smallGroup(t, s, 4, 5)
 	r := detRand(6)
-	res, err := gs[0].Commit([]Proposal{{Type: ProposalRemove, Removed: 3}}, r)
+	res, err := gs[0].Commit([]Proposal{{Type: ProposalRemove, Removed: 3}}, nil, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +181,7 @@ func TestProcessRejectsTampering(t *testing.T) {
 		"epoch":            func(c *Commit) { c.Epoch++ },
 		"proposal":         func(c *Commit) { c.Proposals[0].Removed = 2 },
 		"committer":        func(c *Commit) { c.Committer = 2 },
+		"extensions":       func(c *Commit) { c.Extensions = []Extension{{Type: ExtensionTypeConclaveContext, Data: []byte("v")}} },
 	}
 	before, _ := gs[1].Marshal(nil)
 	for name, tamper := range tampers {
@@ -286,7 +287,7 @@ func TestParsersRefuseTrailingAndTruncated(t *testing.T) {
 	s := suite1(t)
 	gs := smallGroup(t, s, 3, 10)
 	kp, _, _ := NewKeyPackage(s, []byte("x"), gs[0].sig, Lifetime{}, detRand(11))
-	res, err := gs[0].Commit([]Proposal{{Type: ProposalAdd, KeyPackage: kp}}, detRand(12))
+	res, err := gs[0].Commit([]Proposal{{Type: ProposalAdd, KeyPackage: kp}}, nil, detRand(12))
 	if err != nil {
 		t.Fatal(err)
 	}
