@@ -124,6 +124,9 @@ func ParseCommit(b []byte) (*Commit, error) {
 // edit. It returns the joiners' leaf indices in proposal order. Each leaf
 // is touched by at most one proposal, never the committer's.
 func (t *Tree) applyProposals(s *crypto.Suite, groupID []byte, committer uint32, proposals []Proposal) ([]uint32, error) {
+	if err := t.checkFreshKeys(proposals); err != nil {
+		return nil, err
+	}
 	touched := map[uint32]bool{committer: true}
 	for _, p := range proposals {
 		switch p.Type {
@@ -178,6 +181,54 @@ func (t *Tree) applyProposals(s *crypto.Suite, groupID []byte, committer uint32,
 		}
 	}
 	return joiners, nil
+}
+
+// checkFreshKeys refuses adds and updates whose leaf reuses an encryption
+// key of any node, or a signature key of another member (RFC 9420 §7.3), so
+// that a joiner's validation of the tree cannot fail where the members'
+// did not. It reads every node's keys once: O(n), paid only by commits that
+// add or update.
+func (t *Tree) checkFreshKeys(proposals []Proposal) error {
+	enc := map[string]bool{}
+	sig := map[string]int{} // signature key -> leaf it may stay with (-1: none)
+	for _, p := range proposals {
+		var l *LeafNode
+		owner := -1
+		switch {
+		case p.Type == ProposalAdd && p.KeyPackage != nil:
+			l = p.KeyPackage.Leaf
+		case p.Type == ProposalUpdate && p.Leaf != nil:
+			l, owner = p.Leaf, int(p.Sender)
+		default:
+			continue
+		}
+		if enc[string(l.EncryptionKey)] {
+			return ErrDuplicateID
+		}
+		if _, dup := sig[string(l.SignatureKey)]; dup {
+			return ErrDuplicateID
+		}
+		enc[string(l.EncryptionKey)] = true
+		sig[string(l.SignatureKey)] = owner
+	}
+	if len(enc) == 0 {
+		return nil
+	}
+	for x := uint32(0); x < uint32(len(t.nodes)); x++ {
+		if t.blank(x) {
+			continue
+		}
+		r := mlsenc.NewReader(t.nodes[x])
+		if enc[string(r.Opaque(MaxPublicKeyLen))] {
+			return ErrDuplicateID
+		}
+		if isLeaf(x) {
+			if owner, ok := sig[string(r.Opaque(MaxPublicKeyLen))]; ok && owner != int(nodeLeaf(x)) {
+				return ErrDuplicateID
+			}
+		}
+	}
+	return nil
 }
 
 // provisional returns the group context a commit's path is encrypted under

@@ -286,10 +286,16 @@ func TestTreeEditsAndRollback(t *testing.T) {
 func TestParsersRefuseTrailingAndTruncated(t *testing.T) {
 	s := suite1(t)
 	gs := smallGroup(t, s, 3, 10)
-	kp, _, _ := NewKeyPackage(s, []byte("x"), gs[0].sig, Lifetime{}, detRand(11))
+	xsig, _ := s.GenerateSigningKey(detRand(15))
+	kp, _, _ := NewKeyPackage(s, []byte("x"), xsig, Lifetime{}, detRand(11))
 	res, err := gs[0].Commit([]Proposal{{Type: ProposalAdd, KeyPackage: kp}}, nil, detRand(12))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A key package reusing a member's signature key is refused.
+	dup, _, _ := NewKeyPackage(s, []byte("y"), gs[1].sig, Lifetime{}, detRand(13))
+	if _, err := gs[0].Commit([]Proposal{{Type: ProposalAdd, KeyPackage: dup}}, nil, detRand(14)); !errors.Is(err, ErrDuplicateID) {
+		t.Errorf("add reusing a member's signature key: %v, want ErrDuplicateID", err)
 	}
 	tree, _ := gs[0].tree.Bytes()
 	commit, _ := res.Commit.Bytes()
