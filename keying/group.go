@@ -23,6 +23,23 @@ var (
 // epoch's key schedule. Any member can commit (Commit); every other member
 // processes the commit (Process); joiners start from a welcome (Join).
 //
+//	 joiner                     committer                    other members
+//	NewKeyPackage ──kp──▶  Commit(adds, removes,
+//	                           updates, extensions)
+//	                        ├─ apply proposals to the tree
+//	                        ├─ fresh path: path secrets, node keys,
+//	                        │  parent hashes, signed leaf, HPKE to
+//	                        │  each copath resolution
+//	                        ├─ transcript, key schedule,
+//	                        │  confirmation tag
+//	Join ◀──welcome──────── └─ welcome per joiner ──commit──▶  Process
+//	(tree validated,             (next epoch)                 (next epoch)
+//	 path keys derived)
+//
+// A member removed by a commit gets ErrRemoved from Process and should
+// Destroy its state. Every method leaves the state unchanged when it
+// fails, so a member can drop a commit the view change abandons.
+//
 // Only a committer's own path is refreshed by its commit. If one member
 // always committed, the other parents would stay blank and every commit
 // would cost an encryption per member, so the group layer should rotate
