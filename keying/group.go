@@ -38,7 +38,8 @@ var (
 //
 // A member removed by a commit gets ErrRemoved from Process and should
 // Destroy its state. Every method leaves the state unchanged when it
-// fails, so a member can drop a commit the view change abandons.
+// fails. A successful Commit advances the committer at once: a committer
+// whose view change may be abandoned saves its state (Marshal) first.
 //
 // Only a committer's own path is refreshed by its commit. If one member
 // always committed, the other parents would stay blank and every commit
