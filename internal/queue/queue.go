@@ -4,10 +4,15 @@
 // order, control messages waiting to be handled).
 //
 // Push and Pop are amortised O(1). The buffer's capacity is a power of
-// two; it doubles when full and halves when a quarter full (never below
-// MinCap), so a queue that an attacker or a burst once filled gives the
-// memory back as it drains, and a queue in steady state, going up and
-// down within a factor of two, does not allocate at all.
+// two; it doubles when full. It shrinks lazily, so that a queue in steady
+// state does not allocate even when it fills and empties in every round:
+// the queue keeps the most it held (its peak) over windows of a quarter
+// of its capacity in pops, and when the peak over the last two windows was
+// at most a quarter of the capacity, it shrinks to twice that peak (never
+// below MinCap). The copy costs at most what those pops did. So a queue
+// that a burst, or an attacker, once filled gives the memory back after
+// half its capacity in pops at its usual level; Trim gives it back at once
+// (for a queue left idle, on a timer).
 //
 // A Queue is not safe for concurrent use. Its zero value is an empty queue
 // ready to use.
@@ -22,6 +27,9 @@ type Queue[T any] struct {
 	buf  []T // len(buf) is 0 or a power of two
 	head int // index of the first element
 	n    int // number of elements
+	peak int // most elements held in the current window
+	prev int // most held in the window before
+	pops int // elements popped in the current window
 }
 
 // Len is the number of elements queued.
@@ -42,6 +50,7 @@ func (q *Queue[T]) Slot() *T {
 	}
 	p := &q.buf[(q.head+q.n)&(len(q.buf)-1)]
 	q.n++
+	q.peak = max(q.peak, q.n)
 	return p
 }
 
@@ -93,13 +102,36 @@ func (q *Queue[T]) Discard() {
 	q.buf[q.head] = zero
 	q.head = (q.head + 1) & (len(q.buf) - 1)
 	q.n--
-	if len(q.buf) > MinCap && q.n <= len(q.buf)/4 {
-		q.resize(len(q.buf) / 2)
+	q.pops++
+	if q.pops >= max(len(q.buf)/4, MinCap) {
+		if peak := max(q.peak, q.prev); peak <= len(q.buf)/4 {
+			q.shrink(peak)
+		}
+		q.prev, q.peak, q.pops = q.peak, q.n, 0
 	}
 }
 
 // Reset empties the queue and gives its memory back.
 func (q *Queue[T]) Reset() { *q = Queue[T]{} }
+
+// Trim shrinks the buffer to twice what the queue holds now (never below
+// MinCap), whatever it held before.
+func (q *Queue[T]) Trim() {
+	q.shrink(q.n)
+	q.prev, q.peak, q.pops = q.n, q.n, 0
+}
+
+// shrink resizes the buffer to the power of two at least twice need (and
+// at least MinCap), if that is smaller than it is.
+func (q *Queue[T]) shrink(need int) {
+	size := MinCap
+	for size < 2*need {
+		size *= 2
+	}
+	if size < len(q.buf) {
+		q.resize(size)
+	}
+}
 
 // resize moves the elements, in order, into a new buffer of size elements.
 func (q *Queue[T]) resize(size int) {

@@ -54,22 +54,53 @@ func TestFIFOAgainstSlice(t *testing.T) {
 				t.Fatalf("step %d: front %d, back %d; want %d, %d", step, v, *q.At(len(model) - 1), model[0], model[len(model)-1])
 			}
 		}
-		if c := q.Cap(); c > MinCap && q.Len() <= c/4 {
-			t.Fatalf("step %d: capacity %d holding %d did not shrink", step, c, q.Len())
+		if c := q.Cap(); c < q.Len() || c > MinCap && c&(c-1) != 0 {
+			t.Fatalf("step %d: capacity %d holding %d", step, c, q.Len())
 		}
 	}
 }
 
+// TestShrinksBackAfterBurst: after a burst, a queue that goes back to its
+// usual level gives the memory back, whether it empties or not.
 func TestShrinksBackAfterBurst(t *testing.T) {
-	var q Queue[[64]byte]
-	for range 1 << 16 {
-		q.Push([64]byte{})
+	for _, usual := range []int{0, 3, 100} {
+		var q Queue[[64]byte]
+		for range 1 << 16 {
+			q.Push([64]byte{})
+		}
+		for q.Len() > usual {
+			q.Discard()
+		}
+		// Traffic at the usual level, emptying each round (usual 0) or
+		// keeping that many queued.
+		for range 1 << 15 {
+			q.Push([64]byte{})
+			q.Push([64]byte{})
+			q.Discard()
+			q.Discard()
+		}
+		if limit := max(MinCap, 4*usual+8); q.Cap() > limit {
+			t.Errorf("usual level %d: capacity %d after the burst, want at most %d", usual, q.Cap(), limit)
+		}
 	}
-	for q.Len() > 3 {
+}
+
+func TestTrim(t *testing.T) {
+	var q Queue[int]
+	for i := range 1000 {
+		q.Push(i)
+	}
+	for range 990 {
 		q.Discard()
 	}
-	if q.Cap() > 2*MinCap {
-		t.Fatalf("capacity %d after draining a burst to 3", q.Cap())
+	q.Trim()
+	if q.Cap() != 32 || q.Len() != 10 {
+		t.Fatalf("capacity %d holding %d after Trim, want 32 holding 10", q.Cap(), q.Len())
+	}
+	for i := 990; i < 1000; i++ {
+		if v, _ := q.Pop(); v != i {
+			t.Fatalf("popped %d, want %d", v, i)
+		}
 	}
 }
 
@@ -85,21 +116,26 @@ func TestPopClearsSlot(t *testing.T) {
 	}
 }
 
+// TestSteadyStateDoesNotAllocate: rounds that go up and down, or fill
+// and empty, allocate nothing once the queue has grown to their peak.
 func TestSteadyStateDoesNotAllocate(t *testing.T) {
-	var q Queue[int]
-	for i := range 100 {
-		q.Push(i)
-	}
-	allocs := testing.AllocsPerRun(1000, func() {
-		for i := range 50 {
+	for _, c := range []struct{ base, burst int }{{100, 50}, {0, 12}, {0, 1000}, {5, 3}} {
+		var q Queue[int]
+		for i := range c.base {
 			q.Push(i)
 		}
-		for range 50 {
-			q.Pop()
+		round := func() {
+			for i := range c.burst {
+				q.Push(i)
+			}
+			for range c.burst {
+				q.Pop()
+			}
 		}
-	})
-	if allocs != 0 {
-		t.Fatalf("%v allocations per run in steady state", allocs)
+		round()
+		if allocs := testing.AllocsPerRun(1000, round); allocs != 0 {
+			t.Errorf("base %d, burst %d: %v allocations per round", c.base, c.burst, allocs)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ package mflow
 import (
 	"time"
 
+	"github.com/conclave-go/conclave/internal/queue"
 	"github.com/conclave-go/conclave/layers"
 )
 
@@ -32,12 +33,11 @@ type Layer struct {
 	cfg     Config
 	p       *layers.Port
 	rank    int
-	sent    uint64   // multicasts passed down
-	stable  uint64   // of them, delivered everywhere
-	sizes   []uint64 // ring: byte size of unstable message seq, at seq % len
-	inBytes uint64   // bytes in flight
-	pending []layers.Event
-	head    int // first pending
+	sent    uint64                    // multicasts passed down
+	stable  uint64                    // of them, delivered everywhere
+	sizes   []uint64                  // ring: byte size of unstable message seq, at seq % len
+	inBytes uint64                    // bytes in flight
+	pending queue.Queue[layers.Event] // casts waiting for the window
 }
 
 // New returns a flow control layer.
@@ -64,7 +64,7 @@ func (l *Layer) Init(p *layers.Port) {
 }
 
 // Backlog is the number of multicasts waiting for the window to open.
-func (l *Layer) Backlog() int { return len(l.pending) - l.head }
+func (l *Layer) Backlog() int { return l.pending.Len() }
 
 func (l *Layer) open(size uint64) bool {
 	inFlight := l.sent - l.stable
@@ -80,7 +80,7 @@ func (l *Layer) Down(ev *layers.Event) {
 		return
 	}
 	if l.Backlog() > 0 || !l.open(uint64(ev.Msg.Len())) {
-		l.pending = append(l.pending, *ev)
+		*l.pending.Slot() = *ev
 		return
 	}
 	l.send(ev)
@@ -107,20 +107,12 @@ func (l *Layer) advance(stable uint64) {
 	for ; l.stable < min(stable, l.sent); l.stable++ {
 		l.inBytes -= l.sizes[l.stable%uint64(len(l.sizes))]
 	}
-	for l.Backlog() > 0 && l.open(uint64(l.pending[l.head].Msg.Len())) {
+	for l.Backlog() > 0 && l.open(uint64(l.pending.Front().Msg.Len())) {
 		ev := l.p.NewEvent(0, 0)
-		*ev = l.pending[l.head]
-		l.pending[l.head] = layers.Event{}
-		l.head++
+		*ev = *l.pending.Front()
+		l.pending.Discard()
 		l.send(ev)
 		l.p.FreeEvent(ev)
-	}
-	if l.head == len(l.pending) {
-		l.pending, l.head = l.pending[:0], 0
-	} else if l.head > len(l.pending)/2 {
-		n := copy(l.pending, l.pending[l.head:])
-		clear(l.pending[n:])
-		l.pending, l.head = l.pending[:n], 0
 	}
 }
 

@@ -37,6 +37,7 @@ package pt2pt
 import (
 	"time"
 
+	"github.com/conclave-go/conclave/internal/queue"
 	"github.com/conclave-go/conclave/internal/wire"
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/internal/seqlog"
@@ -75,12 +76,12 @@ const (
 )
 
 type peer struct {
-	out      seqlog.Log     // messages sent to the peer, until acknowledged
-	queue    []layers.Event // waiting for the window
-	progress time.Duration  // when the peer last acknowledged something new
-	in       seqlog.Log     // messages from the peer
-	acked    uint64         // what was last acknowledged to the peer
-	ackDue   bool           // a duplicate arrived: the peer needs an ack
+	out      seqlog.Log                // messages sent to the peer, until acknowledged
+	queue    queue.Queue[layers.Event] // waiting for the window
+	progress time.Duration             // when the peer last acknowledged something new
+	in       seqlog.Log                // messages from the peer
+	acked    uint64                    // what was last acknowledged to the peer
+	ackDue   bool                      // a duplicate arrived: the peer needs an ack
 	lastAck  time.Duration
 	lastNak  time.Duration
 	served   seqlog.Served // NAK answers to the peer
@@ -136,7 +137,7 @@ func (l *Layer) Init(p *layers.Port) {
 func (l *Layer) Backlog() int {
 	n := 0
 	for i := range l.peers {
-		n += len(l.peers[i].queue)
+		n += l.peers[i].queue.Len()
 	}
 	return n
 }
@@ -150,8 +151,8 @@ func (l *Layer) Down(ev *layers.Event) {
 			return
 		}
 		pe := &l.peers[ev.Peer]
-		if len(pe.queue) > 0 || pe.out.Next()-pe.out.Low() >= l.cfg.Window {
-			pe.queue = append(pe.queue, *ev)
+		if pe.queue.Len() > 0 || pe.out.Next()-pe.out.Low() >= l.cfg.Window {
+			*pe.queue.Slot() = *ev
 			return
 		}
 		l.send(pe, ev)
@@ -329,16 +330,12 @@ func (l *Layer) acknowledged(to int, next uint64) {
 		pe.out.Release(next)
 		pe.progress = l.p.Now()
 	}
-	for len(pe.queue) > 0 && pe.out.Next()-pe.out.Low() < l.cfg.Window {
+	for pe.queue.Len() > 0 && pe.out.Next()-pe.out.Low() < l.cfg.Window {
 		ev := l.p.NewEvent(0, 0)
-		*ev = pe.queue[0]
-		pe.queue[0] = layers.Event{}
-		pe.queue = pe.queue[1:]
+		*ev = *pe.queue.Front()
+		pe.queue.Discard()
 		l.send(pe, ev)
 		l.p.FreeEvent(ev)
-	}
-	if len(pe.queue) == 0 {
-		pe.queue = nil
 	}
 }
 
@@ -380,7 +377,7 @@ var _ layers.Acknowledger = (*Layer)(nil)
 // not been acknowledged yet.
 func (l *Layer) Unacknowledged(peer int) bool {
 	pe := &l.peers[peer]
-	return len(pe.queue) > 0 || pe.out.Next() > pe.out.Low()
+	return pe.queue.Len() > 0 || pe.out.Next() > pe.out.Low()
 }
 
 // Footprint is the bytes held for messages from peers and for answering

@@ -87,9 +87,10 @@
 //
 // # Performance
 //
-// The per-message path does not allocate: held casts sit in per-origin ring
-// buffers (as a body and the few header bytes pushed above, not a whole
-// Message), ORDER runs in another ring, the batch in a reused slice, ORDER
+// The per-message path does not allocate: held casts sit in per-origin
+// queues (internal/queue: ring buffers that grow and shrink back; a cast as
+// a body and the few header bytes pushed above, not a whole Message),
+// ORDER runs in another queue, the batch in a reused slice, ORDER
 // bodies are recycled through stability, and events come from
 // Port.NewEvent.
 //

@@ -4,6 +4,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/conclave-go/conclave/internal/queue"
 	"github.com/conclave-go/conclave/layers"
 )
 
@@ -83,13 +84,13 @@ type Layer struct {
 	rank int
 	n    int
 
-	held     []ring[heldCast] // per origin: casts waiting for an ORDER
-	order    ring[Run]        // received ORDER runs not yet applied
-	queued   int              // casts the runs in order name
-	maxQueue int              // bound on queued
-	scratch  []Run            // ParseOrder's output, reused
-	applying bool             // apply is running further up the call stack
-	ended    bool             // EViewEnd has passed
+	held     []queue.Queue[heldCast] // per origin: casts waiting for an ORDER
+	order    queue.Queue[Run]        // received ORDER runs not yet applied
+	queued   int                     // casts the runs in order name
+	maxQueue int                     // bound on queued
+	scratch  []Run                   // ParseOrder's output, reused
+	applying bool                    // apply is running further up the call stack
+	ended    bool                    // EViewEnd has passed
 
 	// Sequencer only.
 	sequencer    bool
@@ -98,9 +99,9 @@ type Layer struct {
 	batched      int // casts named in batch
 	maxRuns      int // runs that fit one datagram
 	sent         uint64
-	unstable     ring[sentOrder] // ORDERs not yet stable, by seq
-	ordersStable uint64          // ORDERs below the last stability report
-	free         [][]byte        // ORDER bodies to reuse
+	unstable     queue.Queue[sentOrder] // ORDERs not yet stable, by seq
+	ordersStable uint64                 // ORDERs below the last stability report
+	free         [][]byte               // ORDER bodies to reuse
 	bufSize      int
 	stab         layers.Stability // the report passed up, data casts only
 }
@@ -119,7 +120,7 @@ func (l *Layer) Name() string { return "total" }
 func (l *Layer) Init(p *layers.Port) {
 	l.p = p
 	l.rank, l.n = p.View().Rank, p.View().N
-	l.held = make([]ring[heldCast], l.n)
+	l.held = make([]queue.Queue[heldCast], l.n)
 	l.maxQueue = l.cfg.MaxQueued
 	if l.maxQueue <= 0 {
 		l.maxQueue = QueuedPerOrigin * l.n
@@ -152,7 +153,7 @@ var _ layers.Blocker = (*Layer)(nil)
 func (l *Layer) Held() int {
 	k := 0
 	for i := range l.held {
-		k += l.held[i].len()
+		k += l.held[i].Len()
 	}
 	return k
 }
@@ -227,11 +228,11 @@ func (l *Layer) data(ev *layers.Event) {
 		return
 	}
 	origin := ev.Peer
-	l.held[origin].slot().hold(&ev.Msg)
+	l.held[origin].Slot().hold(&ev.Msg)
 	if l.sequencer && !l.blocked {
 		l.record(origin)
 	}
-	if l.order.len() > 0 && l.order.front().Origin == origin {
+	if l.order.Len() > 0 && l.order.Front().Origin == origin {
 		l.apply()
 	}
 }
@@ -264,7 +265,7 @@ func (l *Layer) receiveOrder(ev *layers.Event) {
 	}
 	l.queued += named
 	for _, run := range runs {
-		l.order.push(run)
+		l.order.Push(run)
 	}
 	l.apply()
 }
@@ -277,18 +278,18 @@ func (l *Layer) apply() {
 		return
 	}
 	l.applying = true
-	for l.order.len() > 0 {
-		run := l.order.front()
+	for l.order.Len() > 0 {
+		run := l.order.Front()
 		q := &l.held[run.Origin]
-		if q.len() == 0 {
+		if q.Len() == 0 {
 			break // wait: the reliable layer will bring it
 		}
 		ev := l.p.NewEvent(layers.ECast, run.Origin)
-		q.front().take(&ev.Msg)
-		q.pop()
+		q.Front().take(&ev.Msg)
+		q.Discard()
 		l.queued--
 		if run.Count--; run.Count == 0 {
-			l.order.pop()
+			l.order.Discard()
 		}
 		l.p.Up(ev)
 		l.p.FreeEvent(ev)
@@ -327,7 +328,7 @@ func (l *Layer) sendOrder() {
 	l.batch, l.batched = l.batch[:0], 0
 	// The reliable layer keeps the body for retransmission until it is
 	// stable: the buffer is reused only then (see stability).
-	l.unstable.push(sentOrder{seq: l.sent, buf: buf})
+	l.unstable.Push(sentOrder{seq: l.sent, buf: buf})
 	l.sent++
 	ev := l.p.NewEvent(layers.ECast, layers.AllPeers)
 	ev.Msg.Body = buf
@@ -340,23 +341,23 @@ func (l *Layer) sendOrder() {
 // sequencer, rewrites its own entries of the report so that the layers
 // above (flow control) count only the data multicasts they sent.
 func (l *Layer) stability(ev *layers.Event) {
-	if !l.sequencer || (l.unstable.len() == 0 && l.ordersStable == 0) || ev.Stability == nil {
+	if !l.sequencer || (l.unstable.Len() == 0 && l.ordersStable == 0) || ev.Stability == nil {
 		return
 	}
 	s := ev.Stability
 	stable := s.Stable[l.rank]
-	for l.unstable.len() > 0 && l.unstable.front().seq < stable {
-		o := l.unstable.front()
+	for l.unstable.Len() > 0 && l.unstable.Front().seq < stable {
+		o := l.unstable.Front()
 		if len(l.free) < 64 {
 			l.free = append(l.free, o.buf)
 		}
 		o.buf = nil
-		l.unstable.pop()
+		l.unstable.Discard()
 		l.ordersStable++
 	}
 	seen := s.MaxSeen[l.rank]
 	ordersSeen := l.ordersStable
-	for i := 0; i < l.unstable.len() && l.unstable.at(i).seq < seen; i++ {
+	for i := 0; i < l.unstable.Len() && l.unstable.At(i).seq < seen; i++ {
 		ordersSeen++
 	}
 	copy(l.stab.Stable, s.Stable)
@@ -376,20 +377,20 @@ func (l *Layer) endView() {
 	}
 	l.ended, l.applying = true, true
 	l.batch, l.batched = l.batch[:0], 0
-	if l.order.len() > 0 {
-		l.p.Count("order_runs_unapplied", uint64(l.order.len()))
-		l.order.reset()
+	if l.order.Len() > 0 {
+		l.p.Count("order_runs_unapplied", uint64(l.order.Len()))
+		l.order.Reset()
 	}
 	l.queued = 0
 	for origin := range l.held {
 		q := &l.held[origin]
-		if q.len() > 0 {
-			l.p.Count("delivered_at_view_end", uint64(q.len()))
+		if q.Len() > 0 {
+			l.p.Count("delivered_at_view_end", uint64(q.Len()))
 		}
-		for q.len() > 0 {
+		for q.Len() > 0 {
 			ev := l.p.NewEvent(layers.ECast, origin)
-			q.front().take(&ev.Msg)
-			q.pop()
+			q.Front().take(&ev.Msg)
+			q.Discard()
 			l.p.Up(ev)
 			l.p.FreeEvent(ev)
 		}
@@ -399,7 +400,7 @@ func (l *Layer) endView() {
 
 // Footprint is the bytes of the queue of ORDER runs waiting for their
 // casts, the state an ORDER from the network inflates.
-func (l *Layer) Footprint() int { return len(l.order.buf) * runSize }
+func (l *Layer) Footprint() int { return l.order.Cap() * runSize }
 
 // FootprintBound is the stated bound on Footprint: a ring of at most
 // MaxQueued runs, rounded up to a power of two.
