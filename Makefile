@@ -26,7 +26,7 @@ sim:
 	./bin/conclave sim --seeds $(SIM_SEEDS) --members 3 --faults loss,dup,reorder,delay
 	./bin/conclave sim --seeds $(SIM_ALL_SEEDS) --members 5 --faults all
 	./bin/conclave sim --seeds $(SIM_TOTAL_SEEDS) --members 5 --faults all --total
-	./bin/conclave sim --seeds 200 --members 4 --faults all --attackers
+	./bin/conclave sim --seeds 150 --members 4 --faults all --attackers
 
 fuzz:
 	./scripts/fuzz.sh

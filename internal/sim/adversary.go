@@ -79,24 +79,12 @@ const (
 	AmplificationFactor = 3
 )
 
-// What the adversary leaves out because the group still mishandles it;
-// the test named with each reproduces the failure.
-var (
-	// knownBroken lists kinds of hostile datagram left out.
-	knownBroken = []hostile.Kind{
-		hostile.KGossip, // TestForgedGossipBeyondTheWindowRefused in layers/compose
-	}
-	// avoidLastLTimes keeps active strangers' logical times far from
-	// 2^64−1: TestMergeAtTheLastLogicalTime.
-	avoidLastLTimes = true
-	// avoidNamedCoords keeps a stranger that has proven its address from
-	// naming another coordinator: TestProvenStrangerNamesNoThirdAddress.
-	avoidNamedCoords = true
-	// avoidSilentJoiners makes active strangers spoil the cookie they
-	// echo, so that they never start a view change they then leave
-	// unanswered: TestSilentJoinersDoNotBlockTheGroup.
-	avoidSilentJoiners = true
-)
+// knownBroken lists the kinds of hostile datagram the adversary leaves
+// out because the group still mishandles them; the test named with each
+// reproduces the failure.
+var knownBroken = []hostile.Kind{
+	hostile.KGossip, // TestForgedGossipBeyondTheWindowRefused in layers/compose
+}
 
 // Addresses of the adversary: strangers send, third addresses never do.
 const (
@@ -245,9 +233,6 @@ func (r *run) attack() {
 		what = fmt.Sprintf("%v as %v", kind, v.Members[q])
 	case k < 12:
 		s := hostile.Stranger{Group: group, Self: stranger, View: pr.m.View(), Third: a.third}
-		if avoidNamedCoords && a.provenAnywhere(stranger) {
-			s.Third = nil
-		}
 		var typ hostile.ControlType
 		typ, a.buf = s.Control(a.rng, a.buf[:0])
 		what = fmt.Sprintf("control %d from a stranger", typ)
@@ -304,15 +289,8 @@ func (r *run) activeStranger(pr *proc, s netip.AddrPort) string {
 		a.buf = c.Append(a.buf[:0])
 		return "probe for a cookie"
 	}
-	if avoidSilentJoiners {
-		ans.Cookie = spoil(ans.Cookie)
-	} else {
-		a.proven[key] = true
-	}
+	a.proven[key] = true
 	ltimes := []uint64{0, 1, ans.Summary.ID.LTime + 1, 1 << 32, 1 << 63, math.MaxUint64 - 1, math.MaxUint64}
-	if avoidLastLTimes {
-		ltimes = ltimes[:4]
-	}
 	ltime := ltimes[a.rng.IntN(len(ltimes))]
 	if a.rng.IntN(3) == 0 {
 		a.buf = st.Claim(self, ans.Answer, ltime, membership.MaxMembers, a.buf[:0])
@@ -324,13 +302,6 @@ func (r *run) activeStranger(pr *proc, s netip.AddrPort) string {
 	}
 	a.buf = st.Merge(self, ans.Answer, ltime, third, a.buf[:0])
 	return fmt.Sprintf("merge request at logical time %d with %d third addresses, cookie echoed", ltime, len(third))
-}
-
-// spoil returns a copy of cookie with its last bit flipped.
-func spoil(cookie []byte) []byte {
-	c := bytes.Clone(cookie)
-	c[len(c)-1] ^= 1
-	return c
 }
 
 // provenAnywhere reports whether stranger s has proven its address to a
