@@ -21,6 +21,18 @@
 //
 // A stack serves one view, a fixed list of members; package membership
 // builds a new one for each view and runs the view changes around them.
+// What a view change needs from a stack (counts, cuts, the exclusion of
+// leaving members, a block on ordering) is one interface, Flush, returned
+// by Stack.ViewFlush; each of its capabilities comes from the layer that
+// provides it (Cutter, Excluder, Acknowledger, Blocker, Framer), so the
+// membership protocol knows no layer by name. The view's key material
+// reaches the layers in Config.Keys, and the stack releases it when the
+// view ends (see Keys).
+//
+// Layers register themselves (Register): a name, a documented position
+// (Placement: bottom first, encrypt directly above bottom, sign directly
+// above mnak) and a constructor from options. Package compose builds a
+// stack from a list of registered names and checks their positions.
 //
 // Every layer is a pure state machine: it has no goroutines, sockets, wall
 // clock or global randomness. Time reaches it through Tick and Port.Now,
