@@ -12,15 +12,23 @@ import (
 // member of the view that nobody it believes has excluded; it is also a
 // participant in its own round, through messages to itself.
 //
-//	cFlush ──all FlushOK──▶ cSync ──all SyncOK──▶ cDecide ──Decide──▶ Install
-//	   │                        │                   (ErrHold: ask again)
+//	cFlush ──all FlushOK──▶ cSync ──all SyncOK──▶ cDecide ──Decision──▶ cPrepare ──all Confirm──▶ Install
+//	   │                        │                 (ErrHold: ask again,     (a Refuse: restart
+//	   │                        │                  until Stuck/2)           without that member)
 //	   └─ silent for Timing.Flush: go on without ──┘
 //	                            │ (round flushing this view into another)
-//	                            └──all SyncOK──▶ cMergeWait ──Timing.Merge──▶ Install
+//	                            └──all SyncOK──▶ cMergeWait ──Timing.Merge──▶ cDecide (the fallback view)
 //	                                             members fetch cookies from the
 //	                                             absorbing coordinator; MergeReq
 //	                                             with them; its Flush takes the
 //	                                             members over
+//
+// Without a participant, cDecide installs at once and there is no
+// cPrepare. With one, the decider (Participant.Decider: this member, or
+// another member of the next view asked with DecideReq) decides, this
+// member sends each member of the next view the common part and its own
+// part (Prepare), checks each Confirm with Participant.Verify, and orders
+// the installation only once every member has confirmed.
 //
 // The proposal (next view) is fixed when the round starts; any change (a
 // member silent, suspected, vetoed) starts a new round with a new logical
@@ -32,10 +40,11 @@ const (
 	cSync
 	cDecide
 	cMergeWait
+	cPrepare
 )
 
 func (c coordPhase) String() string {
-	return [...]string{"flush", "sync", "decide", "merge-wait"}[c]
+	return [...]string{"flush", "sync", "decide", "merge-wait", "prepare"}[c]
 }
 
 type coordination struct {
@@ -53,6 +62,10 @@ type coordination struct {
 	holders   []uint64
 	phaseAt   time.Duration
 	sentAt    time.Duration
+	decider   Endpoint
+	decision  *Decision
+	confirmed map[Endpoint]bool
+	rekey     bool // a rekey round: nothing changes but the view id
 }
 
 // announcement repeats Install to the members of a new view that have not
@@ -79,7 +92,7 @@ func (m *Member) roundNeeded() bool {
 			return true
 		}
 	}
-	return len(m.merges) > 0
+	return len(m.merges) > 0 || m.rekey
 }
 
 func (m *Member) tickCoordinator() {
@@ -111,13 +124,28 @@ func (m *Member) tickCoordinator() {
 			m.sendSync(func(e Endpoint) bool { return !c.synced[e] })
 		}
 	case cDecide:
+		if c.decider != m.self && !c.decider.IsZero() && m.now-max(c.phaseAt, c.progress[c.decider]) >= t.Flush {
+			m.count("decider_timeouts")
+			m.leaveOut(c.decider)
+			return
+		}
 		m.decide()
+	case cPrepare:
+		waiting := func(e Endpoint) bool { return !c.confirmed[e] && slices.Contains(c.proposal.Members, e) }
+		if m.silent(waiting) {
+			m.dropSilent(func(e Endpoint) bool { return waiting(e) && m.now-max(c.phaseAt, c.progress[e]) >= t.Flush })
+			return
+		}
+		if m.now-c.sentAt >= t.Retry {
+			m.sendPrepare()
+		}
 	case cMergeWait:
 		if m.now-c.phaseAt >= t.Merge {
 			m.count("merge_timeout")
 			m.shunned.shun(c.merge.Coord.Addr, m.now, t.Merge)
 			m.debug("not absorbed in time; installing the fallback view", "absorbed_by", c.merge.ID)
-			m.finishRound(nil)
+			c.phase, c.phaseAt = cDecide, m.now
+			m.decide()
 			return
 		}
 		if m.now-c.sentAt < t.Retry {
@@ -236,7 +264,9 @@ func (m *Member) startRound(merge Summary) {
 			}
 		}
 	}
-	if m.part == nil && merge.ID == (ViewID{}) && len(joiners) == 0 && len(survivors) == len(m.view.Members) && len(next) == len(survivors) {
+	rekey := m.rekey && merge.ID == (ViewID{})
+	m.rekey = false
+	if !rekey && m.part == nil && merge.ID == (ViewID{}) && len(joiners) == 0 && len(survivors) == len(m.view.Members) && len(next) == len(survivors) {
 		// Nothing would change: the merge requests that called for this
 		// round name members already in the view. (A round restarted
 		// after members flushed must go on, to let them out of it.)
@@ -255,9 +285,14 @@ func (m *Member) startRound(merge Summary) {
 		synced:    make(map[Endpoint]bool),
 		progress:  make(map[Endpoint]time.Duration),
 		cookies:   make(map[Endpoint][]byte),
+		confirmed: make(map[Endpoint]bool),
 		phaseAt:   m.now,
+		rekey:     rekey,
 	}
 	m.count("rounds_started")
+	if rekey {
+		m.count("rekey_rounds")
+	}
 	if m.debugging() {
 		args := []any{"proposal", m.coord.proposal, "why", m.reasons()}
 		if merge.ID != (ViewID{}) {
@@ -292,16 +327,6 @@ func (m *Member) onFlushOK(msg *ctlMsg) {
 			return
 		}
 	case slices.Contains(c.joiners, msg.From):
-		if m.cfg.Participant != nil {
-			if err := m.cfg.Participant.Admit(msg.From, msg.Hello); err != nil {
-				m.count("joiners_vetoed")
-				m.debug("joiner refused", "joiner", msg.From, "err", err)
-				m.veto(msg.From)
-				m.forgetJoiner(msg.From)
-				m.restartRound()
-				return
-			}
-		}
 	default:
 		return
 	}
@@ -379,40 +404,161 @@ func (m *Member) onSyncOK(msg *ctlMsg) {
 	m.decide()
 }
 
-// decide asks the participant layer, if any, for its part of the next view
-// and installs it.
+// decide has the next view decided: at once without a participant; with
+// one, by the decider, here or asked with DecideReq. A hold lasts at most
+// Timing.Stuck/2 from the start of the phase, so that the members waiting
+// do not give up on the round first.
 func (m *Member) decide() {
 	c := m.coord
-	var decided []byte
-	if m.cfg.Participant != nil {
-		contributions := make(map[Endpoint][]byte, len(c.replies))
-		for e, r := range c.replies {
-			contributions[e] = r.Data
-		}
-		d, err := m.cfg.Participant.Decide(c.proposal.Clone(), contributions)
-		switch {
-		case errors.Is(err, ErrHold):
-			m.count("decide_held")
-			return
-		case err != nil:
-			m.count("decide_aborted")
-			m.debug("view change aborted by participant", "err", err)
-			m.abortRound()
-			return
-		}
-		if len(d) > maxBlob {
-			// Every member would refuse an Install this large, and
-			// the group would never form: fail the round instead, as
-			// if the participant had.
-			m.count("decide_oversize")
-			m.cfg.Logger.Warn("view change aborted: the participant's decision is larger than an Install may carry",
-				"self", m.self, "view", c.proposal.ID, "size", len(d), "max", maxBlob)
-			m.abortRound()
-			return
-		}
-		decided = d
+	P := m.cfg.Participant
+	if P == nil {
+		m.finishRound()
+		return
 	}
-	m.finishRound(decided)
+	if m.now-c.phaseAt >= m.cfg.Timing.Stuck/2 {
+		m.count("decide_deadline")
+		m.debug("no decision in time", "round", c.proposal.ID)
+		m.abortRound()
+		return
+	}
+	if c.decider.IsZero() {
+		c.decider = P.Decider(m.view.Clone(), c.proposal.Clone())
+		if !c.proposal.Has(c.decider) {
+			c.decider = m.self
+		}
+	}
+	contributions := make(map[Endpoint][]byte, len(c.replies))
+	for e, r := range c.replies {
+		contributions[e] = r.Data
+	}
+	if c.decider != m.self {
+		if m.now-c.sentAt >= m.cfg.Timing.Retry || c.sentAt < c.phaseAt {
+			c.sentAt = m.now
+			msg := ctlMsg{Type: mDecideReq, Round: c.proposal.ID}
+			for _, e := range slices.Concat(c.survivors, c.joiners) {
+				if b, ok := contributions[e]; ok {
+					msg.Parts = append(msg.Parts, part{E: e, B: b})
+				}
+			}
+			m.sendCtl(c.decider, &msg)
+		}
+		return
+	}
+	joiners := make(map[Endpoint]Identity, len(c.joiners))
+	for _, e := range c.joiners {
+		joiners[e] = m.identities[e]
+	}
+	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), contributions, joiners)
+	switch {
+	case errors.Is(err, ErrHold):
+		m.count("decide_held")
+		return
+	case err == nil:
+		err = checkDecision(d, c.proposal)
+		if err != nil {
+			m.count("decide_oversize")
+			m.cfg.Logger.Warn("view change aborted: the participant's decision is out of bounds",
+				"self", m.self, "view", c.proposal.ID, "size", d.Size(), "err", err)
+		}
+	}
+	if err != nil {
+		m.count("decide_aborted")
+		m.debug("view change aborted by participant", "err", err)
+		m.abortRound()
+		return
+	}
+	m.beginPrepare(d)
+}
+
+// onDecision takes the delegated decider's decision.
+func (m *Member) onDecision(msg *ctlMsg) {
+	c := m.coord
+	if c == nil || c.phase != cDecide || msg.Round != c.proposal.ID || msg.From != c.decider {
+		return
+	}
+	d := Decision{Common: msg.Data, Parts: make(map[Endpoint][]byte, len(msg.Parts))}
+	for _, p := range msg.Parts {
+		d.Parts[p.E] = p.B
+	}
+	if err := checkDecision(d, c.proposal); err != nil {
+		m.count("drop.decision")
+		m.leaveOut(msg.From)
+		return
+	}
+	m.beginPrepare(d)
+}
+
+// beginPrepare sends each member of the next view its parts of d.
+func (m *Member) beginPrepare(d Decision) {
+	c := m.coord
+	c.decision = &d
+	c.phase, c.phaseAt = cPrepare, m.now
+	clear(c.progress)
+	m.sendPrepare()
+}
+
+func (m *Member) sendPrepare() {
+	c := m.coord
+	c.sentAt = m.now
+	for _, e := range c.proposal.Members {
+		if !c.confirmed[e] {
+			m.sendCtl(e, &ctlMsg{Type: mPrepare, Round: c.proposal.ID, Data: c.decision.Common, Own: c.decision.Parts[e]})
+		}
+	}
+}
+
+func (m *Member) onConfirm(msg *ctlMsg) {
+	c := m.coord
+	if c == nil || c.phase != cPrepare || msg.Round != c.proposal.ID || !c.proposal.Has(msg.From) || c.confirmed[msg.From] {
+		return
+	}
+	if err := m.cfg.Participant.Verify(c.proposal.Clone(), c.decision.Common, msg.From, msg.Data); err != nil {
+		m.count("confirmations_failed")
+		m.debug("confirmation refused", "member", msg.From, "err", err)
+		m.leaveOut(msg.From)
+		return
+	}
+	c.confirmed[msg.From] = true
+	for _, e := range c.proposal.Members {
+		if !c.confirmed[e] {
+			return
+		}
+	}
+	m.finishRound()
+}
+
+// onRefuse leaves out of the round a member that could not process the
+// decision, or a decider that could not decide.
+func (m *Member) onRefuse(msg *ctlMsg) {
+	c := m.coord
+	if c == nil || msg.Round != c.proposal.ID {
+		return
+	}
+	switch {
+	case c.phase == cDecide && msg.From == c.decider, c.phase == cPrepare && c.proposal.Has(msg.From):
+		m.count("members_refused")
+		m.leaveOut(msg.From)
+	}
+}
+
+// leaveOut restarts the round without e: a member of the view becomes a
+// suspect, a joiner is refused.
+func (m *Member) leaveOut(e Endpoint) {
+	m.debug("left out of the view change", "member", e)
+	if r := m.view.Rank(e); r >= 0 {
+		if e == m.self {
+			// This member cannot take part in its own round: it has
+			// nothing left to do in this view.
+			m.coord = nil
+			m.goAlone()
+			return
+		}
+		m.fd.suspects[r] = true
+	} else {
+		m.vetoJoiner(e)
+		m.forgetJoiner(e)
+	}
+	m.restartRound()
 }
 
 // abortRound restarts the round without its joiners, after the
@@ -426,9 +572,9 @@ func (m *Member) abortRound() {
 
 // finishRound orders every member of the round to install the proposal and
 // installs it here.
-func (m *Member) finishRound(decided []byte) {
+func (m *Member) finishRound() {
 	c := m.coord
-	msg := ctlMsg{Type: mInstall, Round: c.proposal.ID, Data: decided}
+	msg := ctlMsg{Type: mInstall, Round: c.proposal.ID}
 	a := &announcement{msg: msg, pending: make(map[Endpoint]bool), until: m.now + m.cfg.Timing.Stuck, sentAt: m.now}
 	for _, e := range slices.Concat(c.survivors, c.joiners) {
 		if e != m.self {
@@ -454,9 +600,10 @@ func (m *Member) finishRound(decided []byte) {
 	if m.part == nil || m.part.round != proposal.ID {
 		// This member left its own round (it is leaving the view); what
 		// it knows of the survivors is the round's.
-		m.part = &participation{round: proposal.ID, survivors: c.survivors}
+		m.dropPart(ViewID{})
+		m.part = &participation{round: proposal.ID, proposal: proposal, survivors: c.survivors}
 	}
-	m.install(proposal, decided)
+	m.installRound()
 }
 
 func (m *Member) onInstallAck(msg *ctlMsg) {

@@ -1,34 +1,222 @@
 package membership
 
-import "errors"
+import (
+	"errors"
+	"fmt"
 
-// ErrHold is returned by Participant.Decide to hold the installation of the
-// next view: the coordinator asks again on its next tick.
+	"github.com/conclave-go/conclave/layers"
+)
+
+// ErrHold is returned by Participant.Decide to hold the decision of the
+// next view: the member asks again on its next tick, until the hold's
+// deadline (half of Timing.Stuck), when the round fails as if Decide had.
 var ErrHold = errors.New("membership: hold the view change")
 
-// Participant is implemented by a layer above membership that takes part in
-// every view change: the security layers admit joiners and agree on the next
-// view's group key this way. Its methods are called from the member's
-// driving goroutine, never concurrently, and must not block.
+// Participant is implemented by the layers above membership that take part
+// in every view change: the security layers admit joiners and agree on
+// each view's group key this way. Its methods are called from the member's
+// driving goroutine, never concurrently, and must not block. Without a
+// Participant (Config.Participant nil) the group has no admission check,
+// no decision and no keys, and control messages are not authenticated.
+//
+// A view change with a Participant has a prepare step (coordinator.go):
+//
+//	coordinator                        decider                 every member of next
+//	Contribute (with FlushOK) ──────────────────────────────▶
+//	all synced: Decide request ──▶ Decide(cur, next, contributions)
+//	             ◀── Decision{Common, Parts}
+//	Prepare{Common, Parts[e]} ────────────────────────────────▶ Process → confirmation
+//	            ◀─────────────────────────────────────────────── Confirm
+//	Verify each; all confirmed: Install ───────────────────────▶ Install → Keys
+//
+// All members of next switch to it or none do: Install is ordered only
+// once every member has confirmed. A member whose Process fails refuses;
+// it is left out and the round restarts without it. A decision that is
+// never installed (the round restarted, the coordinator failed) is
+// discarded with Discard at every member that processed it.
 type Participant interface {
-	// Admit runs at the coordinator when a process asks to enter the
-	// group, with the hello bytes that process configured. A non-nil
-	// error keeps it out of this view change and later ones.
-	Admit(joiner Endpoint, hello []byte) error
+	// Handshake starts one side of an admission handshake between a
+	// joiner (initiator) and the coordinator it asks to join. nonce is
+	// the coordinator's fresh nonce for this attempt; the handshake must
+	// bind it (and both endpoints) into its transcript, so that no
+	// message of one attempt is accepted in another.
+	Handshake(initiator bool, self, peer Endpoint, nonce []byte) (Handshake, error)
+
+	// Admit checks a peer's authenticated identity: at the coordinator,
+	// a joiner's (a non-nil error keeps it out of this view change and
+	// later ones); at a joiner, the coordinator's (a non-nil error makes
+	// the joiner refuse that group).
+	Admit(peer Endpoint, id Identity) error
 
 	// Contribute runs at every member taking part in a view change (the
 	// flushed members and the joiners) when it agrees to next; the bytes
-	// reach the coordinator with the member's reply.
+	// (at most MaxContribution) reach the decider.
 	Contribute(next View) []byte
 
-	// Decide runs at the coordinator once every member has flushed and
-	// contributed. Its result reaches every member of next with the order
-	// to install it. ErrHold postpones the installation (Decide runs again
-	// on the next tick); any other error aborts the view change, which is
-	// retried without its joiners.
-	Decide(next View, contributions map[Endpoint][]byte) ([]byte, error)
+	// Decider names the member of next that computes the decision: the
+	// coordinator itself, or another member it delegates to.
+	Decider(cur, next View) Endpoint
+
+	// Decide runs at the decider once every member has flushed and
+	// contributed. joiners are the members of next new to cur, with the
+	// identities their admission established (zero without handshake).
+	// ErrHold postpones the decision (Decide runs again on the next
+	// tick); any other error aborts the view change, which is retried
+	// without its joiners.
+	Decide(cur, next View, contributions map[Endpoint][]byte, joiners map[Endpoint]Identity) (Decision, error)
+
+	// Process runs at every member of next with the decision's common
+	// part and this member's own part. It returns the confirmation the
+	// coordinator checks with Verify; an error refuses the decision.
+	Process(next View, common, own []byte) (confirmation []byte, err error)
+
+	// Verify runs at the coordinator for each member's confirmation of
+	// the decision whose common part is common.
+	Verify(next View, common []byte, member Endpoint, confirmation []byte) error
+
+	// Discard forgets a processed decision of next that will not be
+	// installed.
+	Discard(next View)
 
 	// Install runs at every member of next, before next's stack starts,
-	// with what Decide returned.
-	Install(next View, decided []byte)
+	// once the coordinator has ordered it. What it returns goes into the
+	// stack's layers.Config.Keys and is released when that stack ends. A
+	// view this member makes alone (a first view, going on alone) is
+	// decided, processed and installed at once, here. An error keeps
+	// this member out of next: it goes on alone.
+	Install(next View) (layers.Keys, error)
+
+	// Authenticator returns what seals and opens the control messages of
+	// view v (installed at this member, of rank rank in it).
+	Authenticator(v View, rank int) Authenticator
 }
+
+// Rekeyer is an optional interface of a Participant that starts rekey
+// rounds on its own (a timer, a message count): RekeyDue is asked at the
+// coordinator on each tick of an installed view.
+type Rekeyer interface {
+	RekeyDue(v View) bool
+}
+
+// Decision is what the decider of a view change decided: a part every
+// member of the next view receives, and a part for each member that only
+// it receives. Parts are keyed by member; a member without a part gets
+// none. The common part and each member's part are at most MaxDecisionPart
+// each, and all of it at most MaxDecision.
+type Decision struct {
+	Common []byte
+	Parts  map[Endpoint][]byte
+}
+
+// Size is the decision's length in bytes.
+func (d Decision) Size() int {
+	n := len(d.Common)
+	for _, p := range d.Parts {
+		n += len(p)
+	}
+	return n
+}
+
+// checkDecision checks a decision for next against the bounds.
+func checkDecision(d Decision, next View) error {
+	if len(d.Common) > MaxDecisionPart {
+		return errDecisionSize
+	}
+	n := len(d.Common)
+	for e, p := range d.Parts {
+		if !next.Has(e) {
+			return errors.New("membership: a decision has a part for a non-member")
+		}
+		if len(p) > MaxDecisionPart {
+			return errDecisionSize
+		}
+		n += len(p)
+	}
+	if n > MaxDecision {
+		return errDecisionSize
+	}
+	return nil
+}
+
+var errDecisionSize = errors.New("membership: decision larger than MaxDecision or a part larger than MaxDecisionPart")
+
+// parts lists the decision's parts in next's order, for the wire.
+func (d Decision) parts(next View) []part {
+	var ps []part
+	for _, e := range next.Members {
+		if b, ok := d.Parts[e]; ok {
+			ps = append(ps, part{E: e, B: b})
+		}
+	}
+	return ps
+}
+
+// Identity is a peer's identity as an admission handshake authenticated
+// it.
+type Identity struct {
+	// Provider names the kind of credential ("noise", "psk").
+	Provider string
+	// Name is the identity within the provider: a public key, a
+	// principal. It is what admission checks and vetoes are keyed by.
+	Name string
+}
+
+func (id Identity) String() string {
+	if id == (Identity{}) {
+		return "(none)"
+	}
+	return fmt.Sprintf("%s:%s", id.Provider, id.Name)
+}
+
+// IsZero reports whether id is the zero identity (no handshake ran).
+func (id Identity) IsZero() bool { return id == Identity{} }
+
+// Handshake is one side of an admission handshake, a pure state machine in
+// the manner of wireguard-go's Create/Consume pairs: the initiator Creates
+// first, then each side Consumes the other's message and Creates its own in
+// turn, until one of the calls reports done. A Consume that fails must
+// leave the handshake usable for a correct message (a forged one is
+// dropped, not fatal); membership then abandons the attempt only at its
+// deadline. Messages are at most MaxHandshakeMessage bytes; a handshake
+// has at most MaxHandshakeMessages of them.
+type Handshake interface {
+	// Create returns this side's next message, and whether this side is
+	// done once it is sent.
+	Create() (msg []byte, done bool, err error)
+	// Consume takes the peer's next message, and reports whether this
+	// side is done.
+	Consume(msg []byte) (done bool, err error)
+	// Result is, once done, the peer's authenticated identity and a
+	// secret bound to the transcript, at least 32 bytes, that only the
+	// two sides know.
+	Result() (peer Identity, secret []byte)
+}
+
+// Authenticator seals and opens the control messages of one view. msg is
+// the whole control message, header (group, view, sender, sequence
+// number) included; membership checks the replay window itself. Tags are
+// at most MaxTag bytes. Open must compare in constant time.
+type Authenticator interface {
+	// Seal appends to dst the tag of msg as sent by this member.
+	Seal(dst, msg []byte) []byte
+	// Open checks that tag authenticates msg as sent by the member of
+	// rank from.
+	Open(from int, msg, tag []byte) error
+}
+
+// Bounds of what participants may hand membership.
+const (
+	// MaxContribution bounds a member's contribution to a view change.
+	MaxContribution = 16 << 10
+	// MaxDecisionPart bounds the common part of a decision and each
+	// member's part.
+	MaxDecisionPart = 1 << 20
+	// MaxDecision bounds a whole decision.
+	MaxDecision = 4 << 20
+	// MaxHandshakeMessage bounds one handshake message.
+	MaxHandshakeMessage = 64 << 10
+	// MaxHandshakeMessages bounds the messages of one handshake.
+	MaxHandshakeMessages = 8
+	// MaxTag bounds an authenticator's tag.
+	MaxTag = 256
+)

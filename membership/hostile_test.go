@@ -416,21 +416,19 @@ func TestKnownListBoundedAndForgets(t *testing.T) {
 	}
 }
 
-// oversize decides a result larger than an Install may carry the first
+// oversize decides a common part larger than MaxDecisionPart the first
 // time it decides for more than one member, and a small one afterwards.
 type oversize struct {
-	refuseAll
+	plain
 	big bool // the oversize result was returned
 }
 
-func (o *oversize) Admit(Endpoint, []byte) error { return nil }
-
-func (o *oversize) Decide(next View, _ map[Endpoint][]byte) ([]byte, error) {
+func (o *oversize) Decide(_, next View, _ map[Endpoint][]byte, _ map[Endpoint]Identity) (Decision, error) {
 	if len(next.Members) > 1 && !o.big {
 		o.big = true
-		return make([]byte, maxBlob+1), nil
+		return Decision{Common: make([]byte, MaxDecisionPart+1)}, nil
 	}
-	return []byte("ok"), nil
+	return Decision{Common: []byte("ok")}, nil
 }
 
 // TestOversizeDecisionFailsVisibly has a participant decide more than an
@@ -456,11 +454,11 @@ func TestOversizeDecisionFailsVisibly(t *testing.T) {
 	if oversized == 0 {
 		t.Fatal("no oversize decision was counted")
 	}
-	if !strings.Contains(log.String(), "larger than an Install may carry") {
+	if !strings.Contains(log.String(), "decision is out of bounds") {
 		t.Fatalf("no warning logged; log:\n%s", log.String())
 	}
 	for _, p := range *sent {
-		if p.size > maxBlob {
+		if p.size > MaxControlDatagram {
 			t.Fatalf("a datagram of %d bytes was sent", p.size)
 		}
 	}

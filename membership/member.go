@@ -13,12 +13,7 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave/layers"
-	"github.com/conclave-go/conclave/layers/bottom"
 	"github.com/conclave-go/conclave/layers/compose"
-	"github.com/conclave-go/conclave/layers/mnak"
-	"github.com/conclave-go/conclave/layers/pt2pt"
-	"github.com/conclave-go/conclave/layers/stable"
-	"github.com/conclave-go/conclave/layers/total"
 )
 
 // Timing sets the membership protocol's timers. Zero fields take defaults.
@@ -112,14 +107,12 @@ type Member struct {
 	now  time.Duration
 	rng  *rand.Rand
 
-	view   View
-	rank   int
-	addrs  map[netip.AddrPort]int // member address → rank in view
-	stack  *layers.Stack
-	mnak   *mnak.Layer
-	pt2pt  *pt2pt.Layer
-	stable *stable.Layer
-	total  *total.Layer // nil unless the stack orders multicasts totally
+	view  View
+	rank  int
+	addrs map[netip.AddrPort]int // member address → rank in view
+	stack *layers.Stack
+	flush layers.Flush // the stack's side of a view change
+	auth  Authenticator
 
 	fd       detector
 	part     *participation // the view change this member takes part in
@@ -143,6 +136,13 @@ type Member struct {
 	// last probed at once.
 	namedProbeAt time.Duration
 	merges       []pendingMerge
+	rekey        bool // a rekey round is wanted (rekey.go)
+	rekeyAt      time.Duration
+	identities   map[Endpoint]Identity // of joiners, as their handshakes established
+	vetoedIDs    map[Identity]bool
+	vetoIDOrder  []Identity
+	fragID       uint64
+	reassembly   reassembler
 	vetoed       map[Endpoint]bool
 	vetoOrder    []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
 	cookies      cookieJar
@@ -191,19 +191,21 @@ func New(cfg Config) (*Member, error) {
 		cfg.Options.Stable.Idle = cfg.Timing.Suspect / 10
 	}
 	m := &Member{
-		cfg:      cfg,
-		self:     cfg.Self,
-		rng:      rand.New(rand.NewPCG(cfg.Seed, 0x6d656d62)),
-		vetoed:   make(map[Endpoint]bool),
-		counters: make(map[string]uint64),
-		cookies:  newCookieJar(cfg.Rand, cfg.Group),
+		cfg:        cfg,
+		self:       cfg.Self,
+		rng:        rand.New(rand.NewPCG(cfg.Seed, 0x6d656d62)),
+		vetoed:     make(map[Endpoint]bool),
+		vetoedIDs:  make(map[Identity]bool),
+		identities: make(map[Endpoint]Identity),
+		counters:   make(map[string]uint64),
+		cookies:    newCookieJar(cfg.Rand, cfg.Group),
 	}
 	for _, a := range cfg.Seeds {
 		m.learn(a, knownSeed)
 	}
 	alone := View{ID: ViewID{LTime: 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: alone})
-	if err := m.install(alone, nil); err != nil {
+	if err := m.installAlone(alone); err != nil {
 		return nil, err
 	}
 	m.nextProbe = 0 // look for the group at the first tick
@@ -385,6 +387,13 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 			m.count("drop.malformed_control")
 		case msg.From.Addr != from:
 			m.count("drop.forged_control")
+		case msg.Type == mFragment:
+			if _, member := m.addrs[from]; !member && !m.peerAddr(from) {
+				m.count("drop.stranger.Fragment")
+				return
+			}
+			m.onFragment(from, &msg)
+			m.settle()
 		default:
 			m.receiveCtl(from, len(data), &msg)
 		}
@@ -395,14 +404,14 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 		m.count("drop.not_member")
 		return
 	}
-	if m.part != nil && m.part.phase == pSynced && m.cfg.Participant == nil {
+	if m.part != nil && m.part.phase == m.lastPhase() {
 		// A datagram of the view this member is waiting to install means
 		// its coordinator installed it, which it does only once every
-		// member has reached the cut: install it too, without waiting
-		// for the order.
-		if h, err := bottom.Parse(data); err == nil && h.View == m.part.proposal.ID.Wire() && h.View != m.view.ID.Wire() {
+		// member has reached the cut (and, with a participant, confirmed
+		// the decision): install it too, without waiting for the order.
+		if id, _, ok := m.flush.Datagram(data); ok && id == m.part.proposal.ID.Wire() && id != m.view.ID.Wire() {
 			m.count("install_on_traffic")
-			m.installRound(nil)
+			m.installRound()
 			m.Receive(from, data)
 			return
 		}
@@ -426,8 +435,8 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 // and reports whether the stack accepted it and it names that member as
 // its sender (the stack cannot tell which address a datagram came from).
 func (m *Member) stackReceive(r int, data []byte) bool {
-	h, err := bottom.Parse(data)
-	own := err == nil && h.Sender == uint64(r)
+	_, sender, ok := m.flush.Datagram(data)
+	own := ok && sender == r
 	return m.stack.Receive(data) && own
 }
 
@@ -481,6 +490,7 @@ func (m *Member) Tick(now time.Duration) {
 	m.tickDetector()
 	m.tickParticipant()
 	m.tickCoordinator()
+	m.tickRekey()
 	m.tickAnnounce()
 	m.tickProbe()
 	if m.leaving && m.now-m.leftAt >= m.cfg.Timing.Stuck {
@@ -558,8 +568,12 @@ func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) {
 		m.count("drop.amplification")
 		return
 	}
-	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: data})
 	m.count("sent." + msg.Type.String())
+	if len(data) > MaxControlDatagram {
+		m.sendLarge(addr, data, msg.Type)
+		return
+	}
+	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: data})
 }
 
 func (m *Member) handle(msg *ctlMsg) {
@@ -588,6 +602,18 @@ func (m *Member) handle(msg *ctlMsg) {
 		m.onWait(msg)
 	case mDismiss:
 		m.onDismiss(msg)
+	case mDecideReq:
+		m.onDecideReq(msg)
+	case mDecision:
+		m.onDecision(msg)
+	case mPrepare:
+		m.onPrepare(msg)
+	case mConfirm:
+		m.onConfirm(msg)
+	case mRefuse:
+		m.onRefuse(msg)
+	case mRekey:
+		m.onRekey(msg)
 	}
 }
 
@@ -598,8 +624,9 @@ func (m *Member) trace(t Trace) {
 	}
 }
 
-// install ends the current view and starts v.
-func (m *Member) install(v View, decided []byte) error {
+// install ends the current view and starts v, with keys for its stack
+// (which install owns from here on).
+func (m *Member) install(v View, keys layers.Keys) error {
 	old := m.view
 	// Members of the old view that took part in the flush but are not in
 	// v left of their own accord; the others failed (or were cut off).
@@ -616,14 +643,15 @@ func (m *Member) install(v View, decided []byte) error {
 		m.stack.EndView()
 		m.collect()
 	}
-	m.part, m.coord = nil, nil
+	m.dropPart(v.ID)
+	m.coord = nil
 	m.maxLTime = max(m.maxLTime, v.ID.LTime)
 	if !v.Has(m.self) {
+		if keys != nil {
+			keys.Release()
+		}
 		m.leave()
 		return nil
-	}
-	if m.cfg.Participant != nil {
-		m.cfg.Participant.Install(v.Clone(), decided)
 	}
 	rank := v.Rank(m.self)
 	stack, err := compose.Build(layers.Config{
@@ -631,18 +659,23 @@ func (m *Member) install(v View, decided []byte) error {
 		Seed:        m.cfg.Seed ^ v.ID.LTime,
 		MaxDatagram: m.cfg.MaxDatagram,
 		MaxMessage:  m.cfg.MaxMessage,
+		Keys:        keys,
 	}, m.cfg.Layers, m.cfg.Options)
 	if err != nil {
+		if keys != nil {
+			keys.Release()
+		}
 		return fmt.Errorf("membership: %w", err)
 	}
 	// The old stack's outputs have all been collected; it is never
 	// advanced again, so its buffers stay with the packets until sent.
 	m.view, m.rank, m.stack = v.Clone(), rank, stack
 	m.taken.packets, m.taken.deliveries = 0, 0
-	m.mnak, _ = stack.Layer("mnak").(*mnak.Layer)
-	m.pt2pt, _ = stack.Layer("pt2pt").(*pt2pt.Layer)
-	m.stable, _ = stack.Layer("stable").(*stable.Layer)
-	m.total, _ = stack.Layer("total").(*total.Layer)
+	m.flush = stack.ViewFlush()
+	m.auth = nil
+	if m.cfg.Participant != nil {
+		m.auth = m.cfg.Participant.Authenticator(v.Clone(), rank)
+	}
 	m.addrs = make(map[netip.AddrPort]int, len(v.Members))
 	for r, e := range v.Members {
 		m.addrs[e.Addr] = r
@@ -672,6 +705,7 @@ func (m *Member) install(v View, decided []byte) error {
 	m.cfg.Logger.Info("view installed", "self", m.self, "view", v.ID, "members", len(v.Members),
 		"joined", ev.Joined, "left", ev.Left, "failed", ev.Failed)
 	m.blocked = false
+	m.rekey = false
 	m.pump()
 	return nil
 }
@@ -683,7 +717,8 @@ func (m *Member) leave() {
 		m.collect()
 	}
 	m.left, m.leaving, m.blocked = true, false, false
-	m.part, m.coord, m.announce = nil, nil, nil
+	m.dropPart(ViewID{})
+	m.coord, m.announce = nil, nil
 	if len(m.queue) > 0 {
 		m.counters["drop.unsent_at_leave"] += uint64(len(m.queue))
 		m.queue = nil
@@ -698,8 +733,49 @@ func (m *Member) goAlone() {
 	m.debug("view change made no progress; going on alone")
 	v := View{ID: ViewID{LTime: m.maxLTime + 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: v})
-	m.announce, m.part, m.coord = nil, nil, nil
-	m.install(v, nil)
+	m.announce, m.coord = nil, nil
+	m.dropPart(ViewID{})
+	m.installAlone(v)
+}
+
+// installAlone installs a view of this member alone. With a participant,
+// the view is decided, processed and installed here at once, so that it
+// has keys of its own like any other.
+func (m *Member) installAlone(v View) error {
+	P := m.cfg.Participant
+	if P == nil {
+		return m.install(v, nil)
+	}
+	keys, err := func() (layers.Keys, error) {
+		contributions := map[Endpoint][]byte{m.self: P.Contribute(v.Clone())}
+		d, err := P.Decide(m.view.Clone(), v.Clone(), contributions, nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := P.Process(v.Clone(), d.Common, d.Parts[m.self]); err != nil {
+			return nil, err
+		}
+		return P.Install(v.Clone())
+	}()
+	if err != nil {
+		// Alone, this member has nobody to protect its traffic from
+		// but itself: it goes on without keys rather than stopping.
+		m.count("alone_without_keys")
+		m.cfg.Logger.Warn("a view of this member alone has no keys", "self", m.self, "view", v.ID, "err", err)
+	}
+	return m.install(v, keys)
+}
+
+// dropPart ends this member's part in a view change, unless it is the
+// one that installs id: a decision it processed for that change is
+// discarded.
+func (m *Member) dropPart(id ViewID) {
+	p := m.part
+	m.part = nil
+	if p != nil && p.prepared && p.round != id && m.cfg.Participant != nil {
+		m.cfg.Participant.Discard(p.proposal.Clone())
+		m.count("decisions_discarded")
+	}
 }
 
 func (m *Member) block() {
@@ -730,6 +806,26 @@ func (m *Member) veto(e Endpoint) {
 	}
 	m.vetoed[e] = true
 	m.vetoOrder = append(m.vetoOrder, e)
+}
+
+// vetoJoiner keeps a joiner out of every later view change this member
+// coordinates: by the identity its handshake authenticated, if it ran one,
+// else by its endpoint.
+func (m *Member) vetoJoiner(e Endpoint) {
+	id, ok := m.identities[e]
+	if !ok || id.IsZero() {
+		m.veto(e)
+		return
+	}
+	if m.vetoedIDs[id] {
+		return
+	}
+	if len(m.vetoIDOrder) >= maxVetoed {
+		delete(m.vetoedIDs, m.vetoIDOrder[0])
+		m.vetoIDOrder = slices.Delete(m.vetoIDOrder, 0, 1)
+	}
+	m.vetoedIDs[id] = true
+	m.vetoIDOrder = append(m.vetoIDOrder, id)
 }
 
 // jitter returns d scaled by a random factor in [0.75, 1.25), so that

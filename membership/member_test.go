@@ -3,6 +3,7 @@ package membership
 import (
 	"errors"
 	"fmt"
+	"github.com/conclave-go/conclave/layers"
 	"net/netip"
 	"slices"
 	"testing"
@@ -137,7 +138,7 @@ func TestJoinerKeptAcrossRestartedRound(t *testing.T) {
 // for Timing.Stuck in a round that will not take it.
 func TestRefusedJoinerDismissed(t *testing.T) {
 	c := newCluster(t, 0, transport.Faults{})
-	c.configure = func(_ int, cfg *Config) { cfg.Participant = refuseAll{} }
+	c.configure = func(_ int, cfg *Config) { cfg.Participant = refuseAll{self: cfg.Self} }
 	for range 2 {
 		c.add()
 	}
@@ -156,13 +157,72 @@ func TestRefusedJoinerDismissed(t *testing.T) {
 	}
 }
 
-// refuseAll is a participant that admits no one.
-type refuseAll struct{}
+// plain is the least a participant can be: a handshake of one message
+// that names the initiator, empty decisions, confirmations and tags that
+// are the member's endpoint, and no keys. (The real test participant is
+// in package membershiptest, which tests of this package cannot import.)
+type plain struct{}
 
-func (refuseAll) Admit(Endpoint, []byte) error                     { return errors.New("no one may join") }
-func (refuseAll) Contribute(View) []byte                           { return nil }
-func (refuseAll) Decide(View, map[Endpoint][]byte) ([]byte, error) { return nil, nil }
-func (refuseAll) Install(View, []byte)                             {}
+type plainHandshake struct {
+	initiator, done bool
+	self, peer      Endpoint
+}
+
+func (h *plainHandshake) Create() ([]byte, bool, error) {
+	h.done = true
+	return []byte(h.self.String()), true, nil
+}
+
+func (h *plainHandshake) Consume(msg []byte) (bool, error) {
+	if string(msg) != h.peer.String() {
+		return false, errors.New("plain: not the peer")
+	}
+	h.done = true
+	return true, nil
+}
+
+func (h *plainHandshake) Result() (Identity, []byte) {
+	return Identity{Provider: "plain", Name: h.peer.String()}, make([]byte, 32)
+}
+
+func (plain) Handshake(initiator bool, self, peer Endpoint, _ []byte) (Handshake, error) {
+	return &plainHandshake{initiator: initiator, self: self, peer: peer}, nil
+}
+func (plain) Admit(Endpoint, Identity) error { return nil }
+func (plain) Contribute(View) []byte         { return nil }
+func (plain) Decider(_, next View) Endpoint  { return next.Members[0] }
+func (plain) Decide(_, next View, _ map[Endpoint][]byte, _ map[Endpoint]Identity) (Decision, error) {
+	return Decision{Common: []byte("ok")}, nil
+}
+func (plain) Process(View, []byte, []byte) ([]byte, error) { return []byte("ok"), nil }
+func (plain) Verify(View, []byte, Endpoint, []byte) error  { return nil }
+func (plain) Discard(View)                                 {}
+func (plain) Install(View) (layers.Keys, error)            { return nil, nil }
+func (plain) Authenticator(View, int) Authenticator        { return plainAuth{} }
+
+type plainAuth struct{}
+
+func (plainAuth) Seal(dst, _ []byte) []byte { return append(dst, "tag"...) }
+func (plainAuth) Open(_ int, _, tag []byte) error {
+	if string(tag) != "tag" {
+		return errors.New("plain: bad tag")
+	}
+	return nil
+}
+
+// refuseAll is a participant whose members refuse every decision that
+// would make them other than the first member of a view: no one can join.
+type refuseAll struct {
+	plain
+	self Endpoint
+}
+
+func (r refuseAll) Process(next View, _, _ []byte) ([]byte, error) {
+	if next.Rank(r.self) > 0 {
+		return nil, errors.New("no one may join")
+	}
+	return []byte("ok"), nil
+}
 
 // TestNoViewChangeForNothing gives the coordinator a merge request that
 // names only members already in its view (a late retransmission of a

@@ -1,10 +1,11 @@
 package membership
 
 import (
+	"errors"
 	"slices"
 	"time"
 
-	"github.com/conclave-go/conclave/layers/mnak"
+	"github.com/conclave-go/conclave/layers"
 )
 
 // A member's part in a view change, as the coordinator's messages drive it:
@@ -21,8 +22,15 @@ import (
 //	                                            delivered exactly up to it
 //
 // A joiner (a member of another view, or alone) only consents: it answers
-// Flush with FlushOK and waits in pFlushed for Install. Whoever makes no
-// progress for Timing.Stuck goes on alone.
+// Flush with FlushOK and waits in pFlushed for Install. With a participant,
+// every member of the next view (joiners too) then waits for the decision:
+//
+//	pSynced (pFlushed for a joiner) ──Prepare──▶ pPrepared ──Install──▶ (next view)
+//	                   Process: Confirm sent, or Refuse
+//
+// A member that is the decider answers the coordinator's DecideReq in
+// pSynced (pFlushed) too. Whoever makes no progress for Timing.Stuck goes
+// on alone.
 type partPhase uint8
 
 const (
@@ -30,10 +38,11 @@ const (
 	pFlushed
 	pSyncing
 	pSynced
+	pPrepared
 )
 
 func (p partPhase) String() string {
-	return [...]string{"flushing", "flushed", "syncing", "synced"}[p]
+	return [...]string{"flushing", "flushed", "syncing", "synced", "prepared"}[p]
 }
 
 type participation struct {
@@ -47,7 +56,21 @@ type participation struct {
 	cookie    []byte        // from merge's coordinator, for this member's address
 	heard     time.Duration // last message from the coordinator
 	started   time.Duration
-	reply     ctlMsg // the last reply, repeated when asked again
+	reply     ctlMsg  // the last reply, repeated when asked again
+	prepared  bool    // the participant processed this round's decision
+	decision  *ctlMsg // as decider: the Decision sent, repeated when asked again
+}
+
+// lastPhase is the phase in which a member waits for Install: with a
+// participant, once it confirmed the decision; without, once synced.
+func (m *Member) lastPhase() partPhase {
+	if m.cfg.Participant != nil {
+		return pPrepared
+	}
+	if m.part != nil && m.part.joiner {
+		return pFlushed
+	}
+	return pSynced
 }
 
 func (m *Member) onFlush(msg *ctlMsg) {
@@ -91,6 +114,7 @@ func (m *Member) onFlush(msg *ctlMsg) {
 		m.fd.suspects[r] = true
 	}
 	m.block()
+	m.dropPart(ViewID{})
 	m.part = &participation{
 		round:     msg.Proposal.ID,
 		proposal:  msg.Proposal.Clone(),
@@ -104,7 +128,7 @@ func (m *Member) onFlush(msg *ctlMsg) {
 	// drain below); members staying count again if an earlier round had
 	// left them out.
 	for r, e := range m.view.Members {
-		m.stable.Ignore(r, !slices.Contains(msg.Survivors, e))
+		m.flush.Exclude(r, !slices.Contains(msg.Survivors, e))
 	}
 	m.collect()
 	m.tryFlushOK()
@@ -161,6 +185,7 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 	}
 	m.coord = nil // a merge this member was coordinating is taken over
 	m.block()
+	m.dropPart(ViewID{})
 	m.part = &participation{
 		round:    msg.Proposal.ID,
 		proposal: msg.Proposal.Clone(),
@@ -230,7 +255,7 @@ func (m *Member) drained() bool {
 		return false
 	}
 	for _, e := range m.part.survivors {
-		if r := m.view.Rank(e); r != m.rank && m.pt2pt.Unacknowledged(r) {
+		if r := m.view.Rank(e); r != m.rank && m.flush.Unacknowledged(r) {
 			return false
 		}
 	}
@@ -245,24 +270,22 @@ func (m *Member) tryFlushOK() {
 	if p == nil || p.phase != pFlushing || !m.drained() {
 		return
 	}
-	if m.total != nil {
-		// The sequencer orders nothing more in this view: an order sent
-		// after this member's count would be missing from the cut. What
-		// it has not ordered is delivered at the view's end, in the same
-		// order everywhere.
-		m.total.Block()
-	}
+	// A sequencer orders nothing more in this view: an order sent after
+	// this member's count would be missing from the cut. What it has not
+	// ordered is delivered at the view's end, in the same order
+	// everywhere.
+	m.flush.Block()
 	vec := make([]uint64, len(m.view.Members))
 	for r := range m.view.Members {
 		if r == m.rank {
-			vec[r] = m.mnak.Sent()
+			vec[r] = m.flush.Sent()
 		} else {
-			vec[r] = m.mnak.Delivered(r)
+			vec[r] = m.flush.Delivered(r)
 		}
 		if slices.Contains(p.survivors, m.view.Members[r]) {
-			m.mnak.Cut(r, mnak.NoCut, r)
+			m.flush.Cut(r, layers.NoCut, r)
 		} else {
-			m.mnak.Cut(r, vec[r], r)
+			m.flush.Cut(r, vec[r], r)
 		}
 	}
 	p.phase = pFlushed
@@ -305,7 +328,7 @@ func (m *Member) onSync(msg *ctlMsg) {
 		}
 	}
 	for r := range n {
-		m.mnak.Cut(r, msg.Vector[r], int(msg.Holders[r]))
+		m.flush.Cut(r, msg.Vector[r], int(msg.Holders[r]))
 	}
 	m.collect()
 	p.merge = msg.Summary
@@ -319,14 +342,14 @@ func (m *Member) onSync(msg *ctlMsg) {
 
 func (m *Member) delivered(r int) uint64 {
 	if r == m.rank {
-		return m.mnak.Sent()
+		return m.flush.Sent()
 	}
-	return m.mnak.Delivered(r)
+	return m.flush.Delivered(r)
 }
 
 func (m *Member) trySyncOK() {
 	p := m.part
-	if p == nil || p.phase != pSyncing || !m.mnak.ReachedCuts() {
+	if p == nil || p.phase != pSyncing || !m.flush.ReachedCuts() {
 		return
 	}
 	p.phase = pSynced
@@ -345,16 +368,97 @@ func (m *Member) onInstall(msg *ctlMsg) {
 	if p == nil || msg.Round != p.round || msg.From != p.coord {
 		return
 	}
-	if !p.joiner && p.phase != pSynced {
+	if p.phase != m.lastPhase() {
 		return
 	}
 	m.sendCtl(msg.From, &ctlMsg{Type: mInstallAck, Round: msg.Round})
-	m.installRound(msg.Data)
+	m.installRound()
 }
 
-func (m *Member) installRound(decided []byte) {
+// installRound installs the view of the round this member takes part in,
+// with the keys the participant returns for it. A participant that
+// refuses to install keeps this member out: it goes on alone.
+func (m *Member) installRound() {
 	v := m.part.proposal
-	m.install(v, decided)
+	var keys layers.Keys
+	if P := m.cfg.Participant; P != nil && v.Has(m.self) {
+		k, err := P.Install(v.Clone())
+		if err != nil {
+			m.count("install_refused")
+			m.cfg.Logger.Warn("the participant refused to install a view", "self", m.self, "view", v.ID, "err", err)
+			m.goAlone()
+			return
+		}
+		keys = k
+	}
+	m.install(v, keys)
+}
+
+// onPrepare processes the decision's parts for this member and confirms
+// it, or refuses.
+func (m *Member) onPrepare(msg *ctlMsg) {
+	p := m.part
+	P := m.cfg.Participant
+	if P == nil || p == nil || msg.Round != p.round || msg.From != p.coord {
+		return
+	}
+	p.heard = m.now
+	switch {
+	case p.phase == pPrepared || p.reply.Type == mRefuse:
+		m.repeatReply()
+		return
+	case p.joiner && p.phase != pFlushed, !p.joiner && p.phase != pSynced:
+		return
+	}
+	conf, err := P.Process(p.proposal.Clone(), msg.Data, msg.Own)
+	if err == nil && len(conf) > maxConfirmation {
+		err = errors.New("membership: confirmation longer than 1 KiB")
+	}
+	if err != nil {
+		m.count("decisions_refused")
+		m.debug("decision refused", "round", p.round, "err", err)
+		p.reply = ctlMsg{Type: mRefuse, Round: p.round}
+		m.repeatReply()
+		return
+	}
+	p.prepared, p.phase = true, pPrepared
+	p.reply = ctlMsg{Type: mConfirm, Round: p.round, Data: conf}
+	m.repeatReply()
+}
+
+// onDecideReq decides the round's proposal, as the decider the
+// coordinator delegated to.
+func (m *Member) onDecideReq(msg *ctlMsg) {
+	p := m.part
+	P := m.cfg.Participant
+	if P == nil || p == nil || msg.Round != p.round || msg.From != p.coord || p.phase != pSynced && p.phase != pFlushed {
+		return
+	}
+	p.heard = m.now
+	if p.decision == nil {
+		contributions := make(map[Endpoint][]byte, len(msg.Parts))
+		for _, c := range msg.Parts {
+			contributions[c.E] = c.B
+		}
+		d, err := P.Decide(m.view.Clone(), p.proposal.Clone(), contributions, nil)
+		switch {
+		case errors.Is(err, ErrHold):
+			m.count("decide_held")
+			m.sendCtl(p.coord, &ctlMsg{Type: mWait, Round: p.round})
+			return
+		case err == nil:
+			err = checkDecision(d, p.proposal)
+		}
+		if err != nil {
+			m.count("decide_failed")
+			m.debug("could not decide", "round", p.round, "err", err)
+			m.sendCtl(p.coord, &ctlMsg{Type: mRefuse, Round: p.round})
+			return
+		}
+		p.decision = &ctlMsg{Type: mDecision, Round: p.round, Data: d.Common, Parts: d.parts(p.proposal)}
+	}
+	cp := *p.decision
+	m.sendCtl(p.coord, &cp)
 }
 
 func (m *Member) tickParticipant() {

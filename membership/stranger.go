@@ -86,7 +86,10 @@ func (m *Member) expects(msg *ctlMsg) bool {
 	case mFlush, mInstall, mDismiss:
 		p := m.part
 		return p != nil && (msg.From == p.coord || msg.From == p.merge.Coord) || m.askedRecently(msg.From)
-	case mFlushOK, mWait:
+	case mPrepare, mDecideReq:
+		p := m.part
+		return p != nil && msg.From == p.coord
+	case mFlushOK, mWait, mConfirm, mRefuse, mDecision:
 		return m.coord != nil && slices.Contains(m.coord.joiners, msg.From)
 	case mInstallAck:
 		return m.announce != nil && m.announce.pending[msg.From]

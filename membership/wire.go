@@ -3,6 +3,7 @@ package membership
 import (
 	"errors"
 	"net/netip"
+	"slices"
 
 	"github.com/conclave-go/conclave/internal/wire"
 )
@@ -42,8 +43,23 @@ const MaxMembers = 256
 // 2^64−1.
 const MaxLTime = 1 << 62
 
-// maxBlob bounds the opaque bytes a participant adds to a message.
+// maxBlob bounds the opaque bytes a participant adds to a message that
+// fits a datagram: a hello, a contribution.
 const maxBlob = 16 << 10
+
+// maxConfirmation bounds a member's confirmation of a decision.
+const maxConfirmation = 1 << 10
+
+// maxCtlMessage bounds a control message cut into fragments: the largest,
+// a Decision at MaxDecision with a full member list, is below it.
+const maxCtlMessage = MaxDecision + 64<<10
+
+// fragmentLen is the most bytes of a control message one Fragment carries;
+// a message longer than that is cut into pieces of this length.
+const fragmentLen = 32 << 10
+
+// maxFragments bounds the pieces of one control message.
+const maxFragments = (maxCtlMessage + fragmentLen - 1) / fragmentLen
 
 // MaxControlDatagram bounds a control datagram: the largest, a FlushOK
 // with a full vector and both blobs at maxBlob, is about 35 KiB. Control
@@ -75,13 +91,21 @@ const (
 	mLeave                         // member to coordinator: remove me
 	mWait                          // member to coordinator: alive, still flushing or syncing
 	mDismiss                       // coordinator to joiner: the round goes on without you
+	mDecideReq                     // coordinator to decider: decide the proposal
+	mDecision                      // decider to coordinator: the decision
+	mPrepare                       // coordinator: the decision's common part and yours
+	mConfirm                       // member: processed; the participant's confirmation
+	mRefuse                        // member: the decision cannot be processed
+	mRekey                         // member to coordinator: start a rekey round
+	mFragment                      // a piece of a control message too large for one datagram
 )
 
 var msgNames = [...]string{
 	mProbe: "Probe", mProbeReply: "ProbeReply", mMergeReq: "MergeReq",
 	mFlush: "Flush", mFlushOK: "FlushOK", mSync: "Sync", mSyncOK: "SyncOK",
 	mInstall: "Install", mInstallAck: "InstallAck", mSuspect: "Suspect", mLeave: "Leave",
-	mWait: "Wait", mDismiss: "Dismiss",
+	mWait: "Wait", mDismiss: "Dismiss", mDecideReq: "DecideReq", mDecision: "Decision",
+	mPrepare: "Prepare", mConfirm: "Confirm", mRefuse: "Refuse", mRekey: "Rekey", mFragment: "Fragment",
 }
 
 func (t msgType) String() string {
@@ -110,6 +134,23 @@ type ctlMsg struct {
 	Echo      []byte     // Probe, ProbeReply: the recipient's cookie for the sender, returned
 	Pad       int        // Probe: zero bytes added so that answers stay small beside it
 	Cookies   [][]byte   // MergeReq: for each member of Proposal, its cookie from the recipient
+	Own       []byte     // Prepare: the recipient's part of the decision
+	Parts     []part     // DecideReq: contributions; Decision: each member's part
+	Frag      fragment   // Fragment
+}
+
+// part is a member's blob in a list: a contribution or a part of a
+// decision.
+type part struct {
+	E Endpoint
+	B []byte
+}
+
+// fragment is a piece of a control message larger than fragmentLen: the
+// sender numbers its large messages (ID), and cuts each into Count pieces.
+type fragment struct {
+	ID, Index, Count uint64
+	Chunk            []byte
 }
 
 var errMagic = errors.New("membership: not a control datagram")
@@ -240,16 +281,53 @@ func readVector(r *wire.Reader) []uint64 {
 }
 
 func appendBlob(b, blob []byte, e *encodeErr) []byte {
-	e.check(len(blob) <= maxBlob, errBlobLen)
+	return appendBlobMax(b, blob, maxBlob, e)
+}
+
+func appendBlobMax(b, blob []byte, max int, e *encodeErr) []byte {
+	e.check(len(blob) <= max, errBlobLen)
 	return append(wire.AppendUvarint(b, uint64(len(blob))), blob...)
 }
 
-func readBlob(r *wire.Reader) []byte {
-	n := r.UvarintMax(maxBlob)
+func readBlob(r *wire.Reader) []byte { return readBlobMax(r, maxBlob) }
+
+func readBlobMax(r *wire.Reader, max int) []byte {
+	n := r.UvarintMax(uint64(max))
 	if n == 0 {
 		return nil
 	}
 	return r.Bytes(int(n))
+}
+
+// appendParts appends a list of distinct members' blobs, each at most max
+// bytes and all at most total.
+func appendParts(b []byte, ps []part, max, total int, e *encodeErr) []byte {
+	e.check(len(ps) <= MaxMembers, errListLen)
+	b = wire.AppendUvarint(b, uint64(len(ps)))
+	sum := 0
+	for _, p := range ps {
+		b = appendEndpoint(b, p.E)
+		b = appendBlobMax(b, p.B, max, e)
+		sum += len(p.B)
+	}
+	e.check(sum <= total, errBlobLen)
+	return b
+}
+
+func readParts(r *wire.Reader, max, total int) []part {
+	n := int(r.UvarintMax(MaxMembers))
+	ps := make([]part, 0, n)
+	sum := 0
+	for range n {
+		p := part{E: readEndpoint(r), B: readBlobMax(r, max)}
+		sum += len(p.B) // at most MaxMembers × max: no overflow
+		if sum > total || slices.ContainsFunc(ps, func(q part) bool { return q.E == p.E }) {
+			r.Fail(errList)
+			return nil
+		}
+		ps = append(ps, p)
+	}
+	return ps
 }
 
 func appendCookie(b, c []byte, e *encodeErr) []byte {
@@ -346,12 +424,36 @@ func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 		b = appendViewID(b, m.View)
 		e.check(len(m.Suspects) >= 1, errList)
 		b = appendEndpoints(b, m.Suspects, &e)
-	case mLeave:
+	case mLeave, mRekey:
 		b = appendViewID(b, m.View)
+	case mDecideReq:
+		b = appendViewID(b, m.Round)
+		b = appendParts(b, m.Parts, maxBlob, MaxMembers*maxBlob, &e)
+	case mDecision:
+		b = appendViewID(b, m.Round)
+		b = appendBlobMax(b, m.Data, MaxDecisionPart, &e)
+		b = appendParts(b, m.Parts, MaxDecisionPart, MaxDecision, &e)
+	case mPrepare:
+		b = appendViewID(b, m.Round)
+		b = appendBlobMax(b, m.Data, MaxDecisionPart, &e)
+		b = appendBlobMax(b, m.Own, MaxDecisionPart, &e)
+	case mConfirm:
+		b = appendViewID(b, m.Round)
+		b = appendBlobMax(b, m.Data, maxConfirmation, &e)
+	case mRefuse:
+		b = appendViewID(b, m.Round)
+	case mFragment:
+		f := m.Frag
+		e.check(f.Count >= 2 && f.Count <= maxFragments && f.Index < f.Count, errFragment)
+		b = wire.AppendUvarint(b, f.ID)
+		b = wire.AppendUvarint(b, f.Index)
+		b = wire.AppendUvarint(b, f.Count)
+		e.check(len(f.Chunk) >= 1, errFragment)
+		b = appendBlobMax(b, f.Chunk, fragmentLen, &e)
 	default:
 		e.check(false, wire.ErrBadTag)
 	}
-	e.check(len(b)-start <= MaxControlDatagram, errTooLarge)
+	e.check(len(b)-start <= maxCtlMessage, errTooLarge)
 	if e.err != nil {
 		return b[:start], e.err
 	}
@@ -417,8 +519,32 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 	case mSuspect:
 		m.View = readViewID(&r)
 		m.Suspects = readEndpoints(&r, 1)
-	case mLeave:
+	case mLeave, mRekey:
 		m.View = readViewID(&r)
+	case mDecideReq:
+		m.Round = readViewID(&r)
+		m.Parts = readParts(&r, maxBlob, MaxMembers*maxBlob)
+	case mDecision:
+		m.Round = readViewID(&r)
+		m.Data = readBlobMax(&r, MaxDecisionPart)
+		m.Parts = readParts(&r, MaxDecisionPart, MaxDecision)
+	case mPrepare:
+		m.Round = readViewID(&r)
+		m.Data = readBlobMax(&r, MaxDecisionPart)
+		m.Own = readBlobMax(&r, MaxDecisionPart)
+	case mConfirm:
+		m.Round = readViewID(&r)
+		m.Data = readBlobMax(&r, maxConfirmation)
+	case mRefuse:
+		m.Round = readViewID(&r)
+	case mFragment:
+		m.Frag.ID = r.Uvarint()
+		m.Frag.Index = r.UvarintMax(maxFragments - 1)
+		m.Frag.Count = r.UvarintMax(maxFragments)
+		m.Frag.Chunk = readBlobMax(&r, fragmentLen)
+		if r.Err() == nil && (m.Frag.Count < 2 || m.Frag.Index >= m.Frag.Count || len(m.Frag.Chunk) == 0) {
+			r.Fail(errFragment)
+		}
 	default:
 		return ctlMsg{}, wire.ErrBadTag
 	}
@@ -437,5 +563,6 @@ var (
 	errCookie     = errors.New("membership: malformed cookie")
 	errPad        = errors.New("membership: malformed padding")
 	errLTime      = errors.New("membership: logical time beyond MaxLTime")
-	errTooLarge   = errors.New("membership: control datagram larger than MaxControlDatagram")
+	errTooLarge   = errors.New("membership: control message larger than its bound")
+	errFragment   = errors.New("membership: malformed fragment")
 )
