@@ -1,7 +1,14 @@
-// Package layertest is a harness for testing a stack's layers against
-// datagrams a test writes byte by byte, as an attacker would: it builds a
-// member's stack, frames payloads with the bottom layer's header as if
-// another member had sent them, feeds them in, and measures what comes out.
+// Package layertest is the harness the layers' tests share. It has two
+// parts:
+//
+//   - Net, a group of members on a virtual network the test drives (a
+//     clock that moves in steps, datagrams lost as the test says), for the
+//     layers' functional tests: order, loss and recovery, windows,
+//     stability, flow control, fragmentation;
+//   - Member, one stack fed datagrams a test writes byte by byte, as an
+//     attacker would: it frames payloads with the bottom layer's header as
+//     if another member had sent them, feeds them in, and measures what
+//     comes out, for the hostile-input tests.
 package layertest
 
 import (
