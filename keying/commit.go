@@ -306,11 +306,10 @@ func (g *Group) Commit(proposals []Proposal, exts []Extension, rand io.Reader) (
 	}
 	c.ConfirmationTag = next.ConfirmationTag(confirmed)
 	gc.ConfirmedTranscriptHash = confirmed
-	refreshed := g.nextRefreshed(c, joiners, gc.Epoch)
 
 	out := &CommitResult{Commit: c, Seals: res.Seals}
 	if len(joiners) > 0 {
-		info, err := g.groupInfo(gc, c.ConfirmationTag, refreshed)
+		info, err := g.groupInfo(gc, c.ConfirmationTag, g.nextRefreshed(false, c, joiners, gc.Epoch))
 		if err != nil {
 			next.Destroy()
 			return fail(err)
@@ -337,7 +336,7 @@ func (g *Group) Commit(proposals []Proposal, exts []Extension, rand io.Reader) (
 	}
 	t.commitEdit()
 	keys.install(g.priv, t.leaves)
-	g.finish(next, gc, c.ConfirmationTag, refreshed)
+	g.finish(next, gc, c, joiners)
 	res.Destroy()
 	return out, nil
 }
@@ -359,26 +358,36 @@ func (g *Group) nextEpoch(c *Commit, commitSecret crypto.Secret, gc *GroupContex
 	return next, confirmed, nil
 }
 
-// nextRefreshed is the path-refresh table after commit c: the committer's
-// path and every joiner's leaf are as new as the epoch; an updated
-// member's path is blank, so its entry stays.
-func (g *Group) nextRefreshed(c *Commit, joiners []uint32, epoch uint64) []uint64 {
-	r := make([]uint64, g.tree.leaves)
-	copy(r, g.refreshed)
-	r[c.Committer] = epoch
-	for _, j := range joiners {
-		r[j] = epoch
+// nextRefreshed returns the path-refresh table after commit c: the
+// committer's path and every joiner's leaf are as new as the epoch; an
+// updated member's path is blank, so its entry stays. In place, it reuses
+// g.refreshed, which costs nothing per member on the commits of a large
+// group; otherwise it works on a copy.
+func (g *Group) nextRefreshed(inPlace bool, c *Commit, joiners []uint32, epoch uint64) []uint64 {
+	dst := g.refreshed
+	if !inPlace {
+		dst = append([]uint64(nil), g.refreshed...)
 	}
-	return r
+	n, old := int(g.tree.leaves), len(dst)
+	if n <= old {
+		dst = dst[:n]
+	} else {
+		dst = append(dst, make([]uint64, n-old)...)
+	}
+	dst[c.Committer] = epoch
+	for _, j := range joiners {
+		dst[j] = epoch
+	}
+	return dst
 }
 
-// finish installs the new epoch.
-func (g *Group) finish(next *Epoch, gc *GroupContext, tag []byte, refreshed []uint64) {
+// finish installs the new epoch after commit c.
+func (g *Group) finish(next *Epoch, gc *GroupContext, c *Commit, joiners []uint32) {
 	g.epoch.Destroy()
 	g.epoch = next
 	g.gc = *gc
-	g.interim = InterimTranscriptHash(g.suite, gc.ConfirmedTranscriptHash, tag)
-	g.refreshed = refreshed
+	g.interim = InterimTranscriptHash(g.suite, gc.ConfirmedTranscriptHash, c.ConfirmationTag)
+	g.refreshed = g.nextRefreshed(true, c, joiners, gc.Epoch)
 }
 
 // Process applies a commit made by another member: it checks the
@@ -468,6 +477,6 @@ func (g *Group) Process(c *Commit) error {
 		}
 	}
 	keys.install(g.priv, t.leaves)
-	g.finish(next, gc, c.ConfirmationTag, g.nextRefreshed(c, joiners, gc.Epoch))
+	g.finish(next, gc, c, joiners)
 	return nil
 }
