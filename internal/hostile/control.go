@@ -158,6 +158,10 @@ type Stranger struct {
 	Self  netip.AddrPort // the address it sends from
 	View  membership.View
 	Third []netip.AddrPort // addresses that sent nothing: no member may send to them
+	// MaxLTime, when not zero, caps the logical times Control uses, so
+	// that every message it builds is valid on the wire; zero lets them
+	// run past membership.MaxLTime to 2^64−1.
+	MaxLTime uint64
 }
 
 // Control builds one hostile control message from the stranger, appended
@@ -176,7 +180,11 @@ func (s *Stranger) Control(src Source, b []byte) (ControlType, []byte) {
 		return membership.Endpoint{Addr: pick(src, s.Third), Inc: uint32(src.Uint64()) | 1}
 	}
 	ltime := func() uint64 {
-		return pick(src, []uint64{0, 1, s.View.ID.LTime, s.View.ID.LTime + 1, math.MaxUint64 - 1, math.MaxUint64, src.Uint64()})
+		t := pick(src, []uint64{0, 1, s.View.ID.LTime, s.View.ID.LTime + 1, membership.MaxLTime, membership.MaxLTime + 1, math.MaxUint64 - 1, math.MaxUint64, src.Uint64()})
+		if s.MaxLTime != 0 {
+			t = min(t, s.MaxLTime)
+		}
+		return t
 	}
 	joiners := func(k int) []membership.Endpoint {
 		seen := map[membership.Endpoint]bool{}

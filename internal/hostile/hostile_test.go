@@ -317,10 +317,11 @@ func TestControlThroughTheMembershipDecoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := Stranger{
-		Group: 7,
-		Self:  netip.MustParseAddrPort("10.9.9.9:1"),
-		View:  m.View(),
-		Third: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("192.0.2.2:2")},
+		Group:    7,
+		Self:     netip.MustParseAddrPort("10.9.9.9:1"),
+		View:     m.View(),
+		Third:    []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("192.0.2.2:2")},
+		MaxLTime: membership.MaxLTime,
 	}
 	seen := map[ControlType]bool{}
 	for seed := range uint64(400) {
@@ -336,6 +337,22 @@ func TestControlThroughTheMembershipDecoder(t *testing.T) {
 	}
 	if len(seen) != int(numControl)-1 {
 		t.Fatalf("only %d control types made", len(seen))
+	}
+	// Past the wire's bound on logical times: refused.
+	me := membership.Endpoint{Addr: s.Self, Inc: 3}
+	for _, lt := range []uint64{membership.MaxLTime + 1, math.MaxUint64} {
+		probe := Control{Group: 7, Type: Probe, From: me, Pad: 64, Summary: membership.Summary{ID: membership.ViewID{LTime: lt, Coord: me}, Size: 1, Coord: me}}
+		m.Receive(s.Self, probe.Append(nil))
+		m.Advance()
+	}
+	refused := uint64(0)
+	for _, c := range m.Counters() {
+		if c.Layer == "membership" && c.Name == "drop.malformed_control" {
+			refused = c.Value
+		}
+	}
+	if refused != 2 {
+		t.Fatalf("%d probes past MaxLTime refused, want 2", refused)
 	}
 }
 

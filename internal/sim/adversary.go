@@ -290,7 +290,7 @@ func (r *run) activeStranger(pr *proc, s netip.AddrPort) string {
 		return "probe for a cookie"
 	}
 	a.proven[key] = true
-	ltimes := []uint64{0, 1, ans.Summary.ID.LTime + 1, 1 << 32, 1 << 63, math.MaxUint64 - 1, math.MaxUint64}
+	ltimes := []uint64{0, 1, ans.Summary.ID.LTime + 1, 1 << 32, membership.MaxLTime, membership.MaxLTime + 1, math.MaxUint64 - 1, math.MaxUint64}
 	ltime := ltimes[a.rng.IntN(len(ltimes))]
 	if a.rng.IntN(3) == 0 {
 		a.buf = st.Claim(self, ans.Answer, ltime, membership.MaxMembers, a.buf[:0])
