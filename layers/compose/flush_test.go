@@ -2,10 +2,13 @@ package compose_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/compose"
+	lt "github.com/conclave-go/conclave/layers/internal/layertest"
 	"github.com/conclave-go/conclave/layers/mflow"
 )
 
@@ -161,5 +164,74 @@ func TestViewFlushWithoutLayers(t *testing.T) {
 	f.Block()
 	if f.HasCutter() || f.Sent() != 0 || f.Delivered(1) != 0 || !f.ReachedCuts() || f.Unacknowledged(1) {
 		t.Fatal(fmt.Sprint("a stack without layers to flush has something to flush: ", f.HasCutter(), f.Sent(), f.Delivered(1), f.ReachedCuts(), f.Unacknowledged(1)))
+	}
+}
+
+// TestViewChangeThroughFlush runs the view change that Flush documents,
+// through the interface alone: member 2 fails after member 1, but not
+// member 0, received its last multicasts; the survivors exclude it, block,
+// report their vectors, and cut where the coordinator says, and then both
+// have delivered the same messages (virtual synchrony), member 0 having
+// fetched the missing ones from member 1, which holds them.
+func TestViewChangeThroughFlush(t *testing.T) {
+	nw := lt.NewNet(t, 3, compose.Total, compose.Options{})
+	nw.Cast(0, "a0")
+	nw.Cast(2, "c0")
+	nw.Run(20 * time.Millisecond)
+	nw.Lose = func(from, to int, _ []byte) bool { return from == 2 && to == 0 }
+	nw.Cast(2, "c1", "c2", "c3")
+	nw.Run(2 * time.Millisecond)
+	nw.Lose = func(from, to int, _ []byte) bool { return from == 2 || to == 2 } // member 2 fails
+
+	survivors := []int{0, 1}
+	flush := func(r int) layers.Flush { return nw.Members[r].ViewFlush() }
+	// 1. Exclude the leaving member.
+	for _, s := range survivors {
+		flush(s).Exclude(2, true)
+	}
+	// 2. Block, read the vectors, freeze the leaving member.
+	vec := make(map[int][]uint64)
+	for _, s := range survivors {
+		f := flush(s)
+		f.Block()
+		for r := range 3 {
+			vec[s] = append(vec[s], f.Delivered(r))
+		}
+		f.Cut(2, vec[s][2], 2)
+		for _, o := range survivors {
+			f.Cut(o, layers.NoCut, o)
+		}
+	}
+	if vec[0][2] >= vec[1][2] {
+		t.Fatalf("vectors %v: member 0 was meant to miss some of member 2's messages", vec)
+	}
+	// 3. The coordinator's cut: per origin the most any survivor has, and
+	// who has it.
+	for _, s := range survivors {
+		for r := range 3 {
+			upTo, holder := vec[0][r], 0
+			if vec[1][r] > upTo {
+				upTo, holder = vec[1][r], 1
+			}
+			flush(s).Cut(r, upTo, holder)
+		}
+	}
+	nw.Run(50 * time.Millisecond)
+	for _, s := range survivors {
+		if !flush(s).ReachedCuts() {
+			t.Fatalf("member %d has not reached the cut", s)
+		}
+	}
+	// 4. End the view: what total order still holds is delivered alike.
+	for _, s := range survivors {
+		nw.Members[s].EndView()
+		nw.Collect(s)
+	}
+	a, b := slices.Sorted(slices.Values(nw.Casts(0))), slices.Sorted(slices.Values(nw.Casts(1)))
+	if !slices.Equal(a, b) || len(a) != 5 {
+		t.Fatalf("survivors delivered %v and %v, want the same 5", nw.Casts(0), nw.Casts(1))
+	}
+	if !slices.Equal(nw.Casts(0), nw.Casts(1)) {
+		t.Fatalf("total order differs: %v and %v", nw.Casts(0), nw.Casts(1))
 	}
 }

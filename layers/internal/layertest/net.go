@@ -110,6 +110,10 @@ func (nw *Net) Run(d time.Duration) {
 	}
 }
 
+// Collect takes member r's output after the test called its stack
+// directly (EndView, a Flush method).
+func (nw *Net) Collect(r int) { nw.collect(r) }
+
 // collect flushes member r and takes its output: deliveries are recorded,
 // datagrams go into flight, one copy per destination.
 func (nw *Net) collect(r int) {
