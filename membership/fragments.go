@@ -113,8 +113,8 @@ func (m *Member) onFragment(from netip.AddrPort, msg *ctlMsg) {
 		m.count("drop.malformed_control")
 		return
 	}
-	m.count("reassembled." + inner.Type.String())
-	m.receiveCtl(from, len(whole), &inner)
+	m.count("reassembled")
+	m.receiveDecoded(from, len(whole), &inner)
 }
 
 func (ra *reassembler) remove(i int) {

@@ -112,7 +112,11 @@ type Member struct {
 	addrs map[netip.AddrPort]int // member address → rank in view
 	stack *layers.Stack
 	flush layers.Flush // the stack's side of a view change
-	auth  Authenticator
+	// sealNow and sealPrev authenticate the control messages of the
+	// current view and of the one before (auth.go); nil without a
+	// participant.
+	sealNow, sealPrev *sealing
+	auth              Authenticator
 
 	fd       detector
 	part     *participation // the view change this member takes part in
@@ -387,15 +391,8 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 			m.count("drop.malformed_control")
 		case msg.From.Addr != from:
 			m.count("drop.forged_control")
-		case msg.Type == mFragment:
-			if _, member := m.addrs[from]; !member && !m.peerAddr(from) {
-				m.count("drop.stranger.Fragment")
-				return
-			}
-			m.onFragment(from, &msg)
-			m.settle()
 		default:
-			m.receiveCtl(from, len(data), &msg)
+			m.receiveDecoded(from, len(data), &msg)
 		}
 		return
 	}
@@ -440,11 +437,69 @@ func (m *Member) stackReceive(r int, data []byte) bool {
 	return m.stack.Receive(data) && own
 }
 
-// receiveCtl handles a decoded control message from address from, size
-// bytes long.
-func (m *Member) receiveCtl(from netip.AddrPort, size int, msg *ctlMsg) {
+// receiveDecoded handles a decoded control datagram, or a control message
+// reassembled from fragments, from address from, size bytes long.
+func (m *Member) receiveDecoded(from netip.AddrPort, size int, msg *ctlMsg) {
+	switch msg.Type {
+	case mFragment:
+		if _, member := m.addrs[from]; !member && !m.peerAddr(from) {
+			m.count("drop.stranger.Fragment")
+			return
+		}
+		m.onFragment(from, msg)
+		m.settle()
+	case mSealed:
+		m.openSealed(from, size, msg)
+	default:
+		m.receiveCtl(from, size, msg, false)
+	}
+}
+
+// openSealed opens a sealed control message and handles what it carries.
+func (m *Member) openSealed(from netip.AddrPort, size int, msg *ctlMsg) {
+	for _, s := range []*sealing{m.sealNow, m.sealPrev} {
+		if s == nil || s.wireID != msg.Sealed.view {
+			continue
+		}
+		if ok, reason := s.open(msg.From, &msg.Sealed); !ok {
+			m.count(reason)
+			return
+		}
+		inner, err := decodeCtl(msg.Sealed.inner, m.cfg.Group)
+		if err != nil || inner.From != msg.From || inner.Type == mSealed || inner.Type == mFragment {
+			m.count("drop.malformed_control")
+			return
+		}
+		m.receiveCtl(from, size, &inner, true)
+		return
+	}
+	m.count("drop.unsealed_view")
+}
+
+// sealingFor returns the sealing a control message to e goes out under:
+// that of a view both are in, the current one first, but never that of
+// the view an Install installs (its recipient does not have it yet).
+func (m *Member) sealingFor(e Endpoint, msg *ctlMsg) *sealing {
+	for _, s := range []*sealing{m.sealNow, m.sealPrev} {
+		if s == nil || !s.view.Has(e) || msg.Type == mInstall && s.view.ID == msg.Round {
+			continue
+		}
+		return s
+	}
+	return nil
+}
+
+// receiveCtl handles a control message from address from, size bytes long;
+// authentic when it was sealed and opened.
+func (m *Member) receiveCtl(from netip.AddrPort, size int, msg *ctlMsg, authentic bool) {
 	r, member := m.addrs[from]
 	member = member && m.view.Members[r] == msg.From
+	if member && !authentic && m.cfg.Participant != nil {
+		// Members' control messages are sealed: this one, from a
+		// member's address, is a stranger's.
+		m.count("unauthenticated." + msg.Type.String())
+		member = false
+	}
 	if !member && !m.expects(msg) {
 		m.count("drop.stranger." + msg.Type.String())
 		return
@@ -538,7 +593,7 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 		m.local = append(m.local, *msg)
 		return
 	}
-	m.sendCtlTo(to.Addr, msg)
+	m.sendCtlVia(to.Addr, msg, m.sealingFor(to, msg))
 }
 
 // settle handles the control messages this member sent itself, and the
@@ -552,7 +607,13 @@ func (m *Member) settle() {
 	m.local = m.local[:0]
 }
 
-func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) {
+// sendCtlTo sends a control message to an address, unsealed: probes and
+// merge requests, which carry their own proofs.
+func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) { m.sendCtlVia(addr, msg, nil) }
+
+// sendCtlVia sends a control message, sealed by s unless s is nil, and in
+// fragments when it is larger than a datagram.
+func (m *Member) sendCtlVia(addr netip.AddrPort, msg *ctlMsg, s *sealing) {
 	msg.From = m.self
 	data, err := msg.encode(nil, m.cfg.Group)
 	if err == nil && msg.Type == mProbe && len(data) < probeMinLen {
@@ -563,6 +624,9 @@ func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) {
 		m.count("drop.unencodable." + msg.Type.String())
 		m.cfg.Logger.Error("control message not sent", "self", m.self, "type", msg.Type, "to", addr, "err", err)
 		return
+	}
+	if s != nil {
+		data = s.seal(m.cfg.Group, m.self, data)
 	}
 	if !m.inbound.allow(addr, len(data)) {
 		m.count("drop.amplification")
@@ -672,9 +736,8 @@ func (m *Member) install(v View, keys layers.Keys) error {
 	m.view, m.rank, m.stack = v.Clone(), rank, stack
 	m.taken.packets, m.taken.deliveries = 0, 0
 	m.flush = stack.ViewFlush()
-	m.auth = nil
 	if m.cfg.Participant != nil {
-		m.auth = m.cfg.Participant.Authenticator(v.Clone(), rank)
+		m.sealPrev, m.sealNow = m.sealNow, newSealing(v, rank, m.cfg.Participant.Authenticator(v.Clone(), rank))
 	}
 	m.addrs = make(map[netip.AddrPort]int, len(v.Members))
 	for r, e := range v.Members {

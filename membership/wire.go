@@ -98,6 +98,7 @@ const (
 	mRefuse                        // member: the decision cannot be processed
 	mRekey                         // member to coordinator: start a rekey round
 	mFragment                      // a piece of a control message too large for one datagram
+	mSealed                        // a control message sealed by the view's authenticator (auth.go)
 )
 
 var msgNames = [...]string{
@@ -106,6 +107,7 @@ var msgNames = [...]string{
 	mInstall: "Install", mInstallAck: "InstallAck", mSuspect: "Suspect", mLeave: "Leave",
 	mWait: "Wait", mDismiss: "Dismiss", mDecideReq: "DecideReq", mDecision: "Decision",
 	mPrepare: "Prepare", mConfirm: "Confirm", mRefuse: "Refuse", mRekey: "Rekey", mFragment: "Fragment",
+	mSealed: "Sealed",
 }
 
 func (t msgType) String() string {
@@ -137,6 +139,7 @@ type ctlMsg struct {
 	Own       []byte     // Prepare: the recipient's part of the decision
 	Parts     []part     // DecideReq: contributions; Decision: each member's part
 	Frag      fragment   // Fragment
+	Sealed    sealed     // Sealed (decoded only; auth.go encodes)
 }
 
 // part is a member's blob in a list: a contribution or a part of a
@@ -475,6 +478,13 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 	}
 	m := ctlMsg{Type: msgType(r.Byte()), From: readEndpoint(&r)}
 	switch m.Type {
+	case mSealed:
+		sm, err := parseSealed(&r, b)
+		if err != nil {
+			return ctlMsg{}, err
+		}
+		m.Sealed = sm
+		return m, nil
 	case mProbe, mProbeReply:
 		m.Summary = readSummary(&r)
 		m.Cookie = readCookie(&r)
