@@ -1,128 +1,56 @@
 package total_test
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
-	"time"
 
-	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/compose"
+	lt "github.com/conclave-go/conclave/layers/internal/layertest"
 	"github.com/conclave-go/conclave/layers/mnak"
 	"github.com/conclave-go/conclave/layers/total"
 )
 
-// network wires full compose.Total stacks through an in-process network
-// that may lose, duplicate and delay datagrams. Delays are drawn per
-// datagram and destination, so each destination sees its own reordering.
-// Everything random comes from one seeded source.
+// network is a group of full compose.Total stacks on layertest's Net, with
+// the helpers the total order tests share. Faults (loss, duplication,
+// delay) are drawn from one seeded source.
 type network struct {
-	t        testing.TB
-	rng      *rand.Rand
-	stacks   []*layers.Stack
-	got      [][]string // per member: delivered casts as "origin/index"
-	now      time.Duration
-	round    int
-	flight   []packet
-	loss     float64 // chance a datagram to one destination is lost
-	dup      float64 // chance it is delivered twice
-	maxDelay int     // rounds a datagram may wait
-	dead     []bool  // failed members: they neither run nor talk
-	withhold func(from, to int) bool
-}
-
-type packet struct {
-	to, from, due int
-	data          []byte
+	*lt.Net
+	t   testing.TB
+	rng *rand.Rand
 }
 
 func newNetwork(t testing.TB, n int, seed uint64) *network {
-	nw := &network{t: t, rng: rand.New(rand.NewPCG(seed, 99)), got: make([][]string, n), dead: make([]bool, n)}
-	for r := range n {
-		s, err := compose.Build(layers.Config{View: layers.View{Group: 7, N: n, Rank: r}, Seed: seed}, compose.Total, compose.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nw.stacks = append(nw.stacks, s)
-	}
+	nw := &network{Net: lt.NewNet(t, n, compose.Total, compose.Options{}), t: t, rng: rand.New(rand.NewPCG(seed, 99))}
+	nw.Faults.Rand = nw.rng
 	return nw
 }
 
-func (nw *network) total(r int) *total.Layer { return nw.stacks[r].Layer("total").(*total.Layer) }
-func (nw *network) mnak(r int) *mnak.Layer   { return nw.stacks[r].Layer("mnak").(*mnak.Layer) }
+func (nw *network) total(r int) *total.Layer { return nw.Members[r].Layer("total").(*total.Layer) }
+func (nw *network) mnak(r int) *mnak.Layer   { return nw.Members[r].Layer("mnak").(*mnak.Layer) }
 
-func (nw *network) cast(r, i int) { nw.stacks[r].Cast([]byte(fmt.Sprintf("%d/%d", r, i))) }
+// cast multicasts "r/i" from member r. Like a busy driver, it leaves the
+// flush to the next step (Collect or Step).
+func (nw *network) cast(r, i int) { nw.Members[r].Cast([]byte(fmt.Sprintf("%d/%d", r, i))) }
 
-// collect takes member from's outputs: deliveries are recorded, datagrams
-// put in flight.
-func (nw *network) collect(from int) {
-	s := nw.stacks[from]
-	rd := s.Ready()
-	for _, d := range rd.Deliveries {
-		if d.Type != layers.ECast {
-			nw.t.Fatalf("member %d delivered a %v", from, d.Type)
-		}
-		if want := fmt.Sprintf("%d/", d.From); !bytes.HasPrefix(d.Data, []byte(want)) {
-			nw.t.Fatalf("member %d delivered %q as from %d", from, d.Data, d.From)
-		}
-		nw.got[from] = append(nw.got[from], string(d.Data))
+// got is what member r delivered, each cast as "origin/index", checked to
+// come from the origin it names.
+func (nw *network) got(r int) []string {
+	nw.t.Helper()
+	if s := nw.Sends(r); len(s) != 0 {
+		nw.t.Fatalf("member %d delivered point-to-point messages %v", r, s)
 	}
-	for _, p := range rd.Packets {
-		for to := range nw.stacks {
-			if to == from || (p.To != layers.AllPeers && p.To != to) || nw.dead[to] {
-				continue
-			}
-			if nw.withhold != nil && nw.withhold(from, to) {
-				continue
-			}
-			if nw.rng.Float64() < nw.loss {
-				continue
-			}
-			copies := 1
-			if nw.rng.Float64() < nw.dup {
-				copies = 2
-			}
-			for range copies {
-				due := nw.round + nw.rng.IntN(nw.maxDelay+1)
-				nw.flight = append(nw.flight, packet{to: to, from: from, due: due, data: bytes.Clone(p.Data)})
-			}
+	var out []string
+	for _, c := range nw.Casts(r) {
+		from, data, _ := strings.Cut(c, ":")
+		if origin, _, _ := strings.Cut(data, "/"); origin != from {
+			nw.t.Fatalf("member %d delivered %q as from %s", r, data, from)
 		}
+		out = append(out, data)
 	}
-	s.Advance()
-}
-
-// step is one pass of every live member's driver: flush, tick, flush,
-// collect; then the datagrams due are delivered, in random order.
-func (nw *network) step() {
-	nw.round++
-	nw.now += time.Millisecond
-	for r, s := range nw.stacks {
-		if nw.dead[r] {
-			continue
-		}
-		s.Flush()
-		s.Tick(nw.now)
-		s.Flush()
-		nw.collect(r)
-	}
-	nw.rng.Shuffle(len(nw.flight), func(i, j int) { nw.flight[i], nw.flight[j] = nw.flight[j], nw.flight[i] })
-	keep := nw.flight[:0]
-	var due []packet
-	for _, p := range nw.flight {
-		if p.due <= nw.round {
-			due = append(due, p)
-		} else {
-			keep = append(keep, p)
-		}
-	}
-	nw.flight = keep
-	for _, p := range due {
-		if !nw.dead[p.to] && !nw.dead[p.from] {
-			nw.stacks[p.to].Receive(p.data)
-		}
-	}
+	return out
 }
 
 // runUntil steps until done holds, at most limit times.
@@ -132,7 +60,7 @@ func (nw *network) runUntil(limit int, done func() bool) {
 		if done() {
 			return
 		}
-		nw.step()
+		nw.Step()
 	}
 	if !done() {
 		nw.t.Fatalf("not done after %d rounds; delivered %v", limit, nw.counts())
@@ -140,9 +68,9 @@ func (nw *network) runUntil(limit int, done func() bool) {
 }
 
 func (nw *network) counts() []int {
-	c := make([]int, len(nw.got))
-	for r := range nw.got {
-		c[r] = len(nw.got[r])
+	c := make([]int, len(nw.Members))
+	for r := range c {
+		c[r] = len(nw.Casts(r))
 	}
 	return c
 }
@@ -150,7 +78,7 @@ func (nw *network) counts() []int {
 func (nw *network) allDelivered(members []int, want int) func() bool {
 	return func() bool {
 		for _, r := range members {
-			if len(nw.got[r]) < want {
+			if len(nw.Casts(r)) < want {
 				return false
 			}
 		}
@@ -163,10 +91,10 @@ func (nw *network) allDelivered(members []int, want int) func() bool {
 // each origin.
 func (nw *network) checkSame(members []int, want []int) {
 	nw.t.Helper()
-	ref := nw.got[members[0]]
+	ref := nw.got(members[0])
 	for _, r := range members {
-		seq := nw.got[r]
-		next := make([]int, len(nw.stacks))
+		seq := nw.got(r)
+		next := make([]int, len(nw.Members))
 		for k, m := range seq {
 			var o, i int
 			if _, err := fmt.Sscanf(m, "%d/%d", &o, &i); err != nil {
@@ -214,7 +142,7 @@ func TestTotalOrderUnderLossDuplicationReordering(t *testing.T) {
 		t.Run(fmt.Sprintf("n=%d/seed=%d", tc.n, tc.seed), func(t *testing.T) {
 			const per = 300
 			nw := newNetwork(t, tc.n, tc.seed)
-			nw.loss, nw.dup, nw.maxDelay = 0.1, 0.05, 3
+			nw.Faults.Loss, nw.Faults.Dup, nw.Faults.MaxDelay = 0.1, 0.05, 3
 			sent := make([]int, tc.n)
 			for slices.Min(sent) < per {
 				for _, r := range nw.rng.Perm(tc.n) {
@@ -222,24 +150,24 @@ func TestTotalOrderUnderLossDuplicationReordering(t *testing.T) {
 						nw.cast(r, sent[r])
 						sent[r]++
 						if nw.rng.IntN(4) == 0 {
-							nw.stacks[r].Flush()
+							nw.Members[r].Flush()
 						}
 					}
 				}
-				nw.step()
+				nw.Step()
 			}
 			nw.runUntil(5000, nw.allDelivered(ranks(tc.n), tc.n*per))
 			nw.checkSame(ranks(tc.n), repeat(per, tc.n))
 			var dups, naks uint64
-			for _, s := range nw.stacks {
+			for _, s := range nw.Members {
 				dups += s.Counter("mnak", "duplicates")
 				naks += s.Counter("mnak", "naks_sent")
 			}
 			if dups == 0 || naks == 0 {
 				t.Fatalf("the network neither duplicated (%d) nor lost (%d NAKs)", dups, naks)
 			}
-			t.Logf("%d rounds, %d ORDERs for %d casts, %d duplicates, %d NAKs", nw.round,
-				nw.stacks[0].Counter("total", "orders_sent"), tc.n*per, dups, naks)
+			t.Logf("%d rounds, %d ORDERs for %d casts, %d duplicates, %d NAKs", nw.Steps,
+				nw.Members[0].Counter("total", "orders_sent"), tc.n*per, dups, naks)
 		})
 	}
 }
@@ -247,14 +175,12 @@ func TestTotalOrderUnderLossDuplicationReordering(t *testing.T) {
 func TestSequencerOwnCastsOrdered(t *testing.T) {
 	nw := newNetwork(t, 3, 7)
 	nw.cast(0, 0)
-	nw.collect(0)
-	if len(nw.got[0]) != 0 || nw.total(0).Held() != 1 {
+	if d := nw.Members[0].Ready().Deliveries; len(d) != 0 || nw.total(0).Held() != 1 {
 		t.Fatalf("the sequencer delivered its cast before ordering it (held %d)", nw.total(0).Held())
 	}
-	nw.stacks[0].Flush()
-	nw.collect(0)
-	if !slices.Equal(nw.got[0], []string{"0/0"}) {
-		t.Fatalf("after a flush the sequencer delivered %v", nw.got[0])
+	nw.Collect(0) // flushes
+	if !slices.Equal(nw.got(0), []string{"0/0"}) {
+		t.Fatalf("after a flush the sequencer delivered %v", nw.got(0))
 	}
 	// The sequencer casts most, interleaved with the others.
 	sent := []int{1, 0, 0}
@@ -263,15 +189,15 @@ func TestSequencerOwnCastsOrdered(t *testing.T) {
 		nw.cast(r, sent[r])
 		sent[r]++
 		if i%7 == 0 {
-			nw.step()
+			nw.Step()
 		}
 	}
 	nw.runUntil(100, nw.allDelivered(ranks(3), 201))
 	nw.checkSame(ranks(3), sent)
 	// The others' casts were ordered between the sequencer's own, not
 	// after them: the sequencer's casts are not all first.
-	if strings := nw.got[1]; slices.Index(strings, "1/0") > slices.Index(strings, "0/100") {
-		t.Fatalf("member 1's first cast came after the sequencer's 100th: %v", strings[:20])
+	if seq := nw.got(1); slices.Index(seq, "1/0") > slices.Index(seq, "0/100") {
+		t.Fatalf("member 1's first cast came after the sequencer's 100th: %v", seq[:20])
 	}
 }
 
@@ -280,15 +206,18 @@ func TestSingleMember(t *testing.T) {
 	for i := range 3 {
 		nw.cast(0, i)
 	}
-	nw.collect(0)
-	if !slices.Equal(nw.got[0], []string{"0/0", "0/1", "0/2"}) {
-		t.Fatalf("delivered %v, want each cast at once", nw.got[0])
+	if d := nw.Members[0].Ready().Deliveries; len(d) != 3 {
+		t.Fatalf("delivered %d before a flush, want each cast at once", len(d))
 	}
-	nw.step()
-	nw.stacks[0].EndView()
-	nw.collect(0)
-	if len(nw.got[0]) != 3 || nw.stacks[0].Counter("total", "orders_sent") != 0 {
-		t.Fatalf("delivered %v, %d ORDERs", nw.got[0], nw.stacks[0].Counter("total", "orders_sent"))
+	nw.Collect(0)
+	if !slices.Equal(nw.got(0), []string{"0/0", "0/1", "0/2"}) {
+		t.Fatalf("delivered %v", nw.got(0))
+	}
+	nw.Step()
+	nw.Members[0].EndView()
+	nw.Collect(0)
+	if len(nw.got(0)) != 3 || nw.Members[0].Counter("total", "orders_sent") != 0 {
+		t.Fatalf("delivered %v, %d ORDERs", nw.got(0), nw.Members[0].Counter("total", "orders_sent"))
 	}
 }
 
@@ -299,7 +228,7 @@ func TestSingleMember(t *testing.T) {
 // reached the cuts, and ends the view.
 func (nw *network) cutAndEnd(survivors []int) {
 	nw.t.Helper()
-	n := len(nw.stacks)
+	n := len(nw.Members)
 	for origin := range n {
 		var upTo uint64
 		holder := origin
@@ -308,7 +237,7 @@ func (nw *network) cutAndEnd(survivors []int) {
 			if s == origin {
 				have = nw.mnak(s).Sent()
 			}
-			if have > upTo || (have == upTo && holder == origin && nw.dead[origin]) {
+			if have > upTo || (have == upTo && holder == origin && nw.Dead[origin]) {
 				upTo, holder = have, s
 			}
 		}
@@ -325,8 +254,8 @@ func (nw *network) cutAndEnd(survivors []int) {
 		return true
 	})
 	for _, s := range survivors {
-		nw.stacks[s].EndView()
-		nw.collect(s)
+		nw.Members[s].EndView()
+		nw.Collect(s)
 	}
 }
 
@@ -350,22 +279,22 @@ func TestViewEndSequencerFails(t *testing.T) {
 				}
 			}
 			nw.runUntil(100, nw.allDelivered(ranks(4), 80))
-			nw.withhold = func(from, to int) bool { return from == 0 && slices.Contains(tc.withheld, to) }
+			nw.Lose = func(from, to int, _ []byte) bool { return from == 0 && slices.Contains(tc.withheld, to) }
 			for i := range 10 {
 				for r := range 4 {
 					if r != 0 || i < 5 {
 						nw.cast(r, 20+i)
 					}
 				}
-				nw.step()
+				nw.Step()
 			}
 			for range 10 {
-				nw.step()
+				nw.Step()
 			}
-			if nw.total(2).Held() == 0 || len(nw.got[2]) != 80 {
-				t.Fatalf("member 2 delivered %d, holds %d: the test withheld nothing", len(nw.got[2]), nw.total(2).Held())
+			if nw.total(2).Held() == 0 || len(nw.got(2)) != 80 {
+				t.Fatalf("member 2 delivered %d, holds %d: the test withheld nothing", len(nw.got(2)), nw.total(2).Held())
 			}
-			nw.dead[0] = true
+			nw.Dead[0] = true
 			survivors := []int{1, 2, 3}
 			nw.cutAndEnd(survivors)
 			nw.checkSame(survivors, []int{20 + tc.fromSeq, 30, 30, 30})
@@ -392,7 +321,7 @@ func TestViewEndUnorderedTail(t *testing.T) {
 	for i := range 30 {
 		nw.cast(2-i%3, 10+i/3)
 		if i%4 == 0 {
-			nw.step()
+			nw.Step()
 		}
 	}
 	// Until mnak has delivered everything everywhere.
@@ -411,8 +340,8 @@ func TestViewEndUnorderedTail(t *testing.T) {
 	}
 	sent0 := nw.mnak(0).Sent()
 	for s := range 3 {
-		nw.stacks[s].EndView()
-		nw.collect(s)
+		nw.Members[s].EndView()
+		nw.Collect(s)
 	}
 	nw.checkSame(ranks(3), []int{20, 20, 20})
 	var tail []string
@@ -421,8 +350,8 @@ func TestViewEndUnorderedTail(t *testing.T) {
 			tail = append(tail, fmt.Sprintf("%d/%d", o, i))
 		}
 	}
-	if !slices.Equal(nw.got[0][30:], tail) {
-		t.Fatalf("tail %v, want by origin then FIFO", nw.got[0][30:])
+	if !slices.Equal(nw.got(0)[30:], tail) {
+		t.Fatalf("tail %v, want by origin then FIFO", nw.got(0)[30:])
 	}
 	if nw.mnak(0).Sent() != sent0 {
 		t.Fatal("the sequencer multicast at the view's end")

@@ -3,6 +3,7 @@ package layertest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -21,16 +22,25 @@ const Tick = time.Millisecond
 //
 // It is the harness for the layers' functional tests: build a group with
 // the layers under test, cast and send, lose what the case says, run, and
-// read what each member delivered and counted.
+// read what each member delivered and counted. For random faults, set
+// Faults: loss, duplication and delay drawn from a seeded source, and the
+// datagrams of each step then arrive in a shuffled order.
 type Net struct {
 	T       testing.TB
 	Members []*layers.Stack
 	Now     time.Duration
+	// Steps is the number of steps Run has taken.
+	Steps int
 	// Lose, when set, is asked about each datagram for each destination;
 	// true loses it.
 	Lose func(from, to int, data []byte) bool
 	// Lost counts the datagrams lost, per destination.
 	Lost []int
+	// Faults, when its Rand is set, draws random faults per datagram
+	// and destination, when the datagram is sent.
+	Faults Faults
+	// Dead members neither run nor send nor receive.
+	Dead []bool
 
 	flight []flight
 	casts  [][]string // per member: multicasts delivered, as "from:data"
@@ -39,7 +49,19 @@ type Net struct {
 
 type flight struct {
 	from, to int
+	due      int // the step it arrives in, at the earliest
 	data     []byte
+}
+
+// Faults are a network's random faults.
+type Faults struct {
+	Rand *rand.Rand
+	// Loss and Dup are the chances that a datagram to one destination is
+	// lost, or arrives twice.
+	Loss, Dup float64
+	// MaxDelay is the most steps a datagram may arrive late, each copy
+	// drawn apart, so each destination sees its own reordering.
+	MaxDelay int
 }
 
 // NewNet builds a group of n members with the named layers (nil: the
@@ -49,7 +71,7 @@ func NewNet(t testing.TB, n int, names []string, opts compose.Options) *Net {
 	if names == nil {
 		names = compose.Reliable
 	}
-	nw := &Net{T: t, Lost: make([]int, n), casts: make([][]string, n), sends: make([][]string, n)}
+	nw := &Net{T: t, Lost: make([]int, n), Dead: make([]bool, n), casts: make([][]string, n), sends: make([][]string, n)}
 	for r := range n {
 		s, err := compose.Build(layers.Config{View: layers.View{Group: Group, ID: ViewID, N: n, Rank: r}, Seed: 1}, names, opts)
 		if err != nil {
@@ -88,25 +110,48 @@ func (nw *Net) SendBytes(from, to int, data []byte) {
 	nw.collect(from)
 }
 
-// Run moves the clock on by d, one Tick at a time: at each step every
-// member ticks, then the datagrams sent before the step arrive.
+// Run moves the clock on by d, one Tick at a time (see Step).
 func (nw *Net) Run(d time.Duration) {
 	for end := nw.Now + d; nw.Now < end; {
-		nw.Now += Tick
-		for r, s := range nw.Members {
+		nw.Step()
+	}
+}
+
+// Step moves the clock on by one Tick: every live member ticks, then the
+// datagrams due arrive (in a shuffled order under Faults); what members
+// send in answer arrives in the next step.
+func (nw *Net) Step() {
+	nw.Steps++
+	nw.Now += Tick
+	for r, s := range nw.Members {
+		if !nw.Dead[r] {
 			s.Tick(nw.Now)
 			nw.collect(r)
 		}
-		arriving := nw.flight
-		nw.flight = nil
-		for _, f := range arriving {
-			if nw.Lose != nil && nw.Lose(f.from, f.to, f.data) {
-				nw.Lost[f.to]++
-				continue
-			}
-			nw.Members[f.to].Receive(f.data)
-			nw.collect(f.to)
+	}
+	var arriving []flight
+	keep := nw.flight[:0]
+	for _, f := range nw.flight {
+		if f.due <= nw.Steps {
+			arriving = append(arriving, f)
+		} else {
+			keep = append(keep, f)
 		}
+	}
+	nw.flight = keep
+	if rng := nw.Faults.Rand; rng != nil {
+		rng.Shuffle(len(arriving), func(i, j int) { arriving[i], arriving[j] = arriving[j], arriving[i] })
+	}
+	for _, f := range arriving {
+		if nw.Dead[f.from] || nw.Dead[f.to] {
+			continue
+		}
+		if nw.Lose != nil && nw.Lose(f.from, f.to, f.data) {
+			nw.Lost[f.to]++
+			continue
+		}
+		nw.Members[f.to].Receive(f.data)
+		nw.collect(f.to)
 	}
 }
 
@@ -131,11 +176,32 @@ func (nw *Net) collect(r int) {
 	for _, p := range rd.Packets {
 		for to := range nw.Members {
 			if to != r && (p.To == layers.AllPeers || p.To == to) {
-				nw.flight = append(nw.flight, flight{from: r, to: to, data: append([]byte(nil), p.Data...)})
+				nw.send(r, to, p.Data)
 			}
 		}
 	}
 	s.Advance()
+}
+
+// send puts copies of a datagram in flight, as Faults draws them.
+func (nw *Net) send(from, to int, data []byte) {
+	f := &nw.Faults
+	copies, delay := 1, 0
+	if f.Rand != nil {
+		if f.Rand.Float64() < f.Loss {
+			nw.Lost[to]++
+			return
+		}
+		if f.Rand.Float64() < f.Dup {
+			copies = 2
+		}
+	}
+	for range copies {
+		if f.Rand != nil && f.MaxDelay > 0 {
+			delay = f.Rand.IntN(f.MaxDelay + 1)
+		}
+		nw.flight = append(nw.flight, flight{from: from, to: to, due: nw.Steps + delay, data: bytes.Clone(data)})
+	}
 }
 
 // Casts is what member r delivered of multicasts, in order, each as
