@@ -2,6 +2,7 @@ package keying
 
 import (
 	"bytes"
+	"errors"
 	"io"
 
 	"github.com/conclave-go/conclave/crypto"
@@ -261,10 +262,75 @@ type CommitResult struct {
 // welcome for each joiner. exts, if not nil, are the new epoch's group
 // context extensions (no type twice). On error the group is unchanged.
 func (g *Group) Commit(proposals []Proposal, exts []Extension, rand io.Reader) (*CommitResult, error) {
+	res, p, err := g.PrepareCommit(proposals, exts, rand)
+	if err != nil {
+		return nil, err
+	}
+	p.Confirm()
+	return res, nil
+}
+
+// PendingCommit is a commit made but not yet installed: the view change
+// that carries it may still be abandoned. Until Confirm or Abandon the
+// group refuses every other change (ErrCommitPending).
+type PendingCommit struct {
+	g       *Group
+	next    *Epoch
+	gc      *GroupContext
+	c       *Commit
+	joiners []uint32
+	keys    *pathKeys
+}
+
+// ErrCommitPending is returned while a prepared commit awaits Confirm or
+// Abandon.
+var ErrCommitPending = errors.New("keying: a prepared commit is neither confirmed nor abandoned")
+
+// PrepareCommit does Commit's work but leaves the group in its epoch until
+// the returned PendingCommit is confirmed; Abandon restores the group
+// exactly as it was, so that all members switch epochs or none does.
+func (g *Group) PrepareCommit(proposals []Proposal, exts []Extension, rand io.Reader) (*CommitResult, *PendingCommit, error) {
+	if g.prepared != nil {
+		return nil, nil, ErrCommitPending
+	}
+	res, p, err := g.prepareCommit(proposals, exts, rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.prepared = p
+	return res, p, nil
+}
+
+// Confirm installs the prepared commit: the group moves to the new epoch.
+func (p *PendingCommit) Confirm() {
+	g := p.g
+	if g.prepared != p {
+		return
+	}
+	g.prepared = nil
+	g.tree.commitEdit()
+	p.keys.install(g.priv, g.tree.leaves)
+	g.finish(p.next, p.gc, p.c, p.joiners)
+}
+
+// Abandon drops the prepared commit: the group stays in its epoch, the new
+// path's keys and the next epoch's secrets are destroyed.
+func (p *PendingCommit) Abandon() {
+	g := p.g
+	if g.prepared != p {
+		return
+	}
+	g.prepared = nil
+	g.tree.rollback()
+	p.keys.destroy()
+	p.next.Destroy()
+}
+
+func (g *Group) prepareCommit(proposals []Proposal, exts []Extension, rand io.Reader) (*CommitResult, *PendingCommit, error) {
 	for i := range exts {
 		for j := range i {
 			if exts[i].Type == exts[j].Type {
-				return nil, ErrDuplicateExtension
+				return nil, nil, ErrDuplicateExtension
 			}
 		}
 	}
@@ -272,25 +338,25 @@ func (g *Group) Commit(proposals []Proposal, exts []Extension, rand io.Reader) (
 	me := g.priv.Leaf
 	oldCtx, err := g.gc.Bytes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t.begin()
 	joiners, err := t.applyProposals(s, g.gc.GroupID, me, proposals)
 	if err != nil {
 		t.rollback()
-		return nil, err
+		return nil, nil, err
 	}
 	gc := g.provisional(exts)
 	up, res, keys, err := t.createPath(me, t.Leaf(me), g.sig, gc, joiners, rand)
 	if err != nil {
 		t.rollback()
-		return nil, err
+		return nil, nil, err
 	}
-	fail := func(err error) (*CommitResult, error) {
+	fail := func(err error) (*CommitResult, *PendingCommit, error) {
 		t.rollback()
 		res.Destroy()
 		keys.destroy()
-		return nil, err
+		return nil, nil, err
 	}
 	c := &Commit{Epoch: g.gc.Epoch, Committer: me, Proposals: proposals, Extensions: exts, Path: up}
 	content, err := c.content()
@@ -334,11 +400,8 @@ func (g *Group) Commit(proposals []Proposal, exts []Extension, rand io.Reader) (
 			out.Seals++
 		}
 	}
-	t.commitEdit()
-	keys.install(g.priv, t.leaves)
-	g.finish(next, gc, c, joiners)
 	res.Destroy()
-	return out, nil
+	return out, &PendingCommit{g: g, next: next, gc: gc, c: c, joiners: joiners, keys: keys}, nil
 }
 
 // nextEpoch runs the key schedule for a commit: the confirmed transcript
@@ -396,6 +459,9 @@ func (g *Group) finish(next *Epoch, gc *GroupContext, c *Commit, joiners []uint3
 // tag. A commit that removes this member fails with ErrRemoved. On error
 // the group is unchanged.
 func (g *Group) Process(c *Commit) error {
+	if g.prepared != nil {
+		return ErrCommitPending
+	}
 	s, t := g.suite, g.tree
 	if c.Epoch != g.gc.Epoch {
 		return ErrWrongEpoch

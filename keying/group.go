@@ -39,7 +39,8 @@ var (
 // A member removed by a commit gets ErrRemoved from Process and should
 // Destroy its state. Every method leaves the state unchanged when it
 // fails. A successful Commit advances the committer at once: a committer
-// whose view change may be abandoned saves its state (Marshal) first.
+// whose view change may be abandoned uses PrepareCommit and confirms or
+// abandons the commit when the view change ends.
 //
 // Only a committer's own path is refreshed by its commit. If one member
 // always committed, the other parents would stay blank and every commit
@@ -62,6 +63,9 @@ type Group struct {
 	// pending holds the leaf keys of this member's update proposals not yet
 	// committed, by public key.
 	pending map[string]*crypto.KEMPrivateKey
+	// prepared is a commit made by this member awaiting Confirm or Abandon;
+	// the tree holds its edit open meanwhile.
+	prepared *PendingCommit
 }
 
 // NewGroup creates a group of one member, epoch 0 (RFC 9420 §11), from the
@@ -146,6 +150,9 @@ func (g *Group) OldestPath() uint32 {
 // (they are reached through their welcome, one more encryption each,
 // counted here too). It changes nothing.
 func (g *Group) CommitCost(committer uint32, proposals []Proposal) (int, error) {
+	if g.prepared != nil {
+		return 0, ErrCommitPending
+	}
 	t := g.tree
 	t.begin()
 	defer t.rollback()
@@ -169,6 +176,9 @@ func (g *Group) CommitCost(committer uint32, proposals []Proposal) (int, error) 
 // in a leaf node signed for its position. The private key waits until a
 // commit carrying the proposal is processed.
 func (g *Group) ProposeUpdate(rand io.Reader) (Proposal, error) {
+	if g.prepared != nil {
+		return Proposal{}, ErrCommitPending
+	}
 	k, err := g.suite.GenerateKeyPair(rand)
 	if err != nil {
 		return Proposal{}, err
@@ -188,6 +198,9 @@ func (g *Group) ProposeUpdate(rand io.Reader) (Proposal, error) {
 
 // Destroy zeros and drops every secret the member holds.
 func (g *Group) Destroy() {
+	if g.prepared != nil {
+		g.prepared.Abandon()
+	}
 	g.priv.Destroy()
 	if g.epoch != nil {
 		g.epoch.Destroy()

@@ -390,3 +390,43 @@ func TestStateWithSecretTree(t *testing.T) {
 		t.Fatal("restored member reuses a key and nonce")
 	}
 }
+
+// TestPrepareCommitAbandon: an abandoned commit leaves the committer
+// exactly as it was, able to follow another member's commit; a confirmed
+// one moves it to the epoch the others reach.
+func TestPrepareCommitAbandon(t *testing.T) {
+	s := suite1(t)
+	gs := smallGroup(t, s, 4, 16)
+	r := detRand(17)
+	before, err := gs[0].Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := gs[0].PrepareCommit([]Proposal{{Type: ProposalRemove, Removed: 2}}, nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := gs[0].PrepareCommit(nil, nil, r); !errors.Is(err, ErrCommitPending) {
+		t.Fatalf("second prepare: %v, want ErrCommitPending", err)
+	}
+	p.Abandon()
+	if after, _ := gs[0].Marshal(nil); !bytes.Equal(after, before) {
+		t.Fatal("abandoned commit changed the committer")
+	}
+	commitAndProcess(t, gs, 1, nil, r)
+	res, p, err := gs[0].PrepareCommit(nil, nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs[1:] {
+		if err := g.Process(res.Commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Confirm()
+	for _, g := range gs[1:] {
+		if !bytes.Equal(g.Epoch().EpochAuthenticator(), gs[0].Epoch().EpochAuthenticator()) {
+			t.Fatal("confirmed commit: committer in another epoch")
+		}
+	}
+}

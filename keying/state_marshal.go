@@ -45,6 +45,9 @@ var ErrGroupState = errors.New("keying: malformed saved group state")
 // longer holds the encryption secret, so a restored member can neither
 // make the tree again nor reuse a (key, nonce) pair.
 func (g *Group) Marshal(st *SecretTree) (crypto.Secret, error) {
+	if g.prepared != nil {
+		return nil, ErrCommitPending
+	}
 	epoch, err := SaveEpochState(g.epoch, st)
 	if err != nil {
 		return nil, err
