@@ -135,3 +135,24 @@ func TestForgedControlMessagesDropped(t *testing.T) {
 		return c.converged(rest...)
 	})
 }
+
+// TestLoneMemberRefusesUnadmittedFlush has a process alone, that asked a
+// coordinator to absorb it, receive a Flush from that coordinator's
+// address that no handshake authenticated: it must not consent.
+func TestLoneMemberRefusesUnadmittedFlush(t *testing.T) {
+	c := newCluster(t, 0, transport.Faults{})
+	c.configure = func(_ int, cfg *Config) { cfg.Participant = macParticipant{key: "group"} }
+	c.add()
+	c.run(c.timing.Probe)
+	m := c.members[0]
+	s := stranger(0)
+	m.asked = asked{coord: s, at: c.now}
+	next := View{ID: ViewID{LTime: 50, Coord: s}, Members: []Endpoint{s, m.self}}
+	c.inject(0, s.Addr, encodeCtl(t, ctlMsg{Type: mFlush, From: s, View: ViewID{LTime: 49, Coord: s}, Proposal: next, Survivors: []Endpoint{s}}))
+	if m.blocked || m.part != nil {
+		t.Fatal("a lone member consented to a Flush no handshake authenticated")
+	}
+	if m.counters["drop.flush_unadmitted"] == 0 {
+		t.Fatal("the Flush was not counted")
+	}
+}

@@ -257,7 +257,7 @@ func (m *Member) startRound(merge Summary) {
 			// been in, the joiners' too.
 			m.maxLTime = max(m.maxLTime, pm.id.LTime)
 			for _, e := range pm.members {
-				if len(next) < MaxMembers && !m.view.Has(e) && !m.vetoed[e] && !slices.Contains(joiners, e) {
+				if len(next) < MaxMembers && !m.view.Has(e) && !m.vetoed[e] && !m.identityVetoed(e) && !slices.Contains(joiners, e) {
 					joiners = append(joiners, e)
 					next = append(next, e)
 				}

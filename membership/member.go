@@ -142,7 +142,9 @@ type Member struct {
 	merges       []pendingMerge
 	rekey        bool // a rekey round is wanted (rekey.go)
 	rekeyAt      time.Duration
-	identities   map[Endpoint]Identity // of joiners, as their handshakes established
+	identities   map[Endpoint]Identity // of peers, as their handshakes established
+	admissions   []*admission          // handshakes under way (admission.go)
+	pairs        map[Endpoint]*pair    // sealings with peers admitted by handshake
 	vetoedIDs    map[Identity]bool
 	vetoIDOrder  []Identity
 	fragID       uint64
@@ -457,7 +459,11 @@ func (m *Member) receiveDecoded(from netip.AddrPort, size int, msg *ctlMsg) {
 
 // openSealed opens a sealed control message and handles what it carries.
 func (m *Member) openSealed(from netip.AddrPort, size int, msg *ctlMsg) {
-	for _, s := range []*sealing{m.sealNow, m.sealPrev} {
+	cands := []*sealing{m.sealNow, m.sealPrev}
+	if p := m.pairs[msg.From]; p != nil {
+		cands = append(cands, p.s)
+	}
+	for _, s := range cands {
 		if s == nil || s.wireID != msg.Sealed.view {
 			continue
 		}
@@ -469,6 +475,10 @@ func (m *Member) openSealed(from netip.AddrPort, size int, msg *ctlMsg) {
 		if err != nil || inner.From != msg.From || inner.Type == mSealed || inner.Type == mFragment {
 			m.count("drop.malformed_control")
 			return
+		}
+		inner.pair = m.pairs[msg.From] != nil && s == m.pairs[msg.From].s
+		if inner.pair {
+			m.pairs[msg.From].at = m.now
 		}
 		m.receiveCtl(from, size, &inner, true)
 		return
@@ -486,6 +496,9 @@ func (m *Member) sealingFor(e Endpoint, msg *ctlMsg) *sealing {
 		}
 		return s
 	}
+	if p := m.pairs[e]; p != nil {
+		return p.s
+	}
 	return nil
 }
 
@@ -499,6 +512,15 @@ func (m *Member) receiveCtl(from netip.AddrPort, size int, msg *ctlMsg, authenti
 		// member's address, is a stranger's.
 		m.count("unauthenticated." + msg.Type.String())
 		member = false
+	}
+	if !member && !authentic && m.pairs[msg.From] != nil {
+		switch msg.Type {
+		case mProbe, mProbeReply, mMergeReq, mChallenge, mHandshake:
+		default:
+			// A peer admitted by handshake seals what it sends.
+			m.count("unauthenticated." + msg.Type.String())
+			return
+		}
 	}
 	if !member && !m.expects(msg) {
 		m.count("drop.stranger." + msg.Type.String())
@@ -546,6 +568,7 @@ func (m *Member) Tick(now time.Duration) {
 	m.tickParticipant()
 	m.tickCoordinator()
 	m.tickRekey()
+	m.tickAdmissions()
 	m.tickAnnounce()
 	m.tickProbe()
 	if m.leaving && m.now-m.leftAt >= m.cfg.Timing.Stuck {
@@ -678,6 +701,10 @@ func (m *Member) handle(msg *ctlMsg) {
 		m.onRefuse(msg)
 	case mRekey:
 		m.onRekey(msg)
+	case mChallenge:
+		m.onChallenge(msg)
+	case mHandshake:
+		m.onHandshake(msg)
 	}
 }
 

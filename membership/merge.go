@@ -269,7 +269,7 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 			m.count("merge_members_unproven")
 		case m.shunned.shuns(e.Addr, m.now):
 			m.count("merge_members_shunned")
-		case !m.vetoed[e] && !m.view.Has(e):
+		case !m.vetoed[e] && !m.identityVetoed(e) && !m.view.Has(e):
 			members = append(members, e)
 		}
 	}
@@ -278,8 +278,24 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		return
 	}
 	m.debug("merge request", "from", msg.From, "members", members)
-	i := slices.IndexFunc(m.merges, func(p pendingMerge) bool { return p.from == msg.From })
 	pm := pendingMerge{from: msg.From, id: msg.Proposal.ID, members: members, at: m.now}
+	if m.cfg.Participant != nil && m.pairs[msg.From] == nil {
+		// Admission first (admission.go): nobody blocks for a
+		// requester that has not authenticated.
+		if m.identityVetoed(msg.From) {
+			m.count("drop.merge_req_vetoed")
+			return
+		}
+		m.startAdmission(pm)
+		return
+	}
+	m.addMerge(pm)
+}
+
+// addMerge keeps an admitted merge request, and starts the view change
+// that takes its members in.
+func (m *Member) addMerge(pm pendingMerge) {
+	i := slices.IndexFunc(m.merges, func(p pendingMerge) bool { return p.from == pm.from })
 	switch {
 	case i >= 0:
 		m.merges[i] = pm

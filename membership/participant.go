@@ -167,6 +167,13 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 	}
 	c := msg.From
 	p := m.part
+	if m.cfg.Participant != nil && !msg.pair && (m.coord != nil || len(m.view.Members) == 1) {
+		// A coordinator (or a process alone) consents only to a
+		// coordinator it admitted by handshake, in a Flush sealed under
+		// that handshake's secret (admission.go).
+		m.count("drop.flush_unadmitted")
+		return
+	}
 	switch {
 	case p != nil && p.round == msg.Proposal.ID:
 		p.heard = m.now
@@ -184,6 +191,7 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 		return
 	}
 	m.coord = nil // a merge this member was coordinating is taken over
+	m.admissions = slices.DeleteFunc(m.admissions, func(a *admission) bool { return a.peer == c })
 	m.block()
 	m.dropPart(ViewID{})
 	m.part = &participation{

@@ -427,3 +427,138 @@ func TestCoordinatorFailsBetweenPrepareAndInstall(t *testing.T) {
 		t.Fatal("no member discarded the unfinished decision: the crash came too late to test anything")
 	}
 }
+
+func TestAdmissionHandshakeLargerThanADatagram(t *testing.T) {
+	g := newGroup(t)
+	g.configure = func(_ int, p *membershiptest.Participant, _ *membership.Config) { p.HandshakePad = 50 << 10 }
+	var handshakes, fragments int
+	g.tap = func(from, to netip.AddrPort, data []byte) {
+		if len(data) > membership.MaxControlDatagram {
+			t.Fatalf("a datagram of %d bytes", len(data))
+		}
+	}
+	for range 3 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 3", func() bool { return g.converged(upTo(3)...) })
+	handshakes = int(g.total("sent.Handshake"))
+	fragments = int(g.total("sent_fragmented.Handshake"))
+	if g.total("admissions_done") < 4 || handshakes < 6 || fragments == 0 || g.total("reassembled") == 0 {
+		t.Fatalf("admissions_done %d, handshake messages %d, fragmented %d, reassembled %d: want two admissions of three messages, the first in fragments",
+			g.total("admissions_done"), handshakes, fragments, g.total("reassembled"))
+	}
+	g.sameEpoch(upTo(3)...)
+}
+
+// watchBlocked runs the group for d and reports whether any of the members
+// listed was ever blocked.
+func (g *group) watchBlocked(d time.Duration, idx ...int) bool {
+	for end := g.now + d; g.now < end; {
+		g.run(time.Millisecond)
+		for _, i := range idx {
+			if g.members[i].Blocked() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestRefusedIdentityNeverBlocksTheGroup(t *testing.T) {
+	g := newGroup(t)
+	g.configure = func(_ int, p *membershiptest.Participant, _ *membership.Config) {
+		p.Allow = func(id membership.Identity) bool { return id.Name != "m3" }
+	}
+	for range 3 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 3", func() bool { return g.converged(upTo(3)...) })
+	v := g.members[0].View()
+	g.add()
+	if g.watchBlocked(time.Second, 0, 1, 2) {
+		t.Fatal("the group blocked for a refused joiner")
+	}
+	if g.members[0].View().ID != v.ID || len(g.members[3].View().Members) != 1 {
+		t.Fatalf("the refused joiner got in:%s", g.describe())
+	}
+	if g.total("admissions_refused") == 0 {
+		t.Fatal("no refusal counted")
+	}
+}
+
+func TestStalledJoinerNeverBlocksTheGroup(t *testing.T) {
+	g := newGroup(t)
+	for range 3 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 3", func() bool { return g.converged(upTo(3)...) })
+	v := g.members[0].View()
+	g.add()
+	g.runUntil(time.Second, "the joiner's first handshake message", func() bool { return g.counter(3, "sent.Handshake") > 0 })
+	g.crash(3)
+	if g.watchBlocked(2*time.Second, 0, 1, 2) {
+		t.Fatal("the group blocked for a stalled joiner")
+	}
+	if g.members[0].View().ID != v.ID || g.total("admissions_stalled") == 0 {
+		t.Fatalf("view %v → %v, admissions_stalled %d", v.ID, g.members[0].View().ID, g.total("admissions_stalled"))
+	}
+}
+
+func TestReplayedHandshakeMessagesAreDropped(t *testing.T) {
+	g := newGroup(t)
+	var captured [][2]any // from, data
+	g.tap = func(from, to netip.AddrPort, data []byte) {
+		if from == transport.Addr(1) {
+			captured = append(captured, [2]any{to, bytes.Clone(data)})
+		}
+	}
+	for range 2 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 2", func() bool { return g.converged(0, 1) })
+	g.tap = nil
+	v := g.members[0].View()
+	before := g.total("drop.handshake") + g.total("drop.handshake_refused") + g.total("drop.stranger.Handshake")
+	// Everything member 1 sent while joining, again, to whoever got it.
+	for _, c := range captured {
+		to := c[0].(netip.AddrPort)
+		i := int(to.Port()) - 10000
+		g.members[i].Receive(transport.Addr(1), c[1].([]byte))
+		g.drain(i)
+	}
+	if g.watchBlocked(time.Second, 0, 1) || g.members[0].View().ID != v.ID {
+		t.Fatal("replayed messages started a view change")
+	}
+	after := g.total("drop.handshake") + g.total("drop.handshake_refused") + g.total("drop.stranger.Handshake")
+	if after == before {
+		t.Fatal("no replayed handshake message was counted as dropped")
+	}
+}
+
+func TestVetoIsKeyedByIdentity(t *testing.T) {
+	g := newGroup(t)
+	for range 3 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 3", func() bool { return g.converged(upTo(3)...) })
+	v := g.members[0].View()
+	// A joiner that cannot process decisions is left out and vetoed…
+	g.configure = func(_ int, p *membershiptest.Participant, _ *membership.Config) {
+		p.Refuse = func(next membership.View) bool { return len(next.Members) > 1 }
+	}
+	g.add()
+	g.runUntil(2*time.Second, "the joiner left out", func() bool { return g.total("members_refused") > 0 })
+	g.crash(3)
+	g.runUntil(time.Second, "the group settled", func() bool { return g.converged(0, 1, 2) })
+	// …and comes back under the same name, from another address, as a
+	// process that would accept: its identity is still refused.
+	g.configure = func(i int, p *membershiptest.Participant, cfg *membership.Config) { p.Name = "m3" }
+	g.add()
+	g.runUntil(2*time.Second, "the identity refused", func() bool { return g.total("admissions_refused") > 0 })
+	if g.watchBlocked(time.Second, 0, 1, 2) || len(g.members[4].View().Members) != 1 {
+		t.Fatalf("the vetoed identity got in:%s", g.describe())
+	}
+	if g.members[0].View().ID == v.ID {
+		t.Fatal("the first joiner never started a round")
+	}
+}

@@ -86,6 +86,11 @@ func (m *Member) expects(msg *ctlMsg) bool {
 	case mFlush, mInstall, mDismiss:
 		p := m.part
 		return p != nil && (msg.From == p.coord || msg.From == p.merge.Coord) || m.askedRecently(msg.From)
+	case mChallenge:
+		c := m.coord
+		return c != nil && c.merge.Coord == msg.From || m.askedRecently(msg.From)
+	case mHandshake:
+		return slices.ContainsFunc(m.admissions, func(a *admission) bool { return a.peer == msg.From })
 	case mPrepare, mDecideReq:
 		p := m.part
 		return p != nil && msg.From == p.coord
@@ -109,6 +114,9 @@ func (m *Member) peerAddr(a netip.AddrPort) bool {
 		}
 	}
 	if p := m.part; p != nil && (p.coord.Addr == a || p.merge.Coord.Addr == a) {
+		return true
+	}
+	if slices.ContainsFunc(m.admissions, func(ad *admission) bool { return ad.peer.Addr == a }) {
 		return true
 	}
 	if an := m.announce; an != nil {

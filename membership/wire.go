@@ -99,6 +99,8 @@ const (
 	mRekey                         // member to coordinator: start a rekey round
 	mFragment                      // a piece of a control message too large for one datagram
 	mSealed                        // a control message sealed by the view's authenticator (auth.go)
+	mChallenge                     // coordinator to a proven requester: the nonce of an admission
+	mHandshake                     // an admission handshake's message (admission.go)
 )
 
 var msgNames = [...]string{
@@ -107,7 +109,7 @@ var msgNames = [...]string{
 	mInstall: "Install", mInstallAck: "InstallAck", mSuspect: "Suspect", mLeave: "Leave",
 	mWait: "Wait", mDismiss: "Dismiss", mDecideReq: "DecideReq", mDecision: "Decision",
 	mPrepare: "Prepare", mConfirm: "Confirm", mRefuse: "Refuse", mRekey: "Rekey", mFragment: "Fragment",
-	mSealed: "Sealed",
+	mSealed: "Sealed", mChallenge: "Challenge", mHandshake: "Handshake",
 }
 
 func (t msgType) String() string {
@@ -140,6 +142,9 @@ type ctlMsg struct {
 	Parts     []part     // DecideReq: contributions; Decision: each member's part
 	Frag      fragment   // Fragment
 	Sealed    sealed     // Sealed (decoded only; auth.go encodes)
+	Nonce     []byte     // Challenge, Handshake: the coordinator's nonce, nonceLen bytes
+	Step      uint64     // Handshake: the message's number, from 1
+	pair      bool       // opened by a pairwise sealing (not on the wire)
 }
 
 // part is a member's blob in a list: a contribution or a part of a
@@ -445,6 +450,15 @@ func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 		b = appendBlobMax(b, m.Data, maxConfirmation, &e)
 	case mRefuse:
 		b = appendViewID(b, m.Round)
+	case mChallenge:
+		e.check(len(m.Nonce) == nonceLen, errNonce)
+		b = append(b, m.Nonce...)
+	case mHandshake:
+		e.check(len(m.Nonce) == nonceLen, errNonce)
+		e.check(m.Step >= 1 && m.Step <= MaxHandshakeMessages, errNonce)
+		b = append(b, m.Nonce...)
+		b = wire.AppendUvarint(b, m.Step)
+		b = appendBlobMax(b, m.Data, MaxHandshakeMessage, &e)
 	case mFragment:
 		f := m.Frag
 		e.check(f.Count >= 2 && f.Count <= maxFragments && f.Index < f.Count, errFragment)
@@ -547,6 +561,15 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 		m.Data = readBlobMax(&r, maxConfirmation)
 	case mRefuse:
 		m.Round = readViewID(&r)
+	case mChallenge:
+		m.Nonce = r.Bytes(nonceLen)
+	case mHandshake:
+		m.Nonce = r.Bytes(nonceLen)
+		m.Step = r.UvarintMax(MaxHandshakeMessages)
+		m.Data = readBlobMax(&r, MaxHandshakeMessage)
+		if r.Err() == nil && m.Step == 0 {
+			r.Fail(errNonce)
+		}
 	case mFragment:
 		m.Frag.ID = r.Uvarint()
 		m.Frag.Index = r.UvarintMax(maxFragments - 1)
@@ -575,4 +598,5 @@ var (
 	errLTime      = errors.New("membership: logical time beyond MaxLTime")
 	errTooLarge   = errors.New("membership: control message larger than its bound")
 	errFragment   = errors.New("membership: malformed fragment")
+	errNonce      = errors.New("membership: malformed handshake message")
 )

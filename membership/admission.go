@@ -1,0 +1,329 @@
+package membership
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"slices"
+	"time"
+)
+
+// Admission. With a participant, a view is absorbed into another only
+// after its coordinator (a process alone, for a join) and the absorbing
+// coordinator have run the participant's handshake, before the absorbing
+// side blocks:
+//
+//	J (joiner's coordinator)                C (absorbing coordinator)
+//	Probe / ProbeReply: cookies prove both addresses (merge.go)
+//	MergeReq{members, cookies}          ──▶  cookies checked; an admission
+//	                                         slot (at most maxAdmissions),
+//	                                         a fresh 16-byte nonce
+//	                                    ◀──  Challenge{nonce}
+//	Handshake{nonce, 1, msg}            ──▶  Consume, Create
+//	                                    ◀──  Handshake{nonce, 2, msg}
+//	Handshake{nonce, 3, msg}            ──▶  … until done: Admit(J, identity)
+//	J, done: Admit(C, identity)              only now: the view change that
+//	                                         takes J's members in (Flush)
+//
+// The nonce is the handshake's prologue, so that no message of one attempt
+// is accepted in another, and every Handshake message carries it: one
+// with a nonce of no attempt under way is dropped (drop.handshake). A
+// message is at most MaxHandshakeMessage bytes (sent in fragments when
+// longer than a datagram), a handshake at most MaxHandshakeMessages
+// messages. Each side repeats its last message every Timing.Retry until
+// the next arrives; an attempt with no progress for Timing.Flush, or not
+// done within Timing.Merge, is abandoned (admissions_stalled) and its
+// peer shunned (shun.go), so that a stalled or failed handshake costs the
+// group an admission slot for a bounded time and blocks nothing.
+//
+// The handshake's secret then authenticates every control message between
+// the two until J is a member of C's view (a pairwise sealing, auth.go):
+// J consents to a Flush only from a coordinator it admitted, sealed under
+// that secret, so a stranger's Flush cannot capture it, and C acts on
+// J's replies only when sealed so. A refusal is keyed by the
+// authenticated identity: C vetoes the identity, whatever address or
+// incarnation it comes from next. (The members of a view absorbed in a
+// merge, other than its coordinator, enter vouched for by their
+// coordinator's cookies and handshake; their own messages to C are not
+// sealed.)
+
+// maxAdmissions bounds the handshakes a coordinator runs at once.
+const maxAdmissions = 16
+
+// nonceLen is the length of a coordinator's nonce.
+const nonceLen = 16
+
+// maxPairs bounds the pairwise sealings a member keeps.
+const maxPairs = maxAdmissions + MaxMembers
+
+type admission struct {
+	peer      Endpoint
+	initiator bool
+	nonce     []byte
+	hs        Handshake
+	step      uint64 // messages sent and consumed so far
+	last      ctlMsg // this side's last message, repeated
+	started   time.Duration
+	progress  time.Duration
+	sentAt    time.Duration
+	done      bool
+	merge     pendingMerge // at the coordinator: the request that started it
+}
+
+// pair is the sealing of control messages between a coordinator and a
+// joiner it admitted.
+type pair struct {
+	s  *sealing
+	at time.Duration
+}
+
+// pairSealing builds the sealing two peers share after a handshake: a
+// view of the coordinator (rank 0) and the joiner (rank 1), with an
+// HMAC-SHA256 key derived from the handshake's secret.
+func pairSealing(coord, joiner Endpoint, initiator bool, secret []byte) *sealing {
+	mac := func(label string) []byte {
+		h := hmac.New(sha256.New, secret)
+		h.Write([]byte(label))
+		return h.Sum(nil)
+	}
+	v := View{Members: []Endpoint{coord, joiner}}
+	rank := 0
+	if initiator {
+		rank = 1
+	}
+	s := newSealing(v, rank, pairAuth{key: mac("conclave pair control")})
+	s.wireID = binary.BigEndian.Uint64(mac("conclave pair id"))
+	return s
+}
+
+type pairAuth struct{ key []byte }
+
+func (a pairAuth) Seal(dst, msg []byte) []byte {
+	h := hmac.New(sha256.New, a.key)
+	h.Write(msg)
+	return h.Sum(dst)
+}
+
+func (a pairAuth) Open(_ int, msg, tag []byte) error {
+	if !hmac.Equal(a.Seal(nil, msg), tag) {
+		return errors.New("membership: pairwise tag does not match")
+	}
+	return nil
+}
+
+// admitted reports whether e's identity is vetoed.
+func (m *Member) identityVetoed(e Endpoint) bool {
+	id, ok := m.identities[e]
+	return ok && m.vetoedIDs[id]
+}
+
+// startAdmission answers a proven MergeReq at the coordinator with a
+// challenge, unless an attempt for its sender is under way.
+func (m *Member) startAdmission(pm pendingMerge) {
+	i := slices.IndexFunc(m.admissions, func(a *admission) bool { return a.peer == pm.from })
+	if i >= 0 {
+		a := m.admissions[i]
+		a.merge = pm
+		if a.step == 0 {
+			m.sendCtl(a.peer, &ctlMsg{Type: mChallenge, Nonce: a.nonce})
+		}
+		return
+	}
+	if len(m.admissions) >= maxAdmissions {
+		m.count("drop.admission_full")
+		return
+	}
+	nonce := make([]byte, nonceLen)
+	if _, err := io.ReadFull(m.cfg.Rand, nonce); err != nil {
+		m.count("admission_failed")
+		return
+	}
+	hs, err := m.cfg.Participant.Handshake(false, m.self, pm.from, nonce)
+	if err != nil {
+		m.count("admission_failed")
+		return
+	}
+	a := &admission{peer: pm.from, nonce: nonce, hs: hs, started: m.now, progress: m.now, merge: pm}
+	m.admissions = append(m.admissions, a)
+	m.count("admissions_started")
+	m.sendCtl(a.peer, &ctlMsg{Type: mChallenge, Nonce: nonce})
+}
+
+// onChallenge starts the handshake as joiner, with a coordinator this
+// member asked to absorb its view.
+func (m *Member) onChallenge(msg *ctlMsg) {
+	if m.cfg.Participant == nil || len(msg.Nonce) != nonceLen {
+		return
+	}
+	c := m.coord
+	asking := c != nil && c.phase == cMergeWait && c.merge.Coord == msg.From || m.askedRecently(msg.From)
+	if !asking {
+		m.count("drop.challenge")
+		return
+	}
+	if i := slices.IndexFunc(m.admissions, func(a *admission) bool { return a.peer == msg.From }); i >= 0 {
+		if string(m.admissions[i].nonce) == string(msg.Nonce) {
+			m.repeatHandshake(m.admissions[i])
+			return
+		}
+		m.admissions = slices.Delete(m.admissions, i, i+1) // the coordinator started over
+	}
+	if len(m.admissions) >= maxAdmissions {
+		m.count("drop.admission_full")
+		return
+	}
+	hs, err := m.cfg.Participant.Handshake(true, m.self, msg.From, msg.Nonce)
+	if err != nil {
+		m.count("admission_failed")
+		return
+	}
+	a := &admission{peer: msg.From, initiator: true, nonce: slices.Clone(msg.Nonce), hs: hs, started: m.now, progress: m.now}
+	m.admissions = append(m.admissions, a)
+	m.stepHandshake(a)
+}
+
+// stepHandshake sends this side's next message.
+func (m *Member) stepHandshake(a *admission) {
+	out, done, err := a.hs.Create()
+	if err == nil && len(out) > MaxHandshakeMessage {
+		err = errors.New("membership: handshake message longer than MaxHandshakeMessage")
+	}
+	if err != nil {
+		m.count("admission_failed")
+		m.debug("handshake failed", "peer", a.peer, "err", err)
+		m.endAdmission(a)
+		return
+	}
+	a.step++
+	a.last = ctlMsg{Type: mHandshake, Nonce: a.nonce, Step: a.step, Data: out}
+	m.repeatHandshake(a)
+	if done {
+		m.admissionDone(a)
+	}
+}
+
+func (m *Member) repeatHandshake(a *admission) {
+	if a.last.Type == 0 {
+		return
+	}
+	a.sentAt = m.now
+	cp := a.last
+	m.sendCtl(a.peer, &cp)
+}
+
+func (m *Member) onHandshake(msg *ctlMsg) {
+	i := slices.IndexFunc(m.admissions, func(a *admission) bool { return a.peer == msg.From && string(a.nonce) == string(msg.Nonce) })
+	if i < 0 {
+		m.count("drop.handshake")
+		return
+	}
+	a := m.admissions[i]
+	switch {
+	case msg.Step <= a.step:
+		// A repeat: the peer has not had this side's answer.
+		m.repeatHandshake(a)
+		return
+	case msg.Step != a.step+1 || a.done:
+		m.count("drop.handshake")
+		return
+	}
+	done, err := a.hs.Consume(msg.Data)
+	if err != nil {
+		// A forged or replayed message: dropped, the attempt goes on
+		// until its deadline.
+		m.count("drop.handshake_refused")
+		return
+	}
+	a.step++
+	a.progress = m.now
+	if done {
+		m.admissionDone(a)
+		return
+	}
+	if a.step >= MaxHandshakeMessages {
+		m.count("admission_failed")
+		m.endAdmission(a)
+		return
+	}
+	m.stepHandshake(a)
+}
+
+// admissionDone checks the peer's identity with the participant.
+func (m *Member) admissionDone(a *admission) {
+	a.done = true
+	id, secret := a.hs.Result()
+	if len(secret) < 32 {
+		m.count("admission_failed")
+		m.endAdmission(a)
+		return
+	}
+	err := m.cfg.Participant.Admit(a.peer, id)
+	if err == nil && m.vetoedIDs[id] {
+		err = errors.New("membership: identity vetoed")
+	}
+	if err != nil {
+		m.count("admissions_refused")
+		m.debug("peer refused", "peer", a.peer, "identity", id, "err", err)
+		m.identities[a.peer] = id
+		m.vetoJoiner(a.peer)
+		m.shunned.shun(a.peer.Addr, m.now, m.cfg.Timing.Merge)
+		m.endAdmission(a)
+		return
+	}
+	m.count("admissions_done")
+	m.identities[a.peer] = id
+	if a.initiator {
+		m.setPair(a.peer, pairSealing(a.peer, m.self, true, secret))
+		// The last message stays, repeated until the coordinator's
+		// Flush shows it arrived.
+		return
+	}
+	m.setPair(a.peer, pairSealing(m.self, a.peer, false, secret))
+	pm := a.merge
+	m.endAdmission(a)
+	m.addMerge(pm)
+}
+
+func (m *Member) endAdmission(a *admission) {
+	m.admissions = slices.DeleteFunc(m.admissions, func(x *admission) bool { return x == a })
+}
+
+func (m *Member) setPair(e Endpoint, s *sealing) {
+	if m.pairs == nil {
+		m.pairs = make(map[Endpoint]*pair)
+	}
+	if len(m.pairs) >= maxPairs {
+		var oldest Endpoint
+		first := true
+		for k, p := range m.pairs {
+			if first || p.at < m.pairs[oldest].at || p.at == m.pairs[oldest].at && k.Compare(oldest) < 0 {
+				oldest, first = k, false
+			}
+		}
+		delete(m.pairs, oldest)
+	}
+	m.pairs[e] = &pair{s: s, at: m.now}
+}
+
+// tickAdmissions repeats handshake messages and abandons stalled attempts.
+func (m *Member) tickAdmissions() {
+	t := &m.cfg.Timing
+	for _, a := range slices.Clone(m.admissions) {
+		if m.now-a.progress >= t.Flush && !(a.done && a.initiator) || m.now-a.started >= t.Merge {
+			m.count("admissions_stalled")
+			m.shunned.shun(a.peer.Addr, m.now, t.Merge)
+			m.endAdmission(a)
+			continue
+		}
+		if m.now-a.sentAt >= t.Retry {
+			m.repeatHandshake(a)
+		}
+	}
+	for e, p := range m.pairs {
+		if m.now-p.at >= 2*t.Stuck && !m.view.Has(e) {
+			delete(m.pairs, e)
+		}
+	}
+}
