@@ -54,11 +54,12 @@ type Config struct {
 	// Timing sets the membership protocol's timers (failure detection,
 	// view changes). Zero fields take membership.DefaultTiming.
 	Timing membership.Timing
-	// Participant takes part in every view change (admission, contributed
-	// data, holding the installation). Optional.
+	// Participant takes part in every view change: it admits joiners by
+	// handshake, decides and confirms each view's keys (handed to the
+	// stack), and authenticates control messages. Optional: without one
+	// the group has no admission check, no keys, and control messages
+	// are trusted on their source address.
 	Participant membership.Participant
-	// Hello is what this member presents for admission when it joins.
-	Hello []byte
 	// Tick is the period of the stack's timers. Default 1ms.
 	Tick time.Duration
 	// MaxDatagram bounds the datagrams sent. Default 1400 bytes.

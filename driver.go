@@ -158,6 +158,8 @@ func (d *driver) run() {
 			d.member.Leave()
 		case e := <-g.evict:
 			d.member.Suspect(e)
+		case <-g.rekey:
+			d.member.Rekey()
 		case reply := <-g.stats:
 			reply <- d.member.Counters()
 			continue

@@ -30,6 +30,7 @@ type Group struct {
 	stats  chan chan []layers.Counter
 	leave  chan struct{}
 	evict  chan Endpoint
+	rekey  chan struct{}
 	done   chan struct{} // closed by Close
 	exited chan struct{} // closed when the driver has stopped
 	once   sync.Once
@@ -66,6 +67,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		stats:   make(chan chan []layers.Counter),
 		leave:   make(chan struct{}),
 		evict:   make(chan Endpoint),
+		rekey:   make(chan struct{}),
 		done:    make(chan struct{}),
 		exited:  make(chan struct{}),
 		changed: make(chan struct{}),
@@ -95,7 +97,6 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		Seed:        random(),
 		Timing:      c.Timing,
 		Participant: c.Participant,
-		Hello:       c.Hello,
 		Logger:      c.Logger,
 	})
 	if err != nil {
@@ -214,6 +215,21 @@ func (g *Group) Counters() ([]layers.Counter, error) {
 func (g *Group) Evict(ctx context.Context, e Endpoint) error {
 	select {
 	case g.evict <- e:
+		return nil
+	case <-g.exited:
+		return g.closedErr()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Rekey asks for a rekey round: a view change with the same members and a
+// new view id, in which a participant (Config.Participant) agrees on new
+// keys. It returns once the request is with the member, not when the new
+// view is installed (AwaitView waits for that).
+func (g *Group) Rekey(ctx context.Context) error {
+	select {
+	case g.rekey <- struct{}{}:
 		return nil
 	case <-g.exited:
 		return g.closedErr()

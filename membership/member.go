@@ -79,9 +79,6 @@ type Config struct {
 	Seed        uint64
 	Timing      Timing
 	Participant Participant
-	// Hello is what this member presents for admission when it joins;
-	// at most 16 KiB.
-	Hello []byte
 	// Rand is the source of the secrets that cookies are made with
 	// (cookie.go); default crypto/rand. Only the values of cookies
 	// depend on it, never what the protocol does.
@@ -175,9 +172,6 @@ func New(cfg Config) (*Member, error) {
 	}
 	if cfg.Layers == nil {
 		cfg.Layers = compose.Reliable
-	}
-	if len(cfg.Hello) > maxBlob {
-		return nil, errors.New("membership: config: hello longer than 16 KiB")
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = crand.Reader

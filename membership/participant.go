@@ -205,7 +205,7 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 	}
 	m.trace(Trace{Consent: true, View: msg.Proposal})
 	m.maxLTime = max(m.maxLTime, msg.Proposal.ID.LTime)
-	m.part.reply = ctlMsg{Type: mFlushOK, Round: msg.Proposal.ID, Hello: m.cfg.Hello, Data: m.contribute(msg.Proposal)}
+	m.part.reply = ctlMsg{Type: mFlushOK, Round: msg.Proposal.ID, Data: m.contribute(msg.Proposal)}
 	m.repeatReply()
 }
 

@@ -131,7 +131,7 @@ type ctlMsg struct {
 	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait, Dismiss: the proposal
 	Vector    []uint64   // FlushOK: delivered per rank of View; Sync: the cut
 	Holders   []uint64   // Sync: for each origin, the rank to ask for its messages
-	Hello     []byte     // FlushOK from a joiner: what admission checks
+	Hello     []byte     // FlushOK: empty (admission is by handshake); kept for the layout
 	Data      []byte     // FlushOK: contribution; Install: the decision
 	Suspects  []Endpoint // Suspect
 	Cookie    []byte     // Probe, ProbeReply: the sender's cookie for the recipient; SyncOK: the member's cookie from the view to merge into
