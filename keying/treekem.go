@@ -237,7 +237,7 @@ func (r *PathResult) Destroy() {
 	r.PathSecret.Destroy()
 }
 
-// PathSecretFor returns the path secret a sender gives a member at leaf j
+// pathSecretFor returns the path secret a sender gives a member at leaf j
 // that was left out of the encryption (a joiner): the one of the lowest
 // node of the sender's filtered direct path above j. It is derived again
 // from the sender's first path secret.
