@@ -79,13 +79,6 @@ const (
 	AmplificationFactor = 3
 )
 
-// knownBroken lists the kinds of hostile datagram the adversary leaves
-// out because the group still mishandles them; the test named with each
-// reproduces the failure.
-var knownBroken = []hostile.Kind{
-	hostile.KGossip, // TestForgedGossipBeyondTheWindowRefused in layers/compose
-}
-
 // Addresses of the adversary: strangers send, third addresses never do.
 const (
 	strangers  = 4
@@ -331,7 +324,7 @@ func (r *run) hear(d *transport.Delivery) {
 func (r *run) target(pr *proc, v membership.View, safe bool) *hostile.Target {
 	t := &hostile.Target{
 		Group: group, View: v.ID.Wire(), N: len(v.Members), Rank: v.Rank(pr.self),
-		Total: r.cfg.Total, MaxDatagram: layers.DefaultMaxDatagram, Safe: safe, Without: knownBroken,
+		Total: r.cfg.Total, MaxDatagram: layers.DefaultMaxDatagram, Safe: safe,
 	}
 	m, _ := pr.m.Stack().Layer("mnak").(*mnak.Layer)
 	for o := range t.N {

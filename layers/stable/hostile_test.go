@@ -11,8 +11,8 @@ import (
 )
 
 // TestGossipHostile feeds gossip an attacker wrote: malformed vectors are
-// refused, and counts beyond what this member could know are cut to the
-// window and counted.
+// refused, and so is a vector with any count beyond what this member could
+// know, whole, so that none of it is believed.
 func TestGossipHostile(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -22,10 +22,12 @@ func TestGossipHostile(t *testing.T) {
 		maxSeen  uint64 // of member 1's stream afterwards
 	}{
 		{"origin's own count", 1, lt.Uv(3, 0, 5, 0), true, 5},
-		{"origin's own count, huge", 1, lt.Uv(3, 0, math.MaxUint64, 0), true, stable.DefaultMaxAhead},
+		{"origin's own count, huge", 1, lt.Uv(3, 0, math.MaxUint64, 0), false, 0},
+		{"origin's own count, one past the window", 1, lt.Uv(3, 0, stable.DefaultMaxAhead+1, 0), false, 0},
+		{"huge count beside an honest one", 1, lt.Uv(3, 0, 5, math.MaxUint64), false, 0},
 		{"origin's own count, window edge", 1, lt.Uv(3, 0, stable.DefaultMaxAhead, 0), true, stable.DefaultMaxAhead},
 		{"another's claim beyond the origin's", 2, lt.Uv(3, 0, 5, 0), true, 0},
-		{"another's claim, huge", 2, lt.Uv(3, 0, math.MaxUint64, 0), true, 0},
+		{"another's claim, huge", 2, lt.Uv(3, 0, math.MaxUint64, 0), false, 0},
 		{"wrong member count", 2, lt.Uv(2, 0, 5), false, 0},
 		{"trailing bytes", 2, lt.Uv(3, 0, 5, 0, 0), false, 0},
 		{"truncated", 2, lt.Uv(3, 0), false, 0},

@@ -17,9 +17,9 @@
 // stay for the rest of the view and make every member ask for messages that
 // do not exist. A reported count for sender s is therefore believed only up
 // to what this member has delivered from s plus MaxAhead (the reliable
-// multicast layer's receive window): anything above is cut to that and
-// counted ("drop.gossip_beyond_window"). The datagram stays accepted, since
-// an honest member far ahead of a slow one reports such counts too. And
+// multicast layer's receive window, which flow control keeps every honest
+// sender well inside): a vector with any count above that is refused whole
+// and counted ("drop.gossip_beyond_window"). And
 // MaxSeen[s] never exceeds what s itself last reported of its own stream
 // (unless s is ignored): no member can have seen more of s's messages than
 // s has sent, so another member's claim cannot make this one ask for
@@ -180,15 +180,21 @@ func (l *Layer) receive(from int, r *wire.Reader) {
 		l.p.Drop("malformed")
 		return
 	}
-	// Gossip is unreliable and may arrive out of order: keep the largest,
-	// but believe no more than the window beyond what this member has.
+	// No honest member reports a count more than the window beyond what
+	// this member has delivered (flow control keeps every sender within
+	// its window of the slowest member), so such a vector is forged and
+	// refused whole: believing any part of it would make this member ask
+	// for messages that do not exist, or release ones a member still lacks.
 	own := l.acks[l.rank]
 	for s, x := range v {
 		// x > own[s] is checked first, so x-own[s] does not wrap.
 		if x > own[s] && x-own[s] > l.cfg.MaxAhead {
-			l.p.Ignore("gossip_beyond_window")
-			x = own[s] + l.cfg.MaxAhead
+			l.p.Drop("gossip_beyond_window")
+			return
 		}
+	}
+	// Gossip is unreliable and may arrive out of order: keep the largest.
+	for s, x := range v {
 		row[s] = max(row[s], x)
 	}
 	l.update()
