@@ -35,6 +35,10 @@ var ErrHold = errors.New("membership: hold the view change")
 // never installed (the round restarted, the coordinator failed) is
 // discarded with Discard at every member that processed it.
 type Participant interface {
+	// Start tells the participant which endpoint it serves. New calls it
+	// once, before any other method.
+	Start(self Endpoint)
+
 	// Handshake starts one side of an admission handshake between a
 	// joiner (initiator) and the coordinator it asks to join. nonce is
 	// the coordinator's fresh nonce for this attempt; the handshake must

@@ -203,6 +203,9 @@ func New(cfg Config) (*Member, error) {
 	for _, a := range cfg.Seeds {
 		m.learn(a, knownSeed)
 	}
+	if cfg.Participant != nil {
+		cfg.Participant.Start(m.self)
+	}
 	alone := View{ID: ViewID{LTime: 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: alone})
 	if err := m.installAlone(alone); err != nil {

@@ -188,6 +188,7 @@ func (h *plainHandshake) Result() (Identity, []byte) {
 func (plain) Handshake(initiator bool, self, peer Endpoint, _ []byte) (Handshake, error) {
 	return &plainHandshake{initiator: initiator, self: self, peer: peer}, nil
 }
+func (plain) Start(Endpoint)                 {}
 func (plain) Admit(Endpoint, Identity) error { return nil }
 func (plain) Contribute(View) []byte         { return nil }
 func (plain) Decider(_, next View) Endpoint  { return next.Members[0] }

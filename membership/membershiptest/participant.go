@@ -36,7 +36,7 @@ const secretLen = 32
 // Participant is the test participant of one member. Set the exported
 // fields before handing it to membership.New; read the records after.
 type Participant struct {
-	// Self is the member this participant serves.
+	// Self is the member this participant serves, set by Start.
 	Self membership.Endpoint
 	// PSK is the pre-shared key every member of the group holds.
 	PSK []byte
@@ -105,6 +105,12 @@ func endpointBytes(e membership.Endpoint) []byte {
 
 func viewBytes(v membership.View) []byte {
 	return binary.BigEndian.AppendUint64(nil, v.ID.Wire())
+}
+
+// Start implements membership.Participant.
+func (p *Participant) Start(self membership.Endpoint) {
+	p.init()
+	p.Self = self
 }
 
 // Identity is this member's identity.
