@@ -15,9 +15,26 @@ package tests
 //	                                 suspicion of the coordinator reported
 //	                                 to it by anyone else is ignored until
 //	                                 its own detector agrees).
+//	BenchmarkViewChange/participant/members=N
+//	                                 the first, with a participant at every
+//	                                 member (membershiptest's: a toy key
+//	                                 agreement, control messages under a MAC):
+//	                                 the view change then prepares and
+//	                                 confirms the new view's decision before
+//	                                 installing it.
 //	BenchmarkJoin/members=N          time from a new member's Join until
 //	                                 every member, old and new, has installed
 //	                                 the view that contains it.
+//	BenchmarkJoin/participant/members=N
+//	                                 the same with a participant: the joiner
+//	                                 is admitted by a three-message handshake
+//	                                 first.
+//	BenchmarkRekey/members=N         time from Rekey at the coordinator until
+//	                                 every member has installed the next view,
+//	                                 of the same members.
+//	BenchmarkRekey/participant/members=N
+//	                                 the same with a participant, which
+//	                                 agrees on the new view's key.
 //
 // One operation is one view change at exactly N members: after each, with
 // the timer stopped, a new member takes the crashed one's place (or the
@@ -25,7 +42,7 @@ package tests
 // restorations is a join, which takes tens of milliseconds, so use a fixed
 // count:
 //
-//	go test -run '^$' -bench 'ViewChange|Join' -benchtime 5x ./tests/
+//	go test -run '^$' -bench 'ViewChange|Join|Rekey' -benchtime 5x ./tests/
 //
 // -benchtime 1x measures one operation per size; the default -benchtime
 // runs hundreds, each followed by a join.
@@ -97,10 +114,13 @@ const (
 
 func BenchmarkViewChange(b *testing.B) {
 	for _, n := range []int{5, 16, 64} {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchViewChange(b, n, false) })
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchViewChange(b, formCluster(b, n, false), false) })
 	}
 	for _, n := range []int{5, 16, 64} {
-		b.Run(fmt.Sprintf("coordinator/members=%d", n), func(b *testing.B) { benchViewChange(b, n, true) })
+		b.Run(fmt.Sprintf("coordinator/members=%d", n), func(b *testing.B) { benchViewChange(b, formCluster(b, n, false), true) })
+	}
+	for _, n := range []int{5, 16} {
+		b.Run(fmt.Sprintf("participant/members=%d", n), func(b *testing.B) { benchViewChange(b, formCluster(b, n, true), false) })
 	}
 }
 
@@ -109,8 +129,8 @@ func BenchmarkViewChange(b *testing.B) {
 // or its coordinator; the suspecting member is the last of the view (it
 // reports to the coordinator, one datagram more), or for a crashed
 // coordinator the next in line, which takes over.
-func benchViewChange(b *testing.B, n int, coordinator bool) {
-	c := formCluster(b, n)
+func benchViewChange(b *testing.B, c *cluster, coordinator bool) {
+	n := len(c.members)
 	var ops []timeline
 	for b.Loop() {
 		b.StopTimer()
@@ -133,21 +153,22 @@ func benchViewChange(b *testing.B, n int, coordinator bool) {
 	if coordinator {
 		who = "the coordinator crashed, suspected by the next in line (which takes over)"
 	}
-	report(b, "viewchange", fmt.Sprintf("%d members, %s; median over operations, ms after Evict", n, who), ops)
+	report(b, "viewchange", fmt.Sprintf("%d members%s, %s; median over operations, ms after Evict", n, c.with(), who), ops)
 }
 
 func BenchmarkJoin(b *testing.B) {
 	for _, n := range []int{5, 16} {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchJoin(b, n) })
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchJoin(b, formCluster(b, n, false)) })
 	}
+	b.Run("participant/members=16", func(b *testing.B) { benchJoin(b, formCluster(b, 16, true)) })
 }
 
 // benchJoin starts a new member next to a group of n, with the group's
 // members as seeds, and measures until every member of the group, the new
 // one included, has installed the view of n+1. The new member then leaves,
 // untimed.
-func benchJoin(b *testing.B, n int) {
-	c := formCluster(b, n)
+func benchJoin(b *testing.B, c *cluster) {
+	n := len(c.members)
 	var ops []timeline
 	for b.Loop() {
 		b.StopTimer()
@@ -160,7 +181,31 @@ func benchJoin(b *testing.B, n int) {
 		c.leave(b, joiner)
 		b.StartTimer()
 	}
-	report(b, "join", fmt.Sprintf("%d members and a joiner; median over operations, ms after Join", n), ops)
+	report(b, "join", fmt.Sprintf("%d members%s and a joiner; median over operations, ms after Join", n, c.with()), ops)
+}
+
+func BenchmarkRekey(b *testing.B) {
+	b.Run("members=16", func(b *testing.B) { benchRekey(b, formCluster(b, 16, false)) })
+	b.Run("participant/members=16", func(b *testing.B) { benchRekey(b, formCluster(b, 16, true)) })
+}
+
+// benchRekey asks the coordinator for a rekey round and measures until
+// every member has installed the next view, of the same members.
+func benchRekey(b *testing.B, c *cluster) {
+	var ops []timeline
+	for b.Loop() {
+		b.StopTimer()
+		v := c.members[0].g.View()
+		coord := c.byEndpoint(v.Coordinator())
+		ops = append(ops, c.measure(b, func(ctx context.Context) map[netip.AddrPort]string {
+			if err := coord.g.Rekey(ctx); err != nil {
+				b.Fatal(err)
+			}
+			return nil
+		}))
+		b.StartTimer()
+	}
+	report(b, "rekey", fmt.Sprintf("%d members%s; median over operations, ms after Rekey", len(c.members), c.with()), ops)
 }
 
 // measure times one operation: act, then wait until every member of the
@@ -185,6 +230,9 @@ func (c *cluster) measure(b *testing.B, act func(context.Context) map[netip.Addr
 	tl.counters = diffCounters(c.counters(), before)
 	if err == nil && !c.agreed() {
 		err = errors.New("the members installed different views")
+	}
+	if err == nil {
+		err = c.sameKey()
 	}
 	if err != nil {
 		b.Fatalf("%v\nviews: %s\nprotocol counters during the operation: %v", err, c.viewSummary(), tl.counters)
@@ -218,15 +266,17 @@ func report(b *testing.B, what, title string, ops []timeline) {
 // A cluster is the members of one group, each with its own socket and a
 // goroutine that drains its events.
 type cluster struct {
-	name    string
-	options compose.Options
-	members []*benchMember
-	trace   *ctlTrace
+	name        string
+	options     compose.Options
+	participant bool // every member has a test participant
+	members     []*benchMember
+	trace       *ctlTrace
 }
 
 type benchMember struct {
 	g    *conclave.Group
-	conn transport.Conn // closed with the member: the process is gone
+	conn transport.Conn    // closed with the member: the process is gone
+	part *benchParticipant // with a participant
 
 	mu      sync.Mutex
 	views   []installation // every view installed, in order
@@ -243,9 +293,9 @@ type installation struct {
 // view. Members join in batches of benchJoinBatch, each with the group's
 // members as seeds, so that the group grows by a few merges into the large
 // view rather than by many merges of small ones.
-func formCluster(b *testing.B, n int) *cluster {
+func formCluster(b *testing.B, n int, participant bool) *cluster {
 	b.Helper()
-	c := &cluster{name: b.Name(), options: benchOptions(n)}
+	c := &cluster{name: b.Name(), options: benchOptions(n), participant: participant}
 	c.trace = &ctlTrace{group: conclave.GroupID(c.name)}
 	start := time.Now()
 	c.start(b, c.listen(b), conclave.Config{})
@@ -261,7 +311,7 @@ func formCluster(b *testing.B, n int) *cluster {
 	if d := c.options.Stable.Interval; d != 0 {
 		gossip = "every " + d.String()
 	}
-	b.Logf("formed a group of %d in %v; stability gossip %s", n, time.Since(start).Round(time.Millisecond), gossip)
+	b.Logf("formed a group of %d%s in %v; stability gossip %s", n, c.with(), time.Since(start).Round(time.Millisecond), gossip)
 	return c
 }
 
@@ -280,11 +330,16 @@ func (c *cluster) listen(b *testing.B) transport.Conn {
 func (c *cluster) start(b *testing.B, conn transport.Conn, cfg conclave.Config) *benchMember {
 	b.Helper()
 	cfg.Group, cfg.Conn, cfg.Timing, cfg.Options = c.name, conn, benchTiming, c.options
+	var part *benchParticipant
+	if c.participant {
+		part = newBenchParticipant(conn.LocalAddr())
+		cfg.Participant = part
+	}
 	g, err := conclave.Join(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := &benchMember{g: g, conn: conn, changed: make(chan struct{}), done: make(chan struct{})}
+	m := &benchMember{g: g, conn: conn, part: part, changed: make(chan struct{}), done: make(chan struct{})}
 	go m.drain()
 	b.Cleanup(func() { g.Close() })
 	c.members = append(c.members, m)
@@ -534,11 +589,15 @@ func (c *cluster) leave(b *testing.B, m *benchMember) {
 // The trace of control messages: a socket wrapper notes, while the trace
 // is on, the type and time of every control datagram sent or received.
 // The layout of a control datagram (magic, group, type) and the numbering
-// of the types are membership's (membership/wire.go).
+// of the types are membership's (membership/wire.go). With a participant,
+// the control messages within a view travel sealed: the trace sees them as
+// Sealed, whatever they carry.
 
 var ctlNames = [...]string{
 	1: "Probe", 2: "ProbeReply", 3: "MergeReq", 4: "Flush", 5: "FlushOK", 6: "Sync",
 	7: "SyncOK", 8: "Install", 9: "InstallAck", 10: "Suspect", 11: "Leave", 12: "Wait",
+	13: "Dismiss", 14: "DecideReq", 15: "Decision", 16: "Prepare", 17: "Confirm", 18: "Refuse",
+	19: "Rekey", 20: "Fragment", 21: "Sealed", 22: "Challenge", 23: "Handshake",
 }
 
 type ctlTrace struct {
