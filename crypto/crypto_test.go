@@ -207,3 +207,41 @@ func TestMACAndAEAD(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroingKeyBytesLeavesKeyIntact checks that the bytes Bytes hands out
+// and the bytes ParseKEMPrivateKey is given are the caller's to zero: a key
+// that kept either (X-Wing's does, in the standard library) would serialise
+// as zeros, or stop decrypting, once the caller erased its copy.
+func TestZeroingKeyBytesLeavesKeyIntact(t *testing.T) {
+	for _, id := range Suites() {
+		t.Run(id.String(), func(t *testing.T) {
+			s, _ := LookupSuite(id)
+			k, err := s.GenerateKeyPair(seeded(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := k.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := s.ParseKEMPrivateKey(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := bytes.Clone(b)
+			b.Zero()
+			for name, key := range map[string]*KEMPrivateKey{"generated": k, "parsed": parsed} {
+				if got, err := key.Bytes(); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s key serialises differently after its bytes were zeroed", name)
+				}
+				enc, ct, err := s.EncryptWithLabel(key.PublicKey(), "test", nil, []byte("intact"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pt, err := s.DecryptWithLabel(key, "test", nil, enc, ct); err != nil || string(pt) != "intact" {
+					t.Errorf("%s key after zeroing its bytes: %q, %v", name, pt, err)
+				}
+			}
+		})
+	}
+}

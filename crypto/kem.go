@@ -38,7 +38,12 @@ func (k *KEMPrivateKey) Bytes() (Secret, error) {
 		return nil, ErrPrivateKey
 	}
 	b, err := k.k.Bytes()
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	// Some keys (X-Wing's) hand out the very seed they hold: a copy lets
+	// the caller zero the result without corrupting the live key.
+	return bytes.Clone(b), nil
 }
 
 // Destroy drops the key. The standard library's key object offers no way
@@ -94,7 +99,9 @@ func (s *Suite) ParseKEMPublicKey(b []byte) (*KEMPublicKey, error) {
 
 // ParseKEMPrivateKey parses a serialised private key.
 func (s *Suite) ParseKEMPrivateKey(b []byte) (*KEMPrivateKey, error) {
-	k, err := s.kem.NewPrivateKey(b)
+	// The key may keep the slice it is given (X-Wing's does): parse a
+	// copy, so that the caller can zero b.
+	k, err := s.kem.NewPrivateKey(bytes.Clone(b))
 	if err != nil {
 		return nil, ErrPrivateKey
 	}

@@ -123,7 +123,7 @@ func (f *benchFixture) group(tb testing.TB, t *Tree, i uint32) *Group {
 // poolKey returns a copy of node x's private key, which its holder may
 // destroy without harming the pool.
 func (f *benchFixture) poolKey(tb testing.TB, x uint32) *crypto.KEMPrivateKey {
-	b, err := privateKeyBytes(f.pool[x%benchPool])
+	b, err := f.pool[x%benchPool].Bytes()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func currentKeys(t *testing.T, s *crypto.Suite, g *Group) []*crypto.KEMPrivateKe
 		out = append(out, k)
 	}
 	for _, k := range g.pending {
-		b, _ := privateKeyBytes(k)
+		b, _ := k.Bytes()
 		ck, err := s.ParseKEMPrivateKey(b)
 		if err != nil {
 			t.Fatal(err)

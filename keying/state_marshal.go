@@ -83,7 +83,7 @@ func (g *Group) Marshal(st *SecretTree) (crypto.Secret, error) {
 			if k == nil {
 				continue
 			}
-			b, err := privateKeyBytes(k)
+			b, err := k.Bytes()
 			if err != nil {
 				keyErr = err
 				return
@@ -95,7 +95,7 @@ func (g *Group) Marshal(st *SecretTree) (crypto.Secret, error) {
 	})
 	var pending []crypto.Secret
 	for _, k := range g.pending {
-		b, err := privateKeyBytes(k)
+		b, err := k.Bytes()
 		if err != nil {
 			keyErr = err
 			break
@@ -200,7 +200,7 @@ func Unmarshal(b []byte) (*Group, *SecretTree, error) {
 		if i > 0 && keys[i-1].x >= k.x {
 			return fail()
 		}
-		pk, err := s.ParseKEMPrivateKey(bytes.Clone(k.b))
+		pk, err := s.ParseKEMPrivateKey(k.b)
 		if err != nil {
 			return fail()
 		}
@@ -213,7 +213,7 @@ func Unmarshal(b []byte) (*Group, *SecretTree, error) {
 		if i > 0 && bytes.Compare(pending[i-1], b) >= 0 {
 			return fail()
 		}
-		pk, err := s.ParseKEMPrivateKey(bytes.Clone(b))
+		pk, err := s.ParseKEMPrivateKey(b)
 		if err != nil {
 			return fail()
 		}

@@ -156,14 +156,14 @@ func (p *PrivateKeys) Destroy() {
 func (p *PrivateKeys) Clone(s *crypto.Suite) (*PrivateKeys, error) {
 	c := &PrivateKeys{Leaf: p.Leaf, keys: make(map[uint32]*crypto.KEMPrivateKey, len(p.keys))}
 	for x, k := range p.keys {
-		b, err := privateKeyBytes(k)
+		b, err := k.Bytes()
 		if err != nil {
 			c.Destroy()
 			return nil, err
 		}
 		// The parsed key may keep the slice it is parsed from: hand it a
 		// copy of its own before zeroing ours.
-		ck, err := s.ParseKEMPrivateKey(bytes.Clone(b))
+		ck, err := s.ParseKEMPrivateKey(b)
 		b.Zero()
 		if err != nil {
 			c.Destroy()
@@ -172,17 +172,6 @@ func (p *PrivateKeys) Clone(s *crypto.Suite) (*PrivateKeys, error) {
 		c.keys[x] = ck
 	}
 	return c, nil
-}
-
-// privateKeyBytes returns a copy of k's serialisation that the caller may
-// zero: the standard library's X-Wing key hands out its own seed, so
-// zeroing what Bytes returns would erase the live key's seed.
-func privateKeyBytes(k *crypto.KEMPrivateKey) (crypto.Secret, error) {
-	b, err := k.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	return crypto.Secret(bytes.Clone(b)), nil
 }
 
 // SetPathSecret derives the key pair of parent x from a path secret and
