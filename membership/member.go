@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/conclave-go/conclave/internal/queue"
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/compose"
 )
@@ -121,9 +122,9 @@ type Member struct {
 	announce *announcement  // telling the members of a new view to install it
 
 	blocked   bool
-	deaf      bool      // the driver is not reading the network for now
-	queue     []request // accepted, not yet handed to the stack
-	unsent    request   // handed to the stack, which has not sent it all yet
+	deaf      bool                 // the driver is not reading the network for now
+	queue     queue.Queue[request] // accepted, not yet handed to the stack
+	unsent    request              // handed to the stack, which has not sent it all yet
 	hasUnsent bool
 	leaving   bool
 	leftAt    time.Duration
@@ -155,7 +156,7 @@ type Member struct {
 
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
-	local    []ctlMsg                          // control messages to this member itself, not yet handled
+	local    queue.Queue[ctlMsg]               // control messages to this member itself, not yet handled
 	counters map[string]uint64
 }
 
@@ -230,7 +231,7 @@ func (m *Member) Blocked() bool { return m.blocked }
 
 // Backlog is the number of messages held back, by flow control in the
 // stack or by a view change.
-func (m *Member) Backlog() int { return m.stack.Backlog() + len(m.queue) }
+func (m *Member) Backlog() int { return m.stack.Backlog() + m.queue.Len() }
 
 // Counters returns the member's own statistics and its stack's.
 func (m *Member) Counters() []layers.Counter {
@@ -266,11 +267,11 @@ func (m *Member) submit(r request) {
 		m.count("drop.after_leave")
 		return
 	}
-	if len(m.queue) == 0 && m.canSend() {
+	if m.queue.Len() == 0 && m.canSend() {
 		m.hand(r) // the common case: nothing waiting, straight to the stack
 		m.collect()
 	} else {
-		m.queue = append(m.queue, r)
+		m.queue.Push(r)
 		m.pump()
 	}
 	m.settle()
@@ -289,14 +290,9 @@ func (m *Member) canSend() bool { return !m.blocked && m.stack.Backlog() == 0 }
 // in the next view if the view ends abruptly: its fragments in the old view
 // can never be reassembled, since the rest of them are never sent there.
 func (m *Member) pump() {
-	for len(m.queue) > 0 && m.canSend() {
-		r := m.queue[0]
-		m.queue[0] = request{}
-		m.queue = m.queue[1:]
+	for m.queue.Len() > 0 && m.canSend() {
+		r, _ := m.queue.Pop()
 		m.hand(r)
-	}
-	if len(m.queue) == 0 {
-		m.queue = nil
 	}
 	m.collect()
 }
@@ -610,7 +606,7 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 	if to == m.self {
 		// Handled after the current input, not now: the protocol's
 		// handlers are not reentrant.
-		m.local = append(m.local, *msg)
+		m.local.Push(*msg)
 		return
 	}
 	m.sendCtlVia(to.Addr, msg, m.sealingFor(to, msg))
@@ -619,12 +615,11 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 // settle handles the control messages this member sent itself, and the
 // ones those lead to. Every input ends with it.
 func (m *Member) settle() {
-	for len(m.local) > 0 && !m.left {
-		msg := m.local[0]
-		m.local = m.local[1:]
+	for m.local.Len() > 0 && !m.left {
+		msg, _ := m.local.Pop()
 		m.handle(&msg)
 	}
-	m.local = m.local[:0]
+	m.local.Reset()
 }
 
 // sendCtlTo sends a control message to an address, unsealed: probes and
@@ -724,7 +719,14 @@ func (m *Member) install(v View, keys layers.Keys) error {
 	}
 	if m.stack != nil {
 		if m.hasUnsent && m.stack.Backlog() > 0 {
-			m.queue = append([]request{m.unsent}, m.queue...)
+			// Sent again first: a queue takes at its back only, so it
+			// is rebuilt (once per view change).
+			var q queue.Queue[request]
+			q.Push(m.unsent)
+			for r, ok := m.queue.Pop(); ok; r, ok = m.queue.Pop() {
+				q.Push(r)
+			}
+			m.queue = q
 			m.count("resent_in_next_view")
 		}
 		m.unsent, m.hasUnsent = request{}, false
@@ -806,9 +808,9 @@ func (m *Member) leave() {
 	m.left, m.leaving, m.blocked = true, false, false
 	m.dropPart(ViewID{})
 	m.coord, m.announce = nil, nil
-	if len(m.queue) > 0 {
-		m.counters["drop.unsent_at_leave"] += uint64(len(m.queue))
-		m.queue = nil
+	if m.queue.Len() > 0 {
+		m.counters["drop.unsent_at_leave"] += uint64(m.queue.Len())
+		m.queue.Reset()
 	}
 	m.ready.Events = append(m.ready.Events, Event{Type: EventLeft})
 }
