@@ -619,7 +619,9 @@ func (m *Member) settle() {
 		msg, _ := m.local.Pop()
 		m.handle(&msg)
 	}
-	m.local.Reset()
+	if m.local.Len() > 0 {
+		m.local.Reset() // left: what remains is for nobody
+	}
 }
 
 // sendCtlTo sends a control message to an address, unsealed: probes and
