@@ -113,7 +113,7 @@ func (a pairAuth) Open(_ int, msg, tag []byte) error {
 	return nil
 }
 
-// admitted reports whether e's identity is vetoed.
+// identityVetoed reports whether the identity e authenticated is vetoed.
 func (m *Member) identityVetoed(e Endpoint) bool {
 	id, ok := m.identities[e]
 	return ok && m.vetoedIDs[id]
@@ -266,14 +266,14 @@ func (m *Member) admissionDone(a *admission) {
 	if err != nil {
 		m.count("admissions_refused")
 		m.debug("peer refused", "peer", a.peer, "identity", id, "err", err)
-		m.identities[a.peer] = id
+		m.rememberIdentity(a.peer, id)
 		m.vetoJoiner(a.peer)
 		m.shunned.shun(a.peer.Addr, m.now, m.cfg.Timing.Merge)
 		m.endAdmission(a)
 		return
 	}
 	m.count("admissions_done")
-	m.identities[a.peer] = id
+	m.rememberIdentity(a.peer, id)
 	if a.initiator {
 		m.setPair(a.peer, pairSealing(a.peer, m.self, true, secret))
 		// The last message stays, repeated until the coordinator's
@@ -284,6 +284,21 @@ func (m *Member) admissionDone(a *admission) {
 	pm := a.merge
 	m.endAdmission(a)
 	m.addMerge(pm)
+}
+
+// rememberIdentity records the identity a handshake authenticated for e.
+// Only peers with a pairwise sealing need theirs kept (for the decision and
+// for vetoes): past maxPairs, the others are forgotten.
+func (m *Member) rememberIdentity(e Endpoint, id Identity) {
+	m.identities[e] = id
+	if len(m.identities) <= maxPairs {
+		return
+	}
+	for k := range m.identities {
+		if k != e && m.pairs[k] == nil {
+			delete(m.identities, k)
+		}
+	}
 }
 
 func (m *Member) endAdmission(a *admission) {

@@ -98,12 +98,6 @@ func (m *Member) roundNeeded() bool {
 func (m *Member) tickCoordinator() {
 	m.expireMerges()
 	c := m.coord
-	if c == nil {
-		if m.idleOrOrphaned() && !m.left && m.isCoordinator() && m.roundNeeded() {
-			m.startRound(Summary{})
-		}
-		return
-	}
 	t := &m.cfg.Timing
 	switch c.phase {
 	case cFlush:
@@ -219,7 +213,7 @@ func (m *Member) restartRound() {
 	if old == nil {
 		return
 	}
-	m.coord = nil
+	m.stopCoordinating()
 	m.count("rounds_restarted")
 	m.debug("view change restarted")
 	if m.isCoordinator() {
@@ -275,7 +269,7 @@ func (m *Member) startRound(merge Summary) {
 		return
 	}
 	m.maxLTime = max(m.maxLTime, m.view.ID.LTime) + 1
-	m.coord = &coordination{
+	m.becomeCoordinator(&coordination{
 		proposal:  View{ID: ViewID{LTime: m.maxLTime, Coord: m.self}, Members: next},
 		survivors: survivors,
 		joiners:   joiners,
@@ -288,7 +282,7 @@ func (m *Member) startRound(merge Summary) {
 		confirmed: make(map[Endpoint]bool),
 		phaseAt:   m.now,
 		rekey:     rekey,
-	}
+	})
 	m.count("rounds_started")
 	if rekey {
 		m.count("rekey_rounds")
@@ -549,7 +543,7 @@ func (m *Member) leaveOut(e Endpoint) {
 		if e == m.self {
 			// This member cannot take part in its own round: it has
 			// nothing left to do in this view.
-			m.coord = nil
+			m.stopCoordinating()
 			m.goAlone()
 			return
 		}
@@ -600,8 +594,7 @@ func (m *Member) finishRound() {
 	if m.part == nil || m.part.round != proposal.ID {
 		// This member left its own round (it is leaving the view); what
 		// it knows of the survivors is the round's.
-		m.dropPart(ViewID{})
-		m.part = &participation{round: proposal.ID, proposal: proposal, survivors: c.survivors}
+		m.becomeParticipant(&participation{round: proposal.ID, proposal: proposal, survivors: c.survivors})
 	}
 	m.installRound()
 }

@@ -155,7 +155,7 @@ func (m *Member) onLeave(msg *ctlMsg) {
 // comes back by merging, unless admission keeps it out.
 func (m *Member) Suspect(e Endpoint) {
 	r := m.view.Rank(e)
-	if r < 0 || r == m.rank || m.left {
+	if r < 0 || r == m.rank || m.role == roleLeft {
 		return
 	}
 	if !m.fd.suspects[r] {
@@ -174,7 +174,7 @@ func (m *Member) changeNow() {
 	switch {
 	case m.coord != nil && m.coord.phase != cMergeWait:
 		m.restartRound()
-	case m.coord == nil && m.idleOrOrphaned() && !m.left && m.isCoordinator():
+	case m.coord == nil && m.idleOrOrphaned() && m.role != roleLeft && m.isCoordinator():
 		m.startRound(Summary{})
 	}
 }

@@ -13,10 +13,24 @@
 //	┌───────────────────────────┐
 //	│ Member                    │  failure detector, coordinator and
 //	│   ┌───────────────────┐   │  participant of view changes, probes
-//	│   │ stack of view V   │   │  and merges; a Participant hook for
-//	│   └───────────────────┘   │  the layers above (admission, keys)
-//	└───────────────────────────┘
+//	│   │ stack of view V   │   │  and merges; a Participant for the
+//	│   └───────────────────┘   │  layers above (admission, keys,
+//	└───────────────────────────┘  control message authentication)
 //	       transport
+//
+// The member drives its stack through one interface of the stack's,
+// layers.Flush (what was sent and delivered, the cut, the block), and
+// imports no layer. What a member is doing is its role (role.go): member,
+// participant or joiner of a view change, coordinator of one, or left;
+// each role has its tick and step functions, and changes only through
+// the become functions:
+//
+//	member ──Flush──▶ participant ──coordinator suspected──▶ coordinator
+//	  │ ▲                 │                                   │   ▲
+//	  │ └────Install──────┘◀──────────── finishRound ─────────┘   │
+//	  ├──Flush of another view (admitted)──▶ joiner ──Install──▶ member
+//	  └──────────────────────────── startRound ────────────────────┘
+//	(any) ──leave done, or a view without it──▶ left
 //
 // A view change (coordinator.go, participant.go) blocks the members, has
 // each report how many multicasts it delivered from each sender, brings
@@ -26,6 +40,20 @@
 // messages in the first. Any change during a view change starts a new
 // round with a new proposal, so a view id always names one member list, and
 // a member that gets stuck goes on alone and merges back (merge.go).
+//
+// # Participants: admission, decisions, keys, authentication
+//
+// With a Participant (hooks.go), a merge request is admitted by the
+// participant's handshake before the absorbing coordinator blocks
+// (admission.go), every view change has a prepare step in which each
+// member of the next view processes the decision (a common part and its
+// own part) and confirms it before anyone installs (coordinator.go), the
+// keys the participant returns at installation go into the new stack's
+// layers.Config.Keys, and control messages between members are sealed by
+// the view's authenticator with replay protection (auth.go). Rekey rounds
+// (rekey.go) change the view id and the decision without changing the
+// members. Without a participant none of this runs and control messages
+// are trusted on their source address.
 //
 // # Strangers, cookies and amplification
 //
@@ -60,15 +88,21 @@
 // # Bounds
 //
 // Every count and length on the wire is bounded before anything is
-// allocated for it (wire.go): lists at MaxMembers (256), participant blobs
-// at 16 KiB, cookies at exactly 17 bytes, probe padding at 1 KiB, logical
+// allocated for it (wire.go): lists at MaxMembers (256), contributions
+// at 16 KiB, a decision's common part and each member's part at
+// MaxDecisionPart (1 MiB) and the whole at MaxDecision (4 MiB),
+// confirmations at 1 KiB, handshake messages at MaxHandshakeMessage
+// (64 KiB) and MaxHandshakeMessages (8) per handshake, authenticator tags
+// at MaxTag (256 bytes), cookies at exactly 17 bytes, probe padding at 1 KiB, logical
 // times at MaxLTime (2^62; a view id from a stranger or in a member's
 // Flush more than 2^32 ahead of every view this member has known is
 // refused, so that the next view id never wraps around); encoding
-// refuses what decoding would, and a participant's decision or
-// contribution over 16 KiB fails the round (counted as decide_oversize,
-// logged as a warning) instead of being sent. A control datagram is at
-// most MaxControlDatagram (40 KiB; the largest possible is 35,401 bytes).
+// refuses what decoding would, and a participant's decision out of
+// bounds fails the round (counted as decide_oversize, logged as a
+// warning) instead of being sent. A control datagram is at most
+// MaxControlDatagram (40 KiB); a control message longer than that (a
+// decision, a large handshake message) goes in fragments of 32 KiB and
+// is at most MaxDecision plus 64 KiB (fragments.go).
 // The state others can make a member hold is bounded:
 //
 //	known addresses     the seeds, plus at most 512 learnt ones; a learnt
@@ -86,6 +120,16 @@
 //	joiners pending     at most 256 per round (the next view's size)
 //	announce state      the members of the new view yet to acknowledge it,
 //	                    at most 256, dropped after Timing.Stuck
+//	reassembly          one control message per sender, at most 512 at
+//	                    once and four of the largest (about 16 MiB) in all,
+//	                    dropped after Timing.Flush
+//	admissions          at most 16 handshakes at once, each abandoned
+//	                    after Timing.Flush without progress or
+//	                    Timing.Merge in all
+//	pairwise sealings   at most 272, the oldest forgotten first; unused
+//	                    for 2×Timing.Stuck, forgotten
+//	replay windows      one per member of the current and previous view
+//	vetoed identities   at most 256, oldest forgotten first
 //
 // Footprint reports how many entries of this state a member holds, and
 // FootprintBound the most it can hold.

@@ -5,8 +5,9 @@ package membership
 // requests and the members they name, vetoed endpoints, shunned addresses,
 // and the view change
 // under way (its members, joiners, replies, progress notes and cookies),
-// the member's own part in one, and the members yet to acknowledge an
-// installation. It never exceeds FootprintBound; the simulator's adversary
+// the member's own part in one, the members yet to acknowledge an
+// installation, messages being reassembled, admissions under way,
+// pairwise sealings and vetoed identities. It never exceeds FootprintBound; the simulator's adversary
 // checks that after its attacks. The stack's state is not counted here.
 func (m *Member) Footprint() int {
 	n := len(m.known.addrs) + len(m.vetoOrder) + len(m.shunned.entries)
@@ -23,6 +24,10 @@ func (m *Member) Footprint() int {
 	if a := m.announce; a != nil {
 		n += len(a.pending)
 	}
+	if c := m.coord; c != nil {
+		n += len(c.confirmed)
+	}
+	n += len(m.reassembly.msgs) + len(m.admissions) + len(m.pairs) + len(m.identities) + len(m.vetoIDOrder)
 	return n
 }
 
@@ -35,5 +40,7 @@ func (m *Member) FootprintBound() int {
 		maxPendingMerges*(1+MaxMembers) + // merge requests
 		9*MaxMembers + // a round: survivors, joiners, proposal, 2× replies, synced, 2× progress, cookies
 		2*MaxMembers + // a part in a round: survivors, proposal
-		2*MaxMembers // an announcement: the survivors and joiners of the round
+		2*MaxMembers + // an announcement: the survivors and joiners of the round
+		MaxMembers + // confirmations of a decision
+		maxReassemblies + maxAdmissions + maxPairs + (maxPairs + 1) + maxVetoed
 }

@@ -79,6 +79,9 @@ func (c *cluster) add() *Member {
 
 func (c *cluster) drain(i int) {
 	m := c.members[i]
+	if err := m.roleError(); err != nil {
+		c.t.Fatalf("member %d: %v", i, err)
+	}
 	rd := m.Ready()
 	for _, p := range rd.Packets {
 		c.net.Send(c.now, m.self.Addr, p.To, p.Data)
@@ -139,7 +142,7 @@ func (c *cluster) describe() string {
 		state := "up"
 		if c.crashed[i] {
 			state = "crashed"
-		} else if m.left {
+		} else if m.role == roleLeft {
 			state = "left"
 		}
 		s += fmt.Sprintf("\n  %d (%s): %v", i, state, m.view)

@@ -116,6 +116,7 @@ type Member struct {
 	sealNow, sealPrev *sealing
 	auth              Authenticator
 
+	role     role // what this member is doing (role.go)
 	fd       detector
 	part     *participation // the view change this member takes part in
 	coord    *coordination  // the view change this member runs
@@ -128,7 +129,6 @@ type Member struct {
 	hasUnsent bool
 	leaving   bool
 	leftAt    time.Duration
-	left      bool
 	maxLTime  uint64
 
 	known     knownList // addresses to probe for other views
@@ -223,7 +223,7 @@ func (m *Member) View() View { return m.view.Clone() }
 func (m *Member) Self() Endpoint { return m.self }
 
 // Left reports whether this member has left the group.
-func (m *Member) Left() bool { return m.left }
+func (m *Member) Left() bool { return m.role == roleLeft }
 
 // Blocked reports whether a view change is under way: messages sent now
 // wait for the next view.
@@ -263,7 +263,7 @@ func (m *Member) Send(to Endpoint, data []byte) {
 }
 
 func (m *Member) submit(r request) {
-	if m.left {
+	if m.role == roleLeft {
 		m.count("drop.after_leave")
 		return
 	}
@@ -318,7 +318,7 @@ func (m *Member) hand(r request) {
 // is installed (its messages are delivered first), or until it gives up
 // after Timing.Stuck.
 func (m *Member) Leave() {
-	if m.left || m.leaving {
+	if m.role == roleLeft || m.leaving {
 		return
 	}
 	m.leaving, m.leftAt = true, m.now
@@ -369,7 +369,7 @@ func (m *Member) Advance() {
 // once the stack has accepted it. Junk from a dead member's address must
 // not keep it in the view.
 func (m *Member) Receive(from netip.AddrPort, data []byte) {
-	if m.left || len(data) == 0 {
+	if m.role == roleLeft || len(data) == 0 {
 		return
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
@@ -551,27 +551,28 @@ func (m *Member) Tick(now time.Duration) {
 	if now > m.now {
 		m.now = now
 	}
-	if m.left {
+	if m.role == roleLeft {
 		m.tickAnnounce()
 		return
 	}
 	m.stack.Tick(m.now)
 	m.collect()
 	m.tickDetector()
-	m.tickParticipant()
-	m.tickCoordinator()
-	m.tickRekey()
+	m.tickRole()
 	m.tickAdmissions()
 	m.tickAnnounce()
-	m.tickProbe()
+	m.known.forget(m.now, m.cfg.Timing.Forget, func(a netip.AddrPort) bool {
+		_, member := m.addrs[a]
+		return member
+	})
 	if m.leaving && m.now-m.leftAt >= m.cfg.Timing.Stuck {
 		m.count("leave_timeout")
 		m.leave()
 	}
-	if m.leaving && !m.left && m.part == nil && m.coord == nil {
+	if m.leaving && m.role != roleLeft && m.part == nil && m.coord == nil {
 		m.requestLeave()
 	}
-	if !m.left {
+	if m.role != roleLeft {
 		m.pump()
 	}
 	m.settle()
@@ -615,7 +616,7 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 // settle handles the control messages this member sent itself, and the
 // ones those lead to. Every input ends with it.
 func (m *Member) settle() {
-	for m.local.Len() > 0 && !m.left {
+	for m.local.Len() > 0 && m.role != roleLeft {
 		msg, _ := m.local.Pop()
 		m.handle(&msg)
 	}
@@ -657,50 +658,7 @@ func (m *Member) sendCtlVia(addr netip.AddrPort, msg *ctlMsg, s *sealing) {
 	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: data})
 }
 
-func (m *Member) handle(msg *ctlMsg) {
-	switch msg.Type {
-	case mProbe, mProbeReply:
-		m.onProbe(msg)
-	case mMergeReq:
-		m.onMergeReq(msg)
-	case mFlush:
-		m.onFlush(msg)
-	case mFlushOK:
-		m.onFlushOK(msg)
-	case mSync:
-		m.onSync(msg)
-	case mSyncOK:
-		m.onSyncOK(msg)
-	case mInstall:
-		m.onInstall(msg)
-	case mInstallAck:
-		m.onInstallAck(msg)
-	case mSuspect:
-		m.onSuspect(msg)
-	case mLeave:
-		m.onLeave(msg)
-	case mWait:
-		m.onWait(msg)
-	case mDismiss:
-		m.onDismiss(msg)
-	case mDecideReq:
-		m.onDecideReq(msg)
-	case mDecision:
-		m.onDecision(msg)
-	case mPrepare:
-		m.onPrepare(msg)
-	case mConfirm:
-		m.onConfirm(msg)
-	case mRefuse:
-		m.onRefuse(msg)
-	case mRekey:
-		m.onRekey(msg)
-	case mChallenge:
-		m.onChallenge(msg)
-	case mHandshake:
-		m.onHandshake(msg)
-	}
-}
+func (m *Member) handle(msg *ctlMsg) { m.step(msg) }
 
 func (m *Member) trace(t Trace) {
 	if m.cfg.Trace != nil {
@@ -736,7 +694,7 @@ func (m *Member) install(v View, keys layers.Keys) error {
 		m.collect()
 	}
 	m.dropPart(v.ID)
-	m.coord = nil
+	m.becomeMember()
 	m.maxLTime = max(m.maxLTime, v.ID.LTime)
 	if !v.Has(m.self) {
 		if keys != nil {
@@ -807,9 +765,8 @@ func (m *Member) leave() {
 		m.stack.EndView()
 		m.collect()
 	}
-	m.left, m.leaving, m.blocked = true, false, false
-	m.dropPart(ViewID{})
-	m.coord, m.announce = nil, nil
+	m.leaving, m.blocked = false, false
+	m.becomeLeft()
 	if m.queue.Len() > 0 {
 		m.counters["drop.unsent_at_leave"] += uint64(m.queue.Len())
 		m.queue.Reset()
@@ -824,7 +781,8 @@ func (m *Member) goAlone() {
 	m.debug("view change made no progress; going on alone")
 	v := View{ID: ViewID{LTime: m.maxLTime + 1, Coord: m.self}, Members: []Endpoint{m.self}}
 	m.trace(Trace{Consent: true, View: v})
-	m.announce, m.coord = nil, nil
+	m.announce = nil
+	m.stopCoordinating()
 	m.dropPart(ViewID{})
 	m.installAlone(v)
 }
@@ -855,18 +813,6 @@ func (m *Member) installAlone(v View) error {
 		m.cfg.Logger.Warn("a view of this member alone has no keys", "self", m.self, "view", v.ID, "err", err)
 	}
 	return m.install(v, keys)
-}
-
-// dropPart ends this member's part in a view change, unless it is the
-// one that installs id: a decision it processed for that change is
-// discarded.
-func (m *Member) dropPart(id ViewID) {
-	p := m.part
-	m.part = nil
-	if p != nil && p.prepared && p.round != id && m.cfg.Participant != nil {
-		m.cfg.Participant.Discard(p.proposal.Clone())
-		m.count("decisions_discarded")
-	}
 }
 
 func (m *Member) block() {

@@ -63,7 +63,7 @@ func TestLeave(t *testing.T) {
 	c.members[0].Leave()
 	c.drain(0)
 	c.runUntil(time.Second, "the others agree without member 0", func() bool { return c.converged(1, 2) })
-	if !c.members[0].left {
+	if c.members[0].role != roleLeft {
 		t.Fatal("member 0 has not left")
 	}
 }

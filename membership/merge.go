@@ -54,10 +54,6 @@ const probesPerRound = 4
 const maxPendingMerges = 16
 
 func (m *Member) tickProbe() {
-	m.known.forget(m.now, m.cfg.Timing.Forget, func(a netip.AddrPort) bool {
-		_, member := m.addrs[a]
-		return member
-	})
 	if m.coord != nil || m.part != nil || m.blocked || m.leaving || !m.isCoordinator() || m.now < m.nextProbe {
 		return
 	}

@@ -108,14 +108,13 @@ func (m *Member) onFlush(msg *ctlMsg) {
 	}
 	if m.coord != nil && c != m.self {
 		m.count("coordination_preempted")
-		m.coord = nil
+		m.stopCoordinating()
 	}
 	for r := range cr {
 		m.fd.suspects[r] = true
 	}
 	m.block()
-	m.dropPart(ViewID{})
-	m.part = &participation{
+	m.becomeParticipant(&participation{
 		round:     msg.Proposal.ID,
 		proposal:  msg.Proposal.Clone(),
 		coord:     c,
@@ -123,7 +122,7 @@ func (m *Member) onFlush(msg *ctlMsg) {
 		phase:     pFlushing,
 		heard:     m.now,
 		started:   m.now,
-	}
+	})
 	// Members leaving the view no longer hold back stability (and so the
 	// drain below); members staying count again if an earlier round had
 	// left them out.
@@ -190,11 +189,10 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 		m.count("drop.flush_foreign")
 		return
 	}
-	m.coord = nil // a merge this member was coordinating is taken over
+	m.stopCoordinating() // a merge this member was coordinating is taken over
 	m.admissions = slices.DeleteFunc(m.admissions, func(a *admission) bool { return a.peer == c })
 	m.block()
-	m.dropPart(ViewID{})
-	m.part = &participation{
+	m.becomeParticipant(&participation{
 		round:    msg.Proposal.ID,
 		proposal: msg.Proposal.Clone(),
 		coord:    c,
@@ -202,7 +200,7 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 		phase:    pFlushed,
 		heard:    m.now,
 		started:  m.now,
-	}
+	})
 	m.trace(Trace{Consent: true, View: msg.Proposal})
 	m.maxLTime = max(m.maxLTime, msg.Proposal.ID.LTime)
 	m.part.reply = ctlMsg{Type: mFlushOK, Round: msg.Proposal.ID, Data: m.contribute(msg.Proposal)}
