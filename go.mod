@@ -3,6 +3,7 @@ module github.com/conclave-go/conclave
 go 1.26.0
 
 require (
+	github.com/flynn/noise v1.1.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.59.0
 	golang.org/x/net v0.62.0
@@ -10,7 +11,6 @@ require (
 )
 
 require (
-	github.com/flynn/noise v1.1.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 )
