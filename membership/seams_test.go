@@ -562,3 +562,23 @@ func TestVetoIsKeyedByIdentity(t *testing.T) {
 		t.Fatal("the first joiner never started a round")
 	}
 }
+
+func TestPartitionMergeWithParticipant(t *testing.T) {
+	g := newGroup(t)
+	for range 5 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 5", func() bool { return g.converged(upTo(5)...) })
+	a := []netip.AddrPort{transport.Addr(0), transport.Addr(1), transport.Addr(2)}
+	b := []netip.AddrPort{transport.Addr(3), transport.Addr(4)}
+	g.net.Partition(a, b)
+	g.runUntil(5*time.Second, "two views", func() bool { return g.converged(0, 1, 2) && g.converged(3, 4) })
+	g.sameEpoch(0, 1, 2)
+	g.sameEpoch(3, 4)
+	g.net.Heal()
+	g.runUntil(5*time.Second, "one view again", func() bool { return g.converged(upTo(5)...) })
+	g.sameEpoch(upTo(5)...)
+	if g.total("admissions_done") == 0 {
+		t.Fatal("the merge ran no admission")
+	}
+}
