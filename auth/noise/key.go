@@ -142,15 +142,35 @@ func GenerateKey(rand io.Reader) (*PrivateKey, error) {
 	if _, err := io.ReadFull(rand, b[:]); err != nil {
 		return nil, fmt.Errorf("noise: reading randomness: %w", err)
 	}
+	clamp(&b)
 	k, err := NewPrivateKey(b[:])
 	clear(b[:])
 	return k, err
 }
 
-// NewPrivateKey returns the private key of the 32 bytes b (copied).
+// clamp sets the bits X25519 ignores as X25519 would (RFC 7748, section 5),
+// so that each key has one form: wg genkey writes its keys so too.
+func clamp(b *[KeySize]byte) {
+	b[0] &= 248
+	b[31] &= 127
+	b[31] |= 64
+}
+
+// NewPrivateKey returns the private key of the 32 bytes b (copied). b must
+// be clamped (see RFC 7748, section 5): X25519 ignores 5 bits of a scalar,
+// and a key whose ignored bits were set would have several forms, so
+// several different files for one key.
 func NewPrivateKey(b []byte) (*PrivateKey, error) {
 	if len(b) != KeySize {
 		return nil, fmt.Errorf("noise: private key of %d bytes, want %d", len(b), KeySize)
+	}
+	var c [KeySize]byte
+	copy(c[:], b)
+	clamp(&c)
+	clamped := subtle.ConstantTimeCompare(c[:], b) == 1
+	clear(c[:])
+	if !clamped {
+		return nil, errors.New("noise: private key not in clamped form")
 	}
 	e, err := ecdh.X25519().NewPrivateKey(b)
 	if err != nil {

@@ -72,6 +72,9 @@ func TestKeyFileRefused(t *testing.T) {
 	good := string(MarshalPrivateKeyFile(k))
 	l := strings.SplitAfter(good, "\n")
 	secret := strings.TrimSuffix(strings.TrimPrefix(l[2], "CONCLAVE-NOISE-PRIVATE-KEY-1 "), "\n")
+	unclamped := k.Bytes()
+	unclamped[0] |= 1
+	unclampedText := base64.StdEncoding.EncodeToString(unclamped)
 	for _, tc := range []struct {
 		name string
 		data string
@@ -90,6 +93,7 @@ func TestKeyFileRefused(t *testing.T) {
 		{"trailing space", l[0] + l[1] + strings.TrimSuffix(l[2], "\n") + " \n", 3},
 		{"short key", l[0] + l[1] + "CONCLAVE-NOISE-PRIVATE-KEY-1 " + secret[:40] + "\n", 3},
 		{"blank line first", "\n" + good, 1},
+		{"unclamped key", l[0] + l[1] + "CONCLAVE-NOISE-PRIVATE-KEY-1 " + unclampedText + "\n", 3},
 		{"too long", good + strings.Repeat("#", 5000), 1},
 	} {
 		_, err := ParsePrivateKeyFile([]byte(tc.data))
@@ -141,6 +145,17 @@ func TestGenerateKeyDeterministic(t *testing.T) {
 	}
 	if _, err := GenerateKey(nil); err == nil {
 		t.Error("nil random source accepted")
+	}
+	ab := a.Bytes()
+	if ab[0]&7 != 0 || ab[31]&0xc0 != 0x40 {
+		t.Errorf("generated key not clamped: %x…%x", ab[0], ab[31])
+	}
+	for _, bit := range []struct{ i, mask byte }{{0, 1}, {0, 2}, {0, 4}, {31, 0x80}, {31, 0x40}} {
+		u := a.Bytes()
+		u[bit.i] ^= bit.mask
+		if _, err := NewPrivateKey(u); err == nil {
+			t.Errorf("unclamped key (byte %d ^ %#x) accepted", bit.i, bit.mask)
+		}
 	}
 	if _, err := GenerateKey(bytes.NewReader(make([]byte, 31))); err == nil {
 		t.Error("short random source accepted")

@@ -102,7 +102,7 @@ func ParsePrivateKeyFile(data []byte) (*PrivateKey, error) {
 	k, err := NewPrivateKey(b)
 	clear(b)
 	if err != nil {
-		return nil, &KeyFileError{Line: 3, Reason: "private key refused"}
+		return nil, &KeyFileError{Line: 3, Reason: strings.TrimPrefix(err.Error(), "noise: ")}
 	}
 	if !k.pub.Equal(pub) {
 		k.Zero()
