@@ -2,12 +2,15 @@ package noise
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	mrand "math/rand/v2"
 	"testing"
 
 	"github.com/conclave-go/conclave/auth"
+	fnoise "github.com/flynn/noise"
 )
 
 // seeded returns a deterministic random source for tests.
@@ -391,5 +394,47 @@ func BenchmarkHandshakeIK(b *testing.B) {
 		if _, done, err := i.Consume(m2); !done || err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestInteropAndSecret runs plain flynn/noise as the initiator (with the
+// header this package puts before message 1) against a responder of this
+// package, and recomputes the secret from the plain side's cipher states
+// and handshake hash: the secret is HKDF-SHA256(k1 ‖ k2, salt h, label),
+// not something an onlooker who knows h could compute.
+func TestInteropAndSecret(t *testing.T) {
+	ci, cr := newCred(t, 1), newCred(t, 2)
+	raw, err := fnoise.NewHandshakeState(fnoise.Config{
+		CipherSuite: suite, Random: seeded(3), Pattern: fnoise.HandshakeXX, Initiator: true, Prologue: prologueA,
+		StaticKeypair: fnoise.DHKey{Private: ci.key.Bytes(), Public: ci.key.pub[:]},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := cr.Respond(prologueA, seeded(4))
+	m1, _, _, _ := raw.WriteMessage([]byte{version, patternXX}, nil)
+	if _, _, err := r.Consume(m1); err != nil {
+		t.Fatal(err)
+	}
+	m2, _, _ := r.Create([]byte("two"))
+	p2, _, _, err := raw.ReadMessage(nil, m2)
+	if err != nil || string(p2) != "two" {
+		t.Fatalf("plain initiator reading message 2: %v", err)
+	}
+	m3, cs1, cs2, err := raw.WriteMessage(nil, []byte("three"))
+	if err != nil || cs1 == nil {
+		t.Fatal(err)
+	}
+	if p3, done, err := r.Consume(m3); err != nil || !done || string(p3) != "three" {
+		t.Fatalf("message 3: %v", err)
+	}
+	res, _ := r.Result()
+	k1, k2 := cs1.UnsafeKey(), cs2.UnsafeKey()
+	want, _ := hkdf.Key(sha256.New, append(k1[:], k2[:]...), raw.ChannelBinding(), "conclave auth noise v1 secret", 32)
+	if !bytes.Equal(res.Secret, want) || !bytes.Equal(res.Transcript, raw.ChannelBinding()) {
+		t.Error("secret or transcript differs from the plain Noise computation")
+	}
+	if res.Peer != ci.Identity() {
+		t.Errorf("peer %v", res.Peer)
 	}
 }
