@@ -75,8 +75,17 @@ type admission struct {
 // pair is the sealing of control messages between a coordinator and a
 // joiner it admitted.
 type pair struct {
-	s  *sealing
-	at time.Duration
+	s       *sealing
+	at      time.Duration // last used
+	created time.Duration
+}
+
+// freshPair reports whether this member admitted e within Timing.Merge: a
+// merge request from e then needs no new handshake (it repeats the one
+// the admission answered).
+func (m *Member) freshPair(e Endpoint) bool {
+	p := m.pairs[e]
+	return p != nil && m.now-p.created < m.cfg.Timing.Merge
 }
 
 // pairSealing builds the sealing two peers share after a handshake: a
@@ -145,6 +154,7 @@ func (m *Member) startAdmission(pm pendingMerge) {
 		m.count("admission_failed")
 		return
 	}
+	delete(m.pairs, pm.from) // the new handshake replaces what an earlier one made
 	a := &admission{peer: pm.from, nonce: nonce, hs: hs, started: m.now, progress: m.now, merge: pm}
 	m.admissions = append(m.admissions, a)
 	m.count("admissions_started")
@@ -179,6 +189,7 @@ func (m *Member) onChallenge(msg *ctlMsg) {
 		m.count("admission_failed")
 		return
 	}
+	delete(m.pairs, msg.From) // the coordinator admits this member anew
 	a := &admission{peer: msg.From, initiator: true, nonce: slices.Clone(msg.Nonce), hs: hs, started: m.now, progress: m.now}
 	m.admissions = append(m.admissions, a)
 	m.stepHandshake(a)
@@ -319,7 +330,7 @@ func (m *Member) setPair(e Endpoint, s *sealing) {
 		}
 		delete(m.pairs, oldest)
 	}
-	m.pairs[e] = &pair{s: s, at: m.now}
+	m.pairs[e] = &pair{s: s, at: m.now, created: m.now}
 }
 
 // tickAdmissions repeats handshake messages and abandons stalled attempts.

@@ -483,6 +483,9 @@ func (m *Member) openSealed(from netip.AddrPort, size int, msg *ctlMsg) {
 // that of a view both are in, the current one first, but never that of
 // the view an Install installs (its recipient does not have it yet).
 func (m *Member) sealingFor(e Endpoint, msg *ctlMsg) *sealing {
+	if msg.Type == mChallenge || msg.Type == mHandshake {
+		return nil // an admission makes the secret it would be sealed with
+	}
 	for _, s := range []*sealing{m.sealNow, m.sealPrev} {
 		if s == nil || !s.view.Has(e) || msg.Type == mInstall && s.view.ID == msg.Round {
 			continue

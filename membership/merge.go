@@ -275,7 +275,7 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 	}
 	m.debug("merge request", "from", msg.From, "members", members)
 	pm := pendingMerge{from: msg.From, id: msg.Proposal.ID, members: members, at: m.now}
-	if m.cfg.Participant != nil && m.pairs[msg.From] == nil {
+	if m.cfg.Participant != nil && !m.freshPair(msg.From) {
 		// Admission first (admission.go): nobody blocks for a
 		// requester that has not authenticated.
 		if m.identityVetoed(msg.From) {
