@@ -438,3 +438,33 @@ func TestInteropAndSecret(t *testing.T) {
 		t.Errorf("peer %v", res.Peer)
 	}
 }
+
+// TestLowOrderPeerKey: a plain flynn/noise initiator that sends a static
+// key of small order (zero) is refused.
+func TestLowOrderPeerKey(t *testing.T) {
+	cr := newCred(t, 2)
+	raw, err := fnoise.NewHandshakeState(fnoise.Config{
+		CipherSuite: suite, Random: seeded(3), Pattern: fnoise.HandshakeXX, Initiator: true, Prologue: prologueA,
+		StaticKeypair: fnoise.DHKey{Private: make([]byte, 32), Public: make([]byte, 32)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := cr.Respond(prologueA, seeded(4))
+	m1, _, _, _ := raw.WriteMessage([]byte{version, patternXX}, nil)
+	if _, _, err := r.Consume(m1); err != nil {
+		t.Fatal(err)
+	}
+	m2, _, _ := r.Create(nil)
+	if _, _, _, err := raw.ReadMessage(nil, m2); err != nil {
+		t.Fatal(err)
+	}
+	m3, _, _, err := raw.WriteMessage(nil, nil)
+	if err != nil {
+		// flynn/noise refuses to compute se with the zero key itself.
+		t.Skipf("flynn/noise refused to write: %v", err)
+	}
+	if _, _, err := r.Consume(m3); !errors.Is(err, auth.ErrMessage) || r.State() != auth.StateFailed {
+		t.Fatalf("static key of small order: %v, state %v", err, r.State())
+	}
+}
