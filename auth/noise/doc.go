@@ -31,7 +31,9 @@
 //
 // Payload protection, by message:
 //
-//	XX 1  in clear: Create refuses a payload, Consume a message with one
+//	XX 1  in clear: Create refuses a payload, Consume a message with one;
+//	      the message itself is not authenticated (a changed one is
+//	      noticed when the initiator reads the answer, and fails there)
 //	XX 2  encrypted, forward secret, from the authenticated responder, but
 //	      to an initiator not yet authenticated (anyone may ask for it)
 //	XX 3  encrypted, forward secret, both authenticated

@@ -10,18 +10,7 @@ import (
 	"strings"
 )
 
-// A private key file is exactly three lines, each ending in "\n":
-//
-//	# conclave noise private key
-//	# public key: noise:<standard base64 of the public key>
-//	CONCLAVE-NOISE-PRIVATE-KEY-1 <standard base64 of the private key>
-//
-// The first line names the file's kind; the second lets a person (and
-// keyadmin pubkey) read the public key without the secret and must match
-// the private key; the third carries the secret, its keyword holding the
-// format's version. Nothing else is accepted: no other line, no blank line,
-// no "\r", no space but the one after the keyword, no other encoding of the
-// same bytes. So parsing then marshalling gives back the exact input.
+// The lines of a private key file (see MarshalPrivateKeyFile).
 const (
 	keyFileHeader    = "# conclave noise private key"
 	keyFilePublic    = "# public key: "
@@ -46,7 +35,19 @@ func (e *KeyFileError) Error() string {
 
 func (e *KeyFileError) Unwrap() error { return ErrKeyFile }
 
-// MarshalPrivateKeyFile returns the private key file of k.
+// MarshalPrivateKeyFile returns the private key file of k. A private key
+// file is exactly three lines, each ending in "\n":
+//
+//	# conclave noise private key
+//	# public key: noise:<standard base64 of the public key>
+//	CONCLAVE-NOISE-PRIVATE-KEY-1 <standard base64 of the private key>
+//
+// The first line names the file's kind; the second lets a person (and
+// keyadmin pubkey) read the public key without the secret and must match
+// the private key; the third carries the secret, its keyword holding the
+// format's version. Nothing else is accepted: no other line, no blank line,
+// no "\r", no space but the one after the keyword, no other encoding of the
+// same bytes. So parsing then marshalling gives back the exact input.
 func MarshalPrivateKeyFile(k *PrivateKey) []byte {
 	var b bytes.Buffer
 	b.WriteString(keyFileHeader + "\n")
