@@ -42,12 +42,13 @@ func (e *KeyFileError) Unwrap() error { return ErrKeyFile }
 //	# public key: noise:<standard base64 of the public key>
 //	CONCLAVE-NOISE-PRIVATE-KEY-1 <standard base64 of the private key>
 //
-// The first line names the file's kind; the second lets a person (and
-// keyadmin pubkey) read the public key without the secret and must match
-// the private key; the third carries the secret, its keyword holding the
-// format's version. Nothing else is accepted: no other line, no blank line,
-// no "\r", no space but the one after the keyword, no other encoding of the
-// same bytes. So parsing then marshalling gives back the exact input.
+// The first line names the file's kind; the second lets a person read the
+// public key at a glance, and must match the private key; the third carries
+// the secret (32 bytes in the clamped form NewPrivateKey wants), its keyword
+// holding the format's version. Nothing else is accepted: no other line, no
+// blank line, no "\r", no space but the one after the keyword, no other
+// encoding of the same bytes. So parsing then marshalling gives back the
+// exact input.
 func MarshalPrivateKeyFile(k *PrivateKey) []byte {
 	var b bytes.Buffer
 	b.WriteString(keyFileHeader + "\n")
