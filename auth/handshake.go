@@ -89,6 +89,13 @@ type Result struct {
 // network nothing, the caller sends no reply and starts a new attempt if it
 // wants one. Errors never contain key material or payload bytes.
 //
+// Determinism: a handshake's messages, payloads and result are a function
+// of the credentials, the prologue, the bytes it read from its random
+// source and the calls made, nothing else (no clock, no global state), so
+// a simulation replays it exactly, and a caller that must outlive a forged
+// message can rebuild a dead handshake by replaying the same randomness and
+// the calls that succeeded.
+//
 // Buffers: Create does not retain payload and returns a new msg the caller
 // owns; Consume does not retain msg and returns a new payload the caller
 // owns. A Handshake is not safe for concurrent use.

@@ -468,3 +468,29 @@ func TestLowOrderPeerKey(t *testing.T) {
 		t.Fatalf("static key of small order: %v, state %v", err, r.State())
 	}
 }
+
+// TestDeterministic: the same randomness and calls give the same messages
+// and result, as package auth requires, so that a dead handshake can be
+// rebuilt by replay.
+func TestDeterministic(t *testing.T) {
+	for _, ik := range []bool{false, true} {
+		payloads := [][]byte{nil, []byte("two"), []byte("three")}
+		if ik {
+			payloads = [][]byte{[]byte("one"), []byte("two")}
+		}
+		i1, r1, _, _ := pair(t, ik)
+		m1, _ := run(t, i1, r1, payloads)
+		i2, r2, _, _ := pair(t, ik)
+		m2, _ := run(t, i2, r2, payloads)
+		for k := range m1 {
+			if !bytes.Equal(m1[k], m2[k]) {
+				t.Fatalf("ik=%v: message %d differs between two runs with the same randomness", ik, k+1)
+			}
+		}
+		a, _ := i1.Result()
+		b, _ := i2.Result()
+		if !bytes.Equal(a.Secret, b.Secret) {
+			t.Fatalf("ik=%v: secrets differ", ik)
+		}
+	}
+}
