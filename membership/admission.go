@@ -297,6 +297,17 @@ func (m *Member) admissionDone(a *admission) {
 	m.addMerge(pm)
 }
 
+// admissionProgress is when the admission with peer last made progress,
+// or zero.
+func (m *Member) admissionProgress(peer Endpoint) time.Duration {
+	for _, a := range m.admissions {
+		if a.peer == peer {
+			return a.progress
+		}
+	}
+	return 0
+}
+
 // rememberIdentity records the identity a handshake authenticated for e.
 // Only peers with a pairwise sealing need theirs kept (for the decision and
 // for vetoes): past maxPairs, the others are forgotten.

@@ -134,7 +134,10 @@ func (m *Member) tickCoordinator() {
 			m.sendPrepare()
 		}
 	case cMergeWait:
-		if m.now-c.phaseAt >= t.Merge {
+		// An admission with the absorbing coordinator that makes
+		// progress is waited for: it comes before that coordinator
+		// may take this view in.
+		if m.now-max(c.phaseAt, m.admissionProgress(c.merge.Coord)) >= t.Merge {
 			m.count("merge_timeout")
 			m.shunned.shun(c.merge.Coord.Addr, m.now, t.Merge)
 			m.debug("not absorbed in time; installing the fallback view", "absorbed_by", c.merge.ID)

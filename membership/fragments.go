@@ -1,21 +1,27 @@
 package membership
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
 )
 
-// A control message longer than MaxControlDatagram (a decision, a large
-// handshake message) travels as Fragments: the sender numbers it (ID, one
-// counter per member) and cuts it into pieces of fragmentLen bytes; the
-// receiver puts the pieces back together and handles the whole as if it
-// had come in one datagram. Only members and proven peers of a view
+// A control message longer than fragmentLen (a decision, a large
+// handshake message) travels as Fragments: the sender names it by its
+// content (ID: the first 8 bytes of its SHA-256, so that the pieces of a
+// message sent again join those of the first sending) and cuts it into
+// pieces of fragmentLen bytes, each sealed on its own when the message
+// would be; the receiver puts the pieces back together and handles the
+// whole as if it had come in one datagram, as sealed only when every
+// piece was opened by the same sealing. Only members and proven peers of a view
 // change under way may send fragments (a stranger's are dropped, counted
 // as drop.stranger.Fragment). Reassembly is bounded:
 //
-//	per sender      one message at a time; a piece of a newer message
-//	                replaces an older unfinished one
+//	per sender      maxPerSender messages at a time; a piece of another
+//	                message makes room by forgetting the sender's
+//	                oldest unfinished one
 //	all senders     at most maxReassemblies messages and maxReassembled
 //	                bytes held; past either, new messages are dropped
 //	                (drop.fragment_full)
@@ -26,6 +32,9 @@ import (
 // is stored; a piece that disagrees (another count, a duplicate index, a
 // middle piece shorter than fragmentLen) is dropped (drop.fragment).
 
+// maxPerSender bounds the messages reassembled at once from one sender.
+const maxPerSender = 4
+
 // maxReassemblies bounds the control messages being reassembled at once.
 const maxReassemblies = 2 * MaxMembers
 
@@ -34,6 +43,7 @@ const maxReassembled = 4 * maxCtlMessage
 
 type reassembly struct {
 	from   netip.AddrPort
+	auth   *sealing // what opened the pieces; nil: not sealed
 	id     uint64
 	count  uint64
 	pieces [][]byte
@@ -47,51 +57,61 @@ type reassembler struct {
 	bytes int
 }
 
-// sendLarge cuts an encoded control message into fragments for addr.
-func (m *Member) sendLarge(addr netip.AddrPort, data []byte, typ msgType) {
-	m.fragID++
+// sendLarge cuts an encoded control message into fragments for addr,
+// each sealed by s unless s is nil.
+func (m *Member) sendLarge(addr netip.AddrPort, data []byte, typ msgType, s *sealing) {
+	h := sha256.Sum256(data)
+	id := binary.BigEndian.Uint64(h[:8])
 	count := uint64((len(data) + fragmentLen - 1) / fragmentLen)
 	for i := range count {
 		chunk := data[int(i)*fragmentLen : min(len(data), int(i+1)*fragmentLen)]
-		f := ctlMsg{Type: mFragment, From: m.self, Frag: fragment{ID: m.fragID, Index: i, Count: count, Chunk: chunk}}
+		f := ctlMsg{Type: mFragment, From: m.self, Frag: fragment{ID: id, Index: i, Count: count, Chunk: chunk}}
 		b, err := f.encode(nil, m.cfg.Group)
 		if err != nil {
 			m.count("drop.unencodable." + typ.String())
 			return
 		}
-		m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: b})
+		m.sendDatagram(addr, b, s)
 	}
 	m.count("sent_fragmented." + typ.String())
 }
 
-// onFragment stores a piece, and handles the message once it is whole.
-func (m *Member) onFragment(from netip.AddrPort, msg *ctlMsg) {
+// onFragment stores a piece opened by s (nil: unsealed), and handles the
+// message once it is whole.
+func (m *Member) onFragment(from netip.AddrPort, msg *ctlMsg, s *sealing) {
 	f := msg.Frag
 	ra := &m.reassembly
 	ra.expire(m.now, m.cfg.Timing.Flush, m)
-	i := slices.IndexFunc(ra.msgs, func(r *reassembly) bool { return r.from == from })
 	var r *reassembly
-	if i >= 0 {
-		r = ra.msgs[i]
-		if r.id != f.ID {
-			if f.ID < r.id {
-				m.count("drop.fragment_old")
-				return
-			}
-			ra.remove(i)
-			r = nil
+	oldest, mine := -1, 0
+	for i, x := range ra.msgs {
+		if x.from != from {
+			continue
 		}
+		mine++
+		if x.id == f.ID && x.auth == s {
+			r = x
+		}
+		if oldest < 0 || x.start < ra.msgs[oldest].start {
+			oldest = i
+		}
+	}
+	if r == nil && mine >= maxPerSender {
+		ra.remove(oldest)
 	}
 	if r == nil {
 		if len(ra.msgs) >= maxReassemblies {
 			m.count("drop.fragment_full")
 			return
 		}
-		r = &reassembly{from: from, id: f.ID, count: f.Count, pieces: make([][]byte, f.Count), start: m.now}
+		r = &reassembly{from: from, auth: s, id: f.ID, count: f.Count, pieces: make([][]byte, f.Count), start: m.now}
 		ra.msgs = append(ra.msgs, r)
 	}
 	last := f.Index == f.Count-1
-	if f.Count != r.count || r.pieces[f.Index] != nil || !last && len(f.Chunk) != fragmentLen {
+	if r.pieces[f.Index] != nil && f.Count == r.count {
+		return // a piece of the message sent again
+	}
+	if f.Count != r.count || !last && len(f.Chunk) != fragmentLen {
 		m.count("drop.fragment")
 		return
 	}
@@ -109,12 +129,16 @@ func (m *Member) onFragment(from netip.AddrPort, msg *ctlMsg) {
 	ra.remove(slices.Index(ra.msgs, r))
 	whole := slices.Concat(r.pieces...)
 	inner, err := decodeCtl(whole, m.cfg.Group)
-	if err != nil || inner.Type == mFragment || inner.From != msg.From {
+	if err != nil || inner.Type == mFragment || inner.Type == mSealed || inner.From != msg.From {
 		m.count("drop.malformed_control")
 		return
 	}
 	m.count("reassembled")
-	m.receiveDecoded(from, len(whole), &inner)
+	if r.auth != nil {
+		m.receiveOpened(from, len(whole), &inner, r.auth)
+		return
+	}
+	m.receiveCtl(from, len(whole), &inner, false)
 }
 
 func (ra *reassembler) remove(i int) {

@@ -145,7 +145,6 @@ type Member struct {
 	pairs        map[Endpoint]*pair    // sealings with peers admitted by handshake
 	vetoedIDs    map[Identity]bool
 	vetoIDOrder  []Identity
-	fragID       uint64
 	reassembly   reassembler
 	vetoed       map[Endpoint]bool
 	vetoOrder    []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
@@ -437,17 +436,23 @@ func (m *Member) stackReceive(r int, data []byte) bool {
 func (m *Member) receiveDecoded(from netip.AddrPort, size int, msg *ctlMsg) {
 	switch msg.Type {
 	case mFragment:
-		if _, member := m.addrs[from]; !member && !m.peerAddr(from) {
-			m.count("drop.stranger.Fragment")
-			return
-		}
-		m.onFragment(from, msg)
-		m.settle()
+		m.receiveFragment(from, msg, nil)
 	case mSealed:
 		m.openSealed(from, size, msg)
 	default:
 		m.receiveCtl(from, size, msg, false)
 	}
+}
+
+// receiveFragment takes a piece of a large control message, opened by s
+// (nil: it was not sealed).
+func (m *Member) receiveFragment(from netip.AddrPort, msg *ctlMsg, s *sealing) {
+	if _, member := m.addrs[from]; !member && !m.peerAddr(from) {
+		m.count("drop.stranger.Fragment")
+		return
+	}
+	m.onFragment(from, msg, s)
+	m.settle()
 }
 
 // openSealed opens a sealed control message and handles what it carries.
@@ -465,18 +470,27 @@ func (m *Member) openSealed(from netip.AddrPort, size int, msg *ctlMsg) {
 			return
 		}
 		inner, err := decodeCtl(msg.Sealed.inner, m.cfg.Group)
-		if err != nil || inner.From != msg.From || inner.Type == mSealed || inner.Type == mFragment {
+		if err != nil || inner.From != msg.From || inner.Type == mSealed {
 			m.count("drop.malformed_control")
 			return
 		}
-		inner.pair = m.pairs[msg.From] != nil && s == m.pairs[msg.From].s
-		if inner.pair {
-			m.pairs[msg.From].at = m.now
+		if inner.Type == mFragment {
+			m.receiveFragment(from, &inner, s)
+			return
 		}
-		m.receiveCtl(from, size, &inner, true)
+		m.receiveOpened(from, size, &inner, s)
 		return
 	}
 	m.count("drop.unsealed_view")
+}
+
+// receiveOpened handles a control message that s opened.
+func (m *Member) receiveOpened(from netip.AddrPort, size int, msg *ctlMsg, s *sealing) {
+	if p := m.pairs[msg.From]; p != nil && s == p.s {
+		msg.pair = true
+		p.at = m.now
+	}
+	m.receiveCtl(from, size, msg, true)
 }
 
 // sealingFor returns the sealing a control message to e goes out under:
@@ -646,16 +660,22 @@ func (m *Member) sendCtlVia(addr netip.AddrPort, msg *ctlMsg, s *sealing) {
 		m.cfg.Logger.Error("control message not sent", "self", m.self, "type", msg.Type, "to", addr, "err", err)
 		return
 	}
+	m.count("sent." + msg.Type.String())
+	if len(data) > fragmentLen {
+		m.sendLarge(addr, data, msg.Type, s)
+		return
+	}
+	m.sendDatagram(addr, data, s)
+}
+
+// sendDatagram sends one encoded control message, sealed by s unless s is
+// nil, within the budget toward a stranger.
+func (m *Member) sendDatagram(addr netip.AddrPort, data []byte, s *sealing) {
 	if s != nil {
 		data = s.seal(m.cfg.Group, m.self, data)
 	}
 	if !m.inbound.allow(addr, len(data)) {
 		m.count("drop.amplification")
-		return
-	}
-	m.count("sent." + msg.Type.String())
-	if len(data) > MaxControlDatagram {
-		m.sendLarge(addr, data, msg.Type)
 		return
 	}
 	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: data})

@@ -15,14 +15,14 @@ import (
 // TestParticipantUnderFaults runs groups with the test participant over a
 // lossy, duplicating, reordering network, with a crash, a rekey and a
 // partition drawn from each seed, decisions delegated or not, handshake
-// messages and decisions small or in fragments: the survivors must end in one view in
-// which every member installed the same decision.
+// messages and decisions small or in fragments: the survivors must end in
+// one view in which every member installed the same decision.
 func TestParticipantUnderFaults(t *testing.T) {
 	for seed := range uint64(60) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
-			g := &group{t: t, net: transport.NewNetwork(seed, transport.Faults{Loss: 0.05, Duplicate: 0.02, Reorder: 0.05, Delay: time.Millisecond})}
-			n := 4 + rng.IntN(3)
+			g := &group{t: t, net: transport.NewNetwork(seed, transport.Faults{Loss: 0.12, Duplicate: 0.02, Reorder: 0.05, Delay: time.Millisecond})}
+			n := 3 + rng.IntN(6)
 			delegate, pad := rng.IntN(2) == 0, rng.IntN(2)*(50<<10)
 			g.configure = func(_ int, p *membershiptest.Participant, _ *membership.Config) {
 				p.Delegate, p.HandshakePad, p.PartPad = delegate, pad, pad
