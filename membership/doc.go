@@ -100,9 +100,10 @@
 // refuses what decoding would, and a participant's decision out of
 // bounds fails the round (counted as decide_oversize, logged as a
 // warning) instead of being sent. A control datagram is at most
-// MaxControlDatagram (40 KiB); a control message longer than that (a
-// decision, a large handshake message) goes in fragments of 32 KiB and
-// is at most MaxDecision plus 64 KiB (fragments.go).
+// MaxControlDatagram (40 KiB); a control message longer than 32 KiB (a
+// decision, a large handshake message) goes in fragments of 32 KiB, each
+// sealed on its own, and is at most MaxDecision plus 64 KiB
+// (fragments.go).
 // The state others can make a member hold is bounded:
 //
 //	known addresses     the seeds, plus at most 512 learnt ones; a learnt

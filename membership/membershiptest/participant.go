@@ -13,6 +13,14 @@
 // A member unmasks its part, checks it against the commitment, and
 // confirms with an HMAC under the pre-shared key of the view, itself and
 // the common part, which the coordinator checks.
+//
+// One Participant serves one member; give each member its own, with the
+// same PSK and a Name of its own:
+//
+//	cfg.Participant = &membershiptest.Participant{PSK: psk, Name: "m1"}
+//
+// After a run, Epoch(id) is a fingerprint of the secret a member
+// installed with view id: every member of a view must have the same.
 package membershiptest
 
 import (
