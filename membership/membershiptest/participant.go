@@ -38,6 +38,9 @@ import (
 	"github.com/conclave-go/conclave/membership"
 )
 
+// keepReceived is how many views' decisions Received remembers.
+const keepReceived = 16
+
 // secretLen is the length of a view's secret.
 const secretLen = 32
 
@@ -72,7 +75,8 @@ type Participant struct {
 
 	pending   map[membership.ViewID][]byte // processed, not yet installed: S
 	installed map[membership.ViewID][]byte // S of each view installed
-	received  map[membership.ViewID]Received
+	received  map[membership.ViewID]Received // the last keepReceived only
+	order     []membership.ViewID
 	discarded int
 	asked     int
 	askedIn   membership.ViewID
@@ -186,6 +190,13 @@ func (p *Participant) confirmation(next membership.View, member membership.Endpo
 // Process implements membership.Participant.
 func (p *Participant) Process(next membership.View, common, own []byte) ([]byte, error) {
 	p.init()
+	if _, ok := p.received[next.ID]; !ok {
+		p.order = append(p.order, next.ID)
+		if len(p.order) > keepReceived {
+			delete(p.received, p.order[0])
+			p.order = p.order[1:]
+		}
+	}
 	p.received[next.ID] = Received{Common: bytes.Clone(common), Own: bytes.Clone(own)}
 	if p.Refuse != nil && p.Refuse(next) {
 		return nil, errors.New("membershiptest: decision refused")
@@ -279,7 +290,8 @@ func (p *Participant) Installed() []membership.ViewID {
 	return ids
 }
 
-// Received returns what Process was given for view id.
+// Received returns what Process was given for view id, among the last 16
+// views it processed.
 func (p *Participant) Received(id membership.ViewID) (Received, bool) {
 	r, ok := p.received[id]
 	return r, ok
