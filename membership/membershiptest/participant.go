@@ -73,8 +73,8 @@ type Participant struct {
 	// when RekeyDue has been asked this many times in one view.
 	RekeyEvery int
 
-	pending   map[membership.ViewID][]byte // processed, not yet installed: S
-	installed map[membership.ViewID][]byte // S of each view installed
+	pending   map[membership.ViewID][]byte   // processed, not yet installed: S
+	installed map[membership.ViewID][]byte   // S of each view installed
 	received  map[membership.ViewID]Received // the last keepReceived only
 	order     []membership.ViewID
 	discarded int
