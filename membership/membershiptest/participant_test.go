@@ -1,0 +1,104 @@
+package membershiptest
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+
+	"github.com/conclave-go/conclave/membership"
+)
+
+func ep(i int) membership.Endpoint {
+	return membership.Endpoint{Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(7000+i)), Inc: uint32(i)}
+}
+
+func pair(t *testing.T, nonce []byte) (j, c membership.Handshake) {
+	pj := &Participant{PSK: []byte("k"), Name: "joiner"}
+	pc := &Participant{PSK: []byte("k"), Name: "coord"}
+	pj.Start(ep(1))
+	pc.Start(ep(0))
+	j, _ = pj.Handshake(true, ep(1), ep(0), nonce)
+	c, _ = pc.Handshake(false, ep(0), ep(1), nonce)
+	return j, c
+}
+
+func TestHandshakeThreeMessages(t *testing.T) {
+	j, c := pair(t, []byte("nonce one"))
+	m1, done, err := j.Create()
+	if err != nil || done {
+		t.Fatal(done, err)
+	}
+	if done, err := c.Consume(m1); err != nil || done {
+		t.Fatal(done, err)
+	}
+	m2, done, err := c.Create()
+	if err != nil || done {
+		t.Fatal(done, err)
+	}
+	if done, err := j.Consume(m2); err != nil || done {
+		t.Fatal(done, err)
+	}
+	m3, done, err := j.Create()
+	if err != nil || !done {
+		t.Fatal(done, err)
+	}
+	if done, err := c.Consume(m3); err != nil || !done {
+		t.Fatal(done, err)
+	}
+	idJ, sJ := j.Result()
+	idC, sC := c.Result()
+	if idJ.Name != "coord" || idC.Name != "joiner" || len(sJ) < 32 || !bytes.Equal(sJ, sC) {
+		t.Fatalf("identities %v %v, secrets equal %v", idJ, idC, bytes.Equal(sJ, sC))
+	}
+}
+
+// TestHandshakeBindsNonce replays the messages of one attempt into another
+// with a different nonce: the answer to the replayed first message fails.
+func TestHandshakeBindsNonce(t *testing.T) {
+	j1, _ := pair(t, []byte("nonce one"))
+	m1, _, _ := j1.Create()
+	j2, c2 := pair(t, []byte("nonce two"))
+	j2.Create()
+	c2.Consume(m1) // the old attempt's first message
+	m2, _, _ := c2.Create()
+	if _, err := j2.Consume(m2); err == nil {
+		t.Fatal("an answer built on another attempt's message was accepted")
+	}
+}
+
+func TestDecisionEachMemberItsPart(t *testing.T) {
+	next := membership.View{ID: membership.ViewID{LTime: 3, Coord: ep(0)}, Members: []membership.Endpoint{ep(0), ep(1), ep(2)}}
+	ps := make([]*Participant, 3)
+	for i := range ps {
+		ps[i] = &Participant{PSK: []byte("k"), Name: "m"}
+		ps[i].Start(ep(i))
+	}
+	d, err := ps[0].Decide(membership.View{}, next, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		conf, err := p.Process(next, d.Common, d.Parts[ep(i)])
+		if err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+		if err := ps[0].Verify(next, d.Common, ep(i), conf); err != nil {
+			t.Fatalf("member %d's confirmation: %v", i, err)
+		}
+		if _, err := p.Install(next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e0, _ := ps[0].Epoch(next.ID)
+	for i, p := range ps {
+		if e, ok := p.Epoch(next.ID); !ok || e != e0 {
+			t.Fatalf("member %d installed another secret", i)
+		}
+	}
+	// Another member's part does not open.
+	q := &Participant{PSK: []byte("k")}
+	q.Start(ep(1))
+	if _, err := q.Process(next, d.Common, d.Parts[ep(2)]); err == nil {
+		t.Fatal("member 1 processed member 2's part")
+	}
+}
