@@ -27,6 +27,7 @@ type simOptions struct {
 	faults    string
 	total     bool
 	attackers bool
+	part      bool
 	trace     bool
 	json      bool
 }
@@ -75,6 +76,18 @@ per NAK interval. A forgery in a member's name at a sequence number that
 member may still use is left out: before authentication exists that is
 something the member could do itself.
 
+With --participant every member has the test participant of
+membership/membershiptest: joiners are admitted by a three-message
+handshake under a pre-shared key, every view change prepares a decision
+(a toy key agreement, in fragments at some seeds, decided by a member the
+coordinator delegates to at others) that every member of the next view
+processes and confirms before any installs it, control messages travel
+under each view's MAC, and during the active phase the group rekeys when a
+view has lasted 150ms. The checker then also checks that every member
+installed each view with a decision, the same at every member of the view,
+and that every member of a view confirmed its decision before the first
+installed it.
+
 The checker holds every member's events to virtual synchrony: a view id
 names the same members everywhere; each member installs views in
 increasing order; every member of a view agreed to it (so a crashed or
@@ -95,7 +108,8 @@ exit status is 0 only if V is 0. Progress goes to stderr every second.`,
 		Example: `  conclave sim --seeds 500 --faults loss,dup,reorder,delay
   conclave sim --seeds 1000 --members 5 --faults all
   conclave sim --seeds 1 --seed-start 42 --members 5 --faults all --trace
-  conclave sim --seeds 300 --members 4 --faults all --attackers`,
+  conclave sim --seeds 300 --members 4 --faults all --attackers
+  conclave sim --seeds 300 --members 5 --faults all --participant`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -109,6 +123,7 @@ exit status is 0 only if V is 0. Progress goes to stderr every second.`,
 	f.StringVar(&o.faults, "faults", "", "faults: a list of "+strings.Join(sim.FaultNames(), ", ")+" (default none)")
 	f.BoolVar(&o.total, "total", false, "run the total order stack and check total order")
 	f.BoolVar(&o.attackers, "attackers", false, "attack every seed with hostile datagrams and check what they must not achieve")
+	f.BoolVar(&o.part, "participant", false, "give every member the test participant (handshakes, decisions, sealed control messages, rekeys) and check the decisions")
 	f.BoolVar(&o.trace, "trace", false, "print everything that happens in the seed (with --seeds 1)")
 	f.BoolVar(&o.json, "json", false, "print one JSON document instead of text")
 	return cmd
@@ -140,7 +155,7 @@ func runSim(stdout, stderr io.Writer, o simOptions) error {
 	if err != nil {
 		return err
 	}
-	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers}
+	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers, Participant: o.part}
 	if err := base.Validate(); err != nil {
 		return err
 	}
@@ -228,12 +243,14 @@ func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, result
 			printSimFailure(stdout, &results[0].res)
 		}
 		var virtual, slowest time.Duration
-		var delivered, views, crashes, restarts, joins, leaves, partitions int
+		var delivered, views, decided, rekeys, crashes, restarts, joins, leaves, partitions int
 		for _, out := range results {
 			r := &out.res
 			virtual += r.VirtualTime
 			delivered += r.Delivered
 			views += r.Views
+			decided += r.Decided
+			rekeys += r.Rekeys
 			crashes += r.Crashes
 			restarts += r.Restarts
 			joins += r.Joins
@@ -242,6 +259,9 @@ func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, result
 			slowest = max(slowest, r.Converged)
 		}
 		fmt.Fprintf(stderr, "sim: %d seeds in %s: %d deliveries, %d views, %s of virtual time\n", len(results), elapsed.Round(time.Millisecond), delivered, views, virtual.Round(time.Millisecond))
+		if o.part {
+			fmt.Fprintf(stderr, "sim: %d views installed with a decision, checked at every member; %d rekey rounds\n", decided, rekeys)
+		}
 		if faults.Membership() {
 			fmt.Fprintf(stderr, "sim: %d crashes (%d restarted), %d joins, %d leaves, %d partitions; slowest convergence %s\n", crashes, restarts, joins, leaves, partitions, slowest.Round(time.Millisecond))
 		}
@@ -283,22 +303,26 @@ func simReplay(cfg sim.Config) string {
 	if cfg.Attackers {
 		flags += " --attackers"
 	}
+	if cfg.Participant {
+		flags += " --participant"
+	}
 	return fmt.Sprintf("conclave sim --seeds 1 --seed-start %d --members %d --messages %d --faults %s%s",
 		cfg.Seed, cfg.Members, cfg.Messages, faults, flags)
 }
 
 // simJSON is the --json output.
 type simJSON struct {
-	Seeds      int          `json:"seeds"`
-	SeedStart  uint64       `json:"seed_start"`
-	Members    int          `json:"members"`
-	Messages   int          `json:"messages"`
-	Faults     string       `json:"faults"`
-	Total      bool         `json:"total"`
-	Attackers  bool         `json:"attackers"`
-	Violations int          `json:"violations"` // seeds that failed
-	ElapsedMS  int64        `json:"elapsed_ms"`
-	Results    []simSeedOut `json:"results"`
+	Seeds       int          `json:"seeds"`
+	SeedStart   uint64       `json:"seed_start"`
+	Members     int          `json:"members"`
+	Messages    int          `json:"messages"`
+	Faults      string       `json:"faults"`
+	Total       bool         `json:"total"`
+	Attackers   bool         `json:"attackers"`
+	Participant bool         `json:"participant"`
+	Violations  int          `json:"violations"` // seeds that failed
+	ElapsedMS   int64        `json:"elapsed_ms"`
+	Results     []simSeedOut `json:"results"`
 }
 
 type simSeedOut struct {
@@ -313,6 +337,8 @@ type simSeedOut struct {
 	FormedMS      float64  `json:"formed_ms"`
 	ConvergedMS   float64  `json:"converged_ms"`
 	Views         int      `json:"views"`
+	Decided       int      `json:"decided,omitempty"` // with --participant
+	Rekeys        int      `json:"rekeys,omitempty"`  // with --participant
 	Crashes       int      `json:"crashes"`
 	Restarts      int      `json:"restarts"`
 	Joins         int      `json:"joins"`
@@ -324,16 +350,17 @@ type simSeedOut struct {
 
 func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOutcome, failed int, elapsed time.Duration) error {
 	doc := simJSON{
-		Seeds:      o.seeds,
-		SeedStart:  o.seedStart,
-		Members:    o.members,
-		Messages:   o.messages,
-		Faults:     faults.String(),
-		Total:      o.total,
-		Attackers:  o.attackers,
-		Violations: failed,
-		ElapsedMS:  elapsed.Milliseconds(),
-		Results:    make([]simSeedOut, 0, len(results)),
+		Seeds:       o.seeds,
+		SeedStart:   o.seedStart,
+		Members:     o.members,
+		Messages:    o.messages,
+		Faults:      faults.String(),
+		Total:       o.total,
+		Attackers:   o.attackers,
+		Participant: o.part,
+		Violations:  failed,
+		ElapsedMS:   elapsed.Milliseconds(),
+		Results:     make([]simSeedOut, 0, len(results)),
 	}
 	for _, out := range results {
 		r := &out.res
@@ -349,6 +376,8 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 			FormedMS:      ms(r.Formed),
 			ConvergedMS:   ms(r.Converged),
 			Views:         r.Views,
+			Decided:       r.Decided,
+			Rekeys:        r.Rekeys,
 			Crashes:       r.Crashes,
 			Restarts:      r.Restarts,
 			Joins:         r.Joins,

@@ -191,3 +191,37 @@ func TestSimAttackers(t *testing.T) {
 		t.Fatalf("err = %v, help:\n%s", err, help)
 	}
 }
+
+// TestSimParticipant runs seeds with the test participant: every view is
+// installed with a decision the checker checked, the group rekeys, and a
+// failing seed's replay keeps the flag.
+func TestSimParticipant(t *testing.T) {
+	stdout, _, err := execSim(t, "sim", "--seeds", "3", "--messages", "20", "--faults", "loss,dup", "--participant", "--json")
+	if err != nil {
+		t.Fatalf("err = %v, stdout:\n%s", err, stdout)
+	}
+	var doc simJSON
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v in %s", err, stdout)
+	}
+	if !doc.Participant || doc.Violations != 0 || len(doc.Results) != 3 {
+		t.Fatalf("%+v", doc)
+	}
+	rekeys := 0
+	for _, r := range doc.Results {
+		if r.Decided == 0 || r.Decided != r.Views {
+			t.Errorf("seed %d: %d of %d views checked for their decision", r.Seed, r.Decided, r.Views)
+		}
+		rekeys += r.Rekeys
+	}
+	if rekeys == 0 {
+		t.Error("no rekey round")
+	}
+	if got := simReplay(sim.Config{Seed: 4, Members: 3, Messages: 20, Participant: true}); !strings.HasSuffix(got, " --participant") {
+		t.Errorf("replay %q lacks --participant", got)
+	}
+	_, stderr, err := execSim(t, "sim", "--seeds", "1", "--messages", "10", "--participant")
+	if err != nil || !strings.Contains(stderr, "installed with a decision") {
+		t.Errorf("err %v; stderr lacks the decisions' summary:\n%s", err, stderr)
+	}
+}

@@ -32,6 +32,10 @@ const MaxViolations = 20
 //     increasing id order; every member listed agreed to the view first
 //     (Consent), so that a crashed or departed process can only be listed
 //     in views it agreed to before it went;
+//   - with participants (Participant), the view's decision: the member
+//     installed the view with one, the same as every other member that
+//     installs it, and every member of the view confirmed it before the
+//     first installed it;
 //   - nothing follows a member's EventLeft, and only a member that called
 //     Leave leaves.
 //
@@ -69,6 +73,8 @@ type procCheck struct {
 	leaving bool // called Leave
 	left    bool // EventLeft
 	crashed bool
+	// decisions is its participant's record, with a participant.
+	decisions Decisions
 }
 
 // install is one member's stay in one view.
@@ -91,6 +97,11 @@ type viewRecord struct {
 	// it, or sent during the view change before it.
 	out      map[ID][]int
 	installs []*install
+	// With participants: the fingerprint of the decision the first
+	// member to install the view installed it with, and that member.
+	decided  bool
+	decision uint64
+	decider  int
 }
 
 // stream is what a sender sent on one stream, by index.
@@ -277,6 +288,7 @@ func (c *Checker) install(p int, v membership.View) {
 		}
 		pc.cur.next = rec
 	}
+	c.checkDecision(p, rec)
 	ins := &install{proc: p, view: rec}
 	rec.installs = append(rec.installs, ins)
 	pc.cur = ins

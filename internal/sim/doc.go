@@ -44,6 +44,16 @@
 // them eventually. Without membership faults, every message must also reach
 // every member.
 //
+// With Config.Participant every member has membershiptest's participant
+// (participant.go): joiners are admitted by handshake, every view change
+// prepares a decision that every member of the next view processes and
+// confirms before any installs it, control messages travel sealed, and the
+// group rekeys during the active phase. Its secrets come from the seed, so
+// runs stay reproducible. The Checker then also holds every installation
+// to the participants' records (Decisions): a view is installed with a
+// decision, the same at every member, that every member of the view
+// confirmed first.
+//
 // With Config.Attackers an adversary (adversary.go) attacks every phase
 // but the drain with datagrams from internal/hostile: in members' names,
 // from strangers' addresses (some of which read what members send them

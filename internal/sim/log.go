@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/conclave-go/conclave/membership"
@@ -75,3 +77,27 @@ func (r *run) logEnd() {
 		r.logf("violation: %s", v)
 	}
 }
+
+// protocolLog is a member's Logger in the run log: the membership
+// protocol's own account of its decisions (suspicions, rounds started and
+// why, timeouts, merges), each line stamped like the others.
+type protocolLog struct {
+	r *run
+	p int
+}
+
+func (h *protocolLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *protocolLog) Handle(_ context.Context, rec slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "m%d: %s", h.p, rec.Message)
+	rec.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	h.r.logf("%s", b.String())
+	return nil
+}
+
+func (h *protocolLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *protocolLog) WithGroup(string) slog.Handler      { return h }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +57,10 @@ const Settle = 200 * time.Millisecond // twice Timing.Suspect
 // round; it also sends one message to each other member.
 const FinalCasts = 5
 
+// RekeyInterval is how long, with Config.Participant, the participants let
+// a view last during the active phase before they ask for a rekey round.
+const RekeyInterval = 150 * time.Millisecond
+
 // maxBacklog is the member backlog above which the workload waits, as a
 // real application would when its sends block.
 const maxBacklog = 256
@@ -77,6 +83,12 @@ type Config struct {
 	// from strangers and in members' names, replays, and the checks of
 	// what they must not achieve (see adversary.go).
 	Attackers bool
+	// Participant gives every member membershiptest's participant:
+	// admission by handshake, a decision (a toy key agreement) prepared,
+	// confirmed and installed in every view change, control messages
+	// under each view's MAC, and rekey rounds during the active phase;
+	// the Checker then also checks the decisions (Decisions).
+	Participant bool
 
 	Step   time.Duration // virtual clock step; DefaultStep when zero
 	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
@@ -153,8 +165,13 @@ type Result struct {
 	// the same.
 	Trace   uint64
 	Net     transport.NetStats
-	Drops   uint64   // the members' drop counters, summed
-	Attacks int      // hostile datagrams the adversary sent
+	Drops   uint64 // the members' drop counters, summed
+	Attacks int    // hostile datagrams the adversary sent
+	// With Config.Participant: Decided counts the views whose decision
+	// the Checker checked (every view installed, when all is well), and
+	// Rekeys the rekey rounds the coordinators started.
+	Decided int
+	Rekeys  int
 	Members []Member // each process's state at the end, by number
 }
 
@@ -235,6 +252,7 @@ func (p phase) String() string {
 // proc is one simulated process: a member and what the run drives it with.
 type proc struct {
 	m       *membership.Member
+	part    *participant // with Config.Participant
 	self    membership.Endpoint
 	state   State
 	leaving bool // called Leave
@@ -274,6 +292,10 @@ type run struct {
 	draining  bool
 	churn     churn
 	adv       *adversary // nil unless Config.Attackers
+	// rekeyEvery is the participants' RekeyEvery: rekey rounds during
+	// the active phase only, so that the group can settle before and
+	// after it.
+	rekeyEvery int
 }
 
 // Independent streams of randomness derived from the seed.
@@ -283,6 +305,8 @@ const (
 	streamWorkload
 	streamFaults
 	streamAttack
+	streamParticipant
+	streamCookies
 )
 
 func newRun(cfg Config, log io.Writer) *run {
@@ -345,6 +369,7 @@ func (r *run) advance() {
 		if r.settled() {
 			r.res.Formed = r.stable
 			r.enter(phaseActive, "formed %s", r.viewOf(0))
+			r.rekeys(int(RekeyInterval / r.cfg.Step))
 			r.activeEnd = r.now + r.cfg.Active
 			for p := range r.procs {
 				r.procs[p].ops = workload(r.work, r.cfg.Messages, r.cfg.Sends, r.now, r.activeEnd)
@@ -357,6 +382,7 @@ func (r *run) advance() {
 	case phaseActive:
 		if r.now >= r.activeEnd {
 			r.enter(phaseQuiet, "membership faults stop")
+			r.rekeys(0)
 			r.calm()
 		}
 	case phaseQuiet:
@@ -401,7 +427,7 @@ func (r *run) start(addr netip.AddrPort, initial bool) int {
 	r.byAddr[addr] = p
 	r.byEnd[self] = p
 	r.checker.Start(p, self)
-	m, err := membership.New(membership.Config{
+	mc := membership.Config{
 		Self:   self,
 		Group:  group,
 		Seeds:  r.seeds,
@@ -409,7 +435,17 @@ func (r *run) start(addr netip.AddrPort, initial bool) int {
 		Seed:   mix(r.cfg.Seed, streamMembers, uint64(p)),
 		Timing: Timing,
 		Trace:  func(t membership.Trace) { r.traced(p, t) },
-	})
+	}
+	if r.log != nil {
+		mc.Logger = slog.New(&protocolLog{r: r, p: p})
+	}
+	if r.cfg.Participant {
+		pr.part = r.newParticipant(p, self)
+		r.checker.Participant(p, pr.part)
+		mc.Participant = pr.part
+		mc.Rand = seeded(mix(r.cfg.Seed, streamCookies, uint64(p)))
+	}
+	m, err := membership.New(mc)
 	if err != nil {
 		r.err = err
 		pr.state = StateCrashed
@@ -558,7 +594,9 @@ func (r *run) guard(p, in int, from netip.AddrPort, data []byte) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			r.checker.violate("panic: member %d in %s at %v: %v", p, inputNames[in], r.now, v)
-			r.logf("m%d panicked in %s: %v", p, inputNames[in], v)
+			if r.log != nil {
+				r.logf("m%d panicked in %s: %v\n%s", p, inputNames[in], v, debug.Stack())
+			}
 			pr.state = StateCrashed
 			r.net.Detach(pr.self.Addr)
 			r.checker.Crashed(p)
@@ -765,6 +803,7 @@ func (r *run) result() Result {
 	res.VirtualTime = r.now
 	res.Net = r.net.Stats()
 	res.Views = len(r.checker.viewList)
+	res.Decided = r.checker.Decided()
 	for _, pr := range r.procs {
 		m := Member{Endpoint: pr.self, State: pr.state}
 		if pr.m != nil {
@@ -774,6 +813,9 @@ func (r *run) result() Result {
 			for _, c := range m.Counters {
 				if strings.HasPrefix(c.Name, "drop") {
 					res.Drops += c.Value
+				}
+				if c.Layer == "membership" && c.Name == "rekey_rounds" {
+					res.Rekeys += int(c.Value)
 				}
 			}
 		}

@@ -71,6 +71,12 @@ func TestRunIsDeterministic(t *testing.T) {
 			}
 		})
 	}
+	// With the participant, whose secrets and nonces come from the seed.
+	cfg := config(7, everyFault)
+	cfg.Participant = true
+	if a, b := mustRun(t, cfg), mustRun(t, cfg); !reflect.DeepEqual(a, b) {
+		t.Fatalf("the same seed with the participant gave different results:\n%+v\n%+v", a, b)
+	}
 	// The trace covers the network too: the same workload on another
 	// network gives another trace.
 	a := mustRun(t, config(7, networkFaults))
