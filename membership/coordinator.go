@@ -116,6 +116,9 @@ func (m *Member) tickCoordinator() {
 		}
 		if m.now-c.sentAt >= t.Retry {
 			m.sendSync(func(e Endpoint) bool { return !c.synced[e] })
+			if c.decision != nil {
+				m.sendPrepare()
+			}
 		}
 	case cDecide:
 		if c.decider != m.self && !c.decider.IsZero() && m.now-max(c.phaseAt, c.progress[c.decider]) >= t.Flush {
@@ -354,6 +357,58 @@ func (m *Member) beginSync() {
 	}
 	c.phase, c.phaseAt = cSync, m.now
 	m.sendSync(func(e Endpoint) bool { return !c.synced[e] })
+	m.prepareEarly()
+}
+
+// prepareEarly decides, when this member is the decider and the round
+// does not flush this view into another, as soon as every member has
+// flushed and contributed, and sends the decision beside the cut: the
+// members process it while they reach the cut, which saves the prepare
+// step its own round trip. A hold or a failure is left to cDecide.
+func (m *Member) prepareEarly() {
+	c := m.coord
+	P := m.cfg.Participant
+	if P == nil || c.merge.ID != (ViewID{}) {
+		return
+	}
+	if d := P.Decider(m.view.Clone(), c.proposal.Clone()); d != m.self {
+		if c.proposal.Has(d) {
+			c.decider = d
+		}
+		return
+	}
+	c.decider = m.self
+	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), m.contributions(), m.joinerIdentities())
+	if err != nil {
+		return
+	}
+	if err := checkDecision(d, c.proposal); err != nil {
+		m.count("decide_oversize")
+		m.cfg.Logger.Warn("view change aborted: the participant's decision is out of bounds",
+			"self", m.self, "view", c.proposal.ID, "size", d.Size(), "err", err)
+		m.abortRound()
+		return
+	}
+	c.decision = &d
+	m.sendPrepare()
+}
+
+func (m *Member) contributions() map[Endpoint][]byte {
+	c := m.coord
+	out := make(map[Endpoint][]byte, len(c.replies))
+	for e, r := range c.replies {
+		out[e] = r.Data
+	}
+	return out
+}
+
+func (m *Member) joinerIdentities() map[Endpoint]Identity {
+	c := m.coord
+	out := make(map[Endpoint]Identity, len(c.joiners))
+	for _, e := range c.joiners {
+		out[e] = m.identities[e]
+	}
+	return out
 }
 
 // sendSync sends the cut to the survivors to for which holds.
@@ -412,6 +467,13 @@ func (m *Member) decide() {
 		m.finishRound()
 		return
 	}
+	if c.decision != nil {
+		// Decided early (prepareEarly): wait for the confirmations.
+		c.phase, c.phaseAt = cPrepare, m.now
+		clear(c.progress)
+		m.finishIfConfirmed()
+		return
+	}
 	if m.now-c.phaseAt >= m.cfg.Timing.Stuck/2 {
 		m.count("decide_deadline")
 		m.debug("no decision in time", "round", c.proposal.ID)
@@ -424,10 +486,7 @@ func (m *Member) decide() {
 			c.decider = m.self
 		}
 	}
-	contributions := make(map[Endpoint][]byte, len(c.replies))
-	for e, r := range c.replies {
-		contributions[e] = r.Data
-	}
+	contributions := m.contributions()
 	if c.decider != m.self {
 		if m.now-c.sentAt >= m.cfg.Timing.Retry || c.sentAt < c.phaseAt {
 			c.sentAt = m.now
@@ -441,11 +500,7 @@ func (m *Member) decide() {
 		}
 		return
 	}
-	joiners := make(map[Endpoint]Identity, len(c.joiners))
-	for _, e := range c.joiners {
-		joiners[e] = m.identities[e]
-	}
-	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), contributions, joiners)
+	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), contributions, m.joinerIdentities())
 	switch {
 	case errors.Is(err, ErrHold):
 		m.count("decide_held")
@@ -506,7 +561,7 @@ func (m *Member) sendPrepare() {
 
 func (m *Member) onConfirm(msg *ctlMsg) {
 	c := m.coord
-	if c == nil || c.phase != cPrepare || msg.Round != c.proposal.ID || !c.proposal.Has(msg.From) || c.confirmed[msg.From] {
+	if c == nil || c.decision == nil || msg.Round != c.proposal.ID || !c.proposal.Has(msg.From) || c.confirmed[msg.From] {
 		return
 	}
 	if err := m.cfg.Participant.Verify(c.proposal.Clone(), c.decision.Common, msg.From, msg.Data); err != nil {
@@ -516,6 +571,16 @@ func (m *Member) onConfirm(msg *ctlMsg) {
 		return
 	}
 	c.confirmed[msg.From] = true
+	m.finishIfConfirmed()
+}
+
+// finishIfConfirmed installs once every member has confirmed, in the
+// prepare phase (confirmations that come during the sync are kept).
+func (m *Member) finishIfConfirmed() {
+	c := m.coord
+	if c.phase != cPrepare {
+		return
+	}
 	for _, e := range c.proposal.Members {
 		if !c.confirmed[e] {
 			return
@@ -532,7 +597,7 @@ func (m *Member) onRefuse(msg *ctlMsg) {
 		return
 	}
 	switch {
-	case c.phase == cDecide && msg.From == c.decider, c.phase == cPrepare && c.proposal.Has(msg.From):
+	case c.phase == cDecide && msg.From == c.decider && c.decision == nil, c.decision != nil && c.proposal.Has(msg.From):
 		m.count("members_refused")
 		m.leaveOut(msg.From)
 	}

@@ -395,7 +395,7 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 		m.count("drop.not_member")
 		return
 	}
-	if m.part != nil && m.part.phase == m.lastPhase() {
+	if m.waitsForInstall() {
 		// A datagram of the view this member is waiting to install means
 		// its coordinator installed it, which it does only once every
 		// member has reached the cut (and, with a participant, confirmed

@@ -23,14 +23,12 @@ import (
 //
 // A joiner (a member of another view, or alone) only consents: it answers
 // Flush with FlushOK and waits in pFlushed for Install. With a participant,
-// every member of the next view (joiners too) then waits for the decision:
-//
-//	pSynced (pFlushed for a joiner) ──Prepare──▶ pPrepared ──Install──▶ (next view)
-//	                   Process: Confirm sent, or Refuse
-//
-// A member that is the decider answers the coordinator's DecideReq in
-// pSynced (pFlushed) too. Whoever makes no progress for Timing.Stuck goes
-// on alone.
+// every member of the next view (joiners too) also processes the decision
+// when its Prepare comes (beside Sync, or after it), at any phase from
+// pFlushed on, and answers Confirm (or Refuse); it waits for Install
+// once both synced (pFlushed for a joiner) and prepared. A member that is
+// the decider answers the coordinator's DecideReq in pSynced (pFlushed)
+// too. Whoever makes no progress for Timing.Stuck goes on alone.
 type partPhase uint8
 
 const (
@@ -38,11 +36,10 @@ const (
 	pFlushed
 	pSyncing
 	pSynced
-	pPrepared
 )
 
 func (p partPhase) String() string {
-	return [...]string{"flushing", "flushed", "syncing", "synced", "prepared"}[p]
+	return [...]string{"flushing", "flushed", "syncing", "synced"}[p]
 }
 
 type participation struct {
@@ -58,19 +55,22 @@ type participation struct {
 	started   time.Duration
 	reply     ctlMsg  // the last reply, repeated when asked again
 	prepared  bool    // the participant processed this round's decision
+	confirm   ctlMsg  // the answer to Prepare (Confirm or Refuse), repeated when asked again
 	decision  *ctlMsg // as decider: the Decision sent, repeated when asked again
 }
 
-// lastPhase is the phase in which a member waits for Install: with a
-// participant, once it confirmed the decision; without, once synced.
-func (m *Member) lastPhase() partPhase {
-	if m.cfg.Participant != nil {
-		return pPrepared
+// waitsForInstall reports whether this member has done its part in the
+// round and waits for Install: synced (flushed, for a joiner) and, with a
+// participant, prepared.
+func (m *Member) waitsForInstall() bool {
+	p := m.part
+	if p == nil || m.cfg.Participant != nil && !p.prepared {
+		return false
 	}
-	if m.part != nil && m.part.joiner {
-		return pFlushed
+	if p.joiner {
+		return p.phase == pFlushed
 	}
-	return pSynced
+	return p.phase == pSynced
 }
 
 func (m *Member) onFlush(msg *ctlMsg) {
@@ -374,7 +374,7 @@ func (m *Member) onInstall(msg *ctlMsg) {
 	if p == nil || msg.Round != p.round || msg.From != p.coord {
 		return
 	}
-	if p.phase != m.lastPhase() {
+	if !m.waitsForInstall() {
 		return
 	}
 	m.sendCtl(msg.From, &ctlMsg{Type: mInstallAck, Round: msg.Round})
@@ -410,10 +410,11 @@ func (m *Member) onPrepare(msg *ctlMsg) {
 	}
 	p.heard = m.now
 	switch {
-	case p.phase == pPrepared || p.reply.Type == mRefuse:
-		m.repeatReply()
+	case p.confirm.Type != 0:
+		cp := p.confirm
+		m.sendCtl(p.coord, &cp)
 		return
-	case p.joiner && p.phase != pFlushed, !p.joiner && p.phase != pSynced:
+	case p.phase == pFlushing:
 		return
 	}
 	conf, err := P.Process(p.proposal.Clone(), msg.Data, msg.Own)
@@ -423,13 +424,15 @@ func (m *Member) onPrepare(msg *ctlMsg) {
 	if err != nil {
 		m.count("decisions_refused")
 		m.debug("decision refused", "round", p.round, "err", err)
-		p.reply = ctlMsg{Type: mRefuse, Round: p.round}
-		m.repeatReply()
+		p.confirm = ctlMsg{Type: mRefuse, Round: p.round}
+		cp := p.confirm
+		m.sendCtl(p.coord, &cp)
 		return
 	}
-	p.prepared, p.phase = true, pPrepared
-	p.reply = ctlMsg{Type: mConfirm, Round: p.round, Data: conf}
-	m.repeatReply()
+	p.prepared = true
+	p.confirm = ctlMsg{Type: mConfirm, Round: p.round, Data: conf}
+	cp := p.confirm
+	m.sendCtl(p.coord, &cp)
 }
 
 // onDecideReq decides the round's proposal, as the decider the
