@@ -139,3 +139,31 @@ func (s *sealing) open(from Endpoint, sm *sealed) (ok bool, reason string) {
 	}
 	return true, ""
 }
+
+// ControlType names the type of the control message a datagram of group
+// carries ("Flush", "Prepare"…), looking inside a sealed envelope, whose
+// message travels in clear and is only authenticated: for traces and
+// tests. ok is false for a datagram that is not a control datagram of
+// group. It checks no tag and parses no more than the headers.
+func ControlType(data []byte, group uint64) (name string, ok bool) {
+	r := wire.NewReader(data)
+	if r.Byte() != Magic || r.Uint64() != group {
+		return "", false
+	}
+	t := msgType(r.Byte())
+	if t == mSealed {
+		readEndpoint(&r)
+		r.Uint64()
+		r.UvarintMax(MaxMembers - 1)
+		r.Uvarint()
+		inner := r.Bytes(int(r.UvarintMax(maxCtlMessage)))
+		if r.Err() != nil {
+			return "", false
+		}
+		return ControlType(inner, group)
+	}
+	if r.Err() != nil || t.String() == "Unknown" {
+		return "", false
+	}
+	return t.String(), true
+}

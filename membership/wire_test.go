@@ -243,3 +243,22 @@ func TestLargestControlDatagrams(t *testing.T) {
 	}
 	t.Logf("largest control datagram: %d bytes", largest)
 }
+
+func TestControlTypeLooksInsideSealed(t *testing.T) {
+	a := Endpoint{Addr: netip.MustParseAddrPort("127.0.0.1:7000"), Inc: 1}
+	v := View{ID: ViewID{LTime: 9, Coord: a}, Members: []Endpoint{a}}
+	inner, _ := (&ctlMsg{Type: mPrepare, From: a, Round: v.ID, Data: []byte("c")}).encode(nil, 5)
+	if name, ok := ControlType(inner, 5); !ok || name != "Prepare" {
+		t.Fatalf("plain: %q %v", name, ok)
+	}
+	sealed := newSealing(v, 0, macParticipant{key: "k"}.Authenticator(v, 0)).seal(5, a, inner)
+	if name, ok := ControlType(sealed, 5); !ok || name != "Prepare" {
+		t.Fatalf("sealed: %q %v", name, ok)
+	}
+	if _, ok := ControlType(sealed, 6); ok {
+		t.Fatal("another group's datagram named")
+	}
+	if _, ok := ControlType(sealed[:30], 5); ok {
+		t.Fatal("a cut envelope named")
+	}
+}
