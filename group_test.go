@@ -3,11 +3,14 @@ package conclave
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/conclave-go/conclave/membership/membershiptest"
 )
 
 func TestJoinSaysWhyItCannotListen(t *testing.T) {
@@ -55,5 +58,63 @@ func TestRekeyMakesANewViewOfTheSameMembers(t *testing.T) {
 		if !slices.Equal(nv.Members, v.Members) {
 			t.Fatalf("rekey changed the members: %v → %v", v.Members, nv.Members)
 		}
+	}
+}
+
+// TestParticipantOverUDP runs a group of three with the test participant
+// over UDP on loopback, with handshake messages and decisions larger than
+// a datagram: every member installs the same decision, and again after a
+// rekey.
+func TestParticipantOverUDP(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var gs []*Group
+	var ps []*membershiptest.Participant
+	for i := range 3 {
+		p := &membershiptest.Participant{PSK: []byte("udp test"), Name: fmt.Sprint("m", i), HandshakePad: 50 << 10, PartPad: 50 << 10}
+		cfg := Config{Group: "secured", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Participant: p}
+		if len(gs) > 0 {
+			cfg.Seeds = []netip.AddrPort{gs[0].LocalAddr()}
+		}
+		g, err := Join(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		gs, ps = append(gs, g), append(ps, p)
+	}
+	same := func(ok func(View) bool) View {
+		t.Helper()
+		var v View
+		for _, g := range gs {
+			var err error
+			if v, err = g.AwaitView(ctx, ok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The participants are read only once every member's driver has
+		// installed v; Counters waits for the driver's goroutine.
+		for _, g := range gs {
+			g.Counters()
+		}
+		return v
+	}
+	v := same(func(v View) bool { return len(v.Members) == 3 })
+	if err := gs[2].Rekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nv := same(func(nv View) bool { return nv.ID != v.ID && len(nv.Members) == 3 })
+	var epochs []uint64
+	for _, id := range []ViewID{v.ID, nv.ID} {
+		want, ok := ps[0].Epoch(id)
+		for i, p := range ps {
+			if got, ok2 := p.Epoch(id); !ok || !ok2 || got != want {
+				t.Fatalf("member %d installed epoch %x for %v, member 0 %x", i, got, id, want)
+			}
+		}
+		epochs = append(epochs, want)
+	}
+	if epochs[0] == epochs[1] {
+		t.Fatal("the rekey kept the epoch")
 	}
 }
