@@ -22,12 +22,17 @@ var ErrHold = errors.New("membership: hold the view change")
 // A view change with a Participant has a prepare step (coordinator.go):
 //
 //	coordinator                        decider                 every member of next
-//	Contribute (with FlushOK) ──────────────────────────────▶
-//	all synced: Decide request ──▶ Decide(cur, next, contributions)
-//	             ◀── Decision{Common, Parts}
+//	            ◀────────────────────────────────────────────── FlushOK{Contribute}
+//	all synced: DecideReq ──────▶ Decide(cur, next, contributions)
+//	            ◀────────────────  Decision{Common, Parts}
 //	Prepare{Common, Parts[e]} ────────────────────────────────▶ Process → confirmation
 //	            ◀─────────────────────────────────────────────── Confirm
-//	Verify each; all confirmed: Install ───────────────────────▶ Install → Keys
+//	Verify each; all confirmed and synced: Install ─────────────▶ Install → Keys
+//
+// When the coordinator is the decider, it decides as soon as every member
+// has flushed and sends Prepare beside the cut (Sync), so that the prepare
+// step costs no round trip of its own; a delegated decider is asked once
+// every member has reached the cut.
 //
 // All members of next switch to it or none do: Install is ordered only
 // once every member has confirmed. A member whose Process fails refuses;
