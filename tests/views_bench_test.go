@@ -58,7 +58,6 @@ package tests
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -587,18 +586,8 @@ func (c *cluster) leave(b *testing.B, m *benchMember) {
 }
 
 // The trace of control messages: a socket wrapper notes, while the trace
-// is on, the type and time of every control datagram sent or received.
-// The layout of a control datagram (magic, group, type) and the numbering
-// of the types are membership's (membership/wire.go). With a participant,
-// the control messages within a view travel sealed: the trace sees them as
-// Sealed, whatever they carry.
-
-var ctlNames = [...]string{
-	1: "Probe", 2: "ProbeReply", 3: "MergeReq", 4: "Flush", 5: "FlushOK", 6: "Sync",
-	7: "SyncOK", 8: "Install", 9: "InstallAck", 10: "Suspect", 11: "Leave", 12: "Wait",
-	13: "Dismiss", 14: "DecideReq", 15: "Decision", 16: "Prepare", 17: "Confirm", 18: "Refuse",
-	19: "Rekey", 20: "Fragment", 21: "Sealed", 22: "Challenge", 23: "Handshake",
-}
+// is on, the type and time of every control datagram sent or received, as
+// membership.ControlType names it (inside a sealed envelope too).
 
 type ctlTrace struct {
 	group uint64
@@ -612,7 +601,7 @@ type ctlEvent struct {
 	at    time.Time
 	local netip.AddrPort // the socket that sent or received it
 	sent  bool
-	typ   byte
+	typ   string
 }
 
 func (t *ctlTrace) start() {
@@ -631,9 +620,8 @@ func (t *ctlTrace) note(local netip.AddrPort, sent bool, data func(i int) []byte
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i := range n {
-		d := data(i)
-		if len(d) >= 10 && d[0] == membership.Magic && binary.BigEndian.Uint64(d[1:9]) == t.group && int(d[9]) < len(ctlNames) {
-			t.events = append(t.events, ctlEvent{at: at, local: local, sent: sent, typ: d[9]})
+		if typ, ok := membership.ControlType(data(i), t.group); ok {
+			t.events = append(t.events, ctlEvent{at: at, local: local, sent: sent, typ: typ})
 		}
 	}
 }
@@ -662,7 +650,7 @@ func (t *ctlTrace) stop(t0, installed time.Time, role func(netip.AddrPort) strin
 	defer t.mu.Unlock()
 	tl := timeline{took: installed.Sub(t0), at: map[string]time.Duration{installedKey: installed.Sub(t0)}, sent: map[string]int{}}
 	for _, e := range t.events {
-		name := role(e.local) + " " + ctlNames[e.typ]
+		name := role(e.local) + " " + e.typ
 		if e.sent {
 			if _, ok := tl.at[name+" first sent"]; !ok {
 				tl.at[name+" first sent"] = e.at.Sub(t0)
