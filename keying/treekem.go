@@ -327,10 +327,13 @@ func (t *Tree) createPath(i uint32, leaf *LeafNode, sig *crypto.SigningKey, gc *
 	}
 	for k := range path {
 		secrets[k] = secret
-		if keys[k], err = nodeKey(s, secret); err != nil {
-			return fail(err)
-		}
 		secret = s.DeriveSecret(secret, "path")
+	}
+	if err := forEach(len(path), func(k int) (err error) {
+		keys[k], err = nodeKey(s, secrets[k])
+		return err
+	}); err != nil {
+		return fail(err)
 	}
 	// secret is now path_secret[n+1]: the commit secret (RFC 9420 §7.4).
 	res.CommitSecret = secret
@@ -361,26 +364,40 @@ func (t *Tree) createPath(i uint32, leaf *LeafNode, sig *crypto.SigningKey, gc *
 		return fail(err)
 	}
 
-	up := &UpdatePath{Leaf: nl, Nodes: make([]UpdatePathNode, len(path))}
-	for k := range path {
-		n := UpdatePathNode{EncryptionKey: pubs[k]}
-		for _, x := range t.Resolution(cop[k]) {
-			if isLeaf(x) && containsUint32(exclude, nodeLeaf(x)) {
-				continue
-			}
-			pub, err := s.ParseKEMPublicKey(t.encryptionKey(x))
-			if err != nil {
-				return fail(err)
-			}
-			kemOut, ct, err := s.EncryptWithLabel(pub, "UpdatePathNode", ctx, secrets[k])
-			if err != nil {
-				return fail(err)
-			}
-			res.Seals++
-			n.Secrets = append(n.Secrets, HPKECiphertext{KEMOutput: kemOut, Ciphertext: ct})
-		}
-		up.Nodes[k] = n
+	// Each path secret is encrypted to every node of its copath node's
+	// resolution; the encryptions are independent, so they run side by
+	// side, each into its own slot.
+	type seal struct {
+		out *HPKECiphertext
+		to  []byte // the recipient's public key
+		k   int    // the path secret
 	}
+	up := &UpdatePath{Leaf: nl, Nodes: make([]UpdatePathNode, len(path))}
+	var seals []seal
+	for k := range path {
+		var to []uint32
+		for _, x := range t.Resolution(cop[k]) {
+			if !isLeaf(x) || !containsUint32(exclude, nodeLeaf(x)) {
+				to = append(to, x)
+			}
+		}
+		up.Nodes[k] = UpdatePathNode{EncryptionKey: pubs[k], Secrets: make([]HPKECiphertext, len(to))}
+		for j, x := range to {
+			seals = append(seals, seal{out: &up.Nodes[k].Secrets[j], to: t.encryptionKey(x), k: k})
+		}
+	}
+	if err := forEach(len(seals), func(j int) error {
+		pub, err := s.ParseKEMPublicKey(seals[j].to)
+		if err != nil {
+			return err
+		}
+		kemOut, ct, err := s.EncryptWithLabel(pub, "UpdatePathNode", ctx, secrets[seals[j].k])
+		seals[j].out.KEMOutput, seals[j].out.Ciphertext = kemOut, ct
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	res.Seals += len(seals)
 
 	pk := &pathKeys{sender: i, keys: map[uint32]*crypto.KEMPrivateKey{leafNode(i): leafKey}}
 	for k, x := range path {
