@@ -264,6 +264,19 @@ func (m *Member) startRound(merge Summary) {
 			}
 		}
 	}
+	if len(next) == 0 {
+		// Every survivor is leaving, this member among them: no view
+		// without members is ever proposed or decided. Alone, it just
+		// leaves; with others, it stays in the next view, the last to
+		// go, so that the others leave through a view change (and it
+		// then leaves alone).
+		if len(survivors) == 1 {
+			m.debug("leaving alone")
+			m.leave()
+			return
+		}
+		next = append(next, m.self)
+	}
 	rekey := m.rekey && merge.ID == (ViewID{})
 	m.rekey = false
 	if !rekey && m.part == nil && merge.ID == (ViewID{}) && len(joiners) == 0 && len(survivors) == len(m.view.Members) && len(next) == len(survivors) {

@@ -582,3 +582,23 @@ func TestPartitionMergeWithParticipant(t *testing.T) {
 		t.Fatal("the merge ran no admission")
 	}
 }
+
+// A member that asks to leave and is then left alone in its view (the
+// other member crashed before running the leave) just leaves: no view
+// without members is proposed or decided (the test participant's Decider
+// would index an empty member list).
+func TestLoneLeavingMemberJustLeaves(t *testing.T) {
+	g := newGroup(t)
+	for range 2 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 2", func() bool { return g.converged(upTo(2)...) })
+	coord := g.index(g.members[0].View().Members[0])
+	other := 1 - coord
+	g.crash(coord)
+	g.members[other].Leave()
+	g.runUntil(3*time.Second, "the leaving member gone", func() bool { return g.members[other].Left() })
+	if n := g.counter(other, "leave_timeout"); n != 0 {
+		t.Fatalf("the member left only by giving up (leave_timeout %d)", n)
+	}
+}

@@ -158,6 +158,12 @@ func (p *Participant) Contribute(next membership.View) []byte { return []byte(p.
 
 // Decider implements membership.Participant.
 func (p *Participant) Decider(cur, next membership.View) membership.Endpoint {
+	if len(next.Members) == 0 {
+		// membership never asks for a view without members; a zero
+		// endpoint (no member of next) leaves the decision to the
+		// coordinator.
+		return membership.Endpoint{}
+	}
 	if p.Delegate {
 		return next.Members[len(next.Members)-1]
 	}

@@ -102,3 +102,12 @@ func TestDecisionEachMemberItsPart(t *testing.T) {
 		t.Fatal("member 1 processed member 2's part")
 	}
 }
+
+func TestDeciderOfAViewWithoutMembersIsNobody(t *testing.T) {
+	for _, delegate := range []bool{false, true} {
+		p := &Participant{Delegate: delegate}
+		if d := p.Decider(membership.View{}, membership.View{}); !d.IsZero() {
+			t.Fatalf("delegate %v: decider %v of an empty view", delegate, d)
+		}
+	}
+}
