@@ -143,30 +143,35 @@ func TestNakFlood(t *testing.T) {
 	}
 }
 
-// TestForgedMaxSeen checks forged huge gossip values: one member's claim
-// about another's stream makes this one ask for nothing, and the origin's
-// claim about its own stream makes it ask only for what its window holds.
-// Both are counted.
+// TestForgedMaxSeen checks forged gossip values: a huge claim, whether
+// about another member's stream or the origin's own, is refused whole and
+// counted, so this member asks for nothing; a claim within the window by
+// the origin itself makes it ask for just what was claimed.
 func TestForgedMaxSeen(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		reporter int
+		count    uint64
+		refused  bool
 		naks     bool
 	}{
-		{"another member's claim", 2, false},
-		{"the origin's own claim", 1, true},
+		{"another member's huge claim", 2, math.MaxUint64 - 1, true, false},
+		{"the origin's own huge claim", 1, math.MaxUint64 - 1, true, false},
+		{"the origin's own claim within the window", 1, 5, false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := lt.New(t, 3, nil, compose.Options{})
-			gossip := lt.Datagram(c.reporter, layers.ECastUnrel, []byte{1}, lt.Uv(3, 0, math.MaxUint64-1, 0))
-			m.Feed(gossip)
+			gossip := lt.Datagram(c.reporter, layers.ECastUnrel, []byte{1}, lt.Uv(3, 0, c.count, 0))
+			if accepted := m.Feed(gossip); accepted == c.refused {
+				t.Fatalf("accepted = %v", accepted)
+			}
 			m.Tick(10 * time.Millisecond)
 			ml := m.S.Layer("mnak").(*mnak.Layer)
 			if _, _, known := ml.Progress(1); known > mnak.DefaultMaxHeld {
 				t.Fatalf("member expects %d messages from 1", known)
 			}
-			if m.Drops("stable", "gossip_beyond_window") == 0 {
-				t.Fatal("forged value not counted")
+			if counted := m.Drops("stable", "gossip_beyond_window") > 0; counted != c.refused {
+				t.Fatalf("counted as beyond the window: %v", counted)
 			}
 			if naks := m.S.Counter("mnak", "naks_sent"); (naks > 0) != c.naks {
 				t.Fatalf("%d NAKs sent", naks)
