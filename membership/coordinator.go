@@ -121,9 +121,12 @@ func (m *Member) tickCoordinator() {
 			}
 		}
 	case cDecide:
-		if c.decider != m.self && !c.decider.IsZero() && m.now-max(c.phaseAt, c.progress[c.decider]) >= t.Flush {
+		if d := c.decider; d != m.self && !d.IsZero() && m.now-max(c.phaseAt, c.progress[d]) >= t.Flush {
+			// Silence is no refusal: the decider is left out of this
+			// round as a silent member is (a suspect, which keeps it out
+			// until it merges back), never vetoed.
 			m.count("decider_timeouts")
-			m.leaveOut(c.decider)
+			m.dropSilent(func(e Endpoint) bool { return e == d })
 			return
 		}
 		m.decide()
@@ -384,13 +387,9 @@ func (m *Member) prepareEarly() {
 	if P == nil || c.merge.ID != (ViewID{}) {
 		return
 	}
-	if d := P.Decider(m.view.Clone(), c.proposal.Clone()); d != m.self {
-		if c.proposal.Has(d) {
-			c.decider = d
-		}
+	if c.decider = m.chooseDecider(); c.decider != m.self {
 		return
 	}
-	c.decider = m.self
 	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), m.contributions(), m.joinerIdentities())
 	if err != nil {
 		return
@@ -469,6 +468,21 @@ func (m *Member) onSyncOK(msg *ctlMsg) {
 	m.decide()
 }
 
+// chooseDecider returns the decider of the round: the member the
+// participant names, if it is a member of both the current view and the
+// next, else this member. A joiner is never the decider: it has not been
+// admitted to what the decision builds on (for the key layers, the ratchet
+// tree, whose oldest path is a current member's), and a joiner that timed
+// out as decider was once vetoed for good.
+func (m *Member) chooseDecider() Endpoint {
+	c := m.coord
+	d := m.cfg.Participant.Decider(m.view.Clone(), c.proposal.Clone())
+	if !c.proposal.Has(d) || !m.view.Has(d) {
+		return m.self
+	}
+	return d
+}
+
 // decide has the next view decided: at once without a participant; with
 // one, by the decider, here or asked with DecideReq. A hold lasts at most
 // Timing.Stuck/2 from the start of the phase, so that the members waiting
@@ -494,10 +508,7 @@ func (m *Member) decide() {
 		return
 	}
 	if c.decider.IsZero() {
-		c.decider = P.Decider(m.view.Clone(), c.proposal.Clone())
-		if !c.proposal.Has(c.decider) {
-			c.decider = m.self
-		}
+		c.decider = m.chooseDecider()
 	}
 	contributions := m.contributions()
 	if c.decider != m.self {

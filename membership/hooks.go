@@ -63,7 +63,12 @@ type Participant interface {
 	Contribute(next View) []byte
 
 	// Decider names the member of next that computes the decision: the
-	// coordinator itself, or another member it delegates to.
+	// coordinator itself, or another member it delegates to. Only a
+	// member of both cur and next can be the decider, never a joiner
+	// (it has not been admitted to what the decision builds on); for
+	// anyone else, the coordinator decides itself. A decider that does
+	// not answer in Timing.Flush is left out of the round as a silent
+	// member is, not refused.
 	Decider(cur, next View) Endpoint
 
 	// Decide runs at the decider once every member has flushed and

@@ -31,6 +31,8 @@ type group struct {
 	received []int
 	// tap, if set, sees every datagram sent.
 	tap func(from, to netip.AddrPort, data []byte)
+	// drop, if set, loses the datagrams for which it holds.
+	drop func(from, to netip.AddrPort, data []byte) bool
 	// configure adjusts a member before it starts.
 	configure func(i int, p *membershiptest.Participant, cfg *membership.Config)
 }
@@ -92,6 +94,9 @@ func (g *group) drain(i int) {
 	for _, p := range rd.Packets {
 		if g.tap != nil {
 			g.tap(m.Self().Addr, p.To, p.Data)
+		}
+		if g.drop != nil && g.drop(m.Self().Addr, p.To, p.Data) {
+			continue
 		}
 		g.net.Send(g.now, m.Self().Addr, p.To, p.Data)
 	}
@@ -600,5 +605,41 @@ func TestLoneLeavingMemberJustLeaves(t *testing.T) {
 	g.runUntil(3*time.Second, "the leaving member gone", func() bool { return g.members[other].Left() })
 	if n := g.counter(other, "leave_timeout"); n != 0 {
 		t.Fatalf("the member left only by giving up (leave_timeout %d)", n)
+	}
+}
+
+// joinerDecider names a joiner the decider whenever there is one.
+type joinerDecider struct{ *membershiptest.Participant }
+
+func (p joinerDecider) Decider(cur, next membership.View) membership.Endpoint {
+	for _, e := range next.Members {
+		if !cur.Has(e) {
+			return e
+		}
+	}
+	return next.Members[0]
+}
+
+// A joiner is never the decider: it has not been admitted to anything
+// the decision could build on. A participant naming one is overruled by
+// the coordinator, which decides itself; so a joiner whose DecideReq is
+// lost never times out as decider (which once vetoed it for good, and
+// the group never formed).
+func TestJoinerIsNeverTheDecider(t *testing.T) {
+	g := newGroup(t)
+	g.configure = func(_ int, p *membershiptest.Participant, cfg *membership.Config) {
+		cfg.Participant = joinerDecider{p}
+	}
+	g.drop = func(_, _ netip.AddrPort, data []byte) bool {
+		typ, _ := membership.ControlType(data, 42)
+		return typ == "DecideReq"
+	}
+	for range 3 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 3", func() bool { return g.converged(upTo(3)...) })
+	g.sameEpoch(upTo(3)...)
+	if n := g.total("decider_timeouts"); n != 0 {
+		t.Fatalf("decider_timeouts = %d, want 0", n)
 	}
 }

@@ -67,7 +67,8 @@ type Participant struct {
 	Allow func(membership.Identity) bool
 	// Refuse, if set, makes Process refuse the decision of next.
 	Refuse func(next membership.View) bool
-	// Delegate, if set, makes the last member of next the decider.
+	// Delegate, if set, makes the last member of next that is a member of
+	// cur the decider.
 	Delegate bool
 	// RekeyEvery, if set, makes the coordinator ask for a rekey round
 	// when RekeyDue has been asked this many times in one view.
@@ -165,7 +166,13 @@ func (p *Participant) Decider(cur, next membership.View) membership.Endpoint {
 		return membership.Endpoint{}
 	}
 	if p.Delegate {
-		return next.Members[len(next.Members)-1]
+		// membership takes no joiner as decider: the last member
+		// already in cur.
+		for i := len(next.Members) - 1; i >= 0; i-- {
+			if cur.Has(next.Members[i]) {
+				return next.Members[i]
+			}
+		}
 	}
 	return next.Members[0]
 }
