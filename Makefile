@@ -32,7 +32,8 @@ sim:
 	./bin/conclave sim --seeds $(SIM_TOTAL_SEEDS) --members 5 --faults all --total
 	./bin/conclave sim --seeds 150 --members 4 --faults all --attackers
 	./bin/conclave sim --seeds $(SIM_SEEDS) --members 3 --faults loss,dup,reorder,delay --participant
-	./bin/conclave sim --seeds 150 --members 4 --faults loss,dup,reorder,delay --attackers --participant
+	./bin/conclave sim --seeds 300 --members 5 --faults all --participant
+	./bin/conclave sim --seeds 150 --members 4 --faults all --attackers --participant
 
 fuzz:
 	./scripts/fuzz.sh

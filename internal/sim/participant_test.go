@@ -24,11 +24,10 @@ func TestParticipantRuns(t *testing.T) {
 	}
 }
 
-// TestParticipantChurn runs crashes, restarts, joins and partitions with
-// the test participant, under network faults.
+// TestParticipantChurn runs crashes, restarts, joins, leaves and
+// partitions with the test participant, under network faults.
 func TestParticipantChurn(t *testing.T) {
-	faults := mustParse("crash,partition,join,loss,dup,reorder,delay")
-	failures(t, 8, Config{Members: 5, Messages: 30, Sends: 5, Faults: faults, Participant: true}, func(res *Result) {
+	failures(t, 8, Config{Members: 5, Messages: 30, Sends: 5, Faults: everyFault, Participant: true}, func(res *Result) {
 		if res.Decided != res.Views {
 			t.Errorf("seed %d: %d of %d views checked for their decision", res.Config.Seed, res.Decided, res.Views)
 		}
