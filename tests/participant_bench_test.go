@@ -15,13 +15,11 @@ import (
 var benchPSK = []byte("conclave views benchmark")
 
 // benchParticipant is membershiptest's participant for a member that Join
-// starts: Join chooses the member's incarnation, which the participant
-// needs to open its part of each decision, so it learns its endpoint from
-// the first view it processes, by its socket's address (each member of a
-// benchmark has a socket of its own).
+// starts, noting the epochs it installs where the benchmark can read them
+// (Join chooses the member's incarnation; the participant learns its
+// endpoint from Start).
 type benchParticipant struct {
 	*membershiptest.Participant
-	addr netip.AddrPort
 
 	mu     sync.Mutex // the epochs, read by the benchmark
 	epochs map[membership.ViewID]uint64
@@ -30,21 +28,8 @@ type benchParticipant struct {
 func newBenchParticipant(addr netip.AddrPort) *benchParticipant {
 	return &benchParticipant{
 		Participant: &membershiptest.Participant{PSK: benchPSK, Name: addr.String()},
-		addr:        addr,
 		epochs:      make(map[membership.ViewID]uint64),
 	}
-}
-
-// Process implements membership.Participant.
-func (p *benchParticipant) Process(next membership.View, common, own []byte) ([]byte, error) {
-	if p.Self.Addr != p.addr {
-		for _, e := range next.Members {
-			if e.Addr == p.addr {
-				p.Self = e
-			}
-		}
-	}
-	return p.Participant.Process(next, common, own)
 }
 
 // Install implements membership.Participant, noting the installed epoch
