@@ -220,7 +220,7 @@ func (d *driver) output() error {
 	rd := d.member.Ready()
 	d.out = d.out[:0]
 	for _, p := range rd.Packets {
-		d.out = append(d.out, transport.Outgoing{To: p.To, Data: p.Data})
+		d.out = append(d.out, transport.Outgoing{To: p.Addr, Data: p.Data})
 	}
 	var err error
 	if len(d.out) > 0 {

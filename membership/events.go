@@ -1,7 +1,7 @@
 package membership
 
 import (
-	"net/netip"
+	"github.com/conclave-go/conclave/layers"
 )
 
 // EventType says what an Event reports.
@@ -47,11 +47,9 @@ type Event struct {
 	Joined, Left, Failed []Endpoint
 }
 
-// Packet is a datagram for the transport.
-type Packet struct {
-	To   netip.AddrPort
-	Data []byte
-}
+// Packet is a datagram for the transport: Addr is where it goes, To the
+// rank of that address in the member's current view, or layers.Unranked.
+type Packet = layers.Packet
 
 // Ready is what a Member produced since the last Advance.
 type Ready struct {

@@ -84,9 +84,9 @@ func (c *cluster) drain(i int) {
 	}
 	rd := m.Ready()
 	for _, p := range rd.Packets {
-		c.net.Send(c.now, m.self.Addr, p.To, p.Data)
+		c.net.Send(c.now, m.self.Addr, p.Addr, p.Data)
 		if c.sent != nil {
-			*c.sent = append(*c.sent, sentPacket{from: m.self.Addr, to: p.To, size: len(p.Data), data: slices.Clone(p.Data)})
+			*c.sent = append(*c.sent, sentPacket{from: m.self.Addr, to: p.Addr, size: len(p.Data), data: slices.Clone(p.Data)})
 		}
 	}
 	for _, ev := range rd.Events {

@@ -602,12 +602,12 @@ func (m *Member) collect() {
 	// the member's own: the packets' buffers go to the transport uncopied.
 	for _, p := range rd.Packets[m.taken.packets:] {
 		if p.To != layers.AllPeers {
-			m.ready.Packets = append(m.ready.Packets, Packet{To: m.view.Members[p.To].Addr, Data: p.Data})
+			m.ready.Packets = append(m.ready.Packets, Packet{To: p.To, Addr: m.view.Members[p.To].Addr, Data: p.Data})
 			continue
 		}
 		for r, e := range m.view.Members {
 			if r != m.rank {
-				m.ready.Packets = append(m.ready.Packets, Packet{To: e.Addr, Data: p.Data})
+				m.ready.Packets = append(m.ready.Packets, Packet{To: r, Addr: e.Addr, Data: p.Data})
 			}
 		}
 	}
@@ -678,7 +678,11 @@ func (m *Member) sendDatagram(addr netip.AddrPort, data []byte, s *sealing) {
 		m.count("drop.amplification")
 		return
 	}
-	m.ready.Packets = append(m.ready.Packets, Packet{To: addr, Data: data})
+	to, ok := m.addrs[addr]
+	if !ok {
+		to = layers.Unranked
+	}
+	m.ready.Packets = append(m.ready.Packets, Packet{To: to, Addr: addr, Data: data})
 }
 
 func (m *Member) handle(msg *ctlMsg) { m.step(msg) }

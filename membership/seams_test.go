@@ -93,12 +93,12 @@ func (g *group) drain(i int) {
 	rd := m.Ready()
 	for _, p := range rd.Packets {
 		if g.tap != nil {
-			g.tap(m.Self().Addr, p.To, p.Data)
+			g.tap(m.Self().Addr, p.Addr, p.Data)
 		}
-		if g.drop != nil && g.drop(m.Self().Addr, p.To, p.Data) {
+		if g.drop != nil && g.drop(m.Self().Addr, p.Addr, p.Data) {
 			continue
 		}
-		g.net.Send(g.now, m.Self().Addr, p.To, p.Data)
+		g.net.Send(g.now, m.Self().Addr, p.Addr, p.Data)
 	}
 	m.Advance()
 }
@@ -642,4 +642,35 @@ func TestJoinerIsNeverTheDecider(t *testing.T) {
 	if n := g.total("decider_timeouts"); n != 0 {
 		t.Fatalf("decider_timeouts = %d, want 0", n)
 	}
+}
+
+// Every packet a member sends carries the destination's rank in its view
+// beside the address, or layers.Unranked for an address outside it.
+func TestPacketsCarryRankAndAddress(t *testing.T) {
+	g := newGroup(t)
+	for range 3 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 3", func() bool { return g.converged(upTo(3)...) })
+	m := g.members[0]
+	v := m.View()
+	m.Cast([]byte("hello"))
+	m.Flush()
+	ranked := 0
+	for _, p := range m.Ready().Packets {
+		switch {
+		case p.To == layers.Unranked:
+			if slices.ContainsFunc(v.Members, func(e membership.Endpoint) bool { return e.Addr == p.Addr }) {
+				t.Fatalf("packet to member %v unranked", p.Addr)
+			}
+		case p.To < 0 || p.To >= len(v.Members) || v.Members[p.To].Addr != p.Addr:
+			t.Fatalf("packet To %d Addr %v in view %v", p.To, p.Addr, v)
+		default:
+			ranked++
+		}
+	}
+	if ranked != len(v.Members)-1 {
+		t.Fatalf("%d ranked packets for a cast to %d peers", ranked, len(v.Members)-1)
+	}
+	g.drain(0)
 }

@@ -375,7 +375,7 @@ func TestCookieRoundTripThroughAMember(t *testing.T) {
 		m.Receive(s.Self, probe.Append(nil))
 		var ans Answer
 		for _, p := range m.Ready().Packets {
-			if a, ok := ReadAnswer(p.Data, 7); ok && p.To == s.Self {
+			if a, ok := ReadAnswer(p.Data, 7); ok && p.Addr == s.Self {
 				ans = a
 			}
 		}
@@ -390,7 +390,7 @@ func TestCookieRoundTripThroughAMember(t *testing.T) {
 		m.Receive(s.Self, s.Merge(me, ans, 7, nil, nil))
 		flushed := false
 		for _, p := range m.Ready().Packets {
-			flushed = flushed || p.To == s.Self && len(p.Data) > 9 && p.Data[9] == byte(Flush)
+			flushed = flushed || p.Addr == s.Self && len(p.Data) > 9 && p.Data[9] == byte(Flush)
 		}
 		if flushed == spoil {
 			t.Fatalf("spoiled cookie %v: member sent the stranger a Flush: %v (counters %v)", spoil, flushed, m.Counters())

@@ -627,9 +627,9 @@ func (r *run) drain(p int) {
 	rd := pr.m.Ready()
 	if !r.draining {
 		for _, pk := range rd.Packets {
-			r.net.Send(r.now, pr.self.Addr, pk.To, pk.Data)
+			r.net.Send(r.now, pr.self.Addr, pk.Addr, pk.Data)
 			if r.adv != nil {
-				r.watch(p, pk.To, pk.Data)
+				r.watch(p, pk.Addr, pk.Data)
 			}
 		}
 	}
