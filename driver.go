@@ -243,21 +243,16 @@ func (d *driver) queue(evs []membership.Event) {
 		total += len(x.Data)
 	}
 	buf := make([]byte, 0, total)
-	for _, x := range evs {
-		var ev Event
-		switch x.Type {
-		case membership.EventDeliver:
+	for _, ev := range evs {
+		switch ev.Kind {
+		case Message:
 			off := len(buf)
-			buf = append(buf, x.Data...)
-			ev = Event{Kind: Message, From: x.From, Multicast: x.Cast, Data: buf[off:len(buf):len(buf)]}
-		case membership.EventBlock:
-			ev = Event{Kind: Block}
-		case membership.EventView:
-			d.g.setView(x.View)
-			d.seeds.view(len(x.View.Members))
-			ev = Event{Kind: ViewChange, View: x.View, Joined: x.Joined, Left: x.Left, Failed: x.Failed}
-		case membership.EventLeft:
-			ev = Event{Kind: Left}
+			buf = append(buf, ev.Data...)
+			ev.Data = buf[off:len(buf):len(buf)]
+		case ViewChange:
+			d.g.setView(ev.View)
+			d.seeds.view(len(ev.View.Members))
+		case Block, Left:
 		default:
 			continue
 		}

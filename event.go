@@ -14,48 +14,26 @@ type View = membership.View
 type ViewID = membership.ViewID
 
 // EventKind says what an Event reports.
-type EventKind uint8
+type EventKind = membership.EventKind
 
 const (
 	// Message is a delivered message.
-	Message EventKind = iota + 1
+	Message = membership.Message
 	// Block says a view change has begun. Messages sent from now on go
 	// out in the next view; an application may pause sending.
-	Block
+	Block = membership.Block
 	// ViewChange is a newly installed view. Every member that moves from
 	// the previous view to this one delivered the same messages in the
 	// previous view (virtual synchrony).
-	ViewChange
+	ViewChange = membership.ViewChange
 	// Left says this member has left the group. Nothing follows.
-	Left
+	Left = membership.Left
 )
 
-func (k EventKind) String() string {
-	switch k {
-	case Message:
-		return "message"
-	case Block:
-		return "block"
-	case ViewChange:
-		return "view"
-	case Left:
-		return "left"
-	}
-	return "unknown"
-}
-
 // Event is something that happened in the group, delivered in order.
-type Event struct {
-	Kind EventKind
-
-	// Message: the sender, whether it was a multicast (or a message to
-	// this member alone), and the data, which belongs to the receiver.
-	From      Endpoint
-	Multicast bool
-	Data      []byte
-
-	// ViewChange: the view, and who joined it and who left or failed
-	// since the previous one.
-	View                 View
-	Joined, Left, Failed []Endpoint
-}
+//
+// Message: the sender (From), whether it was a multicast (Multicast) or a
+// message to this member alone, and the data, which belongs to the
+// receiver. ViewChange: the view, and who joined it and who left or
+// failed since the previous one (Joined, Left, Failed).
+type Event = membership.Event

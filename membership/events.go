@@ -4,45 +4,51 @@ import (
 	"github.com/conclave-go/conclave/layers"
 )
 
-// EventType says what an Event reports.
-type EventType uint8
+// EventKind says what an Event reports. The root package exports these
+// kinds and Event under the same names: one event type from the member to
+// the application.
+type EventKind uint8
 
 const (
-	// EventDeliver is a delivered message.
-	EventDeliver EventType = iota + 1
-	// EventBlock says a view change has begun: messages sent from now on
-	// go out in the next view.
-	EventBlock
-	// EventView is a newly installed view.
-	EventView
-	// EventLeft says this member has left the group; nothing follows.
-	EventLeft
+	// Message is a delivered message.
+	Message EventKind = iota + 1
+	// Block says a view change has begun. Messages sent from now on go
+	// out in the next view; an application may pause sending.
+	Block
+	// ViewChange is a newly installed view. Every member that moves from
+	// the previous view to this one delivered the same messages in the
+	// previous view (virtual synchrony).
+	ViewChange
+	// Left says this member has left the group. Nothing follows.
+	Left
 )
 
-func (t EventType) String() string {
-	switch t {
-	case EventDeliver:
-		return "deliver"
-	case EventBlock:
+func (k EventKind) String() string {
+	switch k {
+	case Message:
+		return "message"
+	case Block:
 		return "block"
-	case EventView:
+	case ViewChange:
 		return "view"
-	case EventLeft:
+	case Left:
 		return "left"
 	}
 	return "unknown"
 }
 
-// Event is an output of a Member for its application.
+// Event is something that happened in the group, delivered in order.
 type Event struct {
-	Type EventType
+	Kind EventKind
 
-	// EventDeliver: the sender, whether it was a multicast, the message.
-	From Endpoint
-	Cast bool
-	Data []byte
+	// Message: the sender, whether it was a multicast (or a message to
+	// this member alone), and the data.
+	From      Endpoint
+	Multicast bool
+	Data      []byte
 
-	// EventView: the view, and how it differs from the previous one.
+	// ViewChange: the view, and who joined it and who left or failed
+	// since the previous one.
 	View                 View
 	Joined, Left, Failed []Endpoint
 }

@@ -90,7 +90,7 @@ func (c *cluster) drain(i int) {
 		}
 	}
 	for _, ev := range rd.Events {
-		if ev.Type == EventDeliver {
+		if ev.Kind == Message {
 			ev.Data = append([]byte(nil), ev.Data...)
 		}
 		c.events[i] = append(c.events[i], ev)

@@ -612,7 +612,7 @@ func (m *Member) collect() {
 		}
 	}
 	for _, d := range rd.Deliveries[m.taken.deliveries:] {
-		m.ready.Events = append(m.ready.Events, Event{Type: EventDeliver, From: m.view.Members[d.From], Cast: d.Type == layers.ECast, Data: d.Data})
+		m.ready.Events = append(m.ready.Events, Event{Kind: Message, From: m.view.Members[d.From], Multicast: d.Type == layers.ECast, Data: d.Data})
 	}
 	m.taken.packets, m.taken.deliveries = len(rd.Packets), len(rd.Deliveries)
 }
@@ -760,7 +760,7 @@ func (m *Member) install(v View, keys layers.Keys) error {
 	}
 	m.fd.reset(len(v.Members), m.now)
 	m.nextProbe = m.now + m.jitter(m.cfg.Timing.Probe)/4
-	ev := Event{Type: EventView, View: v.Clone()}
+	ev := Event{Kind: ViewChange, View: v.Clone()}
 	for _, e := range v.Members {
 		if !old.Has(e) {
 			ev.Joined = append(ev.Joined, e)
@@ -798,7 +798,7 @@ func (m *Member) leave() {
 		m.counters["drop.unsent_at_leave"] += uint64(m.queue.Len())
 		m.queue.Reset()
 	}
-	m.ready.Events = append(m.ready.Events, Event{Type: EventLeft})
+	m.ready.Events = append(m.ready.Events, Event{Kind: Left})
 }
 
 // goAlone installs a view of this member alone, the way out of a view change
@@ -845,7 +845,7 @@ func (m *Member) installAlone(v View) error {
 func (m *Member) block() {
 	if !m.blocked {
 		m.blocked = true
-		m.ready.Events = append(m.ready.Events, Event{Type: EventBlock})
+		m.ready.Events = append(m.ready.Events, Event{Kind: Block})
 	}
 }
 

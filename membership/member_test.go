@@ -31,7 +31,7 @@ func TestMulticastInView(t *testing.T) {
 	for i := range c.members {
 		got := 0
 		for _, ev := range c.events[i] {
-			if ev.Type == EventDeliver {
+			if ev.Kind == Message {
 				got++
 			}
 		}

@@ -36,7 +36,7 @@ const MaxViolations = 20
 //     installed the view with one, the same as every other member that
 //     installs it, and every member of the view confirmed it before the
 //     first installed it;
-//   - nothing follows a member's EventLeft, and only a member that called
+//   - nothing follows a member's Left, and only a member that called
 //     Leave leaves.
 //
 // Finish adds what needs the whole run: in each view, each receiver
@@ -71,7 +71,7 @@ type procCheck struct {
 	pending []ID     // sent during a view change, waiting for the next view
 	recv    map[ID]*progress
 	leaving bool // called Leave
-	left    bool // EventLeft
+	left    bool // Left
 	crashed bool
 	// decisions is its participant's record, with a participant.
 	decisions Decisions
@@ -250,15 +250,15 @@ func (c *Checker) Expect(id ID, receiver int) {
 func (c *Checker) Event(p int, ev *membership.Event) {
 	pc := c.procs[p]
 	if pc.left || pc.crashed {
-		c.violate("member %d: %v event after it %s", p, ev.Type, pc.gone())
+		c.violate("member %d: %v event after it %s", p, ev.Kind, pc.gone())
 		return
 	}
-	switch ev.Type {
-	case membership.EventDeliver:
+	switch ev.Kind {
+	case membership.Message:
 		c.deliver(p, ev)
-	case membership.EventView:
+	case membership.ViewChange:
 		c.install(p, ev.View)
-	case membership.EventLeft:
+	case membership.Left:
 		pc.left = true
 		pc.pending = nil
 		if !pc.leaving {
@@ -331,7 +331,7 @@ func (c *Checker) deliver(q int, ev *membership.Event) {
 	pc := c.procs[q]
 	id, ok := ParsePayload(ev.Data)
 	if !ok {
-		c.violate("member %d: delivered a %s of %d bytes from %s that nobody sent", q, castName(ev.Cast), len(ev.Data), c.name(ev.From))
+		c.violate("member %d: delivered a %s of %d bytes from %s that nobody sent", q, castName(ev.Multicast), len(ev.Data), c.name(ev.From))
 		return
 	}
 	st := c.streams[streamKey(id)]
@@ -343,8 +343,8 @@ func (c *Checker) deliver(q int, ev *membership.Event) {
 		c.violate("member %d: delivered %v as from %s (forged sender)", q, id, c.name(ev.From))
 		return
 	}
-	if want := id.Kind == KindCast; ev.Cast != want {
-		c.violate("member %d: delivered %v as a %s, not a %s", q, id, castName(ev.Cast), castName(want))
+	if want := id.Kind == KindCast; ev.Multicast != want {
+		c.violate("member %d: delivered %v as a %s, not a %s", q, id, castName(ev.Multicast), castName(want))
 	}
 	if id.Kind == KindSend && q != id.To {
 		c.violate("member %d: delivered %v, meant for member %d only", q, id, id.To)

@@ -62,7 +62,7 @@ func (f *checkerFixture) consent(v membership.View, ps ...int) {
 
 func (f *checkerFixture) install(v membership.View, ps ...int) {
 	for _, p := range ps {
-		f.c.Event(p, &membership.Event{Type: membership.EventView, View: v})
+		f.c.Event(p, &membership.Event{Kind: membership.ViewChange, View: v})
 	}
 }
 
@@ -97,7 +97,7 @@ func (f *checkerFixture) cast(p int) ID {
 
 // deliver hands receiver the message id as a correct member would.
 func (f *checkerFixture) deliver(receiver int, id ID) {
-	f.c.Event(receiver, &membership.Event{Type: membership.EventDeliver, From: f.es[id.From], Cast: id.Kind == KindCast, Data: f.ps[id]})
+	f.c.Event(receiver, &membership.Event{Kind: membership.Message, From: f.es[id.From], Multicast: id.Kind == KindCast, Data: f.ps[id]})
 }
 
 func (f *checkerFixture) deliverTo(id ID, receivers ...int) {
@@ -148,7 +148,7 @@ func TestCheckerAcceptsCorrectRun(t *testing.T) {
 	f.deliver(0, sendBlocked)
 	// m2 leaves; m0 and m1 go on.
 	f.c.Leaving(2)
-	f.c.Event(2, &membership.Event{Type: membership.EventLeft})
+	f.c.Event(2, &membership.Event{Kind: membership.Left})
 	f.change(f.view(3, 0, 0, 1), 0, 1)
 	id := f.cast(1)
 	f.c.Expect(id, 0)
@@ -196,10 +196,10 @@ func TestCheckerReportsReorder(t *testing.T) {
 func TestCheckerReportsForgedSender(t *testing.T) {
 	f := newCheckerFixture(t, 3)
 	id := f.cast(0)
-	f.c.Event(2, &membership.Event{Type: membership.EventDeliver, From: f.es[1], Cast: true, Data: f.ps[id]})
+	f.c.Event(2, &membership.Event{Kind: membership.Message, From: f.es[1], Multicast: true, Data: f.ps[id]})
 	f.want(1, "member 2: delivered cast 0 #0 as from m1 (forged sender)")
 	stranger := membership.Endpoint{Addr: transport.Addr(0), Inc: 99}
-	f.c.Event(2, &membership.Event{Type: membership.EventDeliver, From: stranger, Cast: true, Data: f.ps[id]})
+	f.c.Event(2, &membership.Event{Kind: membership.Message, From: stranger, Multicast: true, Data: f.ps[id]})
 	f.want(2, "")
 	if v := f.c.Violations()[1]; !strings.Contains(v, "as from 127.0.0.1:10000#00000063 (forged sender)") {
 		t.Fatalf("second violation %q", v)
@@ -215,7 +215,7 @@ func TestCheckerReportsAlteredBytes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newCheckerFixture(t, 2)
 			id := f.cast(0)
-			f.c.Event(1, &membership.Event{Type: membership.EventDeliver, From: f.es[0], Cast: true, Data: alter(slices.Clone(f.ps[id]))})
+			f.c.Event(1, &membership.Event{Kind: membership.Message, From: f.es[0], Multicast: true, Data: alter(slices.Clone(f.ps[id]))})
 			f.want(1, "member 1: delivered cast 0 #0 with altered bytes")
 			// The altered copy does not count: the genuine one is still due.
 			f.deliver(1, id)
@@ -228,7 +228,7 @@ func TestCheckerReportsUnsentMessages(t *testing.T) {
 	f := newCheckerFixture(t, 3)
 	f.cast(0)
 	deliver := func(q, from int, cast bool, data []byte) {
-		f.c.Event(q, &membership.Event{Type: membership.EventDeliver, From: f.es[from], Cast: cast, Data: data})
+		f.c.Event(q, &membership.Event{Kind: membership.Message, From: f.es[from], Multicast: cast, Data: data})
 	}
 	deliver(1, 0, true, Payload(1, ID{Kind: KindCast, From: 0, Index: 1}, 20))
 	f.want(1, "member 1: delivered cast 0 #1, which was never sent")
@@ -258,7 +258,7 @@ func TestCheckerReportsMisdeliveredSend(t *testing.T) {
 func TestCheckerReportsWrongType(t *testing.T) {
 	f := newCheckerFixture(t, 2)
 	id := f.cast(0)
-	f.c.Event(1, &membership.Event{Type: membership.EventDeliver, From: f.es[0], Cast: false, Data: f.ps[id]})
+	f.c.Event(1, &membership.Event{Kind: membership.Message, From: f.es[0], Multicast: false, Data: f.ps[id]})
 	f.want(1, "member 1: delivered cast 0 #0 as a Send, not a Cast")
 }
 
@@ -290,7 +290,7 @@ func TestCheckerReportsUndeliveredAtDeadline(t *testing.T) {
 func TestCheckerBoundsViolations(t *testing.T) {
 	f := newCheckerFixture(t, 2)
 	for range 2 * MaxViolations {
-		f.c.Event(0, &membership.Event{Type: membership.EventDeliver, From: f.es[1], Cast: true, Data: []byte("x")})
+		f.c.Event(0, &membership.Event{Kind: membership.Message, From: f.es[1], Multicast: true, Data: []byte("x")})
 	}
 	v := f.c.Violations()
 	if f.c.Count() != 2*MaxViolations || len(v) != MaxViolations+1 || v[MaxViolations] != "… and 20 more violations" {
@@ -367,7 +367,7 @@ func TestCheckerReportsDepartedInLaterView(t *testing.T) {
 
 	f = newCheckerFixture(t, 3)
 	f.c.Leaving(1)
-	f.c.Event(1, &membership.Event{Type: membership.EventLeft})
+	f.c.Event(1, &membership.Event{Kind: membership.Left})
 	f.change(f.view(2, 0, 0, 2), 0, 2)
 	f.consent(f.view(3, 0, 0, 1, 2), 0, 2)
 	f.install(f.view(3, 0, 0, 1, 2), 0)
@@ -376,11 +376,11 @@ func TestCheckerReportsDepartedInLaterView(t *testing.T) {
 
 func TestCheckerReportsLeaving(t *testing.T) {
 	f := newCheckerFixture(t, 3)
-	f.c.Event(1, &membership.Event{Type: membership.EventLeft})
+	f.c.Event(1, &membership.Event{Kind: membership.Left})
 	f.want(1, "member 1: left the group without calling Leave")
 	f.deliver(1, f.cast(0))
 	f.want(2, "")
-	if got := f.c.Violations()[1]; got != "member 1: deliver event after it left" {
+	if got := f.c.Violations()[1]; got != "member 1: message event after it left" {
 		t.Fatalf("violation %q", got)
 	}
 }

@@ -24,7 +24,7 @@ import (
 //     starting meanwhile go to a random side;
 //   - join: a process starts at a new address, with the initial members'
 //     addresses as seeds;
-//   - leave: a member calls Leave; once it has left (EventLeft) it stops.
+//   - leave: a member calls Leave; once it has left (Left) it stops.
 //
 // Crashes and leaves always leave a running member, not leaving, at one of
 // the initial members' addresses, so that joiners (which know only those)

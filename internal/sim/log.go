@@ -29,18 +29,18 @@ func (r *run) names(es []membership.Endpoint) string {
 }
 
 func (r *run) logEvent(p int, ev *membership.Event) {
-	switch ev.Type {
-	case membership.EventDeliver:
+	switch ev.Kind {
+	case membership.Message:
 		what := fmt.Sprintf("%d bytes", len(ev.Data))
 		if id, ok := ParsePayload(ev.Data); ok {
 			what = id.String()
 		}
 		kind := "send"
-		if ev.Cast {
+		if ev.Multicast {
 			kind = "cast"
 		}
 		r.logf("m%d delivers %s (%s from %s)", p, what, kind, r.checker.name(ev.From))
-	case membership.EventView:
+	case membership.ViewChange:
 		s := fmt.Sprintf("m%d installs %s", p, r.checker.viewString(ev.View.ID, ev.View.Members))
 		if len(ev.Joined) > 0 {
 			s += " joined " + r.names(ev.Joined)
@@ -53,7 +53,7 @@ func (r *run) logEvent(p int, ev *membership.Event) {
 		}
 		r.logf("%s", s)
 	default:
-		r.logf("m%d %v", p, ev.Type)
+		r.logf("m%d %v", p, ev.Kind)
 	}
 }
 

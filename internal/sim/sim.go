@@ -191,7 +191,7 @@ type State uint8
 const (
 	StateUp      State = iota // running
 	StateCrashed              // crashed: no longer driven, its address detached
-	StateLeft                 // left the group (EventLeft): no longer driven
+	StateLeft                 // left the group (Left): no longer driven
 )
 
 func (s State) String() string {
@@ -647,17 +647,17 @@ func (r *run) event(p int, ev *membership.Event) {
 		r.logEvent(p, ev)
 	}
 	r.checker.Event(p, ev)
-	if r.adv != nil && ev.Type == membership.EventView {
+	if r.adv != nil && ev.Kind == membership.ViewChange {
 		for _, e := range ev.View.Members {
 			if _, member := r.byEnd[e]; !member {
 				r.adv.joined[e.Addr] = true
 			}
 		}
 	}
-	switch ev.Type {
-	case membership.EventDeliver:
+	switch ev.Kind {
+	case membership.Message:
 		r.res.Delivered++
-	case membership.EventLeft:
+	case membership.Left:
 		// The process is done: it stops, as a real one would.
 		r.procs[p].state = StateLeft
 	}
@@ -862,13 +862,13 @@ func (t *trace) endpoint(e membership.Endpoint) {
 }
 
 func (t *trace) event(now time.Duration, p int, ev *membership.Event) {
-	t.words(uint64(now), uint64(p), uint64(ev.Type))
-	switch ev.Type {
-	case membership.EventDeliver:
+	t.words(uint64(now), uint64(p), uint64(ev.Kind))
+	switch ev.Kind {
+	case membership.Message:
 		t.endpoint(ev.From)
 		t.words(uint64(len(ev.Data)))
 		t.bytes(ev.Data)
-	case membership.EventView:
+	case membership.ViewChange:
 		t.words(ev.View.ID.LTime, uint64(len(ev.View.Members)))
 		t.endpoint(ev.View.ID.Coord)
 		for _, e := range ev.View.Members {
