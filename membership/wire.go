@@ -131,8 +131,7 @@ type ctlMsg struct {
 	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait, Dismiss: the proposal
 	Vector    []uint64   // FlushOK: delivered per rank of View; Sync: the cut
 	Holders   []uint64   // Sync: for each origin, the rank to ask for its messages
-	Hello     []byte     // FlushOK: empty (admission is by handshake); kept for the layout
-	Data      []byte     // FlushOK: contribution; Install: the decision
+	Data      []byte     // FlushOK: contribution; Decision, Prepare: the common part; Confirm: the confirmation
 	Suspects  []Endpoint // Suspect
 	Cookie    []byte     // Probe, ProbeReply: the sender's cookie for the recipient; SyncOK: the member's cookie from the view to merge into
 	Echo      []byte     // Probe, ProbeReply: the recipient's cookie for the sender, returned
@@ -413,7 +412,6 @@ func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 	case mFlushOK:
 		b = appendViewID(b, m.Round)
 		b = appendVector(b, m.Vector, &e)
-		b = appendBlob(b, m.Hello, &e)
 		b = appendBlob(b, m.Data, &e)
 	case mSync:
 		b = appendViewID(b, m.Round)
@@ -423,11 +421,8 @@ func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 	case mSyncOK:
 		b = appendViewID(b, m.Round)
 		b = appendCookie(b, m.Cookie, &e)
-	case mInstallAck, mWait, mDismiss:
+	case mInstall, mInstallAck, mWait, mDismiss:
 		b = appendViewID(b, m.Round)
-	case mInstall:
-		b = appendViewID(b, m.Round)
-		b = appendBlob(b, m.Data, &e)
 	case mSuspect:
 		b = appendViewID(b, m.View)
 		e.check(len(m.Suspects) >= 1, errList)
@@ -525,7 +520,6 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 	case mFlushOK:
 		m.Round = readViewID(&r)
 		m.Vector = readVector(&r)
-		m.Hello = readBlob(&r)
 		m.Data = readBlob(&r)
 	case mSync:
 		m.Round = readViewID(&r)
@@ -535,11 +529,8 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 	case mSyncOK:
 		m.Round = readViewID(&r)
 		m.Cookie = readCookie(&r)
-	case mInstallAck, mWait, mDismiss:
+	case mInstall, mInstallAck, mWait, mDismiss:
 		m.Round = readViewID(&r)
-	case mInstall:
-		m.Round = readViewID(&r)
-		m.Data = readBlob(&r)
 	case mSuspect:
 		m.View = readViewID(&r)
 		m.Suspects = readEndpoints(&r, 1)

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -21,11 +22,11 @@ func sampleMessages() []ctlMsg {
 		{Type: mProbeReply, From: b, Summary: s, Cookie: ck, Echo: ck},
 		{Type: mMergeReq, From: a, View: v.ID, Proposal: v, Cookies: [][]byte{ck, ck}},
 		{Type: mFlush, From: a, View: v.ID, Proposal: v, Survivors: []Endpoint{a}},
-		{Type: mFlushOK, From: b, Round: v.ID, Vector: []uint64{3, 1 << 40}, Hello: []byte("hi"), Data: []byte{1, 2}},
+		{Type: mFlushOK, From: b, Round: v.ID, Vector: []uint64{3, 1 << 40}, Data: []byte{1, 2}},
 		{Type: mSync, From: a, Round: v.ID, Vector: []uint64{3, 4}, Holders: []uint64{0, 1}, Summary: s},
 		{Type: mSyncOK, From: b, Round: v.ID},
 		{Type: mSyncOK, From: b, Round: v.ID, Cookie: ck},
-		{Type: mInstall, From: a, Round: v.ID, Data: []byte("decided")},
+		{Type: mInstall, From: a, Round: v.ID},
 		{Type: mInstallAck, From: b, Round: v.ID},
 		{Type: mSuspect, From: b, View: v.ID, Suspects: []Endpoint{a}},
 		{Type: mLeave, From: b, View: v.ID},
@@ -123,14 +124,13 @@ func TestEncodeEnforcesDecodeBounds(t *testing.T) {
 		many[i] = Endpoint{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 1), Inc: 1}
 	}
 	for name, m := range map[string]ctlMsg{
-		"install with a blob over 16 KiB":  {Type: mInstall, From: a, Data: make([]byte, maxBlob+1)},
-		"flushok with a hello over 16 KiB": {Type: mFlushOK, From: a, Hello: make([]byte, maxBlob+1)},
-		"flush with MaxMembers+1":          {Type: mFlush, From: a, Proposal: View{Members: many}, Survivors: []Endpoint{a}},
-		"sync with a long vector":          {Type: mSync, From: a, Vector: make([]uint64, MaxMembers+1)},
-		"probe with a short cookie":        {Type: mProbe, From: a, Cookie: []byte{1}},
-		"merge request without cookies":    {Type: mMergeReq, From: a, Proposal: View{Members: []Endpoint{a}}},
-		"probe padded too much":            {Type: mProbe, From: a, Pad: maxPad + 1},
-		"suspect naming no one":            {Type: mSuspect, From: a},
+		"flushok with a blob over 16 KiB": {Type: mFlushOK, From: a, Data: make([]byte, maxBlob+1)},
+		"flush with MaxMembers+1":         {Type: mFlush, From: a, Proposal: View{Members: many}, Survivors: []Endpoint{a}},
+		"sync with a long vector":         {Type: mSync, From: a, Vector: make([]uint64, MaxMembers+1)},
+		"probe with a short cookie":       {Type: mProbe, From: a, Cookie: []byte{1}},
+		"merge request without cookies":   {Type: mMergeReq, From: a, Proposal: View{Members: []Endpoint{a}}},
+		"probe padded too much":           {Type: mProbe, From: a, Pad: maxPad + 1},
+		"suspect naming no one":           {Type: mSuspect, From: a},
 	} {
 		b, err := m.encode([]byte{9}, 5)
 		if err == nil {
@@ -140,7 +140,7 @@ func TestEncodeEnforcesDecodeBounds(t *testing.T) {
 			t.Errorf("%s: appended %d bytes on failure", name, len(b)-1)
 		}
 	}
-	ok := ctlMsg{Type: mInstall, From: a, Data: make([]byte, maxBlob)}
+	ok := ctlMsg{Type: mFlushOK, From: a, Data: make([]byte, maxBlob)}
 	if _, err := ok.encode(nil, 5); err != nil {
 		t.Errorf("a blob of exactly 16 KiB: %v", err)
 	}
@@ -162,9 +162,10 @@ func hostileSeeds() [][]byte {
 		cat(head(mFlush), viewID, viewID, wire.AppendUvarint(nil, MaxMembers+1)),
 		cat(head(mSync), viewID, wire.AppendUvarint(nil, MaxMembers+1)),
 		cat(head(mSync), viewID, []byte{1}, varint10, []byte{1, 0}),
-		cat(head(mInstall), viewID, wire.AppendUvarint(nil, maxBlob+1), make([]byte, 64)),
+		cat(head(mFlushOK), viewID, []byte{0}, wire.AppendUvarint(nil, maxBlob+1), make([]byte, 64)),
 		cat(head(mFlushOK), viewID, varint10),
-		cat(head(mInstall), viewID, varint10),
+		cat(head(mFlushOK), viewID, []byte{0, 0, 0}), // a byte after the contribution
+		cat(head(mInstall), viewID, []byte{0}),       // a byte after the round
 		cat(head(mProbe), viewID, varint10, head(0)[10:]),
 		cat(head(mProbe), viewID, []byte{1}, head(0)[10:], []byte{cookieLen - 1}, make([]byte, cookieLen-1), []byte{0, 0}),
 		cat(head(mProbe), viewID, []byte{1}, head(0)[10:], []byte{0, 0}, wire.AppendUvarint(nil, maxPad+1)),
@@ -196,6 +197,19 @@ func FuzzDecodeControl(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeCtl(b, 5)
 		if err != nil {
+			return
+		}
+		if m.Type == mSealed {
+			// A sealed envelope is encoded by sealing.seal, in this
+			// layout.
+			sm := m.Sealed
+			again := appendEndpoint(append(wire.AppendUint64([]byte{Magic}, 5), byte(mSealed)), m.From)
+			again = wire.AppendUvarint(wire.AppendUvarint(binary.BigEndian.AppendUint64(again, sm.view), sm.rank), sm.seq)
+			again = append(wire.AppendUvarint(again, uint64(len(sm.inner))), sm.inner...)
+			again = append(wire.AppendUvarint(again, uint64(len(sm.tag))), sm.tag...)
+			if !bytes.Equal(again, b) {
+				t.Fatalf("sealed %x re-encodes as %x", b, again)
+			}
 			return
 		}
 		if again, err := m.encode(nil, 5); err != nil || !bytes.Equal(again, b) {
@@ -230,9 +244,9 @@ func TestLargestControlDatagrams(t *testing.T) {
 		{Type: mProbe, From: e(0), Summary: s, Cookie: ck, Echo: ck, Pad: maxPad},
 		{Type: mMergeReq, From: e(0), View: id, Proposal: View{ID: id, Members: many}, Cookies: cks},
 		{Type: mFlush, From: e(0), View: id, Proposal: View{ID: id, Members: many}, Survivors: many},
-		{Type: mFlushOK, From: e(0), Round: id, Vector: vec, Hello: blob, Data: blob},
+		{Type: mFlushOK, From: e(0), Round: id, Vector: vec, Data: blob},
 		{Type: mSync, From: e(0), Round: id, Vector: vec, Holders: vec, Summary: s},
-		{Type: mInstall, From: e(0), Round: id, Data: blob},
+		{Type: mInstall, From: e(0), Round: id},
 		{Type: mSuspect, From: e(0), View: id, Suspects: many},
 	} {
 		b, err := m.encode(nil, 1<<64-1)

@@ -49,7 +49,6 @@ type Control struct {
 	Round     membership.ViewID
 	Vector    []uint64
 	Holders   []uint64
-	Hello     []byte
 	Data      []byte
 	Suspects  []membership.Endpoint
 }
@@ -83,7 +82,6 @@ func (c *Control) Append(b []byte) []byte {
 	case FlushOK:
 		b = appendViewID(b, c.Round)
 		b = appendVector(b, c.Vector)
-		b = appendBlob(b, c.Hello)
 		b = appendBlob(b, c.Data)
 	case Sync:
 		b = appendViewID(b, c.Round)
@@ -93,11 +91,8 @@ func (c *Control) Append(b []byte) []byte {
 	case SyncOK:
 		b = appendViewID(b, c.Round)
 		b = appendBlob(b, c.Cookie)
-	case InstallAck, Wait, Dismiss:
+	case Install, InstallAck, Wait, Dismiss:
 		b = appendViewID(b, c.Round)
-	case Install:
-		b = appendViewID(b, c.Round)
-		b = appendBlob(b, c.Data)
 	case Suspect:
 		b = appendViewID(b, c.View)
 		b = appendEndpoints(b, c.Suspects)
