@@ -56,7 +56,10 @@ const (
 func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	var procs []*memberProc
 	saveLogsOnFailure(t, &procs)
-	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "300ms")
+	// Five processes multicasting flat out share two cores with whatever
+	// else the machine runs: a second of silence, not a few hundred
+	// milliseconds, is what marks a member dead here.
+	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "1s")
 	full := awaitOneView(t, procs)
 
 	// Every member multicasts p<index>-<k> for k = 0, 1, … until stop.
