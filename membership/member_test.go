@@ -243,3 +243,34 @@ func TestNoViewChangeForNothing(t *testing.T) {
 		t.Fatalf("the useless merge request is kept: %v", coord.merges)
 	}
 }
+
+// When every survivor of a view change is leaving, the coordinator keeps
+// itself in the next view, the last to go: no view without members is
+// proposed (a participant would be asked to decide one). The others leave
+// through that view change, then it leaves alone.
+func TestEverySurvivorLeavingKeepsTheCoordinator(t *testing.T) {
+	c := newCluster(t, 3, transport.Faults{})
+	c.runUntil(2*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	coord := c.memberFor(c.members[0].view.Members[0])
+	for _, m := range c.members {
+		m.leaving, m.leftAt = true, m.now
+	}
+	for r := range coord.view.Members {
+		coord.fd.leaving[r] = true
+	}
+	coord.startRound(Summary{})
+	if coord.coord == nil {
+		t.Fatal("no view change with every survivor leaving")
+	}
+	if p := coord.coord.proposal; !slices.Equal(p.Members, []Endpoint{coord.self}) {
+		t.Fatalf("proposal with every survivor leaving: %v, want the coordinator alone", p)
+	}
+	c.runUntil(2*time.Second, "every member gone", func() bool {
+		return !slices.ContainsFunc(c.members, func(m *Member) bool { return !m.Left() })
+	})
+	for i := range c.members {
+		if n := c.members[i].counters["leave_timeout"]; n != 0 {
+			t.Fatalf("member %d left only by giving up", i)
+		}
+	}
+}
