@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
@@ -161,7 +162,7 @@ func (d *driver) run() {
 		case <-g.rekey:
 			d.member.Rekey()
 		case reply := <-g.stats:
-			reply <- d.member.Counters()
+			reply <- append(d.member.Counters(), transportCounters(g.conn)...)
 			continue
 		case <-g.done:
 			err = ErrClosed
@@ -282,4 +283,14 @@ func (d *driver) stop(err error) {
 	if !errors.Is(err, ErrClosed) {
 		g.cfg.Logger.Error("member stopped", "err", err)
 	}
+}
+
+// transportCounters reports what the transport dropped, beside the
+// member's own counters.
+func transportCounters(c transport.Conn) []layers.Counter {
+	uc, ok := c.(*transport.UDPConn)
+	if !ok {
+		return nil
+	}
+	return []layers.Counter{{Layer: "transport", Name: "drop.too_large", Value: uc.Stats().Truncated}}
 }

@@ -15,6 +15,11 @@ import (
 	"github.com/conclave-go/conclave/transport"
 )
 
+// MaxDatagram is the longest datagram a member sends, and so the longest
+// its transport accepts: the larger of a stack datagram and a membership
+// control datagram (longer control messages travel in fragments).
+const MaxDatagram = max(layers.DefaultMaxDatagram, membership.MaxControlDatagram)
+
 // ErrClosed is returned by a Group's methods after Close or Leave.
 var ErrClosed = errors.New("conclave: group closed")
 
@@ -73,7 +78,10 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		changed: make(chan struct{}),
 	}
 	if g.conn == nil {
-		uc, err := transport.ListenUDP(c.Listen, transport.UDPOptions{})
+		// The group's datagram size: no member sends a datagram longer
+		// than its stack's or its largest control message, so anything
+		// longer is dropped by the transport before it costs more.
+		uc, err := transport.ListenUDP(c.Listen, transport.UDPOptions{MaxDatagram: MaxDatagram})
 		if err != nil {
 			return nil, listenError(c.Listen, err)
 		}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/membership/membershiptest"
 )
 
@@ -116,5 +118,43 @@ func TestParticipantOverUDP(t *testing.T) {
 	}
 	if epochs[0] == epochs[1] {
 		t.Fatal("the rekey kept the epoch")
+	}
+}
+
+// TestTransportDropsDatagramsOverTheGroupsSize sends a member datagrams one
+// byte over MaxDatagram and near UDP's limit: its transport drops both, and
+// counts them, before the member parses anything.
+func TestTransportDropsDatagramsOverTheGroupsSize(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g, err := Join(ctx, Config{Group: "sizes", Listen: netip.MustParseAddrPort("127.0.0.1:0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, n := range []int{MaxDatagram + 1, 65000} {
+		if _, err := c.WriteToUDPAddrPort(make([]byte, n), g.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		cs, err := g.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(cs, func(c layers.Counter) bool { return c.Layer == "transport" && c.Name == "drop.too_large" })
+		if i >= 0 && cs[i].Value == 2 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("transport counters: %v", cs)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

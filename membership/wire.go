@@ -61,9 +61,9 @@ const fragmentLen = 32 << 10
 // maxFragments bounds the pieces of one control message.
 const maxFragments = (maxCtlMessage + fragmentLen - 1) / fragmentLen
 
-// MaxControlDatagram bounds a control datagram: the largest, a FlushOK
-// with a full vector and both blobs at maxBlob, is about 35 KiB. Control
-// datagrams are not cut to the group's datagram size (a Flush of 256 IPv4
+// MaxControlDatagram bounds a control datagram: a control message longer
+// than fragmentLen travels in fragments, each within this bound. Control
+// datagrams are not cut to the stack's datagram size (a Flush of 256 IPv4
 // members is 5.7 KiB), so a transport must carry datagrams of this size.
 const MaxControlDatagram = 40 << 10
 
