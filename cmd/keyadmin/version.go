@@ -1,56 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"runtime"
-	"runtime/debug"
-)
+import "github.com/conclave-go/conclave/internal/buildinfo"
 
-// version says which build this is: the module's version when it was
-// installed as a module (go install …@v1.2.3), otherwise the commit it was
-// built from (with "+dirty" when the tree had changes), and the Go release.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown version) " + runtime.Version()
-	}
-	return buildVersion(bi)
-}
-
-func buildVersion(bi *debug.BuildInfo) string {
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
-		var rev, when string
-		dirty := false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.time":
-				when = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-		switch {
-		case rev == "":
-			v = "devel (no commit recorded: built with go run or -buildvcs=false)"
-		default:
-			if len(rev) > 12 {
-				rev = rev[:12]
-			}
-			if dirty {
-				rev += "+dirty"
-			}
-			v = "devel " + rev
-			if when != "" {
-				v += fmt.Sprintf(" (%s)", when)
-			}
-		}
-	}
-	goVersion := bi.GoVersion
-	if goVersion == "" {
-		goVersion = runtime.Version()
-	}
-	return v + " " + goVersion
-}
+// version says which build this is (see buildinfo.Version).
+func version() string { return buildinfo.Version() }
