@@ -46,7 +46,19 @@ only its owner can read, the public key ("noise:" and 44 characters of
 base64) is what other members allow. Make one and show its public key:
 
   keyadmin keygen noise -o member.key
-  keyadmin pubkey member.key`,
+  keyadmin pubkey member.key
+
+Each member of a secured group runs with its own key file and the public
+keys of the members it admits (its own included, so that the list can be
+the same everywhere):
+
+  conclave member --listen 127.0.0.1:7000 --noise-key a.key \
+      --allow noise:<a's key> --allow noise:<b's key>
+  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000 --noise-key b.key \
+      --allow noise:<a's key> --allow noise:<b's key>
+
+Copy private keys only over channels that keep them secret, and never put one
+on a command line: only public keys are arguments.`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
