@@ -107,16 +107,20 @@ func pairSealing(coord, joiner Endpoint, initiator bool, secret []byte) *sealing
 	return s
 }
 
+// pairAuth seals the control messages between a coordinator and a peer it
+// admitted with an HMAC under their handshake's secret, which only the two
+// of them know: every tag is already bound to its sender, whatever its
+// class.
 type pairAuth struct{ key []byte }
 
-func (a pairAuth) Seal(dst, msg []byte) []byte {
+func (a pairAuth) Seal(dst, msg []byte, _ Class) []byte {
 	h := hmac.New(sha256.New, a.key)
 	h.Write(msg)
 	return h.Sum(dst)
 }
 
-func (a pairAuth) Open(_ int, msg, tag []byte) error {
-	if !hmac.Equal(a.Seal(nil, msg), tag) {
+func (a pairAuth) Open(_ int, msg, tag []byte, c Class) error {
+	if !hmac.Equal(a.Seal(nil, msg, c), tag) {
 		return errors.New("membership: pairwise tag does not match")
 	}
 	return nil

@@ -34,6 +34,55 @@ import (
 // drop.forged_control (the tag does not open, or the rank does not name
 // the sender).
 
+// Every sealed message is sealed and opened in the class of the message it
+// carries (classOf), read from the inner message's type byte, which the tag
+// covers; a message whose tag was made in the other class does not open.
+// Only Wait is Routine: it says no more than "alive, still flushing or
+// syncing", which keeps a member from being taken for silent in a view
+// change, a power an insider already has by sending heartbeats in its
+// name. Everything else is Change, because it can make something happen
+// that only the member it names could ask for:
+//
+//	Suspect, Leave               remove a member (another, or itself)
+//	Flush, Sync, Install,        run a view change: propose, cut, install
+//	Dismiss
+//	FlushOK, SyncOK, InstallAck  consent to a view, reach the cut, confirm
+//	                             the install (an ack stops the resends)
+//	DecideReq, Decision,         ask for, give, carry and confirm or refuse
+//	Prepare, Confirm, Refuse     the decision of a view (its keys)
+//	Rekey                        start a rekey round
+//	Fragment                     a piece of one of the above (the large
+//	                             messages are all Change)
+//	Probe, ProbeReply            a member's probe naming another view makes
+//	                             it suspected (it moved on)
+//	MergeReq, Challenge,         merges and admissions (sent unsealed, or
+//	Handshake                    sealed pairwise)
+//
+// A type membership does not know has no class: such a message is dropped
+// unopened.
+
+// classOf is the class a control message of type t is sealed in.
+func classOf(t msgType) (Class, bool) {
+	switch t {
+	case mWait:
+		return Routine, true
+	case mProbe, mProbeReply, mMergeReq, mFlush, mFlushOK, mSync, mSyncOK, mInstall, mInstallAck,
+		mSuspect, mLeave, mDismiss, mDecideReq, mDecision, mPrepare, mConfirm, mRefuse, mRekey,
+		mFragment, mChallenge, mHandshake:
+		return Change, true
+	}
+	return 0, false
+}
+
+// innerClass is the class of an encoded control message, from its type
+// byte (after the magic and the group).
+func innerClass(inner []byte) (Class, bool) {
+	if len(inner) < 10 {
+		return 0, false
+	}
+	return classOf(msgType(inner[9]))
+}
+
 // replayWindow is the anti-replay state of one sender in one view.
 type replayWindow struct {
 	max  uint64 // highest sequence number accepted
@@ -91,7 +140,13 @@ func (s *sealing) seal(group uint64, self Endpoint, inner []byte) []byte {
 	b = wire.AppendUvarint(b, s.seq)
 	b = wire.AppendUvarint(b, uint64(len(inner)))
 	b = append(b, inner...)
-	tag := s.auth.Seal(nil, b)
+	c, ok := innerClass(inner)
+	if !ok {
+		// Never: only messages of known types are encoded. The stricter
+		// class; the receiver drops it anyway.
+		c = Change
+	}
+	tag := s.auth.Seal(nil, b, c)
 	b = wire.AppendUvarint(b, uint64(len(tag)))
 	return append(b, tag...)
 }
@@ -131,7 +186,11 @@ func (s *sealing) open(from Endpoint, sm *sealed) (ok bool, reason string) {
 	if sm.rank >= uint64(len(s.view.Members)) || s.view.Members[sm.rank] != from {
 		return false, "drop.forged_control"
 	}
-	if s.auth.Open(int(sm.rank), sm.signed, sm.tag) != nil {
+	c, ok := innerClass(sm.inner)
+	if !ok {
+		return false, "drop.forged_control"
+	}
+	if s.auth.Open(int(sm.rank), sm.signed, sm.tag, c) != nil {
 		return false, "drop.forged_control"
 	}
 	if !s.windows[sm.rank].accept(sm.seq) {

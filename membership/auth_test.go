@@ -19,14 +19,15 @@ type macParticipant struct {
 
 type macAuth struct{ key []byte }
 
-func (a macAuth) Seal(dst, msg []byte) []byte {
+func (a macAuth) Seal(dst, msg []byte, c Class) []byte {
 	h := hmac.New(sha256.New, a.key)
+	h.Write([]byte{byte(c)})
 	h.Write(msg)
 	return h.Sum(dst)
 }
 
-func (a macAuth) Open(_ int, msg, tag []byte) error {
-	if !hmac.Equal(a.Seal(nil, msg), tag) {
+func (a macAuth) Open(_ int, msg, tag []byte, c Class) error {
+	if !hmac.Equal(a.Seal(nil, msg, c), tag) {
 		return errors.New("mac: not authentic")
 	}
 	return nil

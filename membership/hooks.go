@@ -3,6 +3,7 @@ package membership
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/conclave-go/conclave/layers"
 )
@@ -107,9 +108,31 @@ type Participant interface {
 
 // Rekeyer is an optional interface of a Participant that starts rekey
 // rounds on its own (a timer, a message count): RekeyDue is asked at the
-// coordinator on each tick of an installed view.
+// coordinator on each tick of an installed view, with what the
+// coordinator saw of it.
 type Rekeyer interface {
-	RekeyDue(v View) bool
+	RekeyDue(v View, s ViewStats) bool
+}
+
+// ViewStats is what a member saw of its current view, for a Rekeyer.
+type ViewStats struct {
+	// Age is the time since the view was installed at this member (on
+	// the member's clock, virtual in the simulator).
+	Age time.Duration
+	// Messages is the number of messages this member delivered in the
+	// view, its own included.
+	Messages uint64
+	// Bytes is the sum of their lengths.
+	Bytes uint64
+}
+
+// Describer is an optional interface of a Participant: it names the
+// members of a view it installed, by rank, and the view's key epoch.
+// Membership asks it right after Install (and after a view this member
+// made alone) for the ViewChange event; ok is false when it cannot say
+// (the event then carries no identities and no KeyChange follows).
+type Describer interface {
+	Describe(v View) (ids []Identity, epoch uint64, ok bool)
 }
 
 // Decision is what the decider of a view change decided: a part every
@@ -206,16 +229,46 @@ type Handshake interface {
 	Result() (peer Identity, secret []byte)
 }
 
+// Class says how a sealed control message is authenticated. Membership
+// takes it from the inner message's type (classOf in auth.go), which the
+// tag covers, never from a field a sender chooses freely; an Authenticator
+// must make a tag of one class fail to open as the other.
+type Class uint8
+
+const (
+	// Routine messages (Wait, and whatever only shows that a member is
+	// alive) are authenticated under a key of the view that every member
+	// holds (a MAC): an insider can forge them for another member, which
+	// gives it no more than it has already (it can keep a dead member's
+	// heartbeats going).
+	Routine Class = iota + 1
+	// Change messages change membership or its keys, decide or confirm a
+	// view, or ask for a rekey: they must be bound to their sender (a
+	// signature), so that no member can forge one for another.
+	Change
+)
+
+func (c Class) String() string {
+	switch c {
+	case Routine:
+		return "routine"
+	case Change:
+		return "change"
+	}
+	return "unknown"
+}
+
 // Authenticator seals and opens the control messages of one view. msg is
 // the whole control message, header (group, view, sender, sequence
 // number) included; membership checks the replay window itself. Tags are
 // at most MaxTag bytes. Open must compare in constant time.
 type Authenticator interface {
-	// Seal appends to dst the tag of msg as sent by this member.
-	Seal(dst, msg []byte) []byte
-	// Open checks that tag authenticates msg as sent by the member of
-	// rank from.
-	Open(from int, msg, tag []byte) error
+	// Seal appends to dst the tag of msg as sent by this member, in class
+	// c.
+	Seal(dst, msg []byte, c Class) []byte
+	// Open checks that tag authenticates msg, in class c, as sent by the
+	// member of rank from.
+	Open(from int, msg, tag []byte, c Class) error
 }
 
 // Bounds of what participants may hand membership.

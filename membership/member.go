@@ -153,6 +153,13 @@ type Member struct {
 	shunned      shunList // peers that stalled a merge (shun.go)
 	inbound      inbound  // the datagram being handled, when from a stranger
 
+	// stats is what this member saw of its current view (ViewStats): the
+	// install time and the messages and bytes delivered since.
+	stats struct {
+		at              time.Duration
+		messages, bytes uint64
+	}
+
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
 	local    queue.Queue[ctlMsg]               // control messages to this member itself, not yet handled
@@ -612,6 +619,8 @@ func (m *Member) collect() {
 		}
 	}
 	for _, d := range rd.Deliveries[m.taken.deliveries:] {
+		m.stats.messages++
+		m.stats.bytes += uint64(len(d.Data))
 		m.ready.Events = append(m.ready.Events, Event{Kind: Message, From: m.view.Members[d.From], Multicast: d.Type == layers.ECast, Data: d.Data})
 	}
 	m.taken.packets, m.taken.deliveries = len(rd.Packets), len(rd.Deliveries)
@@ -748,6 +757,7 @@ func (m *Member) install(v View, keys layers.Keys) error {
 	// advanced again, so its buffers stay with the packets until sent.
 	m.view, m.rank, m.stack = v.Clone(), rank, stack
 	m.taken.packets, m.taken.deliveries = 0, 0
+	m.stats.at, m.stats.messages, m.stats.bytes = m.now, 0, 0
 	m.flush = stack.ViewFlush()
 	if m.cfg.Participant != nil {
 		m.sealPrev, m.sealNow = m.sealNow, newSealing(v, rank, m.cfg.Participant.Authenticator(v.Clone(), rank))

@@ -203,8 +203,8 @@ func (plain) Authenticator(View, int) Authenticator        { return plainAuth{} 
 
 type plainAuth struct{}
 
-func (plainAuth) Seal(dst, _ []byte) []byte { return append(dst, "tag"...) }
-func (plainAuth) Open(_ int, _, tag []byte) error {
+func (plainAuth) Seal(dst, _ []byte, _ Class) []byte { return append(dst, "tag"...) }
+func (plainAuth) Open(_ int, _, tag []byte, _ Class) error {
 	if string(tag) != "tag" {
 		return errors.New("plain: bad tag")
 	}

@@ -24,7 +24,7 @@ func (m *Member) tickRekey() {
 	if m.part != nil || m.coord != nil || m.blocked {
 		return
 	}
-	if r, ok := m.cfg.Participant.(Rekeyer); ok && !m.rekey && m.isCoordinator() && len(m.view.Members) > 0 && r.RekeyDue(m.view.Clone()) {
+	if r, ok := m.cfg.Participant.(Rekeyer); ok && !m.rekey && m.isCoordinator() && len(m.view.Members) > 0 && r.RekeyDue(m.view.Clone(), m.viewStats()) {
 		m.rekey = true
 		m.count("rekeys_due")
 	}
@@ -49,4 +49,9 @@ func (m *Member) onRekey(msg *ctlMsg) {
 		return
 	}
 	m.rekey = true
+}
+
+// viewStats is what this member saw of its current view.
+func (m *Member) viewStats() ViewStats {
+	return ViewStats{Age: m.now - m.stats.at, Messages: m.stats.messages, Bytes: m.stats.bytes}
 }

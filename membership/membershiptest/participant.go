@@ -274,7 +274,7 @@ func (p *Participant) Authenticator(v membership.View, rank int) membership.Auth
 }
 
 // RekeyDue implements membership.Rekeyer.
-func (p *Participant) RekeyDue(v membership.View) bool {
+func (p *Participant) RekeyDue(v membership.View, _ membership.ViewStats) bool {
 	if p.RekeyEvery <= 0 {
 		return false
 	}
@@ -341,17 +341,21 @@ func (k *Keys) Release() {
 	k.released = true
 }
 
-// authenticator is HMAC-SHA256 under the view's control key.
+// authenticator is HMAC-SHA256 under the view's control key, over the
+// class and the message, so that a tag of one class does not open as the
+// other. Both classes are keyed by the view alone: unlike a secure
+// participant's, its Change tags are not bound to their sender.
 type authenticator struct{ key []byte }
 
-func (a *authenticator) Seal(dst, msg []byte) []byte {
+func (a *authenticator) Seal(dst, msg []byte, c membership.Class) []byte {
 	h := hmac.New(sha256.New, a.key)
+	h.Write([]byte{byte(c)})
 	h.Write(msg)
 	return h.Sum(dst)
 }
 
-func (a *authenticator) Open(from int, msg, tag []byte) error {
-	if !hmac.Equal(a.Seal(nil, msg), tag) {
+func (a *authenticator) Open(from int, msg, tag []byte, c membership.Class) error {
+	if !hmac.Equal(a.Seal(nil, msg, c), tag) {
 		return errors.New("membershiptest: control message not authentic")
 	}
 	return nil
