@@ -59,6 +59,12 @@ type Checker struct {
 	expIndex    map[expectKey]int
 	outstanding int
 
+	// With participants: the epochs installed, by digest, and the
+	// holding violations reported (each once).
+	digests   map[[32]byte]membership.ViewID
+	held      map[heldKey]bool
+	outsiders []outsider
+
 	count      int
 	violations []string
 }
@@ -100,7 +106,7 @@ type viewRecord struct {
 	// With participants: the fingerprint of the decision the first
 	// member to install the view installed it with, and that member.
 	decided  bool
-	decision uint64
+	decision [32]byte
 	decider  int
 }
 
@@ -145,6 +151,8 @@ func NewChecker(total bool) *Checker {
 		streams:    make(map[ID]*stream),
 		views:      make(map[membership.ViewID]*viewRecord),
 		expIndex:   make(map[expectKey]int),
+		digests:    make(map[[32]byte]membership.ViewID),
+		held:       make(map[heldKey]bool),
 	}
 }
 
@@ -292,6 +300,9 @@ func (c *Checker) install(p int, v membership.View) {
 	ins := &install{proc: p, view: rec}
 	rec.installs = append(rec.installs, ins)
 	pc.cur = ins
+	if rec.decided {
+		c.checkHeld(rec)
+	}
 	for _, id := range pc.pending {
 		c.wentOut(rec, id)
 	}
@@ -472,6 +483,7 @@ func (c *Checker) Finish(explain func(Stall) string) {
 		c.violate("member %d: %d of %d %s undelivered at the deadline, first %v%s", s.Receiver, s.Missing, s.Expected, streamName(s.First), s.First, why)
 	}
 	c.checkOwnCasts()
+	c.checkHeldAll()
 	for _, v := range c.viewList {
 		for _, in := range v.installs {
 			c.checkPrefix(in)

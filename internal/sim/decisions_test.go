@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/conclave-go/conclave/membership"
@@ -12,9 +13,16 @@ type fakeDecisions struct {
 	confirmed map[membership.ViewID]bool
 }
 
-func (d *fakeDecisions) Decision(id membership.ViewID) (uint64, bool) {
+func (d *fakeDecisions) EpochDigest(id membership.ViewID) ([32]byte, bool) {
 	fp, ok := d.installed[id]
-	return fp, ok
+	return digestOf(fp), ok
+}
+
+// digestOf is the digest whose first 8 bytes are fp.
+func digestOf(fp uint64) [32]byte {
+	var d [32]byte
+	binary.BigEndian.PutUint64(d[:], fp)
+	return d
 }
 
 func (d *fakeDecisions) Confirmed(id membership.ViewID) bool { return d.confirmed[id] }
@@ -62,7 +70,7 @@ func TestCheckerReportsMismatchedDecision(t *testing.T) {
 	f.decide(ds, v, 7, 0, 1)
 	f.decide(ds, v, 9, 2)
 	f.change(v, 0, 1, 2)
-	f.want(1, "member 2: installed view 2@m0 [m0 m1 m2] with decision 0000000000000009, member 0 with 0000000000000007")
+	f.want(1, "member 2: installed view 2@m0 [m0 m1 m2] with epoch 0000000000000009, member 0 with 0000000000000007")
 }
 
 func TestCheckerReportsViewWithoutDecision(t *testing.T) {
@@ -71,7 +79,7 @@ func TestCheckerReportsViewWithoutDecision(t *testing.T) {
 	f.decide(ds, v, 7, 0, 2)
 	ds[1].confirmed[v.ID] = true
 	f.change(v, 0, 1, 2)
-	f.want(1, "member 1: installed view 2@m0 [m0 m1 m2] without a decision")
+	f.want(1, "member 1: installed view 2@m0 [m0 m1 m2] without an epoch")
 }
 
 func TestCheckerReportsUnconfirmedDecision(t *testing.T) {
@@ -83,8 +91,38 @@ func TestCheckerReportsUnconfirmedDecision(t *testing.T) {
 	// installation.
 	f.consent(v, 0, 1, 2)
 	f.install(v, 0)
-	f.want(1, "member 0: installed view 2@m0 [m0 m1 m2], whose decision member 2 never confirmed")
+	f.want(1, "member 0: installed view 2@m0 [m0 m1 m2], whose epoch member 2 never confirmed")
+	f.install(v, 1)
 	ds[2].installed[v.ID] = 7
-	f.install(v, 1, 2)
+	f.install(v, 2)
 	f.want(1, "")
+}
+
+func TestCheckerReportsEpochHeldOutsideView(t *testing.T) {
+	f, ds := decisionFixture(t, 3)
+	// Member 2 leaves; the others go on in view 2 with a new epoch. If
+	// member 2 holds that epoch too (it derived it from the commit), the
+	// Checker says so, once.
+	v := f.view(2, 0, 0, 1)
+	f.decide(ds, v, 7, 0, 1)
+	ds[2].installed[v.ID] = 7
+	f.change(v, 0, 1)
+	f.want(1, "member 2: holds the epoch of view 2@m0 [m0 m1], which it is not in")
+	f.finish(1, "")
+}
+
+func TestCheckerReportsOutsiderEpoch(t *testing.T) {
+	f, ds := decisionFixture(t, 3)
+	o := &fakeDecisions{installed: map[membership.ViewID]uint64{}, confirmed: map[membership.ViewID]bool{}}
+	f.c.Outsider("outsider", o)
+	v := f.view(2, 0, 0, 1, 2)
+	f.decide(ds, v, 7, 0, 1, 2)
+	f.change(v, 0, 1, 2)
+	f.want(0, "")
+	f.c.Derived("ex-member m3", digestOf(8))
+	f.want(0, "")
+	f.c.Derived("ex-member m3", digestOf(7))
+	f.want(1, "ex-member m3: derived the epoch of view 2@m0")
+	o.installed[v.ID] = 5
+	f.finish(2, "")
 }

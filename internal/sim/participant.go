@@ -52,8 +52,14 @@ func (p *participant) Process(next membership.View, common, own []byte) ([]byte,
 	return conf, err
 }
 
-// Decision implements Decisions.
-func (p *participant) Decision(id membership.ViewID) (uint64, bool) { return p.Epoch(id) }
+// EpochDigest implements Decisions: the test participant's fingerprint of
+// the secret installed with view id.
+func (p *participant) EpochDigest(id membership.ViewID) ([32]byte, bool) {
+	fp, ok := p.Epoch(id)
+	var d [32]byte
+	binary.BigEndian.PutUint64(d[:], fp)
+	return d, ok
+}
 
 // Confirmed implements Decisions.
 func (p *participant) Confirmed(id membership.ViewID) bool { return p.confirmed[id] }
