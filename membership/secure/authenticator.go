@@ -1,0 +1,103 @@
+package secure
+
+import (
+	"errors"
+
+	"github.com/conclave-go/conclave/crypto"
+	"github.com/conclave-go/conclave/membership"
+)
+
+// Control messages of a view are authenticated by its epoch:
+//
+//	Routine  HMAC (the suite's MAC) under a key exported from the epoch
+//	         with the label "conclave control": any member of the view
+//	         can make it, nobody else.
+//	Change   SignWithLabel("ConclaveControl", msg) with the sender's
+//	         signature key, checked with the signature key of the leaf of
+//	         the member of rank from: nobody can make it for another.
+//
+// The two tags differ in kind and length, so that a tag of one class
+// never opens as the other.
+
+// controlLabel labels the signatures of Change control messages.
+const controlLabel = "ConclaveControl"
+
+// authenticator authenticates the control messages of one view.
+type authenticator struct {
+	suite *crypto.Suite
+	key   crypto.Secret      // the view's routine key
+	sig   *crypto.SigningKey // this member's signature key
+	pubs  [][]byte           // the members' signature keys, by rank
+}
+
+// Seal implements membership.Authenticator.
+func (a *authenticator) Seal(dst, msg []byte, c membership.Class) []byte {
+	if c == membership.Change {
+		s, err := a.suite.SignWithLabel(a.sig, controlLabel, msg)
+		if err != nil {
+			return dst // an empty tag: the receivers drop the message
+		}
+		return append(dst, s...)
+	}
+	return append(dst, a.suite.MAC(a.key, msg)...)
+}
+
+var errForged = errors.New("secure: control message not authentic")
+
+// Open implements membership.Authenticator, in constant time for MACs.
+func (a *authenticator) Open(from int, msg, tag []byte, c membership.Class) error {
+	if from < 0 || from >= len(a.pubs) {
+		return errForged
+	}
+	switch c {
+	case membership.Change:
+		if a.suite.VerifyWithLabel(a.pubs[from], controlLabel, msg, tag) != nil {
+			return errForged
+		}
+	case membership.Routine:
+		if !a.suite.VerifyMAC(a.key, msg, tag) {
+			return errForged
+		}
+	default:
+		return errForged
+	}
+	return nil
+}
+
+// refusing is the authenticator of a view without keys: it opens nothing,
+// and its tags are empty.
+type refusing struct{}
+
+func (refusing) Seal(dst, _ []byte, _ membership.Class) []byte { return dst }
+
+func (refusing) Open(int, []byte, []byte, membership.Class) error {
+	return errors.New("secure: this member holds no keys for the view")
+}
+
+// Authenticator implements membership.Participant: the authenticator of
+// view v, installed with its epoch; one that refuses every message for a
+// view this member holds no epoch of.
+func (p *Participant) Authenticator(v membership.View, rank int) membership.Authenticator {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.view = v.Clone()
+	st := p.cur
+	if st == nil || st.view.ID != v.ID || len(st.leaves) != len(v.Members) {
+		p.cfg.Logger.Warn("a view without keys: its control messages are refused", "self", p.self, "view", v.ID)
+		return refusing{}
+	}
+	key, err := st.group.Epoch().Export("conclave control", nil, p.suite.HashSize())
+	if err != nil {
+		return refusing{}
+	}
+	a := &authenticator{suite: p.suite, key: key, sig: p.sig, pubs: make([][]byte, len(v.Members))}
+	t := st.group.Tree()
+	for r, l := range st.leaves {
+		leaf := t.Leaf(l)
+		if leaf == nil {
+			return refusing{}
+		}
+		a.pubs[r] = leaf.SignatureKey
+	}
+	return a
+}
