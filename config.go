@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/conclave-go/conclave/auth"
+	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/compose"
 	"github.com/conclave-go/conclave/membership"
@@ -54,11 +56,39 @@ type Config struct {
 	// Timing sets the membership protocol's timers (failure detection,
 	// view changes). Zero fields take membership.DefaultTiming.
 	Timing membership.Timing
-	// Participant takes part in every view change: it admits joiners by
-	// handshake, decides and confirms each view's keys (handed to the
-	// stack), and authenticates control messages. Optional: without one
-	// the group has no admission check, no keys, and control messages
-	// are trusted on their source address.
+	// Credential is this member's credential: a Noise static key, say
+	// (auth/noise; `keyadmin keygen noise -o FILE` makes a key file and
+	// noise.LoadPrivateKeyFile reads it). With one, the group is secured
+	// (package membership/secure): a process becomes a member only after
+	// a handshake that proves its credential and an admission check of
+	// its identity, every view has its own key epoch agreed inside the
+	// view change, and control messages are authenticated. A group is
+	// secured by default: Join needs a Credential, a Participant, or
+	// Insecure.
+	Credential auth.Credential
+	// Admit is the admission check of a secured group, required with a
+	// Credential: it is asked about each joiner (at the coordinator), the
+	// coordinator (at a joiner), and every identity a view change adds
+	// (at every member), and a non-nil error keeps that identity out.
+	// auth.Allow makes one from a list of public keys.
+	Admit func(auth.Identity) error
+	// Suite is the MLS cipher suite of a secured group's key epochs.
+	// Default crypto.MLS128DHKEMX25519AES128GCMSHA256Ed25519 (0x0001).
+	// Every member of a group must use the same.
+	Suite crypto.SuiteID
+	// RekeyInterval, if not zero, makes a secured group's coordinator
+	// start a rekey round (a new epoch with the same members) once a view
+	// is this old. Group.Rekey asks for one at any time.
+	RekeyInterval time.Duration
+	// Insecure runs a plain group, without a Credential: anyone who can
+	// send datagrams to a member can join, there are no keys, and control
+	// messages are trusted on their source address. For tests, and for
+	// networks where every process is trusted.
+	Insecure bool
+	// Participant takes the place of the secure participant a Credential
+	// builds (a test's, say): it admits joiners by handshake, decides and
+	// confirms each view's keys (handed to the stack), and authenticates
+	// control messages.
 	Participant membership.Participant
 	// Tick is the period of the stack's timers. Default 1ms.
 	Tick time.Duration
@@ -98,6 +128,9 @@ func (c *Config) withDefaults() (Config, error) {
 			}
 		}
 	}
+	if err := cfg.checkSecurity(); err != nil {
+		return cfg, err
+	}
 	if cfg.Conn == nil {
 		if !cfg.Listen.IsValid() {
 			return cfg, errors.New("conclave: config: no listen address")
@@ -136,6 +169,31 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg, nil
+}
+
+// checkSecurity refuses a configuration that says nothing about security
+// (secure by default), and one whose security settings contradict each
+// other or would be ignored.
+func (c *Config) checkSecurity() error {
+	secured := c.Credential != nil
+	switch {
+	case secured && c.Participant != nil:
+		return errors.New("conclave: config: both a Credential and a Participant: the Credential builds a participant of its own; set one")
+	case secured && c.Insecure:
+		return errors.New("conclave: config: Insecure with a Credential: drop Insecure to run the secured group, or the Credential to run a plain one")
+	case secured && c.Admit == nil:
+		return errors.New("conclave: config: a Credential without Admit: a secured group needs an admission check; " +
+			"auth.Allow(names...) admits a list of identities (a Noise key's name is its public key as `keyadmin pubkey` prints it)")
+	case !secured && (c.Admit != nil || c.Suite != 0 || c.RekeyInterval != 0):
+		return errors.New("conclave: config: Admit, Suite and RekeyInterval apply to a secured group, which needs a Credential")
+	case !secured && c.Participant == nil && !c.Insecure:
+		return errors.New("conclave: config: no Credential: a group is secured by default; set Credential " +
+			"(a Noise key: see auth/noise, and `keyadmin keygen noise -o FILE` to make one) and Admit, or Insecure for a plain group")
+	}
+	if c.RekeyInterval < 0 {
+		return errors.New("conclave: config: negative RekeyInterval")
+	}
+	return nil
 }
 
 // DefaultSeedWait is Config.SeedWait's default.

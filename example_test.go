@@ -26,6 +26,8 @@ func ExampleJoin() {
 		cfg := conclave.Config{
 			Group:  "example",
 			Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+			// A plain group, without admission or keys.
+			Insecure: true,
 		}
 		if len(members) > 0 {
 			cfg.Seeds = []netip.AddrPort{members[0].LocalAddr()}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/membership"
+	"github.com/conclave-go/conclave/membership/secure"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -26,21 +27,22 @@ var ErrClosed = errors.New("conclave: group closed")
 // Group is a member's handle on its group. Its methods are safe for
 // concurrent use.
 type Group struct {
-	cfg    Config
-	self   Endpoint
-	conn   transport.Conn
-	ownsC  bool
-	reqs   chan request
-	events chan Event
-	stats  chan chan []layers.Counter
-	leave  chan struct{}
-	evict  chan Endpoint
-	rekey  chan struct{}
-	done   chan struct{} // closed by Close
-	exited chan struct{} // closed when the driver has stopped
-	once   sync.Once
-	lonce  sync.Once
-	err    error // why the driver stopped, set before exited closes
+	cfg      Config
+	self     Endpoint
+	conn     transport.Conn
+	ownsC    bool
+	reqs     chan request
+	events   chan Event
+	stats    chan chan []layers.Counter
+	leave    chan struct{}
+	evict    chan Endpoint
+	rekey    chan struct{}
+	done     chan struct{} // closed by Close
+	exited   chan struct{} // closed when the driver has stopped
+	once     sync.Once
+	lonce    sync.Once
+	err      error    // why the driver stopped, set before exited closes
+	exporter exporter // the participant's exporter, if it has one
 
 	mu      sync.Mutex
 	view    View
@@ -94,6 +96,25 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		return nil, err
 	}
 	g.self = Endpoint{Addr: g.conn.LocalAddr(), Inc: uint32(random())}
+	participant := c.Participant
+	if c.Credential != nil {
+		sp, err := secure.New(secure.Config{
+			Credential:    c.Credential,
+			Admit:         c.Admit,
+			Suite:         c.Suite,
+			Group:         c.Group,
+			RekeyInterval: c.RekeyInterval,
+			Logger:        c.Logger,
+		})
+		if err != nil {
+			if g.ownsC {
+				g.conn.Close()
+			}
+			return nil, fmt.Errorf("conclave: %w", err)
+		}
+		participant = sp
+	}
+	g.exporter, _ = participant.(exporter)
 	member, err := membership.New(membership.Config{
 		Self:        g.self,
 		Group:       GroupID(c.Group),
@@ -104,7 +125,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		MaxMessage:  c.MaxMessage,
 		Seed:        random(),
 		Timing:      c.Timing,
-		Participant: c.Participant,
+		Participant: participant,
 		Logger:      c.Logger,
 	})
 	if err != nil {
@@ -244,6 +265,34 @@ func (g *Group) Rekey(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// exporter is what a participant with key epochs offers applications: the
+// secure participant's MLS exporter.
+type exporter interface {
+	Export(label string, context []byte, length int) ([]byte, error)
+}
+
+// ErrNoKeys is returned by Export for a group without key epochs (an
+// insecure one, or a participant without an exporter).
+var ErrNoKeys = errors.New("conclave: no key epochs to export from: the group is not secured")
+
+// Export derives a secret of length bytes for an application from the key
+// epoch this member has installed (the MLS exporter, RFC 9420 §8.5): the
+// members of the epoch's view get the same bytes for the same label and
+// context, nobody outside the view does, and another epoch gives unrelated
+// bytes. The epoch changes with every view (and with Rekey): to know which
+// one a secret came from, export after the KeyChange event of the epoch
+// wanted, before the next Block. Safe for concurrent use.
+func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
+	if g.exporter == nil {
+		return nil, ErrNoKeys
+	}
+	b, err := g.exporter.Export(label, context, length)
+	if err != nil {
+		return nil, fmt.Errorf("conclave: export: %w", err)
+	}
+	return b, nil
 }
 
 // Leave leaves the group gracefully: the other members install a view

@@ -17,7 +17,7 @@ import (
 
 func TestJoinSaysWhyItCannotListen(t *testing.T) {
 	c := listenLoopback(t)
-	_, err := Join(context.Background(), Config{Group: "g", Listen: c.LocalAddr()})
+	_, err := Join(context.Background(), Config{Group: "g", Listen: c.LocalAddr(), Insecure: true})
 	want := "conclave: listen " + c.LocalAddr().String() + ": address already in use"
 	if err == nil || err.Error() != want || !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("Join on a port in use: %v, want %q wrapping EADDRINUSE", err, want)
@@ -31,7 +31,7 @@ func TestRekeyMakesANewViewOfTheSameMembers(t *testing.T) {
 	defer cancel()
 	var gs []*Group
 	for range 2 {
-		cfg := Config{Group: "rekey", Listen: netip.MustParseAddrPort("127.0.0.1:0")}
+		cfg := Config{Group: "rekey", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Insecure: true}
 		if len(gs) > 0 {
 			cfg.Seeds = []netip.AddrPort{gs[0].LocalAddr()}
 		}
@@ -127,7 +127,7 @@ func TestParticipantOverUDP(t *testing.T) {
 func TestTransportDropsDatagramsOverTheGroupsSize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	g, err := Join(ctx, Config{Group: "sizes", Listen: netip.MustParseAddrPort("127.0.0.1:0")})
+	g, err := Join(ctx, Config{Group: "sizes", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,19 +24,19 @@ func listenLoopback(t *testing.T) *transport.UDPConn {
 func TestJoinRefusesItselfAsSeed(t *testing.T) {
 	c := listenLoopback(t)
 	other := listenLoopback(t)
-	_, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{other.LocalAddr(), c.LocalAddr()}})
+	_, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{other.LocalAddr(), c.LocalAddr()}, Insecure: true})
 	if err == nil || !strings.Contains(err.Error(), "seed "+c.LocalAddr().String()+" is this member's own address") {
 		t.Fatalf("Join with its own address as a seed: err = %v, want a refusal", err)
 	}
 	// The same address written as IPv4 in IPv6 is the same address.
 	mapped := netip.AddrPortFrom(netip.AddrFrom16(c.LocalAddr().Addr().As16()), c.LocalAddr().Port())
-	if _, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{mapped}}); err == nil {
+	if _, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{mapped}, Insecure: true}); err == nil {
 		t.Fatalf("Join with its own address, IPv4-mapped, as a seed: no error")
 	}
 
 	// Members, the same list at every member, includes this one: that is
 	// no mistake.
-	g, err := Join(context.Background(), Config{Group: "g", Conn: c, Members: []netip.AddrPort{other.LocalAddr(), c.LocalAddr()}, Self: 1})
+	g, err := Join(context.Background(), Config{Group: "g", Conn: c, Members: []netip.AddrPort{other.LocalAddr(), c.LocalAddr()}, Self: 1, Insecure: true})
 	if err != nil {
 		t.Fatalf("Join with Members: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestJoinRefusesItselfAsSeed(t *testing.T) {
 func TestJoinRefusesBadSeed(t *testing.T) {
 	c := listenLoopback(t)
 	for _, s := range []netip.AddrPort{{}, netip.MustParseAddrPort("0.0.0.0:7000"), netip.MustParseAddrPort("127.0.0.1:0")} {
-		if _, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{s}}); err == nil {
+		if _, err := Join(context.Background(), Config{Group: "g", Conn: c, Seeds: []netip.AddrPort{s}, Insecure: true}); err == nil {
 			t.Errorf("Join with seed %v: no error", s)
 		}
 	}
@@ -77,6 +77,7 @@ func TestSeedWaitWarns(t *testing.T) {
 		Seeds:    []netip.AddrPort{silent.LocalAddr()},
 		SeedWait: 20 * time.Millisecond,
 		Logger:   slog.New(recordHandler{logs}),
+		Insecure: true,
 	})
 	if err != nil {
 		t.Fatal(err)

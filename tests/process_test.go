@@ -59,7 +59,7 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	// Five processes multicasting flat out share two cores with whatever
 	// else the machine runs: a second of silence, not a few hundred
 	// milliseconds, is what marks a member dead here.
-	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "1s")
+	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "1s", "--insecure")
 	full := awaitOneView(t, procs)
 
 	// Every member multicasts p<index>-<k> for k = 0, 1, … until stop.

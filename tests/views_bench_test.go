@@ -333,6 +333,8 @@ func (c *cluster) start(b *testing.B, conn transport.Conn, cfg conclave.Config) 
 	if c.participant {
 		part = newBenchParticipant(conn.LocalAddr())
 		cfg.Participant = part
+	} else {
+		cfg.Insecure = true
 	}
 	g, err := conclave.Join(context.Background(), cfg)
 	if err != nil {

@@ -61,7 +61,7 @@ func TestErrorIsOneLineWithHint(t *testing.T) {
 	}
 	defer busy.Close()
 	addr := busy.LocalAddr().String()
-	code, _, errOut := runCLI(t, "member", "--listen", addr)
+	code, _, errOut := runCLI(t, "member", "--listen", addr, "--insecure")
 	want := "conclave: error: listen " + addr + ": address already in use\n" +
 		"conclave: hint: another process, perhaps another member, uses port " + addr[strings.LastIndex(addr, ":")+1:] +
 		"; choose another with --listen, or port 0 for any free one\n"
@@ -84,7 +84,7 @@ func TestMemberRefusesBadAddresses(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:0", "--seed", "127.0.0.1:0"}, "--seed 127.0.0.1:0: port 0 names no member"},
 		{[]string{"--listen", "0.0.0.0:7390"}, "must name one IP address"},
 	} {
-		code, _, errOut := runCLI(t, append([]string{"member"}, tc.args...)...)
+		code, _, errOut := runCLI(t, append([]string{"member", "--insecure"}, tc.args...)...)
 		if code != 1 || !strings.HasPrefix(errOut, "conclave: error: ") || !strings.Contains(errOut, tc.want) {
 			t.Errorf("member %v: status %d, stderr %q; want %q", tc.args, code, errOut, tc.want)
 		}
@@ -185,7 +185,7 @@ func startMember(t *testing.T, f memberFlags) (stdout, stderr *lines) {
 func memberDefaults(listen string, seeds ...string) memberFlags {
 	return memberFlags{
 		listen: listen, seeds: seeds, group: "conclave", suspect: membership.DefaultTiming.Suspect,
-		seedWait: conclave.DefaultSeedWait, logLevel: "warn",
+		seedWait: conclave.DefaultSeedWait, logLevel: "warn", credentialFlags: credentialFlags{insecure: true},
 	}
 }
 
@@ -263,9 +263,11 @@ func TestDemoCounts(t *testing.T) {
 
 func TestHelpExplains(t *testing.T) {
 	code, out, _ := runCLI(t, "member", "--help")
-	if code != 0 || !strings.Contains(out, "conclave member --listen 127.0.0.1:7000\n") ||
-		!strings.Contains(out, "conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000") {
-		t.Errorf("member --help shows no example with two members:\n%s", out)
+	if code != 0 || !strings.Contains(out, "keyadmin keygen noise -o a.key") ||
+		!strings.Contains(out, "conclave member --listen 127.0.0.1:7000 --noise-key a.key --allow-file allowed\n") ||
+		!strings.Contains(out, "conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000 --noise-key b.key --allow-file allowed") ||
+		!strings.Contains(out, "--insecure") {
+		t.Errorf("member --help shows no example of a secured group of two members:\n%s", out)
 	}
 	for _, cmd := range []string{"demo", "bench", "sim"} {
 		code, out, _ := runCLI(t, cmd, "--help")

@@ -179,7 +179,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 			return err
 		}
 		conn := &cutConn{Conn: udp}
-		cfg := conclave.Config{Group: "demo", Conn: conn, Timing: demoTiming}
+		cfg := conclave.Config{Group: "demo", Conn: conn, Timing: demoTiming, Insecure: true}
 		if i > 0 {
 			cfg.Seeds = []netip.AddrPort{seed}
 		} else {

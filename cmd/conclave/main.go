@@ -42,11 +42,14 @@ func newRootCmd() *cobra.Command {
 		Long: `conclave runs members of a Conclave process group and the tools around them.
 
 A group is a set of processes that exchange reliable, ordered multicasts over
-a layered protocol stack (Ensemble's design). Start with 'conclave demo', then
-run two members in two terminals:
+a layered protocol stack (Ensemble's design), admitted by their credentials,
+with a key epoch per view. Start with 'conclave demo', then make a key for
+each of two members and run them in two terminals:
 
-  conclave member --listen 127.0.0.1:7000
-  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000`,
+  keyadmin keygen noise -o a.key >> allowed
+  keyadmin keygen noise -o b.key >> allowed
+  conclave member --listen 127.0.0.1:7000 --noise-key a.key --allow-file allowed
+  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000 --noise-key b.key --allow-file allowed`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

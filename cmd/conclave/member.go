@@ -30,12 +30,13 @@ type memberFlags struct {
 	suspect  time.Duration
 	seedWait time.Duration
 	logLevel string
+	credentialFlags
 }
 
 func newMemberCmd() *cobra.Command {
 	var f memberFlags
 	cmd := &cobra.Command{
-		Use:   "member --listen ADDR [--seed ADDR]... [--group NAME] [--json]",
+		Use:   "member --listen ADDR [--seed ADDR]... --noise-key FILE --allow PUBKEY... [--group NAME] [--json]",
 		Short: "Run one group member: stdin lines are multicast, deliveries and views printed",
 		Long: `member runs one member of a group in this process.
 
@@ -45,12 +46,28 @@ addresses: the --listen addresses of one or more members already running.
 The first member of a group has no seed. Members of one group share its
 name, --group; datagrams of other groups are dropped.
 
+A member is secured by default. --noise-key names its private key file
+(make one with 'keyadmin keygen noise -o FILE'; it should be readable by its
+owner only), and --allow (repeatable) or --allow-file (one key a line, #
+for comments) the public keys it admits, as 'keyadmin pubkey' prints them:
+"noise:" and 44 characters of base64. A process joins only after a Noise
+handshake proves its key and the coordinator finds the key on its list (and
+the joiner the coordinator's on its own); every member checks every new
+member's key too. Each view has its own key epoch, agreed during the view
+change, and control messages are signed or authenticated under the epoch.
+A member refused prints the reason and stays alone. --insecure runs the
+plain stack instead: anyone who can send datagrams can join, and there are
+no keys.
+
 Each line read from standard input is multicast to the group. Every
 delivered message and every view change is printed on standard output, as
 text or, with --json, one JSON object per line:
 
-  {"type":"ready","self":"<member>"}
-  {"type":"view","view":"<id>","members":["<member>",...],"joined":[...],"left":[...],"failed":[...]}
+  {"type":"ready","self":"<member>","identity":"noise:<key>"}
+  {"type":"view","view":"<id>","members":["<member>",...],"joined":[...],"left":[...],"failed":[...],
+   "epoch":<n>,"identities":["noise:<key>",...]}
+  {"type":"key","epoch":<n>,"reason":"join|leave|failure|merge|rekey|first"}
+                       the view's key epoch (several reasons joined by +)
   {"type":"deliver","from":"<member>","data":"<text>"}
   {"type":"block"}     a view change has begun
   {"type":"left"}      this member has left
@@ -68,13 +85,20 @@ refused.
 
 --log-level debug writes the membership protocol's decisions (suspicions,
 view changes and why they started, timeouts, merges) to standard error.`,
-		Example: `  # in one terminal, the first member:
-  conclave member --listen 127.0.0.1:7000
+		Example: `  # a key for each member, and the list of their public keys:
+  keyadmin keygen noise -o a.key >> allowed
+  keyadmin keygen noise -o b.key >> allowed
+  # in one terminal, the first member:
+  conclave member --listen 127.0.0.1:7000 --noise-key a.key --allow-file allowed
   # in another, a second member that joins it; type a line in either:
-  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000
+  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000 --noise-key b.key --allow-file allowed
 
-  # the same for programs, with a group name of its own:
-  conclave member --listen localhost:7002 --seed localhost:7000 --group prices --json`,
+  # a plain group, without admission or keys:
+  conclave member --listen 127.0.0.1:7000 --insecure
+  conclave member --listen 127.0.0.1:7001 --seed 127.0.0.1:7000 --insecure
+
+  # for programs, with a group name of its own:
+  conclave member --listen localhost:7002 --seed localhost:7000 --group prices --json --noise-key c.key --allow-file allowed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMember(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
@@ -89,6 +113,10 @@ view changes and why they started, timeouts, merges) to standard error.`,
 	fl.DurationVar(&f.suspect, "suspect", membership.DefaultTiming.Suspect, "suspect a member not heard from for this long")
 	fl.DurationVar(&f.seedWait, "seed-wait", conclave.DefaultSeedWait, "warn when no seed has answered after this long (0: never)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log to standard error at this `level` and above: debug, info, warn, error")
+	fl.StringVar(&f.noiseKey, "noise-key", "", "this member's Noise private key `FILE` (keyadmin keygen noise -o FILE)")
+	fl.StringArrayVar(&f.allow, "allow", nil, "admit the member with this Noise public key, `noise:BASE64` (repeatable)")
+	fl.StringArrayVar(&f.allowFiles, "allow-file", nil, "admit the Noise public keys listed in `FILE`, one a line (repeatable)")
+	fl.BoolVar(&f.insecure, "insecure", false, "run a plain group: no credential, no admission check, no keys")
 	cmd.MarkFlagRequired("listen")
 	return cmd
 }
@@ -132,10 +160,15 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
 	}
 	logger := slog.New(newCLIHandler(errOut, level))
+	mc, err := f.credentialFlags.load(func(w string) { logger.Warn(w) })
+	if err != nil {
+		return err
+	}
 	timing := membership.Timing{Suspect: f.suspect, Flush: 2 * f.suspect, Stuck: 10 * f.suspect}
 	g, err := conclave.Join(ctx, conclave.Config{
 		Group: f.group, Listen: listen, Seeds: seeds, SeedWait: seedWait,
 		TotalOrder: f.total, Timing: timing, Logger: logger,
+		Credential: mc.cred, Admit: mc.admit, Insecure: f.insecure,
 	})
 	if err != nil {
 		return joinError(listen, err)
@@ -144,7 +177,13 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 
 	w := bufio.NewWriter(out)
 	p := &printer{w: w, json: f.json}
-	p.print(map[string]any{"type": "ready", "self": g.Self().String()}, "member %v ready (group %q)", g.Self(), f.group)
+	if mc.cred != nil {
+		id := mc.cred.Identity()
+		p.print(map[string]any{"type": "ready", "self": g.Self().String(), "identity": id.String()},
+			"member %v ready (group %q), key %v (fingerprint %s), %d keys allowed", g.Self(), f.group, id, id.Fingerprint, mc.allowed)
+	} else {
+		p.print(map[string]any{"type": "ready", "self": g.Self().String()}, "member %v ready (group %q), insecure", g.Self(), f.group)
+	}
 
 	go func() {
 		select {

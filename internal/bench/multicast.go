@@ -27,6 +27,9 @@ func (m *member) join(ctx context.Context, bg *group) error {
 		Self:       m.Rank,
 		Conn:       bg.conn,
 		TotalOrder: bg.total,
+		// The plain stack against raw UDP: the benchmark measures the
+		// layers, not admission or keys.
+		Insecure: true,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,56 @@
+package conclave
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/conclave-go/conclave/auth"
+	"github.com/conclave-go/conclave/auth/noise"
+	"github.com/conclave-go/conclave/membership/membershiptest"
+)
+
+// TestJoinIsSecuredByDefault: a configuration that says nothing about
+// security is refused with a hint, as are contradictory ones; Insecure
+// runs a plain group that has nothing to export.
+func TestJoinIsSecuredByDefault(t *testing.T) {
+	k, err := noise.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := noise.NewCredential(k)
+	admit := auth.Allow(k.Public().String())
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "no Credential: a group is secured by default; set Credential (a Noise key: see auth/noise, and `keyadmin keygen noise -o FILE`"},
+		{Config{Credential: cred}, "a Credential without Admit: a secured group needs an admission check; auth.Allow"},
+		{Config{Credential: cred, Admit: admit, Insecure: true}, "Insecure with a Credential"},
+		{Config{Credential: cred, Admit: admit, Participant: &membershiptest.Participant{}}, "both a Credential and a Participant"},
+		{Config{Admit: admit, Insecure: true}, "Admit, Suite and RekeyInterval apply to a secured group"},
+		{Config{Suite: 1, Insecure: true}, "Admit, Suite and RekeyInterval apply to a secured group"},
+		{Config{Credential: cred, Admit: admit, RekeyInterval: -1}, "negative RekeyInterval"},
+	} {
+		tc.cfg.Group = "g"
+		tc.cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
+		g, err := Join(context.Background(), tc.cfg)
+		if err == nil {
+			g.Close()
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), "conclave: config: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	g, err := Join(context.Background(), Config{Group: "g", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if _, err := g.Export("label", nil, 32); !errors.Is(err, ErrNoKeys) {
+		t.Errorf("Export in an insecure group: %v", err)
+	}
+}
