@@ -25,8 +25,10 @@ type cluster struct {
 	events  [][]membership.Event
 	now     time.Duration
 	due     []transport.Delivery
-	// allowed is the admission list every member checks (by name).
+	// allowed is the admission list every member checks (by name);
+	// deny[i] lists names member i refuses all the same.
 	allowed map[string]bool
+	deny    map[int]map[string]bool
 	// cpu, when set, adds the wall time each member spends in its calls.
 	cpu []time.Duration
 	// onSend, if set, sees each datagram a member sends; it returns the
@@ -41,10 +43,12 @@ type cluster struct {
 type recorder struct {
 	*Participant
 	commons map[membership.ViewID][]byte
+	views   map[membership.ViewID]membership.View
 }
 
 func (r *recorder) Process(next membership.View, common, own []byte) ([]byte, error) {
 	r.commons[next.ID] = slices.Clone(common)
+	r.views[next.ID] = next.Clone()
 	return r.Participant.Process(next, common, own)
 }
 
@@ -58,7 +62,7 @@ var testTiming = membership.Timing{
 }
 
 func newCluster(t testing.TB) *cluster {
-	return &cluster{t: t, net: transport.NewNetwork(1, transport.Faults{}), allowed: map[string]bool{}, timing: testTiming}
+	return &cluster{t: t, net: transport.NewNetwork(1, transport.Faults{}), allowed: map[string]bool{}, deny: map[int]map[string]bool{}, timing: testTiming}
 }
 
 // add starts a member that knows every earlier member's address; allowed
@@ -77,7 +81,7 @@ func (c *cluster) add(allowed bool) int {
 	p, err := New(Config{
 		Credential: cred,
 		Admit: func(id auth.Identity) error {
-			if !c.allowed[id.Name] {
+			if !c.allowed[id.Name] || c.deny[i][id.Name] {
 				return fmt.Errorf("not on the list")
 			}
 			return nil
@@ -88,7 +92,7 @@ func (c *cluster) add(allowed bool) int {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	rec := &recorder{Participant: p, commons: map[membership.ViewID][]byte{}}
+	rec := &recorder{Participant: p, commons: map[membership.ViewID][]byte{}, views: map[membership.ViewID]membership.View{}}
 	var seeds []netip.AddrPort
 	for j := range i {
 		seeds = append(seeds, transport.Addr(j))

@@ -94,6 +94,41 @@ func TestRefusedJoiner(t *testing.T) {
 	c.sameEpoch(0, 1, 2)
 }
 
+// Every member checks every identity a view change brings with its own
+// admission check: a member that refuses the newcomer never confirms nor
+// installs a view holding it, and the others take it in without that
+// member.
+func TestMemberRefusesNewIdentity(t *testing.T) {
+	c := newCluster(t)
+	c.form(3)
+	v := c.members[0].View()
+	x := c.index(v.Members[2].Addr) // neither coordinator nor, at first, decider
+	s := c.add(true)
+	newcomer := c.members[s].Self()
+	c.deny[x] = map[string]bool{c.parts[s].Identity().Name: true}
+	others := slices.DeleteFunc(seq(0, 4), func(i int) bool { return i == x })
+	c.runUntil(5*time.Second, "the newcomer's view", func() bool { return c.converged(others...) })
+	c.sameEpoch(others...)
+	c.run(time.Second)
+	for _, ev := range c.events[x] {
+		if ev.Kind == membership.ViewChange && ev.View.Has(newcomer) {
+			t.Fatalf("the refusing member installed %v", ev.View)
+		}
+	}
+	refused := 0
+	for id, w := range c.parts[x].views {
+		if w.Has(newcomer) {
+			refused++
+			if c.parts[x].Confirmed(id) {
+				t.Fatalf("the refusing member confirmed %v", w)
+			}
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the refusing member was never asked")
+	}
+}
+
 // A member that fails, and one that leaves, cannot follow the group: the
 // survivors' new epoch differs, and the departed member's saved state
 // refuses the commit that removed it.
@@ -335,9 +370,25 @@ func TestPartitionMerge(t *testing.T) {
 	if a == b {
 		t.Fatal("two groups apart share an epoch")
 	}
+	healed := make([]int, 4)
+	for i := range healed {
+		healed[i] = len(c.events[i])
+	}
 	c.net.Heal()
 	c.runUntil(10*time.Second, "the merge", func() bool { return c.converged(0, 1, 2, 3) })
 	c.sameEpoch(0, 1, 2, 3)
+	// One view change took all four in: the absorbed pair came in whole,
+	// vouched for by its coordinator's roster, not one by one.
+	for i := range healed {
+		for _, ev := range c.events[i][healed[i]:] {
+			if ev.Kind == membership.ViewChange {
+				if len(ev.View.Members) != 4 {
+					t.Fatalf("member %d went through %v", i, ev.View)
+				}
+				break
+			}
+		}
+	}
 }
 
 // A rekey gives the same members a new epoch, with new exported secrets.
