@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,7 @@ type simOptions struct {
 	faults    string
 	total     bool
 	attackers bool
+	insecure  bool
 	part      bool
 	trace     bool
 	json      bool
@@ -76,6 +79,25 @@ per NAK interval. A forgery in a member's name at a sequence number that
 member may still use is left out: before authentication exists that is
 something the member could do itself.
 
+By default every member is secured by membership/secure's participant:
+a Noise key drawn from the seed, the allow list of the run's keys as the
+admission check, an MLS epoch committed in every view change and confirmed
+by every member before any installs it, control messages signed by their
+sender (or, for routine ones, MACed under the view's epoch), and rekey
+rounds when a view has lasted 150ms during the active phase. The checker
+then also checks that every member of a view installed the same epoch
+(compared by a digest, never the secret), that every member confirmed it
+before the first installed it, and that no process holds the epoch of a
+view it did not install or is not in. With --attackers the secured group
+also faces: an outsider with a Noise key not on the allow list and one
+with no key, each running the protocol and trying to join throughout;
+replays of sealed control messages members accepted; ex-members (every
+process that left or crashed keeps its keys) processing the commits of
+later views and sending control messages sealed with their old keys; and
+insiders forging another member's Suspect or Leave with their own keys.
+Each attempt must fail; the summary counts them by attacker and reason.
+--insecure runs the plain stack instead (no participant).
+
 With --participant every member has the test participant of
 membership/membershiptest: joiners are admitted by a three-message
 handshake under a pre-shared key, every view change prepares a decision
@@ -109,6 +131,7 @@ exit status is 0 only if V is 0. Progress goes to stderr every second.`,
   conclave sim --seeds 1000 --members 5 --faults all
   conclave sim --seeds 1 --seed-start 42 --members 5 --faults all --trace
   conclave sim --seeds 300 --members 4 --faults all --attackers
+  conclave sim --seeds 300 --members 5 --faults all --insecure
   conclave sim --seeds 300 --members 5 --faults all --participant`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -123,7 +146,8 @@ exit status is 0 only if V is 0. Progress goes to stderr every second.`,
 	f.StringVar(&o.faults, "faults", "", "faults: a list of "+strings.Join(sim.FaultNames(), ", ")+" (default none)")
 	f.BoolVar(&o.total, "total", false, "run the total order stack and check total order")
 	f.BoolVar(&o.attackers, "attackers", false, "attack every seed with hostile datagrams and check what they must not achieve")
-	f.BoolVar(&o.part, "participant", false, "give every member the test participant (handshakes, decisions, sealed control messages, rekeys) and check the decisions")
+	f.BoolVar(&o.insecure, "insecure", false, "run the plain stack: no participant, no admission, no keys")
+	f.BoolVar(&o.part, "participant", false, "give every member the test participant (handshakes, decisions, sealed control messages, rekeys) in place of the secure one")
 	f.BoolVar(&o.trace, "trace", false, "print everything that happens in the seed (with --seeds 1)")
 	f.BoolVar(&o.json, "json", false, "print one JSON document instead of text")
 	return cmd
@@ -150,12 +174,14 @@ func runSim(stdout, stderr io.Writer, o simOptions) error {
 		return fmt.Errorf("--trace: traces one seed; add --seeds 1")
 	case o.trace && o.json:
 		return errors.New("--trace and --json do not go together")
+	case o.insecure && o.part:
+		return errors.New("--insecure and --participant do not go together: the plain stack has no participant")
 	}
 	faults, err := sim.ParseFaults(o.faults)
 	if err != nil {
 		return err
 	}
-	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers, Participant: o.part}
+	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers, Participant: o.part, Secure: !o.insecure && !o.part}
 	if err := base.Validate(); err != nil {
 		return err
 	}
@@ -244,6 +270,7 @@ func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, result
 		}
 		var virtual, slowest time.Duration
 		var delivered, views, decided, rekeys, crashes, restarts, joins, leaves, partitions int
+		attempts := make(map[[2]string]int)
 		for _, out := range results {
 			r := &out.res
 			virtual += r.VirtualTime
@@ -257,11 +284,18 @@ func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, result
 			leaves += r.Leaves
 			partitions += r.Partitions
 			slowest = max(slowest, r.Converged)
+			for _, a := range r.Attempts {
+				attempts[[2]string{a.Kind, a.Reason}] += a.Count
+			}
 		}
 		fmt.Fprintf(stderr, "sim: %d seeds in %s: %d deliveries, %d views, %s of virtual time\n", len(results), elapsed.Round(time.Millisecond), delivered, views, virtual.Round(time.Millisecond))
-		if o.part {
+		switch {
+		case o.part:
 			fmt.Fprintf(stderr, "sim: %d views installed with a decision, checked at every member; %d rekey rounds\n", decided, rekeys)
+		case !o.insecure:
+			fmt.Fprintf(stderr, "sim: %d views installed with an epoch, checked at every member; %d rekey rounds\n", decided, rekeys)
 		}
+		printAttempts(stderr, attempts)
 		if faults.Membership() {
 			fmt.Fprintf(stderr, "sim: %d crashes (%d restarted), %d joins, %d leaves, %d partitions; slowest convergence %s\n", crashes, restarts, joins, leaves, partitions, slowest.Round(time.Millisecond))
 		}
@@ -303,8 +337,11 @@ func simReplay(cfg sim.Config) string {
 	if cfg.Attackers {
 		flags += " --attackers"
 	}
-	if cfg.Participant {
+	switch {
+	case cfg.Participant:
 		flags += " --participant"
+	case !cfg.Secure:
+		flags += " --insecure"
 	}
 	return fmt.Sprintf("conclave sim --seeds 1 --seed-start %d --members %d --messages %d --faults %s%s",
 		cfg.Seed, cfg.Members, cfg.Messages, faults, flags)
@@ -320,32 +357,36 @@ type simJSON struct {
 	Total       bool         `json:"total"`
 	Attackers   bool         `json:"attackers"`
 	Participant bool         `json:"participant"`
+	Secure      bool         `json:"secure"`
 	Violations  int          `json:"violations"` // seeds that failed
 	ElapsedMS   int64        `json:"elapsed_ms"`
 	Results     []simSeedOut `json:"results"`
 }
 
 type simSeedOut struct {
-	Seed          uint64   `json:"seed"`
-	OK            bool     `json:"ok"`
-	Trace         string   `json:"trace"`
-	Sent          int      `json:"sent"`
-	Delivered     int      `json:"delivered"`
-	Drops         uint64   `json:"drops"`
-	Attacks       int      `json:"attacks,omitempty"`
-	VirtualTimeMS float64  `json:"virtual_time_ms"`
-	FormedMS      float64  `json:"formed_ms"`
-	ConvergedMS   float64  `json:"converged_ms"`
-	Views         int      `json:"views"`
-	Decided       int      `json:"decided,omitempty"` // with --participant
-	Rekeys        int      `json:"rekeys,omitempty"`  // with --participant
-	Crashes       int      `json:"crashes"`
-	Restarts      int      `json:"restarts"`
-	Joins         int      `json:"joins"`
-	Leaves        int      `json:"leaves"`
-	Partitions    int      `json:"partitions"`
-	Violations    []string `json:"violations,omitempty"`
-	Replay        string   `json:"replay,omitempty"`
+	Seed          uint64  `json:"seed"`
+	OK            bool    `json:"ok"`
+	Trace         string  `json:"trace"`
+	Sent          int     `json:"sent"`
+	Delivered     int     `json:"delivered"`
+	Drops         uint64  `json:"drops"`
+	Attacks       int     `json:"attacks,omitempty"`
+	VirtualTimeMS float64 `json:"virtual_time_ms"`
+	FormedMS      float64 `json:"formed_ms"`
+	ConvergedMS   float64 `json:"converged_ms"`
+	Views         int     `json:"views"`
+	Decided       int     `json:"decided,omitempty"` // with --participant
+	Rekeys        int     `json:"rekeys,omitempty"`  // with a participant
+	// Attempts are the secure group's attackers' attempts, by kind and
+	// the reason each failed (with --attackers, secured).
+	Attempts   []sim.Attempt `json:"attempts,omitempty"`
+	Crashes    int           `json:"crashes"`
+	Restarts   int           `json:"restarts"`
+	Joins      int           `json:"joins"`
+	Leaves     int           `json:"leaves"`
+	Partitions int           `json:"partitions"`
+	Violations []string      `json:"violations,omitempty"`
+	Replay     string        `json:"replay,omitempty"`
 }
 
 func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOutcome, failed int, elapsed time.Duration) error {
@@ -358,6 +399,7 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 		Total:       o.total,
 		Attackers:   o.attackers,
 		Participant: o.part,
+		Secure:      !o.insecure && !o.part,
 		Violations:  failed,
 		ElapsedMS:   elapsed.Milliseconds(),
 		Results:     make([]simSeedOut, 0, len(results)),
@@ -378,6 +420,7 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 			Views:         r.Views,
 			Decided:       r.Decided,
 			Rekeys:        r.Rekeys,
+			Attempts:      r.Attempts,
 			Crashes:       r.Crashes,
 			Restarts:      r.Restarts,
 			Joins:         r.Joins,
@@ -399,3 +442,22 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// printAttempts prints the attackers' attempts, one line per kind, its
+// reasons by count.
+func printAttempts(w io.Writer, attempts map[[2]string]int) {
+	if len(attempts) == 0 {
+		return
+	}
+	byKind := make(map[string][]string)
+	total := make(map[string]int)
+	for k, n := range attempts {
+		byKind[k[0]] = append(byKind[k[0]], fmt.Sprintf("%s %d", k[1], n))
+		total[k[0]] += n
+	}
+	for _, kind := range slices.Sorted(maps.Keys(byKind)) {
+		reasons := byKind[kind]
+		slices.Sort(reasons)
+		fmt.Fprintf(w, "sim: %s: %d attempts: %s\n", kind, total[kind], strings.Join(reasons, ", "))
+	}
+}

@@ -191,6 +191,9 @@ func (r *run) attack() {
 		a.nextCheck = r.now + FootprintEvery
 		r.checkFootprints()
 	}
+	if r.sec != nil {
+		r.secureAttack()
+	}
 	if r.now < a.next {
 		return
 	}
@@ -358,6 +361,9 @@ func (r *run) watch(p int, to netip.AddrPort, data []byte) {
 	switch {
 	case r.isMemberAddr(to):
 		r.watchRetrans(p, to, data)
+	case r.sec != nil && r.sec.outsiderAt(to) != nil:
+		// An outsider runs the protocol for real (attackers.go): it
+		// proves its address as any joiner does.
 	case a.provenAnywhere(to) || a.joined[to]:
 		// The stranger proved its address, to this member or to another
 		// (who may have taken it into a view, or into a round that this

@@ -165,6 +165,7 @@ func (r *run) crash() bool {
 	pr.state = StateCrashed
 	r.net.Detach(pr.self.Addr)
 	r.checker.Crashed(p)
+	r.becameEx(p)
 	r.churn.down++
 	r.res.Crashes++
 	restart := ""
@@ -284,6 +285,11 @@ func (r *run) applyPartition() {
 		// Strangers take sides too, so that they still reach someone.
 		for i, a := range r.adv.strangers {
 			sides[i%2] = append(sides[i%2], a)
+		}
+	}
+	if r.sec != nil {
+		for i, o := range r.sec.outsiders {
+			sides[i%2] = append(sides[i%2], o.self.Addr)
 		}
 	}
 	r.net.Partition(sides[0], sides[1])

@@ -82,15 +82,15 @@ func (r *run) logEnd() {
 // protocol's own account of its decisions (suspicions, rounds started and
 // why, timeouts, merges), each line stamped like the others.
 type protocolLog struct {
-	r *run
-	p int
+	r    *run
+	name string // m3, or an attacker's name
 }
 
 func (h *protocolLog) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *protocolLog) Handle(_ context.Context, rec slog.Record) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "m%d: %s", h.p, rec.Message)
+	fmt.Fprintf(&b, "%s: %s", h.name, rec.Message)
 	rec.Attrs(func(a slog.Attr) bool {
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 		return true

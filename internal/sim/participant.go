@@ -17,6 +17,9 @@ var psk = []byte("conclave simulator")
 type participant struct {
 	*membershiptest.Participant
 	confirmed map[membership.ViewID]bool
+	r         *run
+	p         int
+	auths     []viewAuth // as securePart's, for the attackers' tests
 }
 
 // newParticipant makes process p's participant. Its randomness comes from
@@ -40,11 +43,14 @@ func (r *run) newParticipant(p int, self membership.Endpoint) *participant {
 	if seed&4 != 0 {
 		mp.CommonPad, mp.PartPad = 4000, 300 // decisions in fragments
 	}
-	return &participant{Participant: mp, confirmed: make(map[membership.ViewID]bool)}
+	return &participant{Participant: mp, confirmed: make(map[membership.ViewID]bool), r: r, p: p}
 }
 
 // Process implements membership.Participant, noting the confirmation.
 func (p *participant) Process(next membership.View, common, own []byte) ([]byte, error) {
+	if p.r.sec != nil {
+		p.r.observeCommit(p.p, next, common, own)
+	}
 	conf, err := p.Participant.Process(next, common, own)
 	if err == nil {
 		p.confirmed[next.ID] = true
@@ -76,8 +82,19 @@ func seeded(seed uint64) *rand.ChaCha8 {
 func (r *run) rekeys(every int) {
 	r.rekeyEvery = every
 	for _, pr := range r.procs {
-		if pr.part != nil {
-			pr.part.RekeyEvery = every
+		if tp, ok := pr.part.(*participant); ok {
+			tp.RekeyEvery = every
 		}
 	}
+}
+
+// Authenticator implements membership.Participant, keeping what it hands
+// out, as securePart does.
+func (p *participant) Authenticator(v membership.View, rank int) membership.Authenticator {
+	a := p.Participant.Authenticator(v, rank)
+	if len(p.auths) == keepAuths {
+		p.auths = append(p.auths[:0], p.auths[1:]...)
+	}
+	p.auths = append(p.auths, viewAuth{view: v.Clone(), rank: rank, a: a})
+	return a
 }

@@ -89,6 +89,20 @@ type Config struct {
 	// under each view's MAC, and rekey rounds during the active phase;
 	// the Checker then also checks the decisions (Decisions).
 	Participant bool
+	// Secure gives every member membership/secure's participant (see
+	// secure.go): admission by Noise handshake against the allow list of
+	// the run's keys, an MLS epoch committed, confirmed and installed in
+	// every view change, control messages signed or MACed under the
+	// view's epoch, and rekey rounds during the active phase; the
+	// Checker then checks the epochs (Decisions). With Attackers the
+	// adversary also runs the attackers of the secure group
+	// (attackers.go).
+	Secure bool
+	// attackToy runs the secure group's attackers against the test
+	// participant, which has no per-member keys and no forward secrecy:
+	// tests show with it that the attackers' checks fail without the
+	// protection.
+	attackToy bool
 
 	Step   time.Duration // virtual clock step; DefaultStep when zero
 	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
@@ -130,6 +144,8 @@ func (c Config) Validate() error {
 		return errors.New("sim: negative message count")
 	case c.Step < 0 || c.Active < 0 || c.Converge < 0 || c.Deadline < 0:
 		return errors.New("sim: negative duration")
+	case c.Participant && c.Secure:
+		return errors.New("sim: one participant: the test one or the secure one")
 	}
 	return nil
 }
@@ -172,7 +188,11 @@ type Result struct {
 	// Rekeys the rekey rounds the coordinators started.
 	Decided int
 	Rekeys  int
-	Members []Member // each process's state at the end, by number
+	// Attempts counts, with Config.Secure and Config.Attackers, the
+	// attackers' attempts by kind and by the reason each failed
+	// (attackers.go), sorted.
+	Attempts []Attempt
+	Members  []Member // each process's state at the end, by number
 }
 
 // Member is one process's state at the end of a run.
@@ -252,7 +272,7 @@ func (p phase) String() string {
 // proc is one simulated process: a member and what the run drives it with.
 type proc struct {
 	m       *membership.Member
-	part    *participant // with Config.Participant
+	part    party // with Config.Participant or Config.Secure
 	self    membership.Endpoint
 	state   State
 	leaving bool // called Leave
@@ -292,10 +312,14 @@ type run struct {
 	draining  bool
 	churn     churn
 	adv       *adversary // nil unless Config.Attackers
+	sec       *attackers // nil unless Config.Attackers and Config.Secure
 	// rekeyEvery is the participants' RekeyEvery: rekey rounds during
 	// the active phase only, so that the group can settle before and
 	// after it.
 	rekeyEvery int
+	// allowed is the secure group's allow list: the Noise identity
+	// names of its processes.
+	allowed map[string]bool
 }
 
 // Independent streams of randomness derived from the seed.
@@ -307,6 +331,8 @@ const (
 	streamAttack
 	streamParticipant
 	streamCookies
+	streamCredentials
+	streamOutsiders
 )
 
 func newRun(cfg Config, log io.Writer) *run {
@@ -322,10 +348,15 @@ func newRun(cfg Config, log io.Writer) *run {
 		log:     log,
 		strict:  !cfg.Faults.Membership(),
 		stable:  -1,
+		allowed: make(map[string]bool),
 	}
 	if cfg.Attackers {
 		r.adv = newAdversary(cfg.Seed)
 		r.net.KeepFlows()
+		if cfg.Secure || cfg.attackToy {
+			r.sec = newAttackers(cfg.Seed)
+			r.sec.forceToyEx = cfg.attackToy
+		}
 	}
 	return r
 }
@@ -337,6 +368,9 @@ func (r *run) run() error {
 	}
 	for range r.cfg.Members {
 		r.start(r.newAddr(), true)
+	}
+	if r.sec != nil {
+		r.startOutsiders()
 	}
 	r.logf("forming: %d members", r.cfg.Members)
 	for r.phase != phaseDone && r.err == nil {
@@ -437,10 +471,21 @@ func (r *run) start(addr netip.AddrPort, initial bool) int {
 		Trace:  func(t membership.Trace) { r.traced(p, t) },
 	}
 	if r.log != nil {
-		mc.Logger = slog.New(&protocolLog{r: r, p: p})
+		mc.Logger = slog.New(&protocolLog{r: r, name: fmt.Sprintf("m%d", p)})
 	}
-	if r.cfg.Participant {
+	switch {
+	case r.cfg.Participant:
 		pr.part = r.newParticipant(p, self)
+	case r.cfg.Secure:
+		sp, err := r.newSecure(p)
+		if err != nil {
+			r.err = err
+			pr.state = StateCrashed
+			return p
+		}
+		pr.part = sp
+	}
+	if pr.part != nil {
 		r.checker.Participant(p, pr.part)
 		mc.Participant = pr.part
 		mc.Rand = seeded(mix(r.cfg.Seed, streamCookies, uint64(p)))
@@ -481,9 +526,14 @@ func (r *run) receive() {
 	r.due = r.net.Due(r.now, r.due[:0])
 	for i := range r.due {
 		d := &r.due[i]
-		if p, ok := r.byAddr[d.To]; ok && r.procs[p].state == StateUp {
-			r.input(p, inReceive, d.From, d.Data)
-		} else if !ok && r.adv != nil {
+		p, ok := r.byAddr[d.To]
+		switch {
+		case ok && r.procs[p].state == StateUp:
+			r.deliver(p, d)
+		case ok:
+		case r.sec != nil && r.sec.outsiderAt(d.To) != nil:
+			r.outsiderInput(r.sec.outsiderAt(d.To), inReceive, d.From, d.Data)
+		case r.adv != nil:
 			r.hear(d)
 		}
 		*d = transport.Delivery{}
@@ -496,6 +546,9 @@ func (r *run) tick() {
 			r.input(p, inTick, netip.AddrPort{}, nil)
 		}
 	}
+	if r.sec != nil {
+		r.driveOutsiders(inTick)
+	}
 }
 
 func (r *run) flush() {
@@ -503,6 +556,9 @@ func (r *run) flush() {
 		if pr.state == StateUp {
 			r.input(p, inFlush, netip.AddrPort{}, nil)
 		}
+	}
+	if r.sec != nil {
+		r.driveOutsiders(inFlush)
 	}
 }
 
@@ -660,6 +716,7 @@ func (r *run) event(p int, ev *membership.Event) {
 	case membership.Left:
 		// The process is done: it stops, as a real one would.
 		r.procs[p].state = StateLeft
+		r.becameEx(p)
 	}
 }
 
@@ -804,6 +861,9 @@ func (r *run) result() Result {
 	res.Net = r.net.Stats()
 	res.Views = len(r.checker.viewList)
 	res.Decided = r.checker.Decided()
+	if r.sec != nil {
+		res.Attempts = r.sec.attemptList()
+	}
 	for _, pr := range r.procs {
 		m := Member{Endpoint: pr.self, State: pr.state}
 		if pr.m != nil {
