@@ -218,7 +218,7 @@ func (h *handshake) Result() (membership.Identity, []byte) {
 // no epoch.
 func (p *Participant) ownRoster() []rosterEntry {
 	self := rosterEntry{endpoint: p.selfBytes, identity: p.id, sigKey: p.sig.PublicKey()}
-	if p.cur == nil {
+	if p.cur == nil || p.cur.view.ID != p.view.ID {
 		return []rosterEntry{self}
 	}
 	entries := make([]rosterEntry, 0, len(p.cur.view.Members))

@@ -75,17 +75,19 @@ type Participant struct {
 
 	// mu guards everything below: membership's goroutine changes it,
 	// readers of Export and the records may come from anywhere.
-	mu        sync.Mutex
-	self      membership.Endpoint
-	selfBytes []byte
-	view      membership.View                // the view membership installed last (Authenticator)
-	cur       *epochState                    // the installed epoch; nil before the first, or after one without keys
-	pending   map[membership.ViewID]*pending // processed, not yet installed
-	commit    *decided                       // this member's commit of a round, while it may be installed
-	joining   []*joinKey                     // the key packages this member contributed as a joiner
-	verified  verified                       // the last decision Verify parsed
-	rosters   rosterStore                    // rosters of joiners admitted as coordinator
-	history   history                        // digests and confirmations of recent views
+	mu         sync.Mutex
+	self       membership.Endpoint
+	selfBytes  []byte
+	view       membership.View                // the view membership installed last (Authenticator)
+	cur        *epochState                    // the installed epoch; nil before the first, or after one without keys
+	pending    map[membership.ViewID]*pending // processed, not yet installed
+	commit     *decided                       // this member's commit of a round, while it may be installed
+	joining    []*joinKey                     // the key packages this member contributed as a joiner
+	verified   verified                       // the last decision Verify parsed
+	rosters    rosterStore                    // rosters of joiners admitted as coordinator
+	history    history                        // digests and confirmations of recent views
+	seals      int                            // HPKE encryptions of this member's last commit
+	lastCommit membership.ViewID              // the view of that commit
 }
 
 // New returns a participant for cfg.

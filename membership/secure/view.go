@@ -53,7 +53,6 @@ type decided struct {
 	group    *keying.Group         // the new group, or p.cur's
 	leaves   []uint32
 	tag      []byte // the new epoch's confirmation tag
-	seals    int    // HPKE encryptions the commit took
 }
 
 // joinKey is a key package this member contributed as a joiner, with its
@@ -313,7 +312,8 @@ func (p *Participant) decideCommit(cur, next membership.View, contributions map[
 		pc.Abandon()
 		return membership.Decision{}, err
 	}
-	p.commit = &decided{next: next.Clone(), decision: d, pc: pc, group: st.group, leaves: leaves, tag: res.Commit.ConfirmationTag, seals: res.Seals}
+	p.commit = &decided{next: next.Clone(), decision: d, pc: pc, group: st.group, leaves: leaves, tag: res.Commit.ConfirmationTag}
+	p.seals, p.lastCommit = res.Seals, next.ID
 	return d, nil
 }
 

@@ -1,0 +1,99 @@
+package secure
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// The cost of the secure participant's view changes, in virtual time (from
+// the coordinator's suspicion, or the rekey request, to the view installed
+// at every member) and in CPU time per member (everything each member did
+// in that span: membership, stack and participant), at 16 members.
+
+// BenchmarkViewChangeAfterCrash measures a view change after a member
+// crashes: suspicion, flush, commit, confirmation, install.
+func BenchmarkViewChangeAfterCrash16(b *testing.B) {
+	var virt, cpu, cpuMax time.Duration
+	for range b.N {
+		b.StopTimer()
+		c := newCluster(b)
+		c.form(16)
+		v := c.members[0].View()
+		coord := c.index(v.Members[0].Addr)
+		victim := c.index(v.Members[len(v.Members)-1].Addr)
+		c.crash(victim)
+		live := slices.DeleteFunc(seq(0, 16), func(i int) bool { return i == victim })
+		clear(c.cpu)
+		start := c.now
+		b.StartTimer()
+		c.members[coord].Suspect(c.members[victim].Self())
+		c.drain(coord)
+		c.runUntil(5*time.Second, "the survivors' view", func() bool { return c.converged(live...) })
+		b.StopTimer()
+		virt += c.now - start
+		cpu += sum(c.cpu)
+		cpuMax += slices.Max(c.cpu)
+		c.sameEpoch(live...)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(virt.Microseconds())/1000/n, "virtual-ms/op")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/n/15, "cpu-ms/member")
+	b.ReportMetric(float64(cpuMax.Microseconds())/1000/n, "cpu-ms/busiest")
+}
+
+// BenchmarkRekey16 measures a rekey round with the same 16 members, and
+// the HPKE encryptions of its commit once committers have rotated
+// (steady state).
+func BenchmarkRekey16(b *testing.B) {
+	c := newCluster(b)
+	c.form(16)
+	for range 16 {
+		// Every member commits once: every path is refreshed.
+		rekey(b, c)
+	}
+	var virt, cpu, cpuMax time.Duration
+	seals, commits := 0, 0
+	b.ResetTimer()
+	for range b.N {
+		clear(c.cpu)
+		start := c.now
+		rekey(b, c)
+		virt += c.now - start
+		cpu += sum(c.cpu)
+		cpuMax += slices.Max(c.cpu)
+		for _, p := range c.parts {
+			if p.lastCommit == c.members[0].View().ID {
+				seals += p.seals
+				commits++
+			}
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(virt.Microseconds())/1000/n, "virtual-ms/op")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/n/16, "cpu-ms/member")
+	b.ReportMetric(float64(cpuMax.Microseconds())/1000/n, "cpu-ms/busiest")
+	if commits > 0 {
+		b.ReportMetric(float64(seals)/float64(commits), "encryptions/commit")
+	}
+}
+
+// rekey asks the coordinator for a rekey round and runs until every
+// member installed it.
+func rekey(b *testing.B, c *cluster) {
+	v := c.members[0].View()
+	coord := c.index(v.Members[0].Addr)
+	c.members[coord].Rekey()
+	c.drain(coord)
+	c.runUntil(5*time.Second, "a rekey", func() bool {
+		return c.converged(seq(0, len(c.members))...) && c.members[0].View().ID != v.ID
+	})
+}
+
+func sum(ds []time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t
+}
