@@ -50,9 +50,13 @@
 // own part) and confirms it before anyone installs (coordinator.go), the
 // keys the participant returns at installation go into the new stack's
 // layers.Config.Keys, and control messages between members are sealed by
-// the view's authenticator with replay protection (auth.go). Rekey rounds
+// the view's authenticator with replay protection (auth.go), in a class
+// taken from the message's type: Change (sender-bound) for whatever can
+// act for its sender, Routine (a key of the view) for Wait. Rekey rounds
 // (rekey.go) change the view id and the decision without changing the
-// members. Without a participant none of this runs and control messages
+// members. A participant that is a Describer names each view's members'
+// identities and key epoch: the ViewChange event carries them, and a
+// KeyChange event with the reason follows it (events.go). Without a participant none of this runs and control messages
 // are trusted on their source address.
 //
 // # Strangers, cookies and amplification

@@ -501,20 +501,27 @@ func (m *Member) receiveOpened(from netip.AddrPort, size int, msg *ctlMsg, s *se
 }
 
 // sealingFor returns the sealing a control message to e goes out under:
-// that of a view both are in, the current one first, but never that of
-// the view an Install installs (its recipient does not have it yet).
+// that of the current view if both are in it (but never that of the view
+// an Install installs: its recipient does not have it yet), else the one
+// an admission with e made, else that of the view before. A peer admitted
+// anew comes before the view before: a coordinator absorbed in a merge
+// may have been a member of that view, and consents only to a Flush
+// sealed under the admission (admission.go).
 func (m *Member) sealingFor(e Endpoint, msg *ctlMsg) *sealing {
 	if msg.Type == mChallenge || msg.Type == mHandshake {
 		return nil // an admission makes the secret it would be sealed with
 	}
-	for _, s := range []*sealing{m.sealNow, m.sealPrev} {
-		if s == nil || !s.view.Has(e) || msg.Type == mInstall && s.view.ID == msg.Round {
-			continue
-		}
-		return s
+	usable := func(s *sealing) bool {
+		return s != nil && s.view.Has(e) && (msg.Type != mInstall || s.view.ID != msg.Round)
+	}
+	if usable(m.sealNow) {
+		return m.sealNow
 	}
 	if p := m.pairs[e]; p != nil {
 		return p.s
+	}
+	if usable(m.sealPrev) {
+		return m.sealPrev
 	}
 	return nil
 }
@@ -704,8 +711,9 @@ func (m *Member) trace(t Trace) {
 }
 
 // install ends the current view and starts v, with keys for its stack
-// (which install owns from here on).
-func (m *Member) install(v View, keys layers.Keys) error {
+// (which install owns from here on); alone says that this member made v
+// alone.
+func (m *Member) install(v View, keys layers.Keys, alone bool) error {
 	old := m.view
 	// Members of the old view that took part in the flush but are not in
 	// v left of their own accord; the others failed (or were cut off).
@@ -713,6 +721,7 @@ func (m *Member) install(v View, keys layers.Keys) error {
 	if m.part != nil && !m.part.joiner {
 		flushed = m.part.survivors
 	}
+	joiner := m.part != nil && m.part.joiner
 	if m.stack != nil {
 		if m.hasUnsent && m.stack.Backlog() > 0 {
 			// Sent again first: a queue takes at its back only, so it
@@ -786,6 +795,7 @@ func (m *Member) install(v View, keys layers.Keys) error {
 		}
 	}
 	m.ready.Events = append(m.ready.Events, ev)
+	m.describe(old, alone, joiner)
 	m.trace(Trace{View: v})
 	m.count("views_installed")
 	m.cfg.Logger.Info("view installed", "self", m.self, "view", v.ID, "members", len(v.Members),
@@ -830,7 +840,7 @@ func (m *Member) goAlone() {
 func (m *Member) installAlone(v View) error {
 	P := m.cfg.Participant
 	if P == nil {
-		return m.install(v, nil)
+		return m.install(v, nil, true)
 	}
 	keys, err := func() (layers.Keys, error) {
 		contributions := map[Endpoint][]byte{m.self: P.Contribute(v.Clone())}
@@ -849,7 +859,7 @@ func (m *Member) installAlone(v View) error {
 		m.count("alone_without_keys")
 		m.cfg.Logger.Warn("a view of this member alone has no keys", "self", m.self, "view", v.ID, "err", err)
 	}
-	return m.install(v, keys)
+	return m.install(v, keys, true)
 }
 
 func (m *Member) block() {

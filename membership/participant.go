@@ -397,7 +397,7 @@ func (m *Member) installRound() {
 		}
 		keys = k
 	}
-	m.install(v, keys)
+	m.install(v, keys, false)
 }
 
 // onPrepare processes the decision's parts for this member and confirms

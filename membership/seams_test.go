@@ -29,6 +29,8 @@ type group struct {
 	due     []transport.Delivery
 	// received counts the bytes delivered to each member.
 	received []int
+	// events are each member's events, in order (message data not kept).
+	events [][]membership.Event
 	// tap, if set, sees every datagram sent.
 	tap func(from, to netip.AddrPort, data []byte)
 	// drop, if set, loses the datagrams for which it holds.
@@ -71,6 +73,7 @@ func (g *group) add() {
 	g.parts = append(g.parts, p)
 	g.crashed = append(g.crashed, false)
 	g.received = append(g.received, 0)
+	g.events = append(g.events, nil)
 	g.drain(i)
 }
 
@@ -99,6 +102,10 @@ func (g *group) drain(i int) {
 			continue
 		}
 		g.net.Send(g.now, m.Self().Addr, p.Addr, p.Data)
+	}
+	for _, ev := range rd.Events {
+		ev.Data = nil
+		g.events[i] = append(g.events[i], ev)
 	}
 	m.Advance()
 }

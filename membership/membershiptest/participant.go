@@ -8,7 +8,8 @@
 //
 // The toy key agreement: the decider draws a fresh 32-byte secret S per
 // view. The decision's common part is a commitment to S (an HMAC under
-// the pre-shared key) and padding; each member's part is S masked with an
+// the pre-shared key), the view's epoch and the members' names (what
+// Describe reports) and padding; each member's part is S masked with an
 // HMAC of the pre-shared key over the view and that member, and padding.
 // A member unmasks its part, checks it against the commitment, and
 // confirms with an HMAC under the pre-shared key of the view, itself and
@@ -74,14 +75,23 @@ type Participant struct {
 	// when RekeyDue has been asked this many times in one view.
 	RekeyEvery int
 
-	pending   map[membership.ViewID][]byte   // processed, not yet installed: S
-	installed map[membership.ViewID][]byte   // S of each view installed
-	received  map[membership.ViewID]Received // the last keepReceived only
+	pending   map[membership.ViewID][]byte      // processed, not yet installed: S
+	described map[membership.ViewID]description // processed or installed
+	installed map[membership.ViewID][]byte      // S of each view installed
+	received  map[membership.ViewID]Received    // the last keepReceived only
 	order     []membership.ViewID
 	discarded int
 	asked     int
 	askedIn   membership.ViewID
 	keys      []*Keys
+	epoch     uint64 // of the view last installed
+}
+
+// description is what the decision of a view says of it: the members'
+// names by rank and the view's epoch.
+type description struct {
+	names []string
+	epoch uint64
 }
 
 // Received is what Process was given for one view.
@@ -94,6 +104,7 @@ func (p *Participant) init() {
 		p.pending = make(map[membership.ViewID][]byte)
 		p.installed = make(map[membership.ViewID][]byte)
 		p.received = make(map[membership.ViewID]Received)
+		p.described = make(map[membership.ViewID]description)
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Reader
@@ -184,7 +195,9 @@ func (p *Participant) Decide(cur, next membership.View, contributions map[member
 	if _, err := io.ReadFull(p.Rand, s); err != nil {
 		return membership.Decision{}, err
 	}
-	common := append(p.mac("commit", viewBytes(next), s), make([]byte, p.CommonPad)...)
+	common := p.mac("commit", viewBytes(next), s)
+	common = appendDescription(common, next, contributions, p.epoch+1)
+	common = append(common, make([]byte, p.CommonPad)...)
 	d := membership.Decision{Common: common, Parts: make(map[membership.Endpoint][]byte, len(next.Members))}
 	for _, e := range next.Members {
 		part := p.mac("part", viewBytes(next), endpointBytes(e))
@@ -225,7 +238,12 @@ func (p *Participant) Process(next membership.View, common, own []byte) ([]byte,
 	if !hmac.Equal(p.mac("commit", viewBytes(next), s), common[:sha256.Size]) {
 		return nil, errors.New("membershiptest: part does not match the commitment")
 	}
+	d, err := parseDescription(common[sha256.Size:], len(next.Members))
+	if err != nil {
+		return nil, err
+	}
 	p.pending[next.ID] = s
+	p.described[next.ID] = d
 	return p.confirmation(next, me, common), nil
 }
 
@@ -243,6 +261,7 @@ func (p *Participant) Discard(next membership.View) {
 	if s, ok := p.pending[next.ID]; ok {
 		clear(s)
 		delete(p.pending, next.ID)
+		delete(p.described, next.ID)
 		p.discarded++
 	}
 }
@@ -259,9 +278,11 @@ func (p *Participant) Install(next membership.View) (layers.Keys, error) {
 		// Decisions of rounds that lost to this one.
 		clear(s)
 		delete(p.pending, id)
+		delete(p.described, id)
 		p.discarded++
 	}
 	p.installed[next.ID] = bytes.Clone(s)
+	p.epoch = p.described[next.ID].epoch
 	k := &Keys{View: next.ID, secret: s}
 	p.keys = append(p.keys, k)
 	return k, nil
@@ -283,6 +304,64 @@ func (p *Participant) RekeyDue(v membership.View, _ membership.ViewStats) bool {
 	}
 	p.asked++
 	return p.asked >= p.RekeyEvery
+}
+
+// Describe implements membership.Describer: the members' identities as
+// they contributed them to the decision, and the view's epoch, one more
+// than the decider's when it decided (a counter, as MLS's, not the
+// fingerprint Epoch returns).
+func (p *Participant) Describe(v membership.View) ([]membership.Identity, uint64, bool) {
+	if _, ok := p.installed[v.ID]; !ok {
+		return nil, 0, false
+	}
+	d := p.described[v.ID]
+	ids := make([]membership.Identity, len(d.names))
+	for i, n := range d.names {
+		ids[i] = membership.Identity{Provider: "psk", Name: n}
+	}
+	return ids, d.epoch, true
+}
+
+// appendDescription appends to a decision's common part the epoch and the
+// names the members of next contributed, by rank: the epoch (8 bytes),
+// then each name as a 2-byte length and its bytes.
+func appendDescription(b []byte, next membership.View, contributions map[membership.Endpoint][]byte, epoch uint64) []byte {
+	b = binary.BigEndian.AppendUint64(b, epoch)
+	for _, e := range next.Members {
+		n := contributions[e]
+		if len(n) > maxName {
+			n = n[:maxName]
+		}
+		b = binary.BigEndian.AppendUint16(b, uint16(len(n)))
+		b = append(b, n...)
+	}
+	return b
+}
+
+// maxName bounds a name in a decision.
+const maxName = 255
+
+// parseDescription reads what appendDescription wrote, for a view of n
+// members, ignoring the padding after it.
+func parseDescription(b []byte, n int) (description, error) {
+	errShort := errors.New("membershiptest: decision too short for its description")
+	if len(b) < 8 {
+		return description{}, errShort
+	}
+	d := description{epoch: binary.BigEndian.Uint64(b), names: make([]string, 0, n)}
+	b = b[8:]
+	for range n {
+		if len(b) < 2 {
+			return description{}, errShort
+		}
+		l := int(binary.BigEndian.Uint16(b))
+		if l > maxName || len(b)-2 < l {
+			return description{}, errShort
+		}
+		d.names = append(d.names, string(b[2:2+l]))
+		b = b[2+l:]
+	}
+	return d, nil
 }
 
 // Epoch returns a fingerprint of the secret installed with view id (the
