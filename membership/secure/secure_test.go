@@ -437,3 +437,28 @@ func TestRekeyDue(t *testing.T) {
 		t.Error("a participant without a policy asks for rekeys")
 	}
 }
+
+// A member cut off from the others goes on alone with a commit that
+// removes them from its tree: its epoch number keeps increasing, and its
+// epoch is none of theirs.
+func TestAloneKeepsCounting(t *testing.T) {
+	c := newCluster(t)
+	c.form(3)
+	v := c.members[0].View()
+	x := c.index(v.Members[2].Addr)
+	e0 := c.parts[x].Epoch()
+	before := c.sameEpoch(0, 1, 2)
+	c.net.Partition([]netip.AddrPort{transport.Addr(x)})
+	others := slices.DeleteFunc(seq(0, 3), func(i int) bool { return i == x })
+	c.runUntil(5*time.Second, "the split", func() bool { return c.converged(x) && c.converged(others...) })
+	alone := c.sameEpoch(x)
+	if alone == before || alone == c.sameEpoch(others...) {
+		t.Fatal("the member alone shares an epoch with the others")
+	}
+	if e := c.parts[x].Epoch(); e <= e0 {
+		t.Fatalf("the member alone went from epoch %d to %d", e0, e)
+	}
+	if n := c.parts[x].cur.group.Tree().Members(); len(n) != 1 {
+		t.Fatalf("the member alone keeps %d leaves", len(n))
+	}
+}
