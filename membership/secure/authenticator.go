@@ -2,6 +2,7 @@ package secure
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/membership"
@@ -24,14 +25,42 @@ const controlLabel = "ConclaveControl"
 
 // authenticator authenticates the control messages of one view.
 type authenticator struct {
+	view  membership.ViewID
 	suite *crypto.Suite
-	key   crypto.Secret      // the view's routine key
+	key   crypto.Secret      // the view's routine key; erased when retired
 	sig   *crypto.SigningKey // this member's signature key
 	pubs  [][]byte           // the members' signature keys, by rank
+	dead  bool               // retired: seals and opens nothing
+}
+
+// keepAuthenticators is how many views' authenticators stay usable: the
+// current view's and the one before, which membership still opens
+// Install and InstallAck with. Older ones are retired and their keys
+// erased.
+const keepAuthenticators = 2
+
+// retire erases the key of every authenticator but those of the
+// keepAuthenticators newest views.
+func (p *Participant) retire() {
+	var keep []membership.ViewID
+	for i := len(p.auths) - 1; i >= 0; i-- {
+		a := p.auths[i]
+		if !slices.Contains(keep, a.view) && len(keep) < keepAuthenticators {
+			keep = append(keep, a.view)
+		}
+		if !slices.Contains(keep, a.view) {
+			a.dead = true
+			a.key.Zero()
+			p.auths = slices.Delete(p.auths, i, i+1)
+		}
+	}
 }
 
 // Seal implements membership.Authenticator.
 func (a *authenticator) Seal(dst, msg []byte, c membership.Class) []byte {
+	if a.dead {
+		return dst
+	}
 	if c == membership.Change {
 		s, err := a.suite.SignWithLabel(a.sig, controlLabel, msg)
 		if err != nil {
@@ -46,7 +75,7 @@ var errForged = errors.New("secure: control message not authentic")
 
 // Open implements membership.Authenticator, in constant time for MACs.
 func (a *authenticator) Open(from int, msg, tag []byte, c membership.Class) error {
-	if from < 0 || from >= len(a.pubs) {
+	if a.dead || from < 0 || from >= len(a.pubs) {
 		return errForged
 	}
 	switch c {
@@ -90,7 +119,7 @@ func (p *Participant) Authenticator(v membership.View, rank int) membership.Auth
 	if err != nil {
 		return refusing{}
 	}
-	a := &authenticator{suite: p.suite, key: key, sig: p.sig, pubs: make([][]byte, len(v.Members))}
+	a := &authenticator{view: v.ID, suite: p.suite, key: key, sig: p.sig, pubs: make([][]byte, len(v.Members))}
 	t := st.group.Tree()
 	for r, l := range st.leaves {
 		leaf := t.Leaf(l)
@@ -99,5 +128,7 @@ func (p *Participant) Authenticator(v membership.View, rank int) membership.Auth
 		}
 		a.pubs[r] = leaf.SignatureKey
 	}
+	p.auths = append(p.auths, a)
+	p.retire()
 	return a
 }

@@ -86,6 +86,7 @@ type Participant struct {
 	verified   verified                       // the last decision Verify parsed
 	rosters    rosterStore                    // rosters of joiners admitted as coordinator
 	history    history                        // digests and confirmations of recent views
+	auths      []*authenticator               // of the last views, for their keys to be erased
 	seals      int                            // HPKE encryptions of this member's last commit
 	lastCommit membership.ViewID              // the view of that commit
 }

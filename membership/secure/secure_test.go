@@ -308,6 +308,16 @@ func TestControlAuthentication(t *testing.T) {
 	if auths[0].Open(5, msg, change, membership.Change) == nil {
 		t.Fatal("a rank outside the view opened")
 	}
+	// Two views on, the first view's authenticator is retired: its key
+	// erased, it opens nothing.
+	c.members[0].Rekey()
+	c.runUntil(2*time.Second, "a second rekey", func() bool { return c.converged(0, 1, 2) && c.members[0].View().ID != w.ID })
+	if auths[0].Open(1, msg, change, membership.Change) == nil || auths[2].Open(1, msg, routine, membership.Routine) == nil {
+		t.Fatal("an authenticator two views old still opens")
+	}
+	if k := auths[2].(*authenticator).key; !bytes.Equal(k, make([]byte, len(k))) {
+		t.Fatal("a retired authenticator keeps its key")
+	}
 }
 
 // The coordinator fails once every member has confirmed a rekey and
