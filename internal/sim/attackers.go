@@ -358,7 +358,7 @@ func (r *run) becameEx(p int) {
 // the ex-members that are not in next: each tries to process it once.
 func (r *run) observeCommit(p int, next membership.View, common, own []byte) {
 	a := r.sec
-	if a == nil {
+	if a == nil || !r.attacks(AttackExMember) {
 		return
 	}
 	for _, e := range a.ex {
@@ -367,7 +367,7 @@ func (r *run) observeCommit(p int, next membership.View, common, own []byte) {
 		}
 		a.tried[exTry{e.p, next.ID}] = true
 		name := fmt.Sprintf("ex-member m%d", e.p)
-		_, err := processAs(e.part, next, common, own)
+		_, err := processAs(e.part, r.procs[p].self, next, common, own)
 		if err != nil {
 			a.attempts[attemptKey{AttackExMember, "commit refused: " + commitReason(err)}]++
 			continue
@@ -382,13 +382,20 @@ func (r *run) observeCommit(p int, next membership.View, common, own []byte) {
 	}
 }
 
-// processAs runs the participant's own Process, not the wrapper's that
-// shows the commit to the ex-members.
-func processAs(pt party, next membership.View, common, own []byte) ([]byte, error) {
+// processAs makes an ex-member's participant process a commit with the
+// part of it meant for owner: its own Process, not the wrapper's that
+// shows the commit to the ex-members. The test participant's parts are
+// masked under the pre-shared key that every member ever held, so its
+// ex-member unmasks owner's part as owner would (its Self set to owner):
+// the attack that per-member keys defeat.
+func processAs(pt party, owner membership.Endpoint, next membership.View, common, own []byte) ([]byte, error) {
 	switch x := pt.(type) {
 	case *securePart:
 		return x.Participant.Process(next, common, own)
 	case *participant:
+		self := x.Participant.Self
+		x.Participant.Self = owner
+		defer func() { x.Participant.Self = self }()
 		return x.Participant.Process(next, common, own)
 	}
 	return pt.Process(next, common, own)
@@ -438,14 +445,19 @@ func (r *run) secureAttack() {
 	if len(up) == 0 {
 		return
 	}
-	switch a.rng.IntN(3) {
-	case 0:
+	switch k := a.rng.IntN(3); {
+	case k == 0 && r.attacks(AttackReplay):
 		r.replaySealed()
-	case 1:
+	case k == 1 && r.attacks(AttackExMember):
 		r.exMemberActs(up)
-	case 2:
+	case k == 2 && r.attacks(AttackInsider):
 		r.insiderForges(up)
 	}
+}
+
+// attacks reports whether the attackers of kind are at work.
+func (r *run) attacks(kind string) bool {
+	return r.cfg.attackOnly == "" || r.cfg.attackOnly == kind
 }
 
 // inject sends a forged datagram, noting its kind for deliver.
@@ -503,6 +515,12 @@ func (r *run) exMemberActs(up []int) {
 	k := up[a.rng.IntN(len(up))]
 	victim := r.procs[k]
 	v := victim.m.View()
+	if v.Has(e.self) {
+		// The victim has not removed the process yet: its keys are
+		// still the view's, and a crashed process's last messages may
+		// still arrive.
+		return
+	}
 	var env hostile.Envelope
 	var typ hostile.ControlType
 	var inner []byte
