@@ -127,8 +127,19 @@ func newSealing(v View, rank int, auth Authenticator) *sealing {
 	return &sealing{view: v.Clone(), wireID: v.ID.Wire(), auth: auth, rank: rank, windows: make([]replayWindow, len(v.Members))}
 }
 
-// seal wraps an encoded control message.
+// seal wraps an encoded control message, in its class.
 func (s *sealing) seal(group uint64, self Endpoint, inner []byte) []byte {
+	c, ok := innerClass(inner)
+	if !ok {
+		// Never: only messages of known types are encoded. The stricter
+		// class; the receiver drops it anyway.
+		c = Change
+	}
+	return s.sealIn(group, self, inner, c)
+}
+
+// sealIn wraps an encoded control message in class c.
+func (s *sealing) sealIn(group uint64, self Endpoint, inner []byte, c Class) []byte {
 	s.seq++
 	b := make([]byte, 0, len(inner)+64+MaxTag)
 	b = append(b, Magic)
@@ -140,12 +151,6 @@ func (s *sealing) seal(group uint64, self Endpoint, inner []byte) []byte {
 	b = wire.AppendUvarint(b, s.seq)
 	b = wire.AppendUvarint(b, uint64(len(inner)))
 	b = append(b, inner...)
-	c, ok := innerClass(inner)
-	if !ok {
-		// Never: only messages of known types are encoded. The stricter
-		// class; the receiver drops it anyway.
-		c = Change
-	}
 	tag := s.auth.Seal(nil, b, c)
 	b = wire.AppendUvarint(b, uint64(len(tag)))
 	return append(b, tag...)
