@@ -12,15 +12,27 @@
 // (package membership), driven by one goroutine over a transport (package
 // transport); this package is only that thin shell.
 //
-// A complete program: three members in one process form a group, each
-// multicasts a greeting, each prints what it delivered, and all leave. It is
-// ExampleJoin, which go test runs and checks; in a real deployment each
-// process runs one member, listening on an address the others can reach.
+// A group is secured by default: each member has a credential
+// (Config.Credential, a Noise key of package auth/noise) and an admission
+// check (Config.Admit; auth.Allow admits a list of public keys). A process
+// joins only after a handshake proves its key and the check admits it, each
+// view has its own key epoch (a KeyChange event follows each ViewChange, and
+// [Group.Export] derives secrets from the epoch), and control messages are
+// signed or authenticated under it. Config.Insecure runs a plain group.
+//
+// A complete program: three members in one process form a secured group,
+// check that they share the view's key, each multicasts a greeting, each
+// prints what it delivered, and all leave. It is ExampleJoin, which go test
+// runs and checks; in a real deployment each process runs one member,
+// listening on an address the others can reach, with its key read from a
+// file.
 //
 //	package main
 //
 //	import (
+//		"bytes"
 //		"context"
+//		"crypto/rand"
 //		"fmt"
 //		"log"
 //		"net/netip"
@@ -29,21 +41,39 @@
 //		"time"
 //
 //		"github.com/conclave-go/conclave"
+//		"github.com/conclave-go/conclave/auth"
+//		"github.com/conclave-go/conclave/auth/noise"
 //	)
 //
 //	func main() {
 //		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 //		defer cancel()
 //
+//		// Each member proves a Noise key of its own, and admits the members
+//		// whose public keys are on its list. A real member reads its key
+//		// from a file made by `keyadmin keygen noise -o FILE`
+//		// (noise.LoadPrivateKeyFile), and the list holds the public keys
+//		// `keyadmin pubkey` prints, "noise:" and base64.
+//		var keys []*noise.PrivateKey
+//		var allowed []string
+//		for range 3 {
+//			k, err := noise.GenerateKey(rand.Reader)
+//			if err != nil {
+//				log.Fatal(err)
+//			}
+//			keys = append(keys, k)
+//			allowed = append(allowed, k.Public().String())
+//		}
+//
 //		// The first member starts a group of its own; the others find it
 //		// through it, their seed.
 //		var members []*conclave.Group
-//		for range 3 {
+//		for _, k := range keys {
 //			cfg := conclave.Config{
-//				Group:  "example",
-//				Listen: netip.MustParseAddrPort("127.0.0.1:0"),
-//				// A plain group, without admission or keys.
-//				Insecure: true,
+//				Group:      "example",
+//				Listen:     netip.MustParseAddrPort("127.0.0.1:0"),
+//				Credential: noise.NewCredential(k),
+//				Admit:      auth.Allow(allowed...),
 //			}
 //			if len(members) > 0 {
 //				cfg.Seeds = []netip.AddrPort{members[0].LocalAddr()}
@@ -65,6 +95,19 @@
 //			}
 //		}
 //		fmt.Println("every member is in a view of 3")
+//
+//		// The view has a key epoch of its own, agreed by its members as they
+//		// installed it: each derives the same secrets from it, which nobody
+//		// outside the view can.
+//		var secrets [][]byte
+//		for _, g := range members {
+//			s, err := g.Export("example secret", nil, 32)
+//			if err != nil {
+//				log.Fatal(err)
+//			}
+//			secrets = append(secrets, s)
+//		}
+//		fmt.Println("the members derive the same secret:", bytes.Equal(secrets[0], secrets[1]) && bytes.Equal(secrets[1], secrets[2]))
 //
 //		for i, g := range members {
 //			msg := fmt.Sprintf("hello from member %d", i)

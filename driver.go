@@ -253,7 +253,7 @@ func (d *driver) queue(evs []membership.Event) {
 		case ViewChange:
 			d.g.setView(ev.View)
 			d.seeds.view(len(ev.View.Members))
-		case Block, Left:
+		case Block, Left, KeyChange:
 		default:
 			continue
 		}

@@ -215,14 +215,26 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 		case conclave.Block:
 			p.print(map[string]any{"type": "block"}, "(view change under way)")
 		case conclave.ViewChange:
-			p.print(map[string]any{
+			obj := map[string]any{
 				"type":    "view",
 				"view":    ev.View.ID.String(),
 				"members": names(ev.View.Members),
 				"joined":  names(ev.Joined),
 				"left":    names(ev.Left),
 				"failed":  names(ev.Failed),
-			}, "%s", viewLine(ev))
+			}
+			line := viewLine(ev)
+			if mc.cred != nil {
+				ids := make([]string, len(ev.Identities))
+				for i, id := range ev.Identities {
+					ids[i] = id.String()
+				}
+				obj["epoch"], obj["identities"] = ev.Epoch, ids
+				line += fmt.Sprintf(", epoch %d", ev.Epoch)
+			}
+			p.print(obj, "%s", line)
+		case conclave.KeyChange:
+			p.print(map[string]any{"type": "key", "epoch": ev.Epoch, "reason": ev.Reason}, "key epoch %d (%s)", ev.Epoch, ev.Reason)
 		case conclave.Left:
 			p.print(map[string]any{"type": "left"}, "left the group")
 		}
