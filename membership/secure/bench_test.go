@@ -1,6 +1,9 @@
 package secure
 
 import (
+	"net/netip"
+
+	"github.com/conclave-go/conclave/membership"
 	"slices"
 	"testing"
 	"time"
@@ -96,4 +99,37 @@ func sum(ds []time.Duration) time.Duration {
 		t += d
 	}
 	return t
+}
+
+// BenchmarkJoin16 measures a join to 16 members, from the joiner's first
+// handshake message to its view installed at every member.
+func BenchmarkJoin16(b *testing.B) {
+	var virt, cpu, cpuMax time.Duration
+	for range b.N {
+		b.StopTimer()
+		c := newCluster(b)
+		c.form(16)
+		var first time.Duration = -1
+		c.onSend = func(from int, _ netip.AddrPort, data []byte) [][]byte {
+			if name, _ := membership.ControlType(data, 42); name == "Handshake" && from == 16 && first < 0 {
+				first = c.now
+				clear(c.cpu)
+			}
+			return [][]byte{data}
+		}
+		b.StartTimer()
+		c.add(true)
+		c.runUntil(5*time.Second, "the join", func() bool { return c.converged(seq(0, 17)...) })
+		b.StopTimer()
+		if first < 0 {
+			b.Fatal("no handshake")
+		}
+		virt += c.now - first
+		cpu += sum(c.cpu)
+		cpuMax += slices.Max(c.cpu)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(virt.Microseconds())/1000/n, "virtual-ms/op")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/n/17, "cpu-ms/member")
+	b.ReportMetric(float64(cpuMax.Microseconds())/1000/n, "cpu-ms/busiest")
 }
