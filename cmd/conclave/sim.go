@@ -26,6 +26,7 @@ type simOptions struct {
 	seedStart uint64
 	members   int
 	messages  int
+	active    time.Duration
 	faults    string
 	total     bool
 	attackers bool
@@ -143,6 +144,7 @@ exit status is 0 only if V is 0. Progress goes to stderr every second.`,
 	f.Uint64Var(&o.seedStart, "seed-start", 1, "first seed; seeds run from it up")
 	f.IntVar(&o.members, "members", 3, fmt.Sprintf("members in the group (1 to %d)", sim.MaxMembers))
 	f.IntVar(&o.messages, "messages", 100, "multicasts each member sends per seed")
+	f.DurationVar(&o.active, "active", 0, "the active phase (workload and membership faults); 0: 500ms, or 3s with membership faults")
 	f.StringVar(&o.faults, "faults", "", "faults: a list of "+strings.Join(sim.FaultNames(), ", ")+" (default none)")
 	f.BoolVar(&o.total, "total", false, "run the total order stack and check total order")
 	f.BoolVar(&o.attackers, "attackers", false, "attack every seed with hostile datagrams and check what they must not achieve")
@@ -168,6 +170,8 @@ func runSim(stdout, stderr io.Writer, o simOptions) error {
 		return fmt.Errorf("--members %d: want 1 to %d", o.members, sim.MaxMembers)
 	case o.messages < 0:
 		return fmt.Errorf("--messages %d: want 0 or more", o.messages)
+	case o.active < 0 || o.active > time.Minute:
+		return fmt.Errorf("--active %v: want 0 to 1m", o.active)
 	case o.seedStart+uint64(o.seeds-1) < o.seedStart:
 		return fmt.Errorf("--seed-start %d: seeds would wrap around", o.seedStart)
 	case o.trace && o.seeds != 1:
@@ -181,7 +185,7 @@ func runSim(stdout, stderr io.Writer, o simOptions) error {
 	if err != nil {
 		return err
 	}
-	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers, Participant: o.part, Secure: !o.insecure && !o.part}
+	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers, Participant: o.part, Secure: !o.insecure && !o.part, Active: o.active}
 	if err := base.Validate(); err != nil {
 		return err
 	}
@@ -342,6 +346,9 @@ func simReplay(cfg sim.Config) string {
 		flags += " --participant"
 	case !cfg.Secure:
 		flags += " --insecure"
+	}
+	if cfg.Active != 0 && cfg.Active != (sim.Config{Faults: cfg.Faults}).WithDefaults().Active {
+		flags += " --active " + cfg.Active.String()
 	}
 	return fmt.Sprintf("conclave sim --seeds 1 --seed-start %d --members %d --messages %d --faults %s%s",
 		cfg.Seed, cfg.Members, cfg.Messages, faults, flags)

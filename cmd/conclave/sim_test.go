@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conclave-go/conclave/internal/sim"
 )
@@ -101,6 +102,8 @@ func TestSimRejectsBadFlags(t *testing.T) {
 		{[]string{"--members", "65"}, "--members 65: want 1 to 64"},
 		{[]string{"--seeds", "0"}, "--seeds 0: want at least 1"},
 		{[]string{"--messages", "-1"}, "--messages -1"},
+		{[]string{"--active", "-1s"}, "--active -1s: want 0 to 1m"},
+		{[]string{"--insecure", "--participant"}, "--insecure and --participant do not go together"},
 		{[]string{"extra"}, "unknown command"},
 	} {
 		stdout, _, err := execSim(t, append([]string{"sim"}, tc.args...)...)
@@ -158,12 +161,17 @@ func TestSimReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := simReplay(sim.Config{Seed: 9, Members: 5, Messages: 7, Faults: f, Total: true})
+	got := simReplay(sim.Config{Seed: 9, Members: 5, Messages: 7, Faults: f, Total: true, Secure: true})
 	if want := "conclave sim --seeds 1 --seed-start 9 --members 5 --messages 7 --faults all,loss=0.05 --total"; got != want {
 		t.Errorf("replay %q, want %q", got, want)
 	}
-	if got := simReplay(sim.Config{Seed: 1, Members: 3}); !strings.HasSuffix(got, `--faults ""`) {
+	if got := simReplay(sim.Config{Seed: 1, Members: 3, Secure: true}); !strings.HasSuffix(got, `--faults ""`) {
 		t.Errorf("replay %q", got)
+	}
+	// The plain stack, and an active phase other than the default.
+	got = simReplay(sim.Config{Seed: 2, Members: 3, Messages: 7, Faults: f, Active: 1500 * time.Millisecond})
+	if want := "conclave sim --seeds 1 --seed-start 2 --members 3 --messages 7 --faults all,loss=0.05 --insecure --active 1.5s"; got != want {
+		t.Errorf("replay %q, want %q", got, want)
 	}
 }
 
@@ -183,7 +191,7 @@ func TestSimAttackers(t *testing.T) {
 	if err != nil || stdout != "seeds=2 violations=0\n" {
 		t.Fatalf("err = %v, stdout = %q", err, stdout)
 	}
-	if got := simReplay(sim.Config{Seed: 3, Members: 3, Messages: 20, Attackers: true}); !strings.HasSuffix(got, " --attackers") {
+	if got := simReplay(sim.Config{Seed: 3, Members: 3, Messages: 20, Attackers: true, Secure: true}); !strings.HasSuffix(got, " --attackers") {
 		t.Fatalf("replay %q does not attack", got)
 	}
 	help, _, err := execSim(t, "sim", "--help")
@@ -223,5 +231,48 @@ func TestSimParticipant(t *testing.T) {
 	_, stderr, err := execSim(t, "sim", "--seeds", "1", "--messages", "10", "--participant")
 	if err != nil || !strings.Contains(stderr, "installed with a decision") {
 		t.Errorf("err %v; stderr lacks the decisions' summary:\n%s", err, stderr)
+	}
+}
+
+// TestSimSecuredByDefault runs seeds with the secure participant (the
+// default) and the plain stack (--insecure): the secured ones check an
+// epoch in every view, the plain ones none; with --attackers the summary
+// counts each attacker's attempts by reason, and none succeeds.
+func TestSimSecuredByDefault(t *testing.T) {
+	stdout, _, err := execSim(t, "sim", "--seeds", "2", "--messages", "10", "--faults", "loss,dup", "--json")
+	if err != nil {
+		t.Fatalf("err = %v, stdout:\n%s", err, stdout)
+	}
+	var doc simJSON
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v in %s", err, stdout)
+	}
+	if !doc.Secure || doc.Participant || doc.Violations != 0 {
+		t.Fatalf("%+v", doc)
+	}
+	for _, r := range doc.Results {
+		if r.Decided == 0 || r.Decided != r.Views {
+			t.Errorf("seed %d: %d of %d views checked for their epoch", r.Seed, r.Decided, r.Views)
+		}
+	}
+	stdout, _, err = execSim(t, "sim", "--seeds", "2", "--messages", "10", "--faults", "loss,dup", "--insecure", "--json")
+	if err != nil {
+		t.Fatalf("err = %v, stdout:\n%s", err, stdout)
+	}
+	doc = simJSON{}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v in %s", err, stdout)
+	}
+	if doc.Secure || doc.Violations != 0 || doc.Results[0].Decided != 0 {
+		t.Fatalf("%+v", doc)
+	}
+	stdout, stderr, err := execSim(t, "sim", "--seeds", "1", "--members", "4", "--messages", "10", "--active", "1s", "--faults", "all", "--attackers")
+	if err != nil || stdout != "seeds=1 violations=0\n" {
+		t.Fatalf("err = %v, stdout = %q", err, stdout)
+	}
+	for _, want := range []string{"installed with an epoch", "sim: insider: ", "sim: outsider: ", "admissions_refused ", "drop.forged_control "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
 	}
 }
