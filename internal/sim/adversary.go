@@ -44,10 +44,12 @@ import (
 // member may still use: such an in-window forgery is what that member
 // could send itself before authentication exists, and no defence short
 // of authentication stops it (Checker would report the message it
-// displaces). Control messages are never spoofed, for the same reason: a
-// forged Leave or Suspect does what the member could; nor replayed from
-// the member that sent them (an old Probe of its, say, tells the others it
-// has moved on to another view, which makes them exclude it).
+// displaces). Unsealed control messages are never spoofed, for the same
+// reason: a forged Leave or Suspect does what the member could; nor
+// replayed from the member that sent them (an old Probe of its, say, tells
+// the others it has moved on to another view, which makes them exclude
+// it). Sealed ones, forged by insiders and ex-members and replayed from
+// their sender, are the secure group's attackers' (attackers.go).
 //
 // After every step the run checks what the attacks must not achieve:
 //

@@ -44,15 +44,19 @@
 // them eventually. Without membership faults, every message must also reach
 // every member.
 //
-// With Config.Participant every member has membershiptest's participant
-// (participant.go): joiners are admitted by handshake, every view change
-// prepares a decision that every member of the next view processes and
-// confirms before any installs it, control messages travel sealed, and the
-// group rekeys during the active phase. Its secrets come from the seed, so
-// runs stay reproducible. The Checker then also holds every installation
-// to the participants' records (Decisions): a view is installed with a
-// decision, the same at every member, that every member of the view
-// confirmed first.
+// With Config.Secure every member has membership/secure's participant
+// (secure.go): a Noise key drawn from the seed, admitted against the allow
+// list of the run's keys; every view change commits an MLS epoch that every
+// member of the next view processes and confirms before any installs it;
+// control messages are signed by their sender, or MACed under the view's
+// epoch; the group rekeys during the active phase. With Config.Participant
+// they have membershiptest's toy participant instead (participant.go),
+// which exercises the same seams with a pre-shared key. Either way secrets
+// come from the seed, so runs stay reproducible, and the Checker holds
+// every installation to the participants' records (Decisions): a view is
+// installed with an epoch, the same at every member (compared by digest),
+// that every member of the view confirmed first; and no process holds the
+// epoch of a view it did not install or is not in (decisions.go).
 //
 // With Config.Attackers an adversary (adversary.go) attacks every phase
 // but the drain with datagrams from internal/hostile: in members' names,
@@ -70,6 +74,17 @@
 // datagram in a member's name never uses a sequence number that member
 // may still send: before authentication exists such an in-window forgery
 // is something the member could do itself, and the Checker would report
-// the real message it displaced, so it is out of scope; so are control
-// messages in a member's name (a forged Leave does what the member could).
+// the real message it displaced, so it is out of scope; so are unsealed
+// control messages in a member's name (a forged Leave does what the member
+// could).
+//
+// With Config.Secure too, the attackers of the secure group join in
+// (attackers.go): outsiders that run the protocol with a Noise key not on
+// the allow list, or with none, and try to join throughout; replays of
+// sealed control messages that members accepted; ex-members (every
+// process that left or crashed) that keep their keys, process the commits
+// of later views and seal control messages with their old keys; insiders
+// that forge another member's Suspect or Leave with their own keys. Each
+// attempt is counted by attacker and reason (Result.Attempts); one that
+// succeeds is a violation.
 package sim
