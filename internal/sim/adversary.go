@@ -215,8 +215,10 @@ func (r *run) attack() {
 	stranger := a.strangers[a.rng.IntN(len(a.strangers))]
 	from := stranger
 	var what string
+	kind := AttackStranger
 	switch k := a.rng.IntN(20); {
 	case k < 8:
+		kind = AttackSpoofed
 		v := pr.m.View()
 		if len(v.Members) < 2 {
 			return
@@ -247,6 +249,7 @@ func (r *run) attack() {
 		}
 		rec := a.tape[a.rng.IntN(len(a.tape))]
 		a.buf = append(a.buf[:0], rec.data...)
+		kind = AttackRecorded
 		if k < 19 && rec.data[0] != membership.Magic {
 			// An old duplicate from its real source to its first
 			// destination: whoever is there now.
@@ -262,6 +265,9 @@ func (r *run) attack() {
 	r.res.Attacks++
 	if r.log != nil {
 		r.logf("attack: %s, %d bytes, %v → %v", what, len(a.buf), from, to)
+	}
+	if r.sec != nil {
+		r.sec.mark(kind, from, to, a.buf)
 	}
 	r.net.Send(r.now, from, to, a.buf)
 }

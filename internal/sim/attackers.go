@@ -52,11 +52,15 @@ import (
 // converge and deliver: the attackers must stall nothing.
 const SecureAttackEvery = 5 * time.Millisecond
 
-// Kinds of attackers, as Result.Attempts names them.
+// Kinds of attackers, as Result.Attempts names them; the adversary's
+// (adversary.go) are counted too.
 const (
+	AttackStranger = "stranger" // the adversary's datagrams from strangers' addresses
+	AttackSpoofed  = "spoofed"  // the adversary's stack datagrams in members' names
 	AttackOutsider = "outsider" // a Noise key not on the allow list
 	AttackKeyless  = "keyless"  // no credential
 	AttackReplay   = "replay"   // a sealed control message accepted before
+	AttackRecorded = "recorded" // the adversary's replays of recorded traffic
 	AttackExMember = "ex-member"
 	AttackInsider  = "insider"
 )
@@ -256,7 +260,7 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 		kind = o.kind
 	}
 	sealed := hostile.IsSealed(d.Data, group)
-	if sealed {
+	if len(a.pending) > 0 {
 		k := injectKey{d.From, d.To, hash(d.Data)}
 		if kd, ok := a.pending[k]; ok {
 			kind = kd
@@ -309,12 +313,15 @@ func controlName(data []byte) string {
 	return name
 }
 
-// controlCounters is member p's membership counters.
+// controlCounters is member p's counters, its stack's included: the
+// membership protocol's by name, the layers' as layer.name.
 func (r *run) controlCounters(p int) map[string]uint64 {
 	out := make(map[string]uint64)
 	for _, c := range r.procs[p].m.Counters() {
 		if c.Layer == "membership" {
 			out[c.Name] = c.Value
+		} else {
+			out[c.Layer+"."+c.Name] = c.Value
 		}
 	}
 	return out
@@ -330,7 +337,11 @@ var refusals = []string{"admissions_refused", "admission_failed", "install_refus
 func (r *run) dropReason(p int, before map[string]uint64) string {
 	var raised []string
 	for name, v := range r.controlCounters(p) {
-		if v > before[name] && (strings.HasPrefix(name, "drop.") || strings.HasPrefix(name, "unauthenticated.") || strings.HasPrefix(name, "ignored.") || slices.Contains(refusals, name)) {
+		base := name
+		if _, after, layered := strings.Cut(name, "."); layered && !strings.HasPrefix(name, "drop.") && !strings.HasPrefix(name, "unauthenticated.") && !strings.HasPrefix(name, "ignored.") {
+			base = after // a layer's: layer.drop.window
+		}
+		if v > before[name] && (strings.HasPrefix(base, "drop.") || strings.HasPrefix(base, "unauthenticated.") || strings.HasPrefix(base, "ignored.") || slices.Contains(refusals, base)) {
 			raised = append(raised, name)
 		}
 	}
@@ -460,15 +471,20 @@ func (r *run) attacks(kind string) bool {
 	return r.cfg.attackOnly == "" || r.cfg.attackOnly == kind
 }
 
-// inject sends a forged datagram, noting its kind for deliver.
+// injectForged sends a forged datagram, noting its kind for deliver.
 func (r *run) injectForged(kind string, from, to netip.AddrPort, data []byte) {
-	a := r.sec
+	r.sec.mark(kind, from, to, data)
+	r.res.Attacks++
+	r.net.Send(r.now, from, to, data)
+}
+
+// mark notes that an attacker of kind sends data, so that deliver counts
+// how it ends.
+func (a *attackers) mark(kind string, from, to netip.AddrPort, data []byte) {
 	if len(a.pending) >= maxPending {
 		clear(a.pending) // lost ones linger; a few go uncounted
 	}
 	a.pending[injectKey{from, to, hash(data)}] = kind
-	r.res.Attacks++
-	r.net.Send(r.now, from, to, data)
 }
 
 // replaySealed sends a member a sealed message it accepted before.
