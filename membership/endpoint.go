@@ -78,8 +78,9 @@ func (v View) String() string {
 // Clone returns a deep copy.
 func (v View) Clone() View { v.Members = slices.Clone(v.Members); return v }
 
-// Summary is what a coordinator tells outsiders about its view when looking
-// for partitions to merge with.
+// Summary is what a member tells outsiders about its view when looking for
+// partitions to merge with (with a participant, only the coordinator and
+// an opaque ordering key: merge.go).
 type Summary struct {
 	ID    ViewID
 	Size  uint64

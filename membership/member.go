@@ -930,7 +930,3 @@ func (m *Member) coordinatorRank() int {
 }
 
 func (m *Member) isCoordinator() bool { return m.coordinatorRank() == m.rank }
-
-func (m *Member) summary() Summary {
-	return Summary{ID: m.view.ID, Size: uint64(len(m.view.Members)), Coord: m.view.Members[m.coordinatorRank()]}
-}

@@ -47,6 +47,38 @@ import (
 // address but stalls the merge it started is shunned for a while
 // (shun.go).
 
+// What a probe tells. A summary goes to addresses outside the view, to
+// strangers among them, before anyone is authenticated. Without a
+// participant it is the view as it is: its id, its size, its coordinator.
+// With one (a secure group), it tells only what a merge needs, and nothing
+// of the membership: the coordinator's endpoint, where a merge request
+// goes, and an opaque ordering key in place of the size, 1 for a view of
+// one member and 2 for any larger view, so that a process that starts is
+// absorbed by the group and not the reverse; the view id is replaced by
+// one made of the coordinator alone (the merged view's logical time comes
+// from the merge request, merge.go, not from the summary). Two views of
+// more than one member then merge in the order of their coordinators,
+// whatever their sizes, which costs the larger one's members a join when
+// it is the one absorbed. A merge request compares the same keys.
+
+// orderKey is the ordering key of a view of n members in summaries.
+func (m *Member) orderKey(n uint64) uint64 {
+	if m.cfg.Participant == nil {
+		return n
+	}
+	return min(n, 2)
+}
+
+// summary is what this member tells outsiders of its view.
+func (m *Member) summary() Summary {
+	coord := m.view.Members[m.coordinatorRank()]
+	s := Summary{ID: m.view.ID, Size: m.orderKey(uint64(len(m.view.Members))), Coord: coord}
+	if m.cfg.Participant != nil {
+		s.ID = ViewID{LTime: 1, Coord: coord}
+	}
+	return s
+}
+
 // probesPerRound bounds the addresses probed at each Timing.Probe.
 const probesPerRound = 4
 
@@ -252,7 +284,7 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		return
 	}
 	// Members without a cookie do not count: they would not come in.
-	theirs := Summary{ID: msg.Proposal.ID, Size: size, Coord: msg.From}
+	theirs := Summary{ID: msg.Proposal.ID, Size: m.orderKey(size), Coord: msg.From}
 	if !absorbs(m.summary(), theirs) {
 		m.count("drop.merge_req")
 		m.debug("merge request from a view that should absorb this one", "from", msg.From)
