@@ -9,6 +9,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/conclave-go/conclave/auth/noise"
 )
 
 // buildConclave builds the conclave command into a temporary directory and
@@ -59,20 +62,26 @@ func freeLoopbackAddrs(n int) ([]string, error) {
 
 // memberEvent is one line of `conclave member --json`.
 type memberEvent struct {
-	Type    string   `json:"type"`
-	Self    string   `json:"self"`
-	View    string   `json:"view"`
-	Members []string `json:"members"`
-	Joined  []string `json:"joined"`
-	Left    []string `json:"left"`
-	Failed  []string `json:"failed"`
-	From    string   `json:"from"`
-	Data    string   `json:"data"`
+	Type       string   `json:"type"`
+	Self       string   `json:"self"`
+	Identity   string   `json:"identity"`
+	View       string   `json:"view"`
+	Members    []string `json:"members"`
+	Joined     []string `json:"joined"`
+	Left       []string `json:"left"`
+	Failed     []string `json:"failed"`
+	Epoch      *uint64  `json:"epoch"`
+	Identities []string `json:"identities"`
+	Reason     string   `json:"reason"`
+	From       string   `json:"from"`
+	Data       string   `json:"data"`
 }
 
 // procView is a view a member process installed.
 type procView struct {
 	id      string
+	epoch   *uint64  // nil in an insecure group
+	ids     []string // the members' identities, by rank
 	members []string
 	joined  []string
 	failed  []string
@@ -83,7 +92,49 @@ type procView struct {
 func (v procView) has(m string) bool { return slices.Contains(v.members, m) }
 
 func (v procView) String() string {
-	return fmt.Sprintf("view %s [%s]", v.id, strings.Join(v.members, " "))
+	s := fmt.Sprintf("view %s [%s]", v.id, strings.Join(v.members, " "))
+	if v.epoch != nil {
+		s += fmt.Sprintf(" epoch %d", *v.epoch)
+	}
+	return s
+}
+
+// groupKeys makes a Noise key file for each of n members in a new
+// directory, and an allow file listing all their public keys. It returns
+// each member's arguments: its --noise-key and the --allow-file.
+func groupKeys(t *testing.T, n int) [][]string {
+	t.Helper()
+	dir := t.TempDir()
+	var allowed []byte
+	var args [][]string
+	for i := range n {
+		name, pub := newKeyFile(t, dir, fmt.Sprintf("member%d.key", i))
+		allowed = fmt.Appendf(allowed, "%s\n", pub)
+		args = append(args, []string{"--noise-key", name})
+	}
+	allow := filepath.Join(dir, "allowed")
+	if err := os.WriteFile(allow, allowed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range args {
+		args[i] = append(args[i], "--allow-file", allow)
+	}
+	return args
+}
+
+// newKeyFile writes a new Noise private key file, mode 0600, into dir.
+func newKeyFile(t *testing.T, dir, name string) (string, noise.PublicKey) {
+	t.Helper()
+	k, err := noise.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Zero()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, noise.MarshalPrivateKeyFile(k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, k.Public()
 }
 
 // delivery is a message a member process delivered.
@@ -106,6 +157,8 @@ type memberProc struct {
 
 	mu     sync.Mutex // guards the fields below
 	self   string
+	id     string   // the identity of its key, in a secured group
+	keys   []string // the reasons of its key changes, in order
 	raw    []string // every line of standard output
 	logs   []string // the protocol's log (standard error), at most maxLogLines
 	views  []procView
@@ -259,7 +312,7 @@ func (p *memberProc) apply(ev memberEvent) {
 		if len(p.raw) != 1 || ev.Self == "" {
 			p.badLine("ready is not the first line, or names no member")
 		}
-		p.self = ev.Self
+		p.self, p.id = ev.Self, ev.Identity
 	case p.self == "":
 		p.badLine("event before ready")
 	case p.left:
@@ -268,8 +321,16 @@ func (p *memberProc) apply(ev memberEvent) {
 		if ev.View == "" || !slices.Contains(ev.Members, p.self) {
 			p.badLine("view without an id, or without this member")
 		}
-		p.views = append(p.views, procView{id: ev.View, members: ev.Members, joined: ev.Joined, failed: ev.Failed,
+		if p.id != "" && (ev.Epoch == nil || len(ev.Identities) != len(ev.Members) || ev.Identities[slices.Index(ev.Members, p.self)] != p.id) {
+			p.badLine("a secured member's view without its epoch, or without the identities of its members")
+		}
+		p.views = append(p.views, procView{id: ev.View, epoch: ev.Epoch, ids: ev.Identities, members: ev.Members, joined: ev.Joined, failed: ev.Failed,
 			first: len(p.delivs), count: map[string]int{}})
+	case ev.Type == "key":
+		if len(p.views) == 0 || ev.Epoch == nil || p.views[len(p.views)-1].epoch == nil || *ev.Epoch != *p.views[len(p.views)-1].epoch || ev.Reason == "" {
+			p.badLine("a key change that does not follow a view of its epoch")
+		}
+		p.keys = append(p.keys, ev.Reason)
 	case ev.Type == "deliver":
 		if len(p.views) == 0 {
 			p.badLine("delivery before the first view")

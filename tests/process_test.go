@@ -59,7 +59,7 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	// Five processes multicasting flat out share two cores with whatever
 	// else the machine runs: a second of silence, not a few hundred
 	// milliseconds, is what marks a member dead here.
-	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "1s", "--insecure")
+	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "1s")
 	full := awaitOneView(t, procs)
 
 	// Every member multicasts p<index>-<k> for k = 0, 1, … until stop.
@@ -189,12 +189,18 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 
 // startMemberProcs starts n member processes on loopback, each with all the
 // others as seeds and the given arguments, and waits until each is ready.
-// If one exits first (another program took its port), it starts them all
-// again on other ports.
+// Unless the arguments say --insecure, the group is secured: each member
+// has a Noise key of its own and admits the keys of all. If one exits first
+// (another program took its port), it starts them all again on other
+// ports.
 func startMemberProcs(t *testing.T, bin string, n int, args ...string) []*memberProc {
 	t.Helper()
+	keys := make([][]string, n)
+	if !slices.Contains(args, "--insecure") {
+		keys = groupKeys(t, n)
+	}
 	for attempt := 1; ; attempt++ {
-		procs, err := tryStartMemberProcs(t, bin, n, attempt, args)
+		procs, err := tryStartMemberProcs(t, bin, n, attempt, args, keys)
 		if err == nil {
 			return procs
 		}
@@ -208,7 +214,7 @@ func startMemberProcs(t *testing.T, bin string, n int, args ...string) []*member
 	}
 }
 
-func tryStartMemberProcs(t *testing.T, bin string, n, attempt int, args []string) ([]*memberProc, error) {
+func tryStartMemberProcs(t *testing.T, bin string, n, attempt int, args []string, keys [][]string) ([]*memberProc, error) {
 	addrs, err := freeLoopbackAddrs(n)
 	if err != nil {
 		return nil, err
@@ -218,7 +224,7 @@ func tryStartMemberProcs(t *testing.T, bin string, n, attempt int, args []string
 	var procs []*memberProc
 	for i, addr := range addrs {
 		seeds := slices.Delete(slices.Clone(addrs), i, i+1)
-		p, err := startMemberProc(t, bin, i, addr, seeds, args...)
+		p, err := startMemberProc(t, bin, i, addr, seeds, append(slices.Clip(args), keys[i]...)...)
 		if err != nil {
 			return procs, err
 		}
@@ -309,8 +315,9 @@ func awaitOneView(t *testing.T, procs []*memberProc) procView {
 		p.mu.Unlock()
 	}
 	for i, v := range views {
-		if v.id != views[0].id || !slices.Equal(v.members, views[0].members) {
-			t.Fatalf("member %d is in %v, member 0 in %v", i, v, views[0])
+		if v.id != views[0].id || !slices.Equal(v.members, views[0].members) ||
+			(v.epoch == nil) != (views[0].epoch == nil) || v.epoch != nil && *v.epoch != *views[0].epoch || !slices.Equal(v.ids, views[0].ids) {
+			t.Fatalf("member %d is in %v, member 0 in %v (identities %v and %v)", i, v, views[0], v.ids, views[0].ids)
 		}
 	}
 	return views[0]
@@ -440,6 +447,11 @@ func checkNewView(t *testing.T, survivors []*memberProc, victim *memberProc, ful
 		}
 		if tr.old.id != full.id {
 			t.Logf("member %d: the view before the kill was %v, not the view of all %v", p.index, tr.old, full)
+		}
+		// A secured group: the survivors share the new view's epoch, a
+		// later one than the old view's, which the killed member held.
+		if tr.new.epoch == nil || ref.new.epoch == nil || tr.old.epoch == nil || *tr.new.epoch != *ref.new.epoch || *tr.new.epoch <= *tr.old.epoch {
+			t.Errorf("member %d: epochs: %v after the kill (member %d: %v), %v before", p.index, tr.new, refP.index, ref.new, tr.old)
 		}
 	}
 

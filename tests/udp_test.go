@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave"
+	"github.com/conclave-go/conclave/auth"
+	"github.com/conclave-go/conclave/auth/noise"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
@@ -21,14 +24,27 @@ import (
 // did not cause.
 var steadyTiming = membership.Timing{Suspect: 5 * time.Second, Flush: 10 * time.Second, Stuck: 30 * time.Second}
 
-// startGroup starts n members on loopback UDP sockets with ephemeral ports,
-// with steadyTiming, and waits until they share one view.
+// startGroup starts n members of a plain group on loopback UDP sockets with
+// ephemeral ports, with steadyTiming, and waits until they share one view.
 func startGroup(t testing.TB, n int) []*conclave.Group {
-	return startGroupTiming(t, n, steadyTiming)
+	return startGroupTiming(t, n, steadyTiming, false)
 }
 
-func startGroupTiming(t testing.TB, n int, timing membership.Timing) []*conclave.Group {
+// startGroupTiming starts n members with timing; secured, each has a Noise
+// key of its own and admits the keys of all.
+func startGroupTiming(t testing.TB, n int, timing membership.Timing, secured bool) []*conclave.Group {
 	t.Helper()
+	var keys []*noise.PrivateKey
+	var allowed []string
+	if secured {
+		for range n {
+			k, err := noise.GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, allowed = append(keys, k), append(allowed, k.Public().String())
+		}
+	}
 	conns := make([]transport.Conn, n)
 	addrs := make([]netip.AddrPort, n)
 	for i := range n {
@@ -42,7 +58,11 @@ func startGroupTiming(t testing.TB, n int, timing membership.Timing) []*conclave
 	groups := make([]*conclave.Group, n)
 	logger := newProtocolLog(t)
 	for i := range n {
-		g, err := conclave.Join(context.Background(), conclave.Config{Group: t.Name(), Members: addrs, Self: i, Conn: conns[i], Timing: timing, Logger: logger, Insecure: true})
+		cfg := conclave.Config{Group: t.Name(), Members: addrs, Self: i, Conn: conns[i], Timing: timing, Logger: logger, Insecure: true}
+		if secured {
+			cfg.Credential, cfg.Admit, cfg.Insecure = noise.NewCredential(keys[i]), auth.Allow(allowed...), false
+		}
+		g, err := conclave.Join(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
