@@ -29,7 +29,8 @@ type cluster struct {
 	// deny[i] lists names member i refuses all the same.
 	allowed map[string]bool
 	deny    map[int]map[string]bool
-	// cpu, when set, adds the wall time each member spends in its calls.
+	// cpu adds up the CPU time each member spends in its calls (this
+	// thread's, see cpuClock).
 	cpu []time.Duration
 	// onSend, if set, sees each datagram a member sends; it returns the
 	// datagrams to send instead (nil: none).
@@ -152,21 +153,21 @@ func (c *cluster) run(d time.Duration) {
 		for _, dl := range c.due {
 			i := c.index(dl.To)
 			if i >= 0 && i < len(c.members) && !c.crashed[i] {
-				start := time.Now()
+				start := cpuClock()
 				c.members[i].Receive(dl.From, dl.Data)
 				c.drain(i)
-				c.cpu[i] += time.Since(start)
+				c.cpu[i] += cpuClock() - start
 			}
 		}
 		for i, m := range c.members {
 			if c.crashed[i] {
 				continue
 			}
-			start := time.Now()
+			start := cpuClock()
 			m.Tick(c.now)
 			m.Flush()
 			c.drain(i)
-			c.cpu[i] += time.Since(start)
+			c.cpu[i] += cpuClock() - start
 		}
 	}
 }
