@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"net/netip"
 
@@ -28,6 +29,22 @@ const (
 	Dismiss
 	numControl
 )
+
+var controlNames = [...]string{
+	Probe: "Probe", ProbeReply: "ProbeReply", MergeReq: "MergeReq", Flush: "Flush", FlushOK: "FlushOK",
+	Sync: "Sync", SyncOK: "SyncOK", Install: "Install", InstallAck: "InstallAck", Suspect: "Suspect",
+	Leave: "Leave", Wait: "Wait", Dismiss: "Dismiss",
+}
+
+func (t ControlType) String() string {
+	if int(t) < len(controlNames) && controlNames[t] != "" {
+		return controlNames[t]
+	}
+	if t == SealedType {
+		return "Sealed"
+	}
+	return fmt.Sprintf("ControlType(%d)", uint8(t))
+}
 
 // CookieLen is the length of a membership cookie proving an address.
 const CookieLen = 17

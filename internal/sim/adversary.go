@@ -235,7 +235,7 @@ func (r *run) attack() {
 		s := hostile.Stranger{Group: group, Self: stranger, View: pr.m.View(), Third: a.third}
 		var typ hostile.ControlType
 		typ, a.buf = s.Control(a.rng, a.buf[:0])
-		what = fmt.Sprintf("control %d from a stranger", typ)
+		what = fmt.Sprintf("%v from a stranger", typ)
 	case k < 13:
 		v := pr.m.View()
 		var kind hostile.Kind
