@@ -19,6 +19,11 @@ import (
 // the ones its roster entry names: the entry was authenticated by the
 // handshake, the key package is signed by its owner.
 //
+// An entry with a Noise identity and an Ed25519 key takes about 96 bytes:
+// a roster fits a Noise handshake payload (64 KiB) up to about 680
+// members, and the coordinator's contribution (membership.MaxContribution,
+// 16 KiB) carries the entries of about 170 joiners of one round.
+//
 //	roster  count uvarint (at most membership.MaxMembers), then per entry:
 //	        endpoint  uvarint length (at most maxEndpointLen), bytes
 //	        identity  uvarint length (at most keying.MaxIdentityLen), bytes (identityBytes)
