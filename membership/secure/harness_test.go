@@ -262,3 +262,15 @@ func (c *cluster) sameEpoch(idx ...int) [32]byte {
 	}
 	return d0
 }
+
+// epochOf is the epoch number member i installed view id with (0 if it
+// did not).
+func (c *cluster) epochOf(i int, id membership.ViewID) uint64 {
+	p := c.parts[i].Participant
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r := p.history.find(id); r != nil {
+		return r.epoch
+	}
+	return 0
+}

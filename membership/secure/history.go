@@ -10,6 +10,7 @@ const keepViews = 16
 type record struct {
 	id        membership.ViewID
 	digest    [32]byte
+	epoch     uint64
 	installed bool
 	confirmed bool
 }

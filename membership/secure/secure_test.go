@@ -20,6 +20,26 @@ func TestGroupForms(t *testing.T) {
 	c.form(4)
 	all := seq(0, 4)
 	c.sameEpoch(all...)
+	// Every view installed on the way, at every member that installed it.
+	digests := map[membership.ViewID][32]byte{}
+	for _, i := range all {
+		for _, ev := range c.events[i] {
+			if ev.Kind != membership.ViewChange {
+				continue
+			}
+			d, ok := c.parts[i].EpochDigest(ev.View.ID)
+			if !ok || ev.Epoch != c.epochOf(i, ev.View.ID) {
+				t.Fatalf("member %d installed %v without its epoch", i, ev.View)
+			}
+			if d0, seen := digests[ev.View.ID]; seen && d0 != d {
+				t.Fatalf("members disagree on the epoch of %v", ev.View)
+			}
+			digests[ev.View.ID] = d
+		}
+	}
+	if len(digests) < 4 {
+		t.Fatalf("%d views formed the group", len(digests))
+	}
 	v := c.members[0].View()
 	x0, err := c.parts[0].Export("test", []byte("ctx"), 32)
 	if err != nil {
