@@ -1,6 +1,7 @@
 package secure
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -29,6 +30,8 @@ type cluster struct {
 	// deny[i] lists names member i refuses all the same.
 	allowed map[string]bool
 	deny    map[int]map[string]bool
+	// names[i], if set, is member i's group name ("test" otherwise).
+	names map[int]string
 	// cpu adds up the CPU time each member spends in its calls (this
 	// thread's, see cpuClock).
 	cpu []time.Duration
@@ -63,7 +66,7 @@ var testTiming = membership.Timing{
 }
 
 func newCluster(t testing.TB) *cluster {
-	return &cluster{t: t, net: transport.NewNetwork(1, transport.Faults{}), allowed: map[string]bool{}, deny: map[int]map[string]bool{}, timing: testTiming}
+	return &cluster{t: t, net: transport.NewNetwork(1, transport.Faults{}), allowed: map[string]bool{}, deny: map[int]map[string]bool{}, names: map[int]string{}, timing: testTiming}
 }
 
 // add starts a member that knows every earlier member's address; allowed
@@ -87,7 +90,7 @@ func (c *cluster) add(allowed bool) int {
 			}
 			return nil
 		},
-		Group: "test",
+		Group: cmp.Or(c.names[i], "test"),
 		Rand:  rnd,
 	})
 	if err != nil {

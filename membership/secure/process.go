@@ -115,6 +115,9 @@ func (p *Participant) join(next membership.View, own []byte) (*pending, error) {
 		}
 		p.joining = slices.Delete(p.joining, i, i+1) // its secrets are the group's now
 		leaves, err := p.checkContext(g.Context(), next)
+		if err == nil && !bytes.Equal(g.Context().GroupID, p.groupID) {
+			err = errors.New("secure: the welcome is to a group of another name")
+		}
 		if err == nil {
 			err = p.checkTree(g, next, leaves)
 		}

@@ -149,6 +149,35 @@ func TestMemberRefusesNewIdentity(t *testing.T) {
 	}
 }
 
+// A process configured for a group of another name, even with an admitted
+// key, refuses the welcome into this one: no epoch is shared across group
+// names.
+func TestOtherGroupRefused(t *testing.T) {
+	c := newCluster(t)
+	c.form(3)
+	c.names[3] = "other"
+	x := c.add(true)
+	c.run(2 * time.Second)
+	if !c.converged(0, 1, 2) {
+		t.Fatalf("the group did not stay together:%s", c.describe())
+	}
+	for _, ev := range c.events[x] {
+		if ev.Kind == membership.ViewChange && len(ev.View.Members) > 1 {
+			t.Fatalf("the process of another group installed %v", ev.View)
+		}
+	}
+	asked := false
+	for id, w := range c.parts[x].views {
+		asked = asked || len(w.Members) > 1
+		if len(w.Members) > 1 && c.parts[x].Confirmed(id) {
+			t.Fatalf("the process of another group confirmed %v", w)
+		}
+	}
+	if !asked {
+		t.Fatal("the process of another group was never welcomed")
+	}
+}
+
 // A member that fails, and one that leaves, cannot follow the group: the
 // survivors' new epoch differs, and the departed member's saved state
 // refuses the commit that removed it.
