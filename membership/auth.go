@@ -27,7 +27,11 @@ import (
 // number is new (a window of 64 per sender, as RFC 6479); only then does
 // it act on the inner message, or credit the sender with a sign of life.
 // An unsealed message from a member's address is handled as a stranger's
-// (counted as unauthenticated.<type>): most types are then dropped.
+// (counted as unauthenticated.<type>), and one in the name of a member of
+// the view is dropped (drop.unauthenticated_member.<type>) unless it is a
+// Probe, ProbeReply or MergeReq, which carry their own proofs and vouch
+// for nothing without the echo of a cookie (merge.go), or comes from the
+// coordinator this member's view is being absorbed by.
 // Messages between views (probes, merge requests, those to and from
 // joiners) are not sealed. Drops are counted by reason: drop.unsealed_view
 // (a view this member is not in, or no longer), drop.replay,

@@ -86,8 +86,10 @@
 // Control messages are dropped, and counted by reason (drop.stranger.<type>,
 // drop.merge_req_unproven, drop.amplification, drop.malformed_control,
 // drop.forged_control, drop.other_group), when they come from where they
-// may not. From a member's spoofed address a datagram can still do what
-// that member could (leave, say) until control messages are authenticated.
+// may not. Without a participant, a datagram from a member's spoofed
+// address can still do what that member could (leave, say); with one,
+// members' control messages are sealed and an unsealed one in a member's
+// name acts as nobody's (auth.go).
 //
 // # Bounds
 //

@@ -537,6 +537,12 @@ func (m *Member) receiveCtl(from netip.AddrPort, size int, msg *ctlMsg, authenti
 		m.count("unauthenticated." + msg.Type.String())
 		member = false
 	}
+	if !authentic && m.cfg.Participant != nil && m.view.Has(msg.From) && !m.unsealedFromMember(msg) {
+		// Members of this member's view seal what they send it: one
+		// that does not speaks for a stranger at its address.
+		m.count("drop.unauthenticated_member." + msg.Type.String())
+		return
+	}
 	if !member && !authentic && m.pairs[msg.From] != nil {
 		switch msg.Type {
 		case mProbe, mProbeReply, mMergeReq, mChallenge, mHandshake:
@@ -568,6 +574,33 @@ func (m *Member) receiveCtl(from netip.AddrPort, size int, msg *ctlMsg, authenti
 	m.handle(msg)
 	m.settle()
 	m.inbound = inbound{}
+}
+
+// unsealedFromMember reports whether msg, not sealed, may come from a
+// member of this member's view when there is a participant: a Probe,
+// ProbeReply or MergeReq (never sealed; each carries its own proof), or a
+// message of the coordinator this member's view is being absorbed by (or
+// that it joins), if that coordinator is still in this member's view (it
+// left the view and leads another, which absorbs this one's survivors: it
+// has no sealing with this member, and the absorbed view's members other
+// than its coordinator take its messages unsealed, admission.go). Anything else
+// from a member, the coordinator of the view's own view changes first
+// (an unsealed Flush, Prepare or Install at its address would otherwise
+// pass for a peer's of the round under way), is a stranger's at its
+// address.
+func (m *Member) unsealedFromMember(msg *ctlMsg) bool {
+	switch msg.Type {
+	case mProbe, mProbeReply, mMergeReq:
+		return true
+	}
+	p := m.part
+	if p == nil {
+		return false
+	}
+	if p.joiner {
+		return msg.From == p.coord
+	}
+	return p.merge.ID != (ViewID{}) && msg.From == p.merge.Coord
 }
 
 // Tick advances time.

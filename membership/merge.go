@@ -121,8 +121,10 @@ func (m *Member) onProbe(msg *ctlMsg) {
 	// address, so it receives there.
 	echoed := m.cookies.verify(msg.Echo, from, m.now)
 	// vouched: the sender receives at its address and is a seed or was a
-	// member with this one; what it names is worth a probe.
-	vouched := (echoed || m.peerAddr(from)) && m.known.vouches(from)
+	// member with this one; what it names is worth a probe. With a
+	// participant only the echo proves that: probes are not sealed, and
+	// anyone can send one from a member's address.
+	vouched := (echoed || m.cfg.Participant == nil && m.peerAddr(from)) && m.known.vouches(from)
 	if echoed {
 		m.inbound.active = false // no stranger any more: it proved its address
 	}
