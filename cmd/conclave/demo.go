@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/conclave-go/conclave"
+	"github.com/conclave-go/conclave/auth"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
@@ -26,18 +28,27 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Start a small group on loopback and show it working",
-		Long: `demo runs a group of five members in this process, each on its own UDP
-socket on 127.0.0.1, with the default stack (reliable FIFO multicast and
+		Long: `demo runs a secured group of five members in this process, each on its own
+UDP socket on 127.0.0.1, with the default stack (reliable FIFO multicast and
 point-to-point, stability, flow control, fragmentation, bundling) under the
-membership protocol, and shows what a group goes through:
+membership protocol, and shows what a group goes through.
+
+Each member has a Noise key, generated for the run into a temporary directory
+(mode 0700, each key file 0600, removed at the end), and admits the five
+members' public keys. Every view has a key epoch of its own, agreed by its
+members during the view change; each view line shows it, and why the key
+changed (join, leave, failure, merge, rekey).
 
   1. members join one by one, each contacting the first as its seed;
-  2. everyone multicasts, and every member delivers every message;
-  3. a member is killed while all are multicasting: the others suspect it,
-     flush, and install a view without it, having delivered the same messages;
-  4. the network is cut in two: each side carries on in a view of its own;
-  5. the cut heals: the two views find each other and merge into one;
-  6. a member leaves gracefully.`,
+  2. a stranger whose key is not on the allow list tries to join: it is
+     refused, for its key, and learns nothing of the group;
+  3. everyone multicasts, and every member delivers every message;
+  4. a member is killed while all are multicasting: the others suspect it,
+     flush, and install a view without it, having delivered the same
+     messages, with a new key the killed member never held;
+  5. the network is cut in two: each side carries on in a view of its own;
+  6. the cut heals: the two views find each other and merge into one;
+  7. a member leaves gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if messages < 1 || messages > 100_000 {
@@ -123,6 +134,8 @@ type demo struct {
 	mu      sync.Mutex
 	names   map[conclave.Endpoint]string
 	members []*demoMember
+	keys    *demoKeys
+	refused *refusals
 }
 
 type demoMember struct {
@@ -134,6 +147,8 @@ type demoMember struct {
 	thisView  map[string]int // per sender, delivered in the current view
 	inView    map[string]int // per sender, delivered in the last completed view
 	views     []conclave.View
+	epochs    []uint64 // of each view in views
+	viewLine  string   // the last view's line, printed with its key change
 	done      chan struct{}
 }
 
@@ -168,42 +183,45 @@ func (d *demo) viewString(v conclave.View) string {
 }
 
 func runDemo(ctx context.Context, out io.Writer, burst int) error {
-	d := &demo{out: out, start: time.Now(), names: make(map[conclave.Endpoint]string)}
+	d := &demo{out: out, start: time.Now(), names: make(map[conclave.Endpoint]string), refused: newRefusals()}
 	names := []string{"ann", "bob", "cat", "dan", "eve"}
-	var seed netip.AddrPort
+	keys, err := makeDemoKeys(append(slices.Clone(names), "mallory"))
+	if err != nil {
+		return err
+	}
+	defer keys.remove()
+	d.keys = keys
+	admit := keys.admit(names)
 
-	d.heading("1. five members join, one by one, through the first one's address\n")
+	d.heading("keys: a Noise key for each member, and one for a stranger, mallory, in %s\n", keys.dir)
+	for _, name := range append(slices.Clone(names), "mallory") {
+		id := keys.creds[name].Identity()
+		d.heading("  %-7s %s (fingerprint %s)\n", name, id, id.Fingerprint)
+	}
+	d.heading("every member allows the keys of ann, bob, cat, dan and eve\n")
+
+	d.heading("\n1. five members join, one by one, through the first one's address\n")
+	var seed netip.AddrPort
 	for i, name := range names {
-		udp, err := transport.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), transport.UDPOptions{})
+		m, err := d.launch(ctx, name, admit, seed)
 		if err != nil {
 			return err
 		}
-		conn := &cutConn{Conn: udp}
-		cfg := conclave.Config{Group: "demo", Conn: conn, Timing: demoTiming, Insecure: true}
-		if i > 0 {
-			cfg.Seeds = []netip.AddrPort{seed}
-		} else {
-			seed = udp.LocalAddr()
+		if i == 0 {
+			seed = m.g.Self().Addr
 		}
-		g, err := conclave.Join(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		defer udp.Close()
-		d.mu.Lock()
-		d.names[g.Self()] = name
-		d.mu.Unlock()
-		m := &demoMember{name: name, g: g, conn: conn, delivered: map[string]int{}, thisView: map[string]int{}, done: make(chan struct{})}
 		d.members = append(d.members, m)
-		go d.watch(m)
-		d.say("%s starts at %v", name, g.Self().Addr)
 		if err := d.await(ctx, d.members, len(d.members)); err != nil {
 			return err
 		}
 	}
 
-	d.heading("\n2. everyone multicasts %d messages\n", burst)
+	d.heading("\n2. mallory, whose key is not on the allow list, tries to join through ann\n")
+	if err := d.stranger(ctx, seed); err != nil {
+		return err
+	}
+
+	d.heading("\n3. everyone multicasts %d messages\n", burst)
 	if err := d.burst(ctx, d.members, burst); err != nil {
 		return err
 	}
@@ -212,7 +230,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 	}
 	d.say("every member delivered %d messages from each of the %d members, each sender's in order", burst, len(d.members))
 
-	d.heading("\n3. eve is killed while everyone multicasts\n")
+	d.heading("\n4. eve is killed while everyone multicasts\n")
 	for _, m := range d.members {
 		m.resetCounts()
 	}
@@ -238,8 +256,10 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 		}
 	}
 	d.say("ann, bob, cat and dan delivered the same messages in the view eve was in: %s", demoCounts(ref))
+	before, after := living[0].lastEpochs()
+	d.say("the view without eve has key epoch %d, agreed without eve: eve, which held epoch %d, cannot derive it", after, before)
 
-	d.heading("\n4. the network is cut between {ann bob} and {cat dan}\n")
+	d.heading("\n5. the network is cut between {ann bob} and {cat dan}\n")
 	sides := [][]*demoMember{living[:2], living[2:]}
 	for i, side := range sides {
 		var other []netip.AddrPort
@@ -265,7 +285,7 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 		}
 	}
 
-	d.heading("\n5. the cut heals\n")
+	d.heading("\n6. the cut heals\n")
 	for _, m := range living {
 		m.conn.cut(nil)
 	}
@@ -273,14 +293,104 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 		return err
 	}
 
-	d.heading("\n6. dan leaves\n")
+	d.heading("\n7. dan leaves\n")
 	if err := living[3].g.Leave(ctx); err != nil {
 		return err
 	}
 	if err := d.await(ctx, living[:3], 3); err != nil {
 		return err
 	}
-	d.heading("\nok: joins, a failure, a partition and its merge, and a leave, each ending in one agreed view\n")
+	d.heading("\nok: joins, a refused stranger, a failure, a partition and its merge, and a leave, each ending in one agreed view with a key of its own\n")
+	return nil
+}
+
+// launch starts the member name, with seed as its seed unless it is not
+// valid, and watches it.
+func (d *demo) launch(ctx context.Context, name string, admit func(auth.Identity) error, seed netip.AddrPort) (*demoMember, error) {
+	udp, err := transport.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), transport.UDPOptions{})
+	if err != nil {
+		return nil, err
+	}
+	conn := &cutConn{Conn: udp}
+	cfg := conclave.Config{
+		Group: "demo", Conn: conn, Timing: demoTiming,
+		Credential: d.keys.creds[name], Admit: admit,
+		Logger: slog.New(d.refused.handler(name)),
+	}
+	if seed.IsValid() {
+		cfg.Seeds = []netip.AddrPort{seed}
+	}
+	g, err := conclave.Join(ctx, cfg)
+	if err != nil {
+		udp.Close()
+		return nil, err
+	}
+	go func() {
+		<-g.Done()
+		udp.Close()
+	}()
+	d.mu.Lock()
+	d.names[g.Self()] = name
+	d.mu.Unlock()
+	m := &demoMember{name: name, g: g, conn: conn, delivered: map[string]int{}, thisView: map[string]int{}, done: make(chan struct{})}
+	go d.watch(m)
+	d.say("%s starts at %v", name, g.Self().Addr)
+	return m, nil
+}
+
+// stranger runs mallory, whose own allow list holds the members' keys and
+// its own (so that only the group's check keeps it out), until a member
+// has refused its key and the group has multicast a message, and shows
+// what it learnt: nothing.
+func (d *demo) stranger(ctx context.Context, seed netip.AddrPort) error {
+	id := d.keys.creds["mallory"].Identity()
+	m, err := d.launch(ctx, "mallory", auth.Allow(append(slices.Clone(d.keys.allow), id.String())...), seed)
+	if err != nil {
+		return err
+	}
+	defer m.g.Close()
+	var r refusal
+	for found := false; !found; {
+		for _, f := range d.refused.all() {
+			if f.identity == id.String() {
+				r, found = f, true
+			}
+		}
+		if found {
+			break
+		}
+		select {
+		case <-d.refused.news:
+		case <-ctx.Done():
+			return fmt.Errorf("mallory was never refused: %w", ctx.Err())
+		}
+	}
+	// The admission check's own words (auth.Allow's) say it best.
+	reason := r.reason
+	if _, check, ok := strings.Cut(reason, "refused: "); ok {
+		reason = check
+	}
+	d.say("%s refuses mallory: %s", r.by, reason)
+	if err := d.members[0].g.Multicast(ctx, []byte("hello from ann, for members only")); err != nil {
+		return err
+	}
+	if err := d.awaitFrom(ctx, d.members, "ann", 1); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.views {
+		if len(v.Members) != 1 {
+			return fmt.Errorf("mallory entered the view %s", d.viewString(v))
+		}
+	}
+	if len(m.delivered) > 0 {
+		return fmt.Errorf("mallory delivered the group's messages: %s", demoCounts(m.delivered))
+	}
+	d.say("mallory saw only views of itself, with keys of its own, and delivered none of the group's messages")
+	for _, dm := range d.members {
+		dm.resetCounts()
+	}
 	return nil
 }
 
@@ -294,6 +404,7 @@ func (d *demo) watch(m *demoMember) {
 			m.inView = m.thisView
 			m.thisView = map[string]int{}
 			m.views = append(m.views, ev.View)
+			m.epochs = append(m.epochs, ev.Epoch)
 			m.mu.Unlock()
 			var change []string
 			for _, e := range ev.Joined {
@@ -307,7 +418,19 @@ func (d *demo) watch(m *demoMember) {
 			for _, e := range ev.Left {
 				change = append(change, "-"+d.name(e)+" (left)")
 			}
-			d.say("%-3s installs view %d %s %s", m.name, ev.View.ID.LTime, d.viewString(ev.View), strings.Join(change, " "))
+			line := fmt.Sprintf("%-3s installs view %d %s", m.name, ev.View.ID.LTime, d.viewString(ev.View))
+			if len(change) > 0 {
+				line += " " + strings.Join(change, " ")
+			}
+			// Printed with the key change that follows.
+			m.mu.Lock()
+			m.viewLine = line
+			m.mu.Unlock()
+		case conclave.KeyChange:
+			m.mu.Lock()
+			line := m.viewLine
+			m.mu.Unlock()
+			d.say("%s, key epoch %d (%s)", line, ev.Epoch, ev.Reason)
 		case conclave.Message:
 			if ev.Multicast && !strings.HasPrefix(string(ev.Data), "m ") {
 				d.say("%-3s delivers %q", m.name, ev.Data)
@@ -326,6 +449,14 @@ func (m *demoMember) resetCounts() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.delivered = map[string]int{}
+}
+
+// lastEpochs returns the epochs of the member's last two views.
+func (m *demoMember) lastEpochs() (before, last uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.epochs)
+	return m.epochs[n-2], m.epochs[n-1]
 }
 
 func (m *demoMember) lastViewCounts() map[string]int {
@@ -407,12 +538,18 @@ func (d *demo) burst(ctx context.Context, ms []*demoMember, n int) error {
 // awaitDeliveries waits until every member listed has delivered n messages
 // from each of them in the current view.
 func (d *demo) awaitDeliveries(ctx context.Context, ms []*demoMember, n int) error {
+	return d.awaitFrom(ctx, ms, "", n)
+}
+
+// awaitFrom waits until every member listed has delivered n messages from
+// sender, or from each of them if sender is "".
+func (d *demo) awaitFrom(ctx context.Context, ms []*demoMember, sender string, n int) error {
 	for {
 		ok := true
 		for _, m := range ms {
 			m.mu.Lock()
 			for _, s := range ms {
-				ok = ok && m.delivered[s.name] >= n
+				ok = ok && (sender != "" && sender != s.name || m.delivered[s.name] >= n)
 			}
 			m.mu.Unlock()
 		}
