@@ -402,11 +402,15 @@ func (m *Member) Receive(from netip.AddrPort, data []byte) {
 		m.count("drop.not_member")
 		return
 	}
-	if m.waitsForInstall() {
+	if m.waitsForInstall() && m.cfg.Participant == nil {
 		// A datagram of the view this member is waiting to install means
 		// its coordinator installed it, which it does only once every
-		// member has reached the cut (and, with a participant, confirmed
-		// the decision): install it too, without waiting for the order.
+		// member has reached the cut: install it too, without waiting
+		// for the order. Not with a participant: nothing authenticates
+		// a stack datagram's header before the view's stack exists, and
+		// a forged one would install the view before every member
+		// confirmed it; the member waits for the sealed Install, which
+		// the coordinator repeats until acknowledged.
 		if id, _, ok := m.flush.Datagram(data); ok && id == m.part.proposal.ID.Wire() && id != m.view.ID.Wire() {
 			m.count("install_on_traffic")
 			m.installRound()

@@ -1,9 +1,11 @@
 package membership
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -124,4 +126,40 @@ func TestSpoofedMemberProbeNamesNoCoordinator(t *testing.T) {
 	if !c.converged(all(3)...) || c.members[0].view.ID != v.ID {
 		t.Fatalf("the group changed: %s", c.describe())
 	}
+}
+
+// TestForgedStackDatagramDoesNotInstall has a member that waits for its
+// coordinator's Install receive, from a member's address, a datagram of
+// the stack of the view it is about to install: nothing authenticates its
+// header, so it must not stand in for the Install.
+func TestForgedStackDatagramDoesNotInstall(t *testing.T) {
+	c := securedCluster(t, 3)
+	v := c.members[0].view
+	coord := c.memberFor(v.Members[0])
+	coord.Rekey()
+	var m *Member
+	c.runUntil(time.Second, "a member waiting for Install", func() bool {
+		for _, x := range c.members {
+			if x != coord && x.waitsForInstall() {
+				m = x
+				return true
+			}
+		}
+		return false
+	})
+	// The bottom layer's header (layers/bottom): version, group, the
+	// view's wire id, the sender's rank, the payload's type; then a byte.
+	d := []byte{1}
+	d = binary.BigEndian.AppendUint64(d, 42)
+	d = binary.AppendUvarint(d, m.part.proposal.ID.Wire())
+	d = binary.AppendUvarint(d, 0)
+	d = append(d, byte(layers.ECast), 0)
+	if id, _, ok := m.flush.Datagram(d); !ok || id != m.part.proposal.ID.Wire() {
+		t.Fatal("the forged datagram does not parse as one of the next view")
+	}
+	c.inject(c.index(m.self.Addr), coord.self.Addr, d)
+	if m.view.ID != v.ID {
+		t.Fatal("a stack datagram of the next view, unauthenticated, installed it")
+	}
+	c.runUntil(time.Second, "the rekey of the 3", func() bool { return c.members[0].view.ID != v.ID && c.converged(all(3)...) })
 }
