@@ -70,7 +70,9 @@ type Config struct {
 	// Credential: it is asked about each joiner (at the coordinator), the
 	// coordinator (at a joiner), and every identity a view change adds
 	// (at every member), and a non-nil error keeps that identity out.
-	// auth.Allow makes one from a list of public keys.
+	// auth.Allow makes one from a list of public keys. The member's own
+	// identity is always admitted, so one list can serve every member
+	// whether it names the member itself or not.
 	Admit func(auth.Identity) error
 	// Suite is the MLS cipher suite of a secured group's key epochs.
 	// Default crypto.MLS128DHKEMX25519AES128GCMSHA256Ed25519 (0x0001).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/conclave-go/conclave/auth"
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/membership/secure"
@@ -100,7 +101,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 	if c.Credential != nil {
 		sp, err := secure.New(secure.Config{
 			Credential:    c.Credential,
-			Admit:         c.Admit,
+			Admit:         admitSelf(c.Credential.Identity(), c.Admit),
 			Suite:         c.Suite,
 			Group:         c.Group,
 			RekeyInterval: c.RekeyInterval,
@@ -139,6 +140,19 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 	go d.readLoop()
 	go d.run()
 	return g, nil
+}
+
+// admitSelf returns admit, except that it admits self, this member's own
+// identity: every member checks every identity of a view it enters, its own
+// among them, and a list of the others' keys must not keep a member out of
+// its own group.
+func admitSelf(self auth.Identity, admit func(auth.Identity) error) func(auth.Identity) error {
+	return func(id auth.Identity) error {
+		if id.Provider == self.Provider && id.Name == self.Name {
+			return nil
+		}
+		return admit(id)
+	}
 }
 
 // listenError says why the socket could not be opened in one clause, as in

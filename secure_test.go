@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conclave-go/conclave/auth"
 	"github.com/conclave-go/conclave/auth/noise"
@@ -52,5 +53,31 @@ func TestJoinIsSecuredByDefault(t *testing.T) {
 	defer g.Close()
 	if _, err := g.Export("label", nil, 32); !errors.Is(err, ErrNoKeys) {
 		t.Errorf("Export in an insecure group: %v", err)
+	}
+}
+
+// TestOwnKeyNeedNotBeAllowed: two members whose allow lists name only the
+// other's key form a group: a member always admits its own identity.
+func TestOwnKeyNeedNotBeAllowed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, _ := noise.GenerateKey(rand.Reader)
+	b, _ := noise.GenerateKey(rand.Reader)
+	ga, err := Join(ctx, Config{Group: "own key", Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+		Credential: noise.NewCredential(a), Admit: auth.Allow(b.Public().String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ga.Close()
+	gb, err := Join(ctx, Config{Group: "own key", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Seeds: []netip.AddrPort{ga.LocalAddr()},
+		Credential: noise.NewCredential(b), Admit: auth.Allow(a.Public().String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gb.Close()
+	for _, g := range []*Group{ga, gb} {
+		if _, err := g.AwaitView(ctx, func(v View) bool { return len(v.Members) == 2 }); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -83,7 +83,7 @@ func (f credentialFlags) load(warn func(string)) (memberCredential, error) {
 	}
 	if len(names) == 0 {
 		return memberCredential{}, &hintError{errors.New("--noise-key needs an allow list: a secured member admits only the keys it is given"),
-			"give --allow with each member's public key (its own too, to keep one list for all), or --allow-file FILE"}
+			"give --allow with the public key of each member to admit (one list can serve all: a member always admits its own key), or --allow-file FILE"}
 	}
 	key, warning, err := noise.LoadPrivateKeyFile(f.noiseKey)
 	if warning != "" {

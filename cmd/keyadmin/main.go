@@ -49,8 +49,8 @@ base64) is what other members allow. Make one and show its public key:
   keyadmin pubkey member.key
 
 Each member of a secured group runs with its own key file and the public
-keys of the members it admits (its own included, so that the list can be
-the same everywhere):
+keys of the members it admits (one list can serve all: a member always
+admits its own key):
 
   conclave member --listen 127.0.0.1:7000 --noise-key a.key \
       --allow noise:<a's key> --allow noise:<b's key>
