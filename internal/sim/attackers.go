@@ -145,7 +145,7 @@ func (r *run) startOutsiders() {
 			Group:  group,
 			Seeds:  r.seeds,
 			Layers: r.cfg.layers(),
-			Seed:   mix(r.cfg.Seed, streamOutsiders, uint64(i)),
+			Seed:   mix(r.cfg.Seed, streamOutsiders, uint64(300+i)),
 			Timing: Timing,
 		}
 		if r.log != nil {
@@ -501,14 +501,23 @@ func (r *run) replaySealed() {
 	r.injectForged(AttackReplay, rec.from, rec.to, rec.data)
 }
 
-// forgedControl is a Suspect, Leave or Wait that from sends in view v.
-func (r *run) forgedControl(from membership.Endpoint, v membership.View, suspect membership.Endpoint, routine bool) (hostile.ControlType, []byte) {
+// forgedControl is a Suspect, Leave or Wait that from sends in view v. A
+// Suspect names a member of v other than from (the victim, the forger,
+// another: whom the forger would have excluded); a Leave would remove
+// from.
+func (r *run) forgedControl(from membership.Endpoint, v membership.View, routine bool) (hostile.ControlType, []byte) {
 	c := hostile.Control{Group: group, From: from, View: v.ID}
+	var others []membership.Endpoint
+	for _, e := range v.Members {
+		if e != from {
+			others = append(others, e)
+		}
+	}
 	switch {
 	case routine:
 		c.Type, c.Round = hostile.Wait, v.ID
-	case r.sec.rng.IntN(2) == 0:
-		c.Type, c.Suspects = hostile.Suspect, []membership.Endpoint{suspect}
+	case len(others) > 0 && r.sec.rng.IntN(2) == 0:
+		c.Type, c.Suspects = hostile.Suspect, []membership.Endpoint{others[r.sec.rng.IntN(len(others))]}
 	default:
 		c.Type = hostile.Leave
 	}
@@ -544,7 +553,7 @@ func (r *run) exMemberActs(up []int) {
 	if a.rng.IntN(3) == 0 && r.procs[e.p].state == StateLeft {
 		// In its old view, as itself, from its own address.
 		env = hostile.Envelope{Group: group, From: e.self, View: old.view.ID.Wire(), Rank: old.rank, Seq: 1 + a.rng.Uint64N(1<<20)}
-		typ, inner = r.forgedControl(e.self, old.view, victim.self, false)
+		typ, inner = r.forgedControl(e.self, old.view, false)
 	} else {
 		// In the victim's view, as one of its other members.
 		if len(v.Members) < 2 {
@@ -556,7 +565,7 @@ func (r *run) exMemberActs(up []int) {
 		}
 		from = v.Members[j]
 		env = hostile.Envelope{Group: group, From: from, View: v.ID.Wire(), Rank: j, Seq: 1 + a.rng.Uint64N(1<<20)}
-		typ, inner = r.forgedControl(from, v, victim.self, a.rng.IntN(3) == 0)
+		typ, inner = r.forgedControl(from, v, a.rng.IntN(3) == 0)
 	}
 	data := env.Append(nil, inner, hostile.ClassOf(typ), old.a.Seal)
 	r.logf("attack: ex-member m%d sends m%d a %v sealed with its keys of %s as %v", e.p, k, typ, r.checker.viewIDString(old.view.ID), from)
@@ -589,7 +598,7 @@ func (r *run) insiderForges(up []int) {
 	}
 	k := ks[a.rng.IntN(len(ks))]
 	claimed := v.Members[j]
-	typ, inner := r.forgedControl(claimed, v, v.Members[auth.rank], false)
+	typ, inner := r.forgedControl(claimed, v, false)
 	env := hostile.Envelope{Group: group, From: claimed, View: v.ID.Wire(), Rank: j, Seq: 1 + a.rng.Uint64N(1<<20)}
 	data := env.Append(nil, inner, hostile.ClassOf(typ), auth.a.Seal)
 	r.logf("attack: insider m%d forges %s's %v to %s", i, r.checker.name(claimed), typ, r.checker.name(v.Members[k]))
