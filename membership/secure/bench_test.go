@@ -150,3 +150,30 @@ func BenchmarkJoin16(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/1000/n/17, "cpu-ms/member")
 	b.ReportMetric(float64(cpuMax.Microseconds())/1000/n, "cpu-ms/busiest")
 }
+
+// BenchmarkIdle16 measures what authenticating heartbeats and gossip costs
+// a group at rest: the CPU time per member over a second of virtual time
+// at 16 idle members, secured and plain.
+func BenchmarkIdle16(b *testing.B) {
+	for _, plain := range []bool{false, true} {
+		name := "secure"
+		if plain {
+			name = "plain"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer lockThread()()
+			c := newCluster(b)
+			c.plain = plain
+			c.form(16)
+			c.run(time.Second) // past the last joins' rounds
+			var cpu time.Duration
+			b.ResetTimer()
+			for range b.N {
+				clear(c.cpu)
+				c.run(time.Second)
+				cpu += sum(c.cpu)
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N)/16, "cpu-ms/member/s")
+		})
+	}
+}

@@ -40,6 +40,9 @@ type cluster struct {
 	onSend func(from int, to netip.AddrPort, data []byte) [][]byte
 	// timing of every member.
 	timing membership.Timing
+	// plain, if set, starts members without a participant (the plain
+	// stack), for comparisons.
+	plain bool
 }
 
 // recorder is the participant of a test member: the secure participant,
@@ -101,7 +104,7 @@ func (c *cluster) add(allowed bool) int {
 	for j := range i {
 		seeds = append(seeds, transport.Addr(j))
 	}
-	m, err := membership.New(membership.Config{
+	cfg := membership.Config{
 		Self:        membership.Endpoint{Addr: transport.Addr(i), Inc: uint32(i + 1)},
 		Group:       42,
 		Seeds:       seeds,
@@ -109,7 +112,11 @@ func (c *cluster) add(allowed bool) int {
 		Timing:      c.timing,
 		Participant: rec,
 		Rand:        rnd,
-	})
+	}
+	if c.plain {
+		cfg.Participant = nil
+	}
+	m, err := membership.New(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
