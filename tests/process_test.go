@@ -239,15 +239,18 @@ func tryStartMemberProcs(t *testing.T, bin string, n, attempt int, args []string
 	return procs, nil
 }
 
-// errViewRenewed says that a member installed a new view of the same
-// members while the test waited for traffic in the old one.
-var errViewRenewed = errors.New("installed a new view of the same members")
+// errViewEnded says that a member installed another view before the kill:
+// the same members under a new id, or fewer, because a machine that
+// starves a process of the CPU for longer than the failure detector's
+// timeout makes it look dead (it then merges back). Neither is what the
+// test is about; it waits for the next view of all the processes.
+var errViewEnded = errors.New("installed another view before the kill")
 
 // awaitBusyView waits until every process has delivered sigkillBeforeKill
-// messages from each member in view full, and returns it. A new view of the same members (which a loaded machine
-// may cause: a member starved for longer than the failure detector allows
-// is excluded and merges back) is logged and waited in instead, twice at
-// most; the protocol's log says why it happened.
+// messages from each member in view full, and returns it. Another view
+// installed before the kill (see errViewEnded) is logged, and the next view
+// of all the processes waited in instead, twice at most; the protocol's
+// log says why it happened.
 func awaitBusyView(t *testing.T, procs []*memberProc, full procView) procView {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
@@ -255,10 +258,10 @@ func awaitBusyView(t *testing.T, procs []*memberProc, full procView) procView {
 		if err == nil {
 			return full
 		}
-		if !errors.Is(err, errViewRenewed) || attempt == 3 {
+		if !errors.Is(err, errViewEnded) || attempt == 3 {
 			t.Fatal(err)
 		}
-		t.Logf("view %s ended before the kill, without a change of members; waiting in the next one: %v", full.id, err)
+		t.Logf("view %s ended before the kill; waiting for the next view of all the processes: %v", full.id, err)
 		for _, p := range procs {
 			p.logTail(t)
 		}
@@ -270,16 +273,11 @@ func awaitBusyView(t *testing.T, procs []*memberProc, full procView) procView {
 // messages from each member in view full.
 func awaitTraffic(procs []*memberProc, full procView) error {
 	deadline := time.Now().Add(15 * time.Second)
-	set := slices.Sorted(slices.Values(full.members))
 	for _, p := range procs {
 		err := p.waitFor(deadline, fmt.Sprintf("%d deliveries from each member in %s", sigkillBeforeKill, full.id), func() (bool, error) {
 			v := p.currentView()
-			switch {
-			case v.id == full.id:
-			case slices.Equal(slices.Sorted(slices.Values(v.members)), set):
-				return false, fmt.Errorf("%w: %v", errViewRenewed, v)
-			default:
-				return false, fmt.Errorf("installed %v before the kill", v)
+			if v.id != full.id {
+				return false, fmt.Errorf("%w: %v", errViewEnded, v)
 			}
 			for _, m := range full.members {
 				if v.count[m] < sigkillBeforeKill {
