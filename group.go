@@ -267,9 +267,10 @@ func (g *Group) Evict(ctx context.Context, e Endpoint) error {
 }
 
 // Rekey asks for a rekey round: a view change with the same members and a
-// new view id, in which a participant (Config.Participant) agrees on new
-// keys. It returns once the request is with the member, not when the new
-// view is installed (AwaitView waits for that).
+// new view id, in which a secured group agrees on a new key epoch (a
+// KeyChange event with ReasonRekey follows the view). It returns once the
+// request is with the member, not when the new view is installed
+// (AwaitView waits for that).
 func (g *Group) Rekey(ctx context.Context) error {
 	select {
 	case g.rekey <- struct{}{}:

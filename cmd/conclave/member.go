@@ -55,9 +55,10 @@ handshake proves its key and the coordinator finds the key on its list (and
 the joiner the coordinator's on its own); every member checks every new
 member's key too. Each view has its own key epoch, agreed during the view
 change, and control messages are signed or authenticated under the epoch.
-A member refused prints the reason and stays alone. --insecure runs the
-plain stack instead: anyone who can send datagrams can join, and there are
-no keys.
+A process whose key is refused stays alone and learns nothing of the group;
+with --log-level debug the member that refused it logs "peer refused", its
+key and the reason. --insecure runs the plain stack instead: anyone who can
+send datagrams can join, and there are no keys.
 
 Each line read from standard input is multicast to the group. Every
 delivered message and every view change is printed on standard output, as
