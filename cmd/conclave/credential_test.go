@@ -120,3 +120,14 @@ func TestParseAllowFile(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberRefusesWithoutCredential: a member started with neither a key
+// nor --insecure says why and what to do, and exits 1.
+func TestMemberRefusesWithoutCredential(t *testing.T) {
+	code, out, errOut := runCLI(t, "member", "--listen", "127.0.0.1:0")
+	want := "conclave: error: no credential: a member is secured by default\n" +
+		"conclave: hint: make a key with 'keyadmin keygen noise -o member.key' and give --noise-key member.key"
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "--insecure") {
+		t.Errorf("member without a credential: status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
