@@ -75,9 +75,12 @@ func (p *Participant) leavesOf(cc keying.ConclaveContext, next membership.View) 
 }
 
 // checkTree checks that the tree's members are exactly the leaves of the
-// view, this member at its own, and every identity admitted by this
-// member's own check.
-func (p *Participant) checkTree(g *keying.Group, next membership.View, leaves []uint32) error {
+// view, this member at its own, the members of the epoch old (nil for a
+// joiner) under the identities they had there, and every identity new to
+// this member admitted by its own check. Identities already in old are not
+// checked again: a policy that came to refuse a member already in has it
+// leave, rather than every later view refused.
+func (p *Participant) checkTree(g *keying.Group, next membership.View, leaves []uint32, old *epochState) error {
 	me := next.Rank(p.self)
 	if me < 0 || leaves[me] != g.Index() {
 		return errors.New("secure: the epoch places this member at another leaf")
@@ -86,10 +89,19 @@ func (p *Participant) checkTree(g *keying.Group, next membership.View, leaves []
 	if len(t.Members()) != len(leaves) {
 		return errors.New("secure: the epoch's tree holds other members than the view")
 	}
-	for _, l := range leaves {
+	for r, l := range leaves {
 		id, err := credentialIdentity(t.Leaf(l))
 		if err != nil {
 			return err
+		}
+		if old != nil {
+			if or := old.view.Rank(next.Members[r]); or >= 0 {
+				was, err := credentialIdentity(old.group.Tree().Leaf(old.leaves[or]))
+				if err != nil || was != id {
+					return errors.New("secure: the epoch changes a member's identity")
+				}
+				continue
+			}
 		}
 		if err := p.cfg.Admit(id); err != nil {
 			return fmt.Errorf("secure: the epoch holds %v, refused: %w", id, err)

@@ -89,7 +89,7 @@ func (p *Participant) processCommit(next membership.View, body []byte) (*pending
 		g.Destroy()
 		return nil, fmt.Errorf("secure: %w", err)
 	}
-	if err := p.checkTree(g, next, leaves); err != nil {
+	if err := p.checkTree(g, next, leaves, p.cur); err != nil {
 		g.Destroy()
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (p *Participant) join(next membership.View, own []byte) (*pending, error) {
 			err = errors.New("secure: the welcome is to a group of another name")
 		}
 		if err == nil {
-			err = p.checkTree(g, next, leaves)
+			err = p.checkTree(g, next, leaves, nil)
 		}
 		if err != nil {
 			g.Destroy()

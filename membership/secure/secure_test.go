@@ -149,6 +149,21 @@ func TestMemberRefusesNewIdentity(t *testing.T) {
 	}
 }
 
+// A member checks the identities a view change adds, not those already in
+// the epoch it holds: a member whose policy came to refuse one already in
+// still takes part in a rekey with it (evicting it is another matter).
+func TestAdmissionOfNewIdentitiesOnly(t *testing.T) {
+	c := newCluster(t)
+	c.form(3)
+	v := c.members[0].View()
+	x := c.index(v.Members[2].Addr)
+	other := c.index(v.Members[1].Addr)
+	c.deny[x] = map[string]bool{c.parts[other].Identity().Name: true}
+	c.members[0].Rekey()
+	c.runUntil(2*time.Second, "a rekey", func() bool { return c.converged(0, 1, 2) && c.members[0].View().ID != v.ID })
+	c.sameEpoch(0, 1, 2)
+}
+
 // A process configured for a group of another name, even with an admitted
 // key, refuses the welcome into this one: no epoch is shared across group
 // names.
