@@ -62,6 +62,7 @@ type Checker struct {
 	// With participants: the epochs installed, by digest, and the
 	// holding violations reported (each once).
 	digests   map[[32]byte]membership.ViewID
+	derived   map[[32]byte]string // attackers' epochs, by who derived them
 	held      map[heldKey]bool
 	outsiders []outsider
 

@@ -67,6 +67,9 @@ func (c *Checker) checkDecision(p int, v *viewRecord) {
 	} else {
 		c.digests[fp] = v.id
 	}
+	if who, ok := c.derived[fp]; ok {
+		c.violate("%s: derived the epoch of view %s", who, c.viewIDString(v.id))
+	}
 	// The first installation: every member must have confirmed by now,
 	// for the coordinator orders the installation only once all have.
 	for _, e := range v.members {
@@ -132,10 +135,18 @@ func (v *viewRecord) installedBy(p int) bool {
 }
 
 // Derived records that an attacker (who) derived an epoch whose digest is
-// d: it must be no epoch of the group's.
+// d: it must be no epoch of the group's, whether a member installs it
+// before or after.
 func (c *Checker) Derived(who string, d [32]byte) {
 	if v, ok := c.digests[d]; ok {
 		c.violate("%s: derived the epoch of view %s", who, c.viewIDString(v))
+		return
+	}
+	if c.derived == nil {
+		c.derived = make(map[[32]byte]string)
+	}
+	if _, dup := c.derived[d]; !dup {
+		c.derived[d] = who
 	}
 }
 

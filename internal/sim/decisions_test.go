@@ -121,8 +121,15 @@ func TestCheckerReportsOutsiderEpoch(t *testing.T) {
 	f.want(0, "")
 	f.c.Derived("ex-member m3", digestOf(8))
 	f.want(0, "")
+	// An epoch derived before any member installs it is found when one
+	// does.
+	f.c.Derived("ex-member m4", digestOf(9))
+	v3 := f.view(3, 0, 0, 1, 2)
+	f.decide(ds, v3, 9, 0, 1, 2)
+	f.change(v3, 0, 1, 2)
+	f.want(1, "ex-member m4: derived the epoch of view 3@m0")
 	f.c.Derived("ex-member m3", digestOf(7))
-	f.want(1, "ex-member m3: derived the epoch of view 2@m0")
+	f.want(2, "")
 	o.installed[v.ID] = 5
-	f.finish(2, "")
+	f.finish(3, "")
 }

@@ -103,6 +103,13 @@ type Config struct {
 	// tests show with it that the attackers' checks fail without the
 	// protection.
 	attackToy bool
+	// admitAll makes the secure group's admission check admit every
+	// identity: tests show with it that the outsiders' check fails
+	// without the allow list.
+	admitAll bool
+	// attackOnly, if set, runs only that kind of the secure group's
+	// attackers (the outsiders run regardless): tests isolate one.
+	attackOnly string
 
 	Step   time.Duration // virtual clock step; DefaultStep when zero
 	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
