@@ -153,7 +153,7 @@ func (d *driver) run() {
 				}
 			}
 			d.member.Tick(now.Sub(d.start))
-			d.seeds.tick(now.Sub(d.start))
+			d.seeds.tick(now.Sub(d.start), d.handshakeUnanswered)
 		case <-leave:
 			leave = nil
 			d.member.Leave()
@@ -283,6 +283,22 @@ func (d *driver) stop(err error) {
 	if !errors.Is(err, ErrClosed) {
 		g.cfg.Logger.Error("member stopped", "err", err)
 	}
+}
+
+// handshakeUnanswered reports whether the member has run an admission
+// handshake with a group that then let it wait in vain: the membership
+// protocol's counters of admissions that timed out or merges that were
+// never completed.
+func (d *driver) handshakeUnanswered() bool {
+	if d.g.cfg.Credential == nil && d.g.cfg.Participant == nil {
+		return false
+	}
+	for _, c := range d.member.Counters() {
+		if c.Layer == "membership" && (c.Name == "admissions_stalled" || c.Name == "merge_timeout") && c.Value > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // transportCounters reports what the transport dropped, beside the

@@ -13,6 +13,10 @@ import (
 // view of its own, with nothing wrong. The two mistakes behind most such
 // silences are caught here: a seed that is the member's own address is
 // refused at Join, and a member still alone after Config.SeedWait says so.
+// In a secured group a third is told apart: the seed answered, the member
+// ran an admission handshake with the group, and no view took it in, which
+// is what a refusal looks like from the refused side (the group says no
+// more to a process it does not admit).
 
 // checkSeeds refuses a seed equal to the member's own address.
 func checkSeeds(seeds []netip.AddrPort, self netip.AddrPort) error {
@@ -56,7 +60,9 @@ func (w *seedWatch) view(members int) {
 }
 
 // tick warns if the time now since the member's start is past the deadline.
-func (w *seedWatch) tick(now time.Duration) {
+// admitted says whether the member ran an admission handshake with a
+// group that never took it in; it is asked only then.
+func (w *seedWatch) tick(now time.Duration, admitted func() bool) {
 	if w.deadline == 0 || now < w.deadline {
 		return
 	}
@@ -64,7 +70,12 @@ func (w *seedWatch) tick(now time.Duration) {
 	for i, s := range w.seeds {
 		addrs[i] = s.String()
 	}
-	w.logger.Warn("no seed has answered", "after", w.deadline, "seeds", strings.Join(addrs, " "), "group", w.group,
-		"hint", fmt.Sprintf("is a member running at a seed address, with the group name %q, and do UDP datagrams reach it?", w.group))
+	if admitted != nil && admitted() {
+		w.logger.Warn("a group answered but did not take this member in", "after", w.deadline, "seeds", strings.Join(addrs, " "), "group", w.group,
+			"hint", "is this member's key on the group's allow list, and the group's keys on this member's? a member that refuses a key logs \"peer refused\" at debug level, with the key and the reason")
+	} else {
+		w.logger.Warn("no seed has answered", "after", w.deadline, "seeds", strings.Join(addrs, " "), "group", w.group,
+			"hint", fmt.Sprintf("is a member running at a seed address, with the group name %q, and do UDP datagrams reach it?", w.group))
+	}
 	w.deadline = 0
 }

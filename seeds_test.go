@@ -2,12 +2,16 @@ package conclave
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/auth"
+	"github.com/conclave-go/conclave/auth/noise"
+	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -118,12 +122,12 @@ func TestSeedWatch(t *testing.T) {
 
 	w := newSeedWatch(&cfg)
 	w.view(1) // the member's first view, of itself alone
-	w.tick(4 * time.Second)
+	w.tick(4*time.Second, nil)
 	if n := warned(); n != 0 {
 		t.Fatalf("%d warnings before SeedWait", n)
 	}
-	w.tick(5 * time.Second)
-	w.tick(6 * time.Second)
+	w.tick(5*time.Second, nil)
+	w.tick(6*time.Second, nil)
 	if n := warned(); n != 1 {
 		t.Fatalf("%d warnings after SeedWait, want 1", n)
 	}
@@ -131,7 +135,7 @@ func TestSeedWatch(t *testing.T) {
 	w = newSeedWatch(&cfg)
 	w.view(2) // a seed answered
 	w.view(1) // and the group was lost again: failure detection's business
-	w.tick(time.Minute)
+	w.tick(time.Minute, nil)
 	if n := warned(); n != 0 {
 		t.Fatalf("%d warnings once a seed had answered", n)
 	}
@@ -139,9 +143,59 @@ func TestSeedWatch(t *testing.T) {
 	for _, c := range []Config{{SeedWait: time.Second}, {Seeds: cfg.Seeds, SeedWait: -1}} {
 		c.Logger = cfg.Logger
 		w = newSeedWatch(&c)
-		w.tick(time.Minute)
+		w.tick(time.Minute, nil)
 		if n := warned(); n != 0 {
 			t.Fatalf("%d warnings with no seeds or SeedWait < 0", n)
+		}
+	}
+}
+
+// TestSeedWaitTellsARefusal: a secured member whose key the group does not
+// allow ran a handshake with it and was never taken in; after SeedWait it
+// says that a group answered, and hints at the allow lists, rather than
+// that no seed answered.
+func TestSeedWaitTellsARefusal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, _ := noise.GenerateKey(rand.Reader)
+	s, _ := noise.GenerateKey(rand.Reader)
+	timing := membership.Timing{Flush: 300 * time.Millisecond, Merge: 300 * time.Millisecond}
+	g, err := Join(ctx, Config{Group: "g", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Timing: timing,
+		Credential: noise.NewCredential(a), Admit: auth.Allow(a.Public().String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	logs := make(chan slog.Record, 1024)
+	stranger, err := Join(ctx, Config{Group: "g", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Timing: timing,
+		Seeds: []netip.AddrPort{g.LocalAddr()}, SeedWait: 2 * time.Second, Logger: slog.New(recordHandler{logs}),
+		Credential: noise.NewCredential(s), Admit: auth.Allow(a.Public().String(), s.Public().String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	for {
+		select {
+		case r := <-logs:
+			if r.Level < slog.LevelWarn {
+				continue
+			}
+			if r.Message != "a group answered but did not take this member in" {
+				t.Fatalf("warning %q, want that a group answered", r.Message)
+			}
+			var hint string
+			r.Attrs(func(a slog.Attr) bool {
+				if a.Key == "hint" {
+					hint = a.Value.String()
+				}
+				return true
+			})
+			if !strings.Contains(hint, "allow list") {
+				t.Errorf("hint %q", hint)
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("no warning")
 		}
 	}
 }

@@ -126,6 +126,17 @@ func TestOutsiderProcessIsRefused(t *testing.T) {
 		t.Errorf("the outsider printed malformed output: %v", outsider.bad)
 	}
 	outsider.mu.Unlock()
+	// Its own warning says a group answered and did not take it in (the
+	// members tell a refused process nothing more), not that nobody
+	// answered.
+	err = outsider.waitFor(time.Now().Add(20*time.Second), "warning", func() (bool, error) {
+		return slices.ContainsFunc(outsider.logs, func(l string) bool {
+			return strings.HasPrefix(l, "conclave: warning: a group answered but did not take this member in")
+		}), nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
 }
 
 // groupOf returns the --group argument a member process was started with.

@@ -151,7 +151,7 @@ type memberProc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 
-	notify  chan struct{} // capacity 1: the log grew
+	notify  chan struct{} // capacity 1: the output or the log grew
 	exited  chan struct{} // closed once the process has exited and its output is read
 	waitErr error         // why it exited; set before exited is closed
 
@@ -222,6 +222,10 @@ func startMemberProc(t *testing.T, bin string, index int, addr string, seeds []s
 			}
 			p.logs = append(p.logs, sc.Text())
 			p.mu.Unlock()
+			select {
+			case p.notify <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	go func() {
