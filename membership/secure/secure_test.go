@@ -536,3 +536,98 @@ func TestAloneKeepsCounting(t *testing.T) {
 		t.Fatalf("the member alone keeps %d leaves", len(n))
 	}
 }
+
+// The decider takes a joiner's key package only if it is signed by the
+// signature key its roster entry names, under the identity the entry and
+// the handshake name, and the admission check allows it.
+func TestDecideChecksJoiners(t *testing.T) {
+	c := newCluster(t)
+	a, j, o := c.add(true), c.add(true), c.add(true)
+	s := c.add(false)
+	pa, pj := c.parts[a].Participant, c.parts[j].Participant
+	e := c.members[j].Self()
+	roster := pj.ownRoster()
+	kp := func(i int) []byte {
+		k, _, err := c.parts[i].newKeyPackage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := k.Bytes()
+		return b
+	}
+	hs := memberIdentity(pj.Identity())
+	// The joiner's credential with another signature key: a key package
+	// someone else made in its name.
+	twin, err := New(pj.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twinKP, _, err := twin.newKeyPackage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	twinBytes, _ := twinKP.Bytes()
+	if _, err := pa.checkJoiner(e, roster, kp(j), hs); err != nil {
+		t.Fatalf("a genuine joiner refused: %v", err)
+	}
+	if _, err := pa.checkJoiner(e, roster, kp(j), membership.Identity{}); err != nil {
+		t.Fatalf("a joiner vouched for by its coordinator's roster refused: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		roster []rosterEntry
+		kp     []byte
+		hs     membership.Identity
+	}{
+		"another member's key package":  {roster, kp(o), hs},
+		"another signature key":         {roster, twinBytes, hs},
+		"a handshake of another member": {roster, kp(j), memberIdentity(c.parts[o].Identity())},
+		"no roster entry":               {nil, kp(j), hs},
+		"no key package":                {roster, nil, hs},
+		"a truncated key package":       {roster, kp(j)[:40], hs},
+		"an identity not admitted":      {c.parts[s].ownRoster(), kp(s), hs},
+	} {
+		if name == "an identity not admitted" {
+			tc.hs = memberIdentity(c.parts[s].Identity())
+			e = c.members[s].Self()
+		} else {
+			e = c.members[j].Self()
+		}
+		if _, err := pa.checkJoiner(e, tc.roster, tc.kp, tc.hs); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A responder refuses a roster that does not name the initiator with the
+// identity its handshake proved.
+func TestRosterMustNameInitiator(t *testing.T) {
+	c := newCluster(t)
+	a, b, o := c.add(true), c.add(true), c.add(true)
+	pa, pb := c.parts[a].Participant, c.parts[b].Participant
+	ea, eb := c.members[a].Self(), c.members[b].Self()
+	nonce := []byte("0123456789abcdef")
+	hb, _ := pb.Handshake(true, eb, ea, nonce)
+	ha, _ := pa.Handshake(false, ea, eb, nonce)
+	// b claims to be o at its own endpoint.
+	forged := pb.ownRoster()
+	forged[0].identity = c.parts[o].Identity()
+	var err error
+	if hb.(*handshake).roster, err = appendRoster(nil, forged); err != nil {
+		t.Fatal(err)
+	}
+	m1, _, _ := hb.Create()
+	if _, err := ha.Consume(m1); err != nil {
+		t.Fatal(err)
+	}
+	m2, _, _ := ha.Create()
+	if _, err := hb.Consume(m2); err != nil {
+		t.Fatal(err)
+	}
+	m3, _, _ := hb.Create()
+	if done, err := ha.Consume(m3); err == nil || done {
+		t.Fatal("a roster naming the initiator with another identity was taken")
+	}
+	if eb2, _ := endpointBytes(eb); func() bool { _, ok := pa.rosters.entry(eb2); return ok }() {
+		t.Fatal("the refused roster was kept")
+	}
+}
