@@ -43,9 +43,14 @@ import (
 //     Suspect or Leave, sealed with its own keys but claiming the other's
 //     rank and endpoint, from the other's address: each must be dropped.
 //
-// Every attempt is counted by kind and by the reason it failed (the
-// counter the victim raised, or the participant's refusal), in
-// Result.Attempts. A sealed forgery or replay that the victim does not
+// Every attempt is counted by kind and by the reason it failed, in
+// Result.Attempts: the drop or refusal counter the victim raised (the
+// first by name; a stack layer's as layer.name), "commit refused: …" for
+// an ex-member's participant refusing a commit, or "handled" for an
+// unsealed datagram the victim took as it takes any stranger's or any
+// duplicate, raising no such counter (a Probe it answered, a handshake
+// message, an old retransmission). The adversary's datagrams (adversary.go)
+// are counted the same way, as "stranger", "spoofed" and "recorded". A sealed forgery or replay that the victim does not
 // drop is a violation ("accepted"); so is any commit an ex-member
 // processes, and any epoch it or an outsider derives that equals one of
 // the group's (Checker.Derived, Checker.Outsider). The group must still
@@ -68,8 +73,9 @@ const (
 // Attempt counts the attempts of one kind of attacker that ended for one
 // reason.
 type Attempt struct {
-	Kind, Reason string
-	Count        int
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
 }
 
 const (
