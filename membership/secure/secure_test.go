@@ -631,3 +631,47 @@ func TestRosterMustNameInitiator(t *testing.T) {
 		t.Fatal("the refused roster was kept")
 	}
 }
+
+// A commit binds its view: a member refuses it for any other view (another
+// id, another order of the members), and takes it for its own.
+func TestCommitBoundToView(t *testing.T) {
+	c := newCluster(t)
+	c.form(3)
+	cur := c.members[0].View()
+	dec := c.parts[c.index(cur.Members[0].Addr)].Participant
+	next := cur.Clone()
+	next.ID.LTime += 10
+	d, err := dec.Decide(cur, next, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.parts[c.index(cur.Members[1].Addr)].Participant
+	other := next.Clone()
+	other.ID.LTime++
+	swapped := next.Clone()
+	swapped.Members[1], swapped.Members[2] = swapped.Members[2], swapped.Members[1]
+	for _, v := range []membership.View{other, swapped} {
+		if _, err := p.Process(v, d.Common, nil); err == nil {
+			t.Fatalf("a commit for %v taken for %v", next, v)
+		}
+	}
+	conf, err := p.Process(next, d.Common, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.Verify(next, d.Common, cur.Members[1], conf); err != nil {
+		t.Fatalf("a genuine confirmation refused: %v", err)
+	}
+	if dec.Verify(next, d.Common, cur.Members[1], append(slices.Clone(conf[:len(conf)-1]), conf[len(conf)-1]^1)) == nil {
+		t.Fatal("a changed confirmation verified")
+	}
+	p.Discard(next)
+	dec.Discard(next)
+	if len(p.pending) != 0 || dec.commit != nil {
+		t.Fatal("a discarded decision is kept")
+	}
+	// The group goes on from the epoch it shares.
+	c.members[0].Rekey()
+	c.runUntil(2*time.Second, "a rekey", func() bool { return c.converged(0, 1, 2) && c.members[0].View().ID != cur.ID })
+	c.sameEpoch(0, 1, 2)
+}
