@@ -10,9 +10,10 @@ import (
 
 // Control messages of a view are authenticated by its epoch:
 //
-//	Routine  HMAC (the suite's MAC) under a key exported from the epoch
-//	         with the label "conclave control": any member of the view
-//	         can make it, nobody else.
+//	Routine  HMAC (the suite's MAC) under a key derived from the epoch's
+//	         membership key (RFC 9420 §8), ExpandWithLabel(membership_key,
+//	         "conclave control", "", Nh): any member of the view can make
+//	         it, nobody else.
 //	Change   SignWithLabel("ConclaveControl", msg) with the sender's
 //	         signature key, checked with the signature key of the leaf of
 //	         the member of rank from: nobody can make it for another.
@@ -20,8 +21,12 @@ import (
 // The two tags differ in kind and length, so that a tag of one class
 // never opens as the other.
 
-// controlLabel labels the signatures of Change control messages.
-const controlLabel = "ConclaveControl"
+// controlLabel labels the signatures of Change control messages,
+// controlKeyLabel the derivation of the Routine key.
+const (
+	controlLabel    = "ConclaveControl"
+	controlKeyLabel = "conclave control"
+)
 
 // authenticator authenticates the control messages of one view.
 type authenticator struct {
@@ -115,7 +120,9 @@ func (p *Participant) Authenticator(v membership.View, rank int) membership.Auth
 		p.cfg.Logger.Warn("a view without keys: its control messages are refused", "self", p.self, "view", v.ID)
 		return refusing{}
 	}
-	key, err := st.group.Epoch().Export("conclave control", nil, p.suite.HashSize())
+	// From the epoch's membership key, not its exporter: the exporter is
+	// the application's (Export), and must not hand out this key.
+	key, err := p.suite.ExpandWithLabel(st.group.Epoch().MembershipKey(), controlKeyLabel, nil, p.suite.HashSize())
 	if err != nil {
 		return refusing{}
 	}

@@ -166,8 +166,8 @@ func (p *Participant) Export(label string, context []byte, length int) ([]byte, 
 }
 
 // EpochDigest returns a fingerprint of the epoch installed with view id:
-// SHA-256 of a secret exported from the epoch under a label of its own,
-// never the secret itself. Every member of a view has the same; only the
+// SHA-256 of a label and the epoch's authenticator secret, never a secret
+// itself. Every member of a view has the same; only the
 // last 16 views are kept.
 func (p *Participant) EpochDigest(id membership.ViewID) ([32]byte, bool) {
 	p.mu.Lock()
@@ -189,14 +189,17 @@ func (p *Participant) Confirmed(id membership.ViewID) bool {
 	return r != nil && r.confirmed
 }
 
-// digestOf is the fingerprint of g's epoch that EpochDigest reports.
-func digestOf(g *keying.Group) ([32]byte, error) {
-	s, err := g.Epoch().Export("conclave epoch digest", nil, 32)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer s.Zero()
-	return sha256.Sum256(s), nil
+// digestOf is the fingerprint of g's epoch that EpochDigest reports: the
+// SHA-256 hash of a label and the epoch authenticator (RFC 9420 §8, the
+// secret members compare out of band), never a key of the epoch, nor
+// anything Export gives the application.
+func digestOf(g *keying.Group) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("conclave epoch digest\x00"))
+	h.Write(g.Epoch().EpochAuthenticator())
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
 }
 
 var (

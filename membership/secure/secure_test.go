@@ -340,6 +340,13 @@ func TestControlAuthentication(t *testing.T) {
 	for r, e := range v.Members {
 		auths[r] = c.parts[c.index(e.Addr)].Authenticator(v, r)
 	}
+	// The application's exporter never yields the view's control key.
+	for _, label := range []string{controlKeyLabel, "conclave control", ""} {
+		x, err := c.parts[c.index(v.Members[0].Addr)].Export(label, nil, len(auths[0].(*authenticator).key))
+		if err != nil || bytes.Equal(x, auths[0].(*authenticator).key) {
+			t.Fatalf("Export(%q) gives the control key (%v)", label, err)
+		}
+	}
 	msg := []byte("Suspect rank 2, from rank 1")
 	change := auths[1].Seal(nil, msg, membership.Change)
 	if err := auths[0].Open(1, msg, change, membership.Change); err != nil {

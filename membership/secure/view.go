@@ -162,9 +162,7 @@ func (p *Participant) Install(next membership.View) (layers.Keys, error) {
 	p.rosters.installed(members)
 	r := p.history.at(next.ID)
 	r.installed, r.confirmed, r.epoch = true, true, st.group.Epoch().Number()
-	if d, err := digestOf(st.group); err == nil {
-		r.digest = d
-	}
+	r.digest = digestOf(st.group)
 	k, err := p.epochKeys(st)
 	if err != nil {
 		return nil, err
