@@ -61,6 +61,7 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	// milliseconds, is what marks a member dead here.
 	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", "1s")
 	full := awaitOneView(t, procs)
+	first := full // where the test began: the senders' order is checked from here
 
 	// Every member multicasts p<index>-<k> for k = 0, 1, … until stop.
 	stop := make(chan struct{})
@@ -177,7 +178,7 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 		if len(p.bad) > 0 {
 			t.Errorf("member %d printed malformed output:\n%s", p.index, p.summary())
 		}
-		checkSenderOrder(t, p, index, full)
+		checkSenderOrder(t, p, index, first)
 	}
 	checkNewView(t, survivors, victim, full, survivorSet)
 	if t.Failed() {
