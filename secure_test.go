@@ -81,3 +81,59 @@ func TestOwnKeyNeedNotBeAllowed(t *testing.T) {
 		}
 	}
 }
+
+// TestRekeyInterval: a secured group with a RekeyInterval rekeys on its own:
+// a KeyChange with ReasonRekey comes, with a later epoch, and the members
+// export the same new secret.
+func TestRekeyInterval(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, _ := noise.GenerateKey(rand.Reader)
+	b, _ := noise.GenerateKey(rand.Reader)
+	admit := auth.Allow(a.Public().String(), b.Public().String())
+	ga, err := Join(ctx, Config{Group: "interval", Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+		Credential: noise.NewCredential(a), Admit: admit, RekeyInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ga.Close()
+	gb, err := Join(ctx, Config{Group: "interval", Listen: netip.MustParseAddrPort("127.0.0.1:0"), Seeds: []netip.AddrPort{ga.LocalAddr()},
+		Credential: noise.NewCredential(b), Admit: admit, RekeyInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gb.Close()
+	var joined uint64
+	for {
+		var ev Event
+		select {
+		case ev = <-gb.Events():
+		case <-ctx.Done():
+			t.Fatal("no rekey")
+		}
+		if ev.Kind != KeyChange {
+			continue
+		}
+		if ev.Reason != ReasonRekey {
+			joined = ev.Epoch
+			continue
+		}
+		if joined == 0 || ev.Epoch <= joined {
+			t.Fatalf("rekey to epoch %d after epoch %d", ev.Epoch, joined)
+		}
+		break
+	}
+}
+
+// TestUnknownSuiteRefused: Join refuses a cipher suite it does not offer.
+func TestUnknownSuiteRefused(t *testing.T) {
+	k, _ := noise.GenerateKey(rand.Reader)
+	g, err := Join(context.Background(), Config{Group: "g", Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+		Credential: noise.NewCredential(k), Admit: auth.Allow(), Suite: 0x7777})
+	if err == nil {
+		g.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "unknown cipher suite") {
+		t.Fatalf("Join with suite 0x7777: %v", err)
+	}
+}
