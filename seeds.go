@@ -42,6 +42,7 @@ type seedWatch struct {
 	deadline time.Duration // since the start; 0: off
 	seeds    []netip.AddrPort
 	group    string
+	identity string // this member's, in a secured group: what the group refused
 	logger   *slog.Logger
 }
 
@@ -49,7 +50,11 @@ func newSeedWatch(cfg *Config) seedWatch {
 	if len(cfg.Seeds) == 0 || cfg.SeedWait < 0 {
 		return seedWatch{}
 	}
-	return seedWatch{deadline: cfg.SeedWait, seeds: cfg.Seeds, group: cfg.Group, logger: cfg.Logger}
+	w := seedWatch{deadline: cfg.SeedWait, seeds: cfg.Seeds, group: cfg.Group, logger: cfg.Logger}
+	if cfg.Credential != nil {
+		w.identity = cfg.Credential.Identity().String()
+	}
+	return w
 }
 
 // view notes a view the member installed.
@@ -72,6 +77,7 @@ func (w *seedWatch) tick(now time.Duration, admitted func() bool) {
 	}
 	if admitted != nil && admitted() {
 		w.logger.Warn("a group answered but did not take this member in", "after", w.deadline, "seeds", strings.Join(addrs, " "), "group", w.group,
+			"identity", w.identity,
 			"hint", "is this member's key on the group's allow list, and the group's keys on this member's? a member that refuses a key logs \"peer refused\" at debug level, with the key and the reason")
 	} else {
 		w.logger.Warn("no seed has answered", "after", w.deadline, "seeds", strings.Join(addrs, " "), "group", w.group,

@@ -183,15 +183,10 @@ func TestSeedWaitTellsARefusal(t *testing.T) {
 			if r.Message != "a group answered but did not take this member in" {
 				t.Fatalf("warning %q, want that a group answered", r.Message)
 			}
-			var hint string
-			r.Attrs(func(a slog.Attr) bool {
-				if a.Key == "hint" {
-					hint = a.Value.String()
-				}
-				return true
-			})
-			if !strings.Contains(hint, "allow list") {
-				t.Errorf("hint %q", hint)
+			attrs := map[string]string{}
+			r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+			if !strings.Contains(attrs["hint"], "allow list") || attrs["identity"] != s.Public().String() {
+				t.Errorf("attributes %v: want this member's identity and a hint at the allow lists", attrs)
 			}
 			return
 		case <-ctx.Done():
