@@ -270,7 +270,7 @@ func TestSimSecuredByDefault(t *testing.T) {
 	if err != nil || stdout != "seeds=1 violations=0\n" {
 		t.Fatalf("err = %v, stdout = %q", err, stdout)
 	}
-	for _, want := range []string{"installed with an epoch", "sim: insider: ", "sim: outsider: ", "admissions_refused ", "drop.forged_control "} {
+	for _, want := range []string{"installed with an epoch", "sim: insider: ", "sim: outsider: ", "sim: keyless: ", "sim: replay: ", "drop.forged_control "} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
