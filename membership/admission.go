@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -49,6 +50,74 @@ import (
 // coordinator's cookies and handshake; their own messages to C are not
 // sealed.)
 
+// With a participant, a coordinator of more than itself that finds a view
+// to be absorbed by authenticates that view's coordinator before it
+// blocks its own: it asks
+// for admission alone first, with a MergeReq whose proposal has the zero
+// view id and names only itself, and runs the handshake above; only once
+// it has admitted the other coordinator does it flush its view and send
+// the MergeReq naming its members, which the other takes in without a new
+// handshake (freshPair). A stranger that proves its address and claims to
+// absorb the view thus learns nothing of its members and blocks no one
+// unless it completes a handshake with a credential the view admits.
+//
+//	J                                       C
+//	MergeReq{zero id, [J], cookie}      ──▶  cookie checked
+//	                                    ◀──  Challenge{nonce}
+//	Handshake …                         ◀─▶  … done: pairwise sealing,
+//	J: Admit(C); only now J blocks           nobody taken in yet
+//	MergeReq{members, cookies}          ──▶  the view change (Flush)
+
+// authenticating is the view a coordinator asked to be admitted to before
+// it blocks its own for a merge.
+type authenticating struct {
+	other  Summary
+	cookie []byte // the other coordinator's cookie for this one
+}
+
+// askAdmission asks the coordinator of other, which proved its address
+// and would absorb this view, for an admission alone, before anything of
+// this view is blocked or told.
+func (m *Member) askAdmission(other Summary, cookie []byte) {
+	if len(cookie) != cookieLen {
+		return
+	}
+	m.authenticating = authenticating{other: other, cookie: bytes.Clone(cookie)}
+	m.asked = asked{coord: other.Coord, at: m.now}
+	m.count("admissions_asked")
+	m.sendCtlTo(other.Coord.Addr, &ctlMsg{Type: mMergeReq, View: other.ID,
+		Proposal: View{Members: []Endpoint{m.self}}, Cookies: [][]byte{cookie}})
+}
+
+// onAdmissionRequest takes a request for admission alone, at the
+// coordinator a view would be absorbed by (its sender's cookie checked).
+func (m *Member) onAdmissionRequest(msg *ctlMsg) {
+	if m.cfg.Participant == nil || len(msg.Proposal.Members) != 1 || !m.isCoordinator() || m.leaving || m.view.Has(msg.From) {
+		m.count("drop.merge_req")
+		return
+	}
+	if m.shunned.shuns(msg.From.Addr, m.now) || m.identityVetoed(msg.From) {
+		m.count("drop.merge_req_shunned")
+		return
+	}
+	m.startAdmission(pendingMerge{from: msg.From, at: m.now, only: true})
+}
+
+// admittedToMerge starts the merge this coordinator was authenticating the
+// other coordinator for, now that the handshake with peer is done.
+func (m *Member) admittedToMerge(peer Endpoint) {
+	a := m.authenticating
+	if a.other.Coord != peer {
+		return
+	}
+	m.authenticating = authenticating{}
+	free := m.coord == nil && m.part == nil && !m.blocked && !m.leaving && m.isCoordinator()
+	if !free || !absorbs(a.other, m.summary()) || m.view.Has(a.other.Coord) {
+		return
+	}
+	m.startMerge(a.other, a.cookie)
+}
+
 // maxAdmissions bounds the handshakes a coordinator runs at once.
 const maxAdmissions = 16
 
@@ -70,6 +139,9 @@ type admission struct {
 	sentAt    time.Duration
 	done      bool
 	merge     pendingMerge // at the coordinator: the request that started it
+	// only: at the joiner, an admission asked for before blocking, which
+	// no Flush may follow (its view may be busy when it is done).
+	only bool
 }
 
 // pair is the sealing of control messages between a coordinator and a
@@ -194,7 +266,9 @@ func (m *Member) onChallenge(msg *ctlMsg) {
 		return
 	}
 	delete(m.pairs, msg.From) // the coordinator admits this member anew
-	a := &admission{peer: msg.From, initiator: true, nonce: slices.Clone(msg.Nonce), hs: hs, started: m.now, progress: m.now}
+	merging := c != nil && c.phase == cMergeWait && c.merge.Coord == msg.From
+	a := &admission{peer: msg.From, initiator: true, nonce: slices.Clone(msg.Nonce), hs: hs, started: m.now, progress: m.now,
+		only: !merging && m.authenticating.other.Coord == msg.From}
 	m.admissions = append(m.admissions, a)
 	m.stepHandshake(a)
 }
@@ -293,12 +367,15 @@ func (m *Member) admissionDone(a *admission) {
 		m.setPair(a.peer, pairSealing(a.peer, m.self, true, secret))
 		// The last message stays, repeated until the coordinator's
 		// Flush shows it arrived.
+		m.admittedToMerge(a.peer)
 		return
 	}
 	m.setPair(a.peer, pairSealing(m.self, a.peer, false, secret))
 	pm := a.merge
 	m.endAdmission(a)
-	m.addMerge(pm)
+	if !pm.only {
+		m.addMerge(pm)
+	}
 }
 
 // admissionProgress is when the admission with peer last made progress,
@@ -352,6 +429,14 @@ func (m *Member) setPair(e Endpoint, s *sealing) {
 func (m *Member) tickAdmissions() {
 	t := &m.cfg.Timing
 	for _, a := range slices.Clone(m.admissions) {
+		if a.done && a.initiator && a.only && m.now-a.started >= t.Merge {
+			// Done, and nothing owed: the merge it was for may not
+			// have started (this view was busy), or not yet reached
+			// the other coordinator. Its next merge asks again.
+			m.count("admissions_expired")
+			m.endAdmission(a)
+			continue
+		}
 		if m.now-a.progress >= t.Flush && !(a.done && a.initiator) || m.now-a.started >= t.Merge {
 			m.count("admissions_stalled")
 			m.shunned.shun(a.peer.Addr, m.now, t.Merge)

@@ -82,6 +82,9 @@ type pendingMerge struct {
 	id      ViewID
 	members []Endpoint
 	at      time.Duration
+	// only: the request asked for admission only, before its view
+	// blocks (admission.go); nobody is to be taken in yet.
+	only bool
 }
 
 // roundNeeded reports whether the coordinator has a reason for a view

@@ -149,9 +149,12 @@ type Member struct {
 	vetoed       map[Endpoint]bool
 	vetoOrder    []Endpoint // vetoed endpoints, oldest first, at most maxVetoed
 	cookies      cookieJar
-	asked        asked    // the coordinator last asked to absorb this member's view
-	shunned      shunList // peers that stalled a merge (shun.go)
-	inbound      inbound  // the datagram being handled, when from a stranger
+	asked        asked // the coordinator last asked to absorb this member's view
+	// authenticating is the view this coordinator is to be absorbed by,
+	// whose coordinator it authenticates before it blocks (admission.go).
+	authenticating authenticating
+	shunned        shunList // peers that stalled a merge (shun.go)
+	inbound        inbound  // the datagram being handled, when from a stranger
 
 	// stats is what this member saw of its current view (ViewStats): the
 	// install time and the messages and bytes delivered since.

@@ -181,14 +181,29 @@ func (m *Member) onProbe(msg *ctlMsg) {
 			m.count("merges_deferred")
 			return
 		}
-		m.count("merges_started")
-		m.debug("found a view that absorbs this one", "other", other.ID, "size", other.Size)
-		m.startRound(other)
-		if c := m.coord; c != nil && len(msg.Cookie) == cookieLen {
-			// The answer that proved the other coordinator carries its
-			// cookie for this one: no need to fetch it again.
-			c.cookies[m.self] = bytes.Clone(msg.Cookie)
+		if m.cfg.Participant != nil && len(m.view.Members) > 1 && !m.freshPair(other.Coord) {
+			// Nobody blocks for a coordinator that has not
+			// authenticated: admission first (admission.go). A
+			// process alone has nobody to block or reveal, and
+			// joins without the extra round trip.
+			m.askAdmission(other, msg.Cookie)
+			return
 		}
+		m.startMerge(other, msg.Cookie)
+	}
+}
+
+// startMerge starts the view change that flushes this coordinator's view
+// to be absorbed by other's; cookie is other's cookie for this member, if
+// it has one.
+func (m *Member) startMerge(other Summary, cookie []byte) {
+	m.count("merges_started")
+	m.debug("found a view that absorbs this one", "other", other.ID, "size", other.Size)
+	m.startRound(other)
+	if c := m.coord; c != nil && len(cookie) == cookieLen {
+		// The answer that proved the other coordinator carries its
+		// cookie for this one: no need to fetch it again.
+		c.cookies[m.self] = bytes.Clone(cookie)
 	}
 }
 
@@ -265,6 +280,10 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 		}
 	}
 	m.inbound.active = false // no stranger any more: it proved its address
+	if msg.Proposal.ID == (ViewID{}) {
+		m.onAdmissionRequest(msg)
+		return
+	}
 	if !m.plausibleLTime(msg.From, msg.Proposal.ID.LTime, true) {
 		m.count("drop.merge_req_ltime")
 		return

@@ -105,3 +105,51 @@ func TestProbeTellsTheSizeWithoutParticipant(t *testing.T) {
 		}
 	}
 }
+
+// TestStrangerClaimingToAbsorbBlocksNothing has a stranger prove its
+// address to the coordinator of a secure group and claim a view that
+// would absorb it, and then not answer the admission: the group never
+// blocks, and nothing names a member but the coordinator to the stranger.
+func TestStrangerClaimingToAbsorbBlocksNothing(t *testing.T) {
+	c := newCluster(t, 0, transport.Faults{})
+	c.configure = func(_ int, cfg *Config) { cfg.Participant = macParticipant{key: "group"} }
+	for range 3 {
+		c.add()
+	}
+	c.runUntil(3*time.Second, "one view of 3", func() bool { return c.converged(all(3)...) })
+	v := c.members[0].view
+	coord := c.memberFor(v.Members[0])
+	ci := c.index(coord.self.Addr)
+	sent := c.record()
+	s := stranger(0)
+	big := Summary{ID: ViewID{LTime: 7, Coord: s}, Size: MaxMembers, Coord: s}
+	c.inject(ci, s.Addr, encodeCtl(t, ctlMsg{Type: mProbe, From: s, Summary: big, Pad: probeMinLen}))
+	challenge := cookieIn(t, *sent, s.Addr)
+	c.inject(ci, s.Addr, encodeCtl(t, ctlMsg{Type: mProbeReply, From: s, Summary: big, Echo: challenge,
+		Cookie: make([]byte, cookieLen)}))
+	for range 20 {
+		if c.anyBlocked() {
+			t.Fatalf("the group blocked for a stranger that never authenticated: %s", c.describe())
+		}
+		c.run(c.timing.Probe / 2)
+	}
+	if coord.counters["admissions_asked"] == 0 {
+		t.Fatal("the coordinator did not ask the stranger for admission: the test tests nothing")
+	}
+	for _, p := range *sent {
+		if p.to != s.Addr {
+			continue
+		}
+		if p.from != coord.self.Addr {
+			t.Errorf("member at %v sent the stranger a datagram", p.from)
+		}
+		for _, e := range v.Members {
+			if e != coord.self && bytes.Contains(p.data, appendEndpoint(nil, e)) {
+				t.Errorf("a datagram to the stranger names member %v", e)
+			}
+		}
+	}
+	if !c.converged(all(3)...) || c.members[0].view.ID != v.ID {
+		t.Fatalf("the group changed: %s", c.describe())
+	}
+}
