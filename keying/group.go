@@ -112,6 +112,11 @@ func (g *Group) Tree() *Tree { return g.tree }
 // Index is this member's leaf index.
 func (g *Group) Index() uint32 { return g.priv.Leaf }
 
+// LeafKey is this member's leaf HPKE private key, the one whose public half
+// is its leaf's encryption key in the current tree. It stays the Group's:
+// callers must not destroy it, and copy it to keep it past the epoch.
+func (g *Group) LeafKey() *crypto.KEMPrivateKey { return g.priv.Key(leafNode(g.priv.Leaf)) }
+
 // Epoch is the current epoch's key schedule. It stays the Group's:
 // callers must not destroy it.
 func (g *Group) Epoch() *Epoch { return g.epoch }

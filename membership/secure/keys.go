@@ -1,6 +1,8 @@
 package secure
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -10,9 +12,12 @@ import (
 
 // EpochKeys is one view's key material as the secure participant hands it
 // to the view's stack (layers.Config.Keys): the epoch's secret tree, from
-// which each member's message keys ratchet (RFC 9420 §9), and what a layer
-// needs to use it. The stack releases it when the view ends, which erases
-// the tree.
+// which each member's message keys ratchet (RFC 9420 §9), the members' leaf
+// keys of the epoch's ratchet tree, and this member's private halves. The
+// stack releases it when the view ends, which erases every secret in it.
+//
+// The private keys are copies: releasing them leaves the group state that
+// the participant keeps for the next view change intact.
 type EpochKeys struct {
 	// Suite is the epoch's cipher suite.
 	Suite *crypto.Suite
@@ -24,13 +29,37 @@ type EpochKeys struct {
 	Leaves []uint32
 	// Tree is the epoch's secret tree; nil once released.
 	Tree *keying.SecretTree
+
+	// Rank is this member's rank in the view (Leaves[Rank] == Leaf).
+	Rank int
+	// SigningKey is this member's signature private key, whose public half
+	// is its leaf's signature key; nil once released.
+	SigningKey *crypto.SigningKey
+	// SignatureKeys are the members' signature public keys (their leaves'),
+	// by rank, in the suite's encoding.
+	SignatureKeys [][]byte
+	// LeafPrivateKey is this member's leaf HPKE private key of the epoch;
+	// nil once released.
+	LeafPrivateKey *crypto.KEMPrivateKey
+	// LeafPublicKeys are the members' leaf HPKE public keys (their leaves'
+	// encryption keys), by rank, serialised.
+	LeafPublicKeys [][]byte
 }
 
-// Release implements layers.Keys: the secret tree is erased.
+// Release implements layers.Keys: the secret tree and the private keys are
+// erased.
 func (k *EpochKeys) Release() {
 	if k.Tree != nil {
 		k.Tree.Destroy()
 		k.Tree = nil
+	}
+	if k.SigningKey != nil {
+		k.SigningKey.Destroy()
+		k.SigningKey = nil
+	}
+	if k.LeafPrivateKey != nil {
+		k.LeafPrivateKey.Destroy()
+		k.LeafPrivateKey = nil
 	}
 }
 
@@ -38,9 +67,53 @@ func (k *EpochKeys) Release() {
 // hands its encryption secret to the secret tree and forgets it.
 func (p *Participant) epochKeys(st *epochState) (*EpochKeys, error) {
 	g := st.group
-	t, err := g.Epoch().NewSecretTree(g.Tree().LeafCount())
+	k := &EpochKeys{Suite: p.suite, Epoch: g.Epoch().Number(), Leaf: g.Index(), Leaves: slices.Clone(st.leaves), Rank: -1}
+	k.SignatureKeys = make([][]byte, len(k.Leaves))
+	k.LeafPublicKeys = make([][]byte, len(k.Leaves))
+	for r, leaf := range k.Leaves {
+		l := g.Tree().Leaf(leaf)
+		if l == nil {
+			return nil, fmt.Errorf("secure: rank %d has no leaf in the tree", r)
+		}
+		if leaf == k.Leaf {
+			k.Rank = r
+		}
+		k.SignatureKeys[r] = bytes.Clone(l.SignatureKey)
+		k.LeafPublicKeys[r] = bytes.Clone(l.EncryptionKey)
+	}
+	if k.Rank < 0 {
+		return nil, errors.New("secure: this member's leaf is not in the view")
+	}
+	// Copies, since the stack erases them at the view's end and the group
+	// state lives on into the next epoch.
+	sig, err := p.signingKey()
 	if err != nil {
 		return nil, fmt.Errorf("secure: %w", err)
 	}
-	return &EpochKeys{Suite: p.suite, Epoch: g.Epoch().Number(), Leaf: g.Index(), Leaves: slices.Clone(st.leaves), Tree: t}, nil
+	k.SigningKey = sig
+	if !bytes.Equal(sig.PublicKey(), k.SignatureKeys[k.Rank]) {
+		k.Release()
+		return nil, errors.New("secure: this member's leaf holds another signature key")
+	}
+	lk := g.LeafKey()
+	if lk == nil {
+		k.Release()
+		return nil, errors.New("secure: no leaf private key")
+	}
+	b, err := lk.Bytes()
+	if err != nil {
+		k.Release()
+		return nil, fmt.Errorf("secure: %w", err)
+	}
+	k.LeafPrivateKey, err = p.suite.ParseKEMPrivateKey(b)
+	b.Zero()
+	if err != nil {
+		k.Release()
+		return nil, fmt.Errorf("secure: %w", err)
+	}
+	if k.Tree, err = g.Epoch().NewSecretTree(g.Tree().LeafCount()); err != nil {
+		k.Release()
+		return nil, fmt.Errorf("secure: %w", err)
+	}
+	return k, nil
 }
