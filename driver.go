@@ -285,17 +285,19 @@ func (d *driver) stop(err error) {
 	}
 }
 
-// handshakeUnanswered reports whether the member has run an admission
-// handshake with a group that then let it wait in vain: the membership
-// protocol's counters of admissions that timed out or merges that were
-// never completed.
+// handshakeUnanswered reports whether the member, still alone, has run an
+// admission handshake with a group, whichever side it took: one it
+// finished, refused, or that stalled. A group answered, then.
 func (d *driver) handshakeUnanswered() bool {
 	if d.g.cfg.Credential == nil && d.g.cfg.Participant == nil {
 		return false
 	}
 	for _, c := range d.member.Counters() {
-		if c.Layer == "membership" && (c.Name == "admissions_stalled" || c.Name == "merge_timeout") && c.Value > 0 {
-			return true
+		switch c.Name {
+		case "admissions_done", "admissions_refused", "admissions_stalled", "merge_timeout":
+			if c.Layer == "membership" && c.Value > 0 {
+				return true
+			}
 		}
 	}
 	return false
