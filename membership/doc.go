@@ -44,8 +44,10 @@
 // # Participants: admission, decisions, keys, authentication
 //
 // With a Participant (hooks.go), a merge request is admitted by the
-// participant's handshake before the absorbing coordinator blocks
-// (admission.go), every view change has a prepare step in which each
+// participant's handshake before the absorbing coordinator blocks, and
+// before the absorbed one blocks a view of more than itself
+// (admission.go), probes tell outsiders nothing of the membership but the
+// coordinator (merge.go), every view change has a prepare step in which each
 // member of the next view processes the decision (a common part and its
 // own part) and confirms it before anyone installs (coordinator.go), the
 // keys the participant returns at installation go into the new stack's
