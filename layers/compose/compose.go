@@ -24,6 +24,7 @@ import (
 	"github.com/conclave-go/conclave/layers/frag"
 	"github.com/conclave-go/conclave/layers/mflow"
 	"github.com/conclave-go/conclave/layers/mnak"
+	_ "github.com/conclave-go/conclave/layers/private"
 	"github.com/conclave-go/conclave/layers/pt2pt"
 	"github.com/conclave-go/conclave/layers/stable"
 	"github.com/conclave-go/conclave/layers/total"
