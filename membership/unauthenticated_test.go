@@ -163,3 +163,65 @@ func TestForgedStackDatagramDoesNotInstall(t *testing.T) {
 	}
 	c.runUntil(time.Second, "the rekey of the 3", func() bool { return c.members[0].view.ID != v.ID && c.converged(all(3)...) })
 }
+
+// TestUnsealedMessagesInMembersNamesDropped sends every member, from each
+// other member's address and in its name, an unsealed message of every
+// type but the probes and merge requests (which carry their own proofs):
+// each is dropped and counted, and nothing changes.
+func TestUnsealedMessagesInMembersNamesDropped(t *testing.T) {
+	c := securedCluster(t, 3)
+	v := c.members[0].view
+	id := v.ID
+	n := len(v.Members)
+	msgs := []ctlMsg{
+		{Type: mFlush, View: id, Proposal: View{ID: ViewID{LTime: id.LTime + 1, Coord: v.Members[0]}, Members: v.Members}, Survivors: v.Members},
+		{Type: mFlushOK, Round: id, Vector: make([]uint64, n)},
+		{Type: mSync, Round: id, Vector: make([]uint64, n), Holders: make([]uint64, n)},
+		{Type: mSyncOK, Round: id},
+		{Type: mInstall, Round: id},
+		{Type: mInstallAck, Round: id},
+		{Type: mSuspect, View: id, Suspects: v.Members[:1]},
+		{Type: mLeave, View: id},
+		{Type: mWait, Round: id},
+		{Type: mDismiss, Round: id},
+		{Type: mDecideReq, Round: id},
+		{Type: mDecision, Round: id, Data: []byte("common")},
+		{Type: mPrepare, Round: id, Data: []byte("common"), Own: []byte("own")},
+		{Type: mConfirm, Round: id, Data: []byte("ok")},
+		{Type: mRefuse, Round: id},
+		{Type: mRekey, View: id},
+		{Type: mFragment, Frag: fragment{ID: 1, Index: 0, Count: 2, Chunk: make([]byte, fragmentLen)}},
+		{Type: mChallenge, Nonce: make([]byte, nonceLen)},
+		{Type: mHandshake, Nonce: make([]byte, nonceLen), Step: 1, Data: []byte("hello")},
+	}
+	for i, m := range c.members {
+		for _, e := range v.Members {
+			if e == m.self {
+				continue
+			}
+			for _, f := range msgs {
+				f.From = e
+				name := "drop.unauthenticated_member." + f.Type.String()
+				before := m.counters[name]
+				c.inject(i, e.Addr, encodeCtl(t, f))
+				// A piece goes to reassembly before any sender is
+				// believed: the whole message is what is dropped.
+				if m.counters[name] == before && f.Type != mFragment {
+					t.Errorf("member %d: an unsealed %v in %v's name: %s not counted", i, f.Type, e, name)
+				}
+				if m.blocked || m.coord != nil || m.part != nil || m.rekey || m.fd.leaving[m.view.Rank(e)] {
+					t.Fatalf("member %d: an unsealed %v in %v's name acted", i, f.Type, e)
+				}
+				for r := range m.view.Members {
+					if m.fd.suspects[r] || m.fd.slandered[r] {
+						t.Fatalf("member %d: an unsealed %v in %v's name raised a suspicion of rank %d", i, f.Type, e, r)
+					}
+				}
+			}
+		}
+	}
+	c.run(c.timing.Suspect)
+	if !c.converged(all(3)...) || c.members[0].view.ID != v.ID {
+		t.Fatalf("the group changed: %s", c.describe())
+	}
+}
