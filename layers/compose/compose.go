@@ -21,6 +21,7 @@ import (
 	// Registered by their import; no option of theirs to name here.
 	_ "github.com/conclave-go/conclave/layers/bottom"
 	_ "github.com/conclave-go/conclave/layers/bundle"
+	_ "github.com/conclave-go/conclave/layers/encrypt"
 	"github.com/conclave-go/conclave/layers/frag"
 	"github.com/conclave-go/conclave/layers/mflow"
 	"github.com/conclave-go/conclave/layers/mnak"

@@ -1,0 +1,58 @@
+// Package encrypt is the layer that protects every datagram of a secured
+// group: directly above the bottom layer, it seals every byte after the
+// bottom header (bundles, sequence numbers, NAKs, retransmissions, gossip,
+// fragments, order) with the AEAD of the epoch's cipher suite, under the
+// sending member's key from the epoch's secret tree (RFC 9420 §9).
+//
+// # Wire format
+//
+// After the bottom header:
+//
+//	dest        byte     0: every member, 1: the receiver alone
+//	generation  uvarint  < 2^32, of the sender's application ratchet
+//	counter     uvarint  < keying.DatagramsPerBlock, in that generation
+//	sealed      bytes    the payload sealed, with the AEAD's 16-byte tag
+//
+// The nonce is the generation's nonce XOR the counter (keying.Block): a
+// sender seals each (generation, counter) once and moves to the next
+// generation after DatagramsPerBlock datagrams, 1/128 of the AEAD's usage
+// limit per key, with no view change needed. The additional data is a mode
+// byte, the bottom header exactly as the bottom layer writes it (version,
+// group, view, sender rank, type) and the destination (all members, or
+// the recipient's rank), so that a datagram cannot be moved to another
+// group, view, sender, type, or from one member's stream to another's.
+//
+// In integrity-only mode (Config.IntegrityOnly) the payload travels in
+// clear: the header and checks are the same, and the AEAD seals an empty
+// plaintext with the payload appended to the additional data, so that the
+// tag authenticates it.
+//
+// # What it proves
+//
+// A datagram that opens was sealed by some member of the epoch, for this
+// group, view, destination and type, and was not accepted before: every
+// member can derive every sender's key from the secret tree, so it does
+// not prove which member sent it (layers/sign does). Datagrams of other
+// epochs, of outsiders, replays and altered datagrams are dropped and
+// counted (drop.forged, drop.replay), as are malformed headers
+// (drop.malformed), generations outside the window (drop.generation) and,
+// in a stack whose Keys are missing or of another type, everything
+// (drop.no_keys).
+//
+// # Bounds
+//
+// Every number of the header is bounded before arithmetic: the generation
+// below 2^32, the counter below DatagramsPerBlock, and the generation
+// within [g-1, g+MaxGenerationsAhead] of the newest generation g the
+// sender has authenticated (0 … MaxGenerationsAhead before any). A hostile
+// generation can therefore make a receiver derive at most
+// MaxGenerationsAhead keys per sender, once. Per sender the layer keeps a
+// replay window of ReplayWindow datagrams (RFC 6479's bitmap, 256 bytes)
+// and at most MaxGenerationsAhead+2 generations' AEADs, those below g-1
+// erased as g advances.
+//
+// The layer is pure: it assigns generations and counters and checks
+// replays; sealing and opening are a Sealer's, by default the keying
+// blocks of the epoch's secret tree (Keys). At the end of the view it
+// drops its keys; the stack then releases the epoch's key material.
+package encrypt

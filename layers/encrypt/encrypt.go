@@ -1,0 +1,243 @@
+package encrypt
+
+import (
+	"math"
+	"time"
+
+	"github.com/conclave-go/conclave/internal/wire"
+	"github.com/conclave-go/conclave/keying"
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/bottom"
+)
+
+// Config configures the layer. The zero value seals for privacy with the
+// default Sealer.
+type Config struct {
+	// IntegrityOnly authenticates datagrams without encrypting them: the
+	// payload travels in clear.
+	IntegrityOnly bool
+	// NewSealer, if set, makes the sealer from the view's keys in place of
+	// NewBlockSealer: for a sealer that runs elsewhere, or a test's.
+	NewSealer func(keys Keys, rank, n int) (Sealer, error)
+}
+
+// Destinations of a datagram, as its header's first byte says.
+const (
+	destAll  = 0
+	destThis = 1
+)
+
+// Modes, the first byte of the additional data, so that a datagram sealed
+// in one mode never opens in the other.
+const (
+	modePrivate   = 'P'
+	modeIntegrity = 'I'
+)
+
+// Layer is the encrypt layer.
+type Layer struct {
+	cfg    Config
+	p      *layers.Port
+	view   layers.View
+	sealer Sealer // nil without usable keys, and once the view has ended
+	// gen and counter name this member's next datagram.
+	gen     uint32
+	counter uint32
+	// exhausted is set once this member has sealed 2^48 datagrams: its
+	// ratchet has no generation left.
+	exhausted bool
+	peers     []peer
+	// aad, plain and out are reused buffers, so that the hot path does
+	// not allocate.
+	aad, out []byte
+}
+
+// peer is what the layer keeps of a sender.
+type peer struct {
+	replay replay
+	// hi is the newest generation authenticated from the sender, valid
+	// once replay.any.
+	hi uint32
+}
+
+// New returns an encrypt layer.
+func New(cfg Config) *Layer { return &Layer{cfg: cfg} }
+
+func (l *Layer) Name() string           { return "encrypt" }
+func (l *Layer) Tick(now time.Duration) {}
+
+func (l *Layer) Init(p *layers.Port) {
+	l.p = p
+	l.view = *p.View()
+	l.peers = make([]peer, l.view.N)
+	max := p.Config().MaxDatagram
+	l.aad = make([]byte, 0, 1+bottom.MaxHeader+10+max)
+	l.out = make([]byte, 0, max+layers.HeadRoom+Overhead)
+	keys, ok := p.Config().Keys.(Keys)
+	if !ok {
+		return
+	}
+	if l.cfg.NewSealer == nil {
+		l.sealer = NewBlockSealer(keys, l.view.Rank, l.view.N)
+		return
+	}
+	s, err := l.cfg.NewSealer(keys, l.view.Rank, l.view.N)
+	if err == nil {
+		l.sealer = s
+	}
+}
+
+// additional builds the additional data of a datagram of type t from
+// sender to dest (a rank, or layers.AllPeers) into l.aad: the mode, the
+// bottom header exactly as the bottom layer writes it, the destination.
+func (l *Layer) additional(sender int, t layers.Type, dest int) []byte {
+	a := l.aad[:0]
+	if l.cfg.IntegrityOnly {
+		a = append(a, modeIntegrity)
+	} else {
+		a = append(a, modePrivate)
+	}
+	a = append(a, bottom.Version)
+	a = wire.AppendUint64(a, l.view.Group)
+	a = wire.AppendUvarint(a, l.view.ID)
+	a = wire.AppendUvarint(a, uint64(sender))
+	a = append(a, byte(t))
+	// 0 for every member, 1+rank for one.
+	a = wire.AppendUvarint(a, uint64(dest+1))
+	return a
+}
+
+func (l *Layer) Down(ev *layers.Event) {
+	if ev.Type == layers.EViewEnd {
+		l.p.Down(ev)
+		// Nothing is sealed or opened under the epoch's keys any more.
+		if l.sealer != nil {
+			l.sealer.Release()
+			l.sealer = nil
+		}
+		return
+	}
+	if !ev.Type.IsData() {
+		l.p.Down(ev)
+		return
+	}
+	dest, flag := ev.Peer, byte(destThis)
+	if ev.Type.IsCast() || dest == layers.AllPeers {
+		dest, flag = layers.AllPeers, destAll
+	}
+	if dest == l.view.Rank {
+		// The stack sends nothing to this member itself: spend no nonce.
+		return
+	}
+	if l.sealer == nil {
+		l.p.Count("drop.no_keys", 1)
+		return
+	}
+	if l.counter == keying.DatagramsPerBlock {
+		if l.gen == math.MaxUint32 {
+			l.exhausted = true
+		} else {
+			l.gen, l.counter = l.gen+1, 0
+		}
+	}
+	if l.exhausted {
+		l.p.Count("drop.exhausted", 1)
+		return
+	}
+	gen, counter := l.gen, l.counter
+	l.counter++
+	aad := l.additional(l.view.Rank, ev.Type, dest)
+	out := append(l.out[:0], flag)
+	out = wire.AppendUvarint(out, uint64(gen))
+	out = wire.AppendUvarint(out, uint64(counter))
+	hdr := len(out)
+	out = ev.Msg.AppendTo(out)
+	var err error
+	if l.cfg.IntegrityOnly {
+		aad = append(aad, out[hdr:]...)
+		out, err = l.sealer.Seal(out, gen, counter, aad, nil)
+	} else {
+		// Sealed in place: the ciphertext overwrites the plaintext.
+		out, err = l.sealer.Seal(out[:hdr], gen, counter, aad, out[hdr:])
+	}
+	l.aad = aad[:0]
+	if err != nil {
+		l.p.Count("drop.seal", 1)
+		return
+	}
+	l.out = out[:0]
+	// The layers above may still read the event they passed down: hand
+	// them back their message once the datagram is framed and copied.
+	saved := ev.Msg
+	ev.Msg = layers.NewMessage(out)
+	l.p.Down(ev)
+	ev.Msg = saved
+}
+
+func (l *Layer) Up(ev *layers.Event) {
+	if l.sealer == nil {
+		l.p.Drop("no_keys")
+		return
+	}
+	body := ev.Msg.Front()
+	r := wire.NewReader(body)
+	flag := r.Byte()
+	g := r.UvarintMax(math.MaxUint32)
+	c := r.UvarintMax(keying.DatagramsPerBlock - 1)
+	// Every layer above sends at least a byte.
+	if r.Err() != nil || flag > destThis || r.Len() < Overhead+1 {
+		l.p.Drop("malformed")
+		return
+	}
+	gen, counter := uint32(g), uint32(c)
+	sender := ev.Peer // the bottom layer checked it: another member's rank
+	pr := &l.peers[sender]
+	switch {
+	case !pr.replay.any && gen > MaxGenerationsAhead,
+		pr.replay.any && gen > pr.hi && gen-pr.hi > MaxGenerationsAhead:
+		l.p.Drop("generation")
+		return
+	case pr.replay.any && gen < pr.hi && pr.hi-gen > 1:
+		// Older than the replay window can reach.
+		l.p.Drop("replay")
+		return
+	}
+	seq := uint64(gen)<<16 | uint64(counter)
+	if pr.replay.seen(seq) {
+		l.p.Drop("replay")
+		return
+	}
+	dest := layers.AllPeers
+	if flag == destThis {
+		dest = l.view.Rank
+	}
+	aad := l.additional(sender, ev.Type, dest)
+	hdr := len(body) - r.Len()
+	sealed := body[hdr:]
+	var plain []byte
+	var err error
+	if l.cfg.IntegrityOnly {
+		payload := sealed[:len(sealed)-Overhead]
+		aad = append(aad, payload...)
+		_, err = l.sealer.Open(nil, sender, gen, counter, aad, sealed[len(payload):])
+		plain = payload
+	} else {
+		// Opened in place: the stack owns the datagram.
+		plain, err = l.sealer.Open(sealed[:0], sender, gen, counter, aad, sealed)
+	}
+	l.aad = aad[:0]
+	if err != nil {
+		l.p.Drop("forged")
+		return
+	}
+	first := !pr.replay.any
+	pr.replay.mark(seq)
+	if first || gen > pr.hi {
+		pr.hi = gen
+		if gen > 0 {
+			l.sealer.Retire(sender, gen-1)
+		}
+	}
+	ev.Msg.Body = plain
+	l.p.Up(ev)
+}
