@@ -56,7 +56,7 @@ Each seed runs in phases:
   active   every member multicasts --messages messages (a few large enough
            to be fragmented) and sends a quarter as many point-to-point
            messages, at random times over 500ms, or 3s with membership
-           faults, which happen only now
+           faults (--active sets it), which happen only now
   quiet    membership faults stop and partitions heal; within 10s every
            live member that has not left must share one view
   final    every live member multicasts 5 messages and sends one to each
