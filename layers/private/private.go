@@ -91,6 +91,10 @@ type Layer struct {
 	out   []pairKey // by recipient
 	in    []pairKey // by sender
 	ended bool
+	// Scratch for the additional data and the nonce: arrays on the
+	// stack would escape through the cipher.AEAD interface.
+	aadBuf   [aadSize]byte
+	nonceBuf [12]byte
 	// random is where pair secrets come from. It is crypto/rand's reader,
 	// as the HPKE encapsulation's ephemeral key is the standard library's
 	// own: a pair secret is a key, which the stack's seeded Port.Rand
@@ -167,10 +171,8 @@ func (l *Layer) seal(ev *layers.Event) {
 	buf := make([]byte, len(h), len(h)+ev.Msg.Len()+l.suite.Overhead())
 	copy(buf, h)
 	buf = ev.Msg.AppendTo(buf)
-	var aad [aadSize]byte
-	var nonce [12]byte
-	l.aad(&aad, l.rank, to, c)
-	sealed := pk.aead.Seal(buf[len(h):len(h)], pk.nonceFor(&nonce, c), buf[len(h):], aad[:])
+	l.aad(&l.aadBuf, l.rank, to, c)
+	sealed := pk.aead.Seal(buf[len(h):len(h)], pk.nonceFor(&l.nonceBuf, c), buf[len(h):], l.aadBuf[:])
 	ev.Msg = layers.NewMessage(buf[:len(h)+len(sealed)])
 	l.p.Count("sealed", 1)
 	l.p.Down(ev)
@@ -310,11 +312,9 @@ func (l *Layer) open(ev *layers.Event, r *wire.Reader) {
 		l.p.Drop("over_limit")
 		return
 	}
-	var aad [aadSize]byte
-	var nonce [12]byte
-	l.aad(&aad, from, l.rank, c)
+	l.aad(&l.aadBuf, from, l.rank, c)
 	ct := r.Rest()
-	pt, err := pk.aead.Open(make([]byte, 0, len(ct)-l.suite.Overhead()), pk.nonceFor(&nonce, c), ct, aad[:])
+	pt, err := pk.aead.Open(make([]byte, 0, len(ct)-l.suite.Overhead()), pk.nonceFor(&l.nonceBuf, c), ct, l.aadBuf[:])
 	if err != nil {
 		l.p.Drop("auth")
 		return
