@@ -1,0 +1,421 @@
+package sign
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+	"time"
+	"unsafe"
+
+	"github.com/conclave-go/conclave/internal/wire"
+	"github.com/conclave-go/conclave/layers"
+)
+
+// Config tunes the layer. Zero fields take the defaults.
+type Config struct {
+	// Interval bounds how long a multicast waits at its sender for its
+	// batch to be signed, and spaces the signatures of a busy sender: a
+	// batch is signed when the driver flushes at least Interval after the
+	// previous signature, or at the first Tick Interval after its first
+	// message, whichever comes first.
+	Interval time.Duration
+	// MaxBatch is the most multicasts one signature covers; a batch that
+	// reaches it is signed at once. Receivers refuse larger batches.
+	MaxBatch int
+	// UnsignedTimeout is how long a receiver keeps the messages of a batch
+	// whose signature has not arrived. It must exceed what the reliable
+	// multicast layer needs to recover a lost datagram while its sender is
+	// in the view, or an honest batch could be dropped at one member and
+	// delivered at the others.
+	UnsignedTimeout time.Duration
+}
+
+// Defaults.
+const (
+	DefaultInterval        = time.Millisecond
+	DefaultMaxBatch        = 128
+	DefaultUnsignedTimeout = 10 * time.Second
+)
+
+// Limits on what a receiver accepts, whatever the configuration.
+const (
+	// MaxSignature bounds a signature's length: Ed25519's are 64 bytes,
+	// ECDSA's with P-521 at most 139.
+	MaxSignature = 160
+	// LimitBatch bounds MaxBatch.
+	LimitBatch = 1 << 12
+)
+
+// MaxHeader is the longest header the layer puts on a message: the mark,
+// a count and a signature with its length.
+const MaxHeader = 1 + 2 + 2 + MaxSignature
+
+const (
+	markMore = 0
+	markLast = 1
+)
+
+// stream is what a receiver knows of one origin's multicasts.
+type stream struct {
+	// next is the origin's sequence number (in the reliable multicast
+	// layer's numbering) of the next message that layer delivers.
+	next uint64
+	// held are the messages since the last batch, oldest first: held[i]
+	// is number next-len(held)+i. They wait for a signature.
+	held []layers.Message
+	// since is when held[0] arrived, or became the oldest.
+	since time.Duration
+	// bytes is the length of the held messages.
+	bytes int
+}
+
+// Layer is the sender authentication layer.
+type Layer struct {
+	cfg  Config
+	p    *layers.Port
+	keys Keys
+	view layers.View
+
+	// The open batch of this member's own multicasts.
+	batch   []layers.Message
+	opened  time.Duration // when its first message came
+	sealed  time.Duration // when the last batch was signed
+	sent    uint64        // this member's multicasts passed down so far
+	blocked bool          // the view's counts are taken: sign every multicast at once
+
+	streams []stream
+	h       hash.Hash
+	sum     [sha256.Size]byte
+	scratch []layers.Message
+}
+
+// New returns a sender authentication layer.
+func New(cfg Config) *Layer {
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	cfg.MaxBatch = min(cfg.MaxBatch, LimitBatch)
+	if cfg.UnsignedTimeout <= 0 {
+		cfg.UnsignedTimeout = DefaultUnsignedTimeout
+	}
+	return &Layer{cfg: cfg, h: sha256.New()}
+}
+
+func (l *Layer) Name() string { return "sign" }
+
+func (l *Layer) Init(p *layers.Port) {
+	l.p = p
+	l.view = *p.View()
+	l.keys, _ = p.Config().Keys.(Keys)
+	l.streams = make([]stream, l.view.N)
+	// The first batch is signed at the first flush.
+	l.sealed = -l.cfg.Interval
+}
+
+func (l *Layer) Down(ev *layers.Event) {
+	switch ev.Type {
+	case layers.ECast:
+		if l.keys == nil {
+			l.p.Count("drop.unprotected", 1)
+			return
+		}
+		if len(l.batch) == 0 {
+			l.opened = l.p.Now()
+		}
+		l.batch = append(l.batch, ev.Msg)
+		if len(l.batch) >= l.cfg.MaxBatch || l.blocked {
+			l.seal()
+		}
+	case layers.EFlush:
+		if len(l.batch) > 0 && l.p.Now()-l.sealed >= l.cfg.Interval {
+			l.seal()
+		}
+		l.p.Down(ev)
+	case layers.EViewEnd:
+		l.endView()
+		l.p.Down(ev)
+	default:
+		l.p.Down(ev)
+	}
+}
+
+func (l *Layer) Tick(now time.Duration) {
+	if len(l.batch) > 0 && now-l.opened >= l.cfg.Interval {
+		l.seal()
+	}
+	for origin := range l.streams {
+		st := &l.streams[origin]
+		if len(st.held) > 0 && now-st.since >= l.cfg.UnsignedTimeout {
+			l.p.Count("drop.unsigned_timeout", uint64(len(st.held)))
+			l.release(st, len(st.held))
+		}
+	}
+}
+
+// Block signs and sends the open batch at once, and every multicast after
+// it, for the rest of the view: the view change is about to take this
+// member's count of multicasts, and a message counted must carry its
+// signature within the count (see layers.Flush).
+func (l *Layer) Block() {
+	l.blocked = true
+	if len(l.batch) > 0 {
+		l.seal()
+	}
+}
+
+var _ layers.Blocker = (*Layer)(nil)
+
+// seal signs the open batch and passes its messages down, the signature in
+// the last one's header.
+func (l *Layer) seal() {
+	batch := l.batch
+	l.sealed = l.p.Now()
+	first := l.sent
+	sig, err := l.keys.SenderSign(Label, l.digest(l.view.Rank, first, batch, nil))
+	if err != nil {
+		// Only released keys fail: the view is over.
+		l.p.Count("drop.sign_failed", uint64(len(batch)))
+		clear(batch)
+		l.batch = batch[:0]
+		return
+	}
+	l.sent += uint64(len(batch))
+	l.p.Count("batches_signed", 1)
+	l.p.Count("signed", uint64(len(batch)))
+	// The reliable multicast layer delivers each message back up to this
+	// layer while it is passed down; nothing here changes the batch then.
+	for i := range batch {
+		ev := l.p.NewEvent(layers.ECast, layers.AllPeers)
+		ev.Msg = batch[i]
+		if i < len(batch)-1 {
+			ev.Msg.PushByte(markMore)
+		} else {
+			var a [MaxHeader]byte
+			h := append(a[:0], markLast)
+			h = wire.AppendUvarint(h, uint64(len(batch)))
+			h = wire.AppendUvarint(h, uint64(len(sig)))
+			h = append(h, sig...)
+			ev.Msg.Push(h)
+		}
+		l.p.Down(ev)
+		l.p.FreeEvent(ev)
+	}
+	clear(batch)
+	l.batch = batch[:0]
+}
+
+// digest is what a batch's signature covers: SHA-256 over the group, the
+// view, the sender's rank, the sequence number of the batch's first
+// message, the count, and each message as its length and bytes. last, if
+// not nil, is the batch's last message, not in msgs.
+func (l *Layer) digest(sender int, first uint64, msgs []layers.Message, last *layers.Message) []byte {
+	count := len(msgs)
+	if last != nil {
+		count++
+	}
+	var a [36]byte
+	b := binary.BigEndian.AppendUint64(a[:0], l.view.Group)
+	b = binary.BigEndian.AppendUint64(b, l.view.ID)
+	b = binary.BigEndian.AppendUint32(b, uint32(sender))
+	b = binary.BigEndian.AppendUint64(b, first)
+	b = binary.BigEndian.AppendUint32(b, uint32(count))
+	l.h.Reset()
+	l.h.Write(b)
+	for i := range msgs {
+		l.write(&msgs[i])
+	}
+	if last != nil {
+		l.write(last)
+	}
+	return l.h.Sum(l.sum[:0])
+}
+
+func (l *Layer) write(m *layers.Message) {
+	var a [8]byte
+	l.h.Write(binary.BigEndian.AppendUint64(a[:0], uint64(m.Len())))
+	l.h.Write(m.Head())
+	l.h.Write(m.Body)
+}
+
+func (l *Layer) Up(ev *layers.Event) {
+	if ev.Type != layers.ECast {
+		l.p.Up(ev)
+		return
+	}
+	origin := ev.Peer
+	if origin == l.view.Rank {
+		// This member's own multicast, passed back up by the layer below
+		// as it went down: delivered as it was signed.
+		r := ev.Msg.Reader()
+		if r.Byte() == markLast {
+			r.UvarintMax(LimitBatch)
+			r.Bytes(int(r.UvarintMax(MaxSignature)))
+		}
+		if r.Err() != nil {
+			l.p.Drop("malformed")
+			return
+		}
+		ev.Msg.ConsumeRead(&r)
+		l.p.Up(ev)
+		return
+	}
+	if origin < 0 || origin >= len(l.streams) {
+		l.p.Drop("malformed")
+		return
+	}
+	st := &l.streams[origin]
+	// Every message the layer below delivers takes one number of the
+	// origin's stream, whatever it turns out to be.
+	seq := st.next
+	st.next++
+	if l.keys == nil {
+		l.p.Drop("unprotected")
+		return
+	}
+	r := ev.Msg.Reader()
+	switch r.Byte() {
+	case markMore:
+		if r.Err() != nil {
+			break
+		}
+		ev.Msg.ConsumeRead(&r)
+		l.hold(st, ev.Msg)
+		return
+	case markLast:
+		count := r.UvarintMax(uint64(l.cfg.MaxBatch))
+		sig := r.Bytes(int(r.UvarintMax(MaxSignature)))
+		if r.Err() != nil || count == 0 || len(sig) == 0 {
+			break
+		}
+		ev.Msg.ConsumeRead(&r)
+		l.verify(origin, st, seq, int(count), sig, ev)
+		return
+	}
+	// No signed batch holds a malformed message, so none can hold the
+	// messages before it either.
+	l.p.Drop("malformed")
+	l.discard(st)
+}
+
+// hold keeps a message until the signature of its batch arrives. A batch
+// is at most MaxBatch messages, so when more are held the oldest can be in
+// no batch and goes.
+func (l *Layer) hold(st *stream, m layers.Message) {
+	if len(st.held) >= l.cfg.MaxBatch {
+		l.p.Count("drop.unsigned", 1)
+		l.release(st, 1)
+	}
+	if len(st.held) == 0 {
+		st.since = l.p.Now()
+	}
+	if len(st.held) == cap(st.held) {
+		// Grown by hand, so that the capacity never passes MaxBatch.
+		grown := make([]layers.Message, len(st.held), min(max(2*cap(st.held), 4), l.cfg.MaxBatch))
+		copy(grown, st.held)
+		st.held = grown
+	}
+	st.held = append(st.held, m)
+	st.bytes += m.Len()
+}
+
+// verify checks the batch that message seq from origin ends: the count-1
+// messages held before it and the message itself. Held messages older
+// than the batch are in no batch and go. A batch that verifies is
+// delivered in order; one that does not is dropped whole.
+func (l *Layer) verify(origin int, st *stream, seq uint64, count int, sig []byte, ev *layers.Event) {
+	before := count - 1 // count ≥ 1, checked by the parser
+	if before > len(st.held) {
+		// The batch reaches back past what this member holds (a message
+		// of it was refused or timed out): it can never verify here.
+		l.p.Drop("bad_proof")
+		l.discard(st)
+		return
+	}
+	if extra := len(st.held) - before; extra > 0 {
+		l.p.Count("drop.unsigned", uint64(extra))
+		l.release(st, extra)
+	}
+	// seq ≥ before: the held messages took the numbers just below it.
+	first := seq - uint64(before)
+	if !l.keys.SenderVerify(origin, Label, l.digest(origin, first, st.held, &ev.Msg), sig) {
+		l.p.Drop("forged")
+		l.p.Count("forged_messages", uint64(count))
+		l.discard(st)
+		return
+	}
+	l.p.Count("batches_verified", 1)
+	// The held messages leave the stream before they go up, so that the
+	// stream is consistent whatever the layers above do meanwhile.
+	msgs := append(l.scratch[:0], st.held...)
+	l.release(st, len(st.held))
+	for i := range msgs {
+		up := l.p.NewEvent(layers.ECast, origin)
+		up.Msg = msgs[i]
+		l.p.Up(up)
+		l.p.FreeEvent(up)
+	}
+	clear(msgs)
+	l.scratch = msgs[:0]
+	l.p.Up(ev)
+}
+
+// discard drops every held message of a stream, counted as unsigned.
+func (l *Layer) discard(st *stream) {
+	if n := len(st.held); n > 0 {
+		l.p.Count("drop.unsigned", uint64(n))
+		l.release(st, n)
+	}
+}
+
+// release forgets the n oldest held messages.
+func (l *Layer) release(st *stream, n int) {
+	for i := range n {
+		st.bytes -= st.held[i].Len()
+	}
+	k := copy(st.held, st.held[n:])
+	clear(st.held[k:])
+	st.held = st.held[:k]
+	if k > 0 {
+		st.since = l.p.Now()
+	}
+}
+
+// endView drops what the view can no longer carry: this member's batch
+// not yet sent (no member delivers it, this one included), and the
+// messages held for a signature that did not come within the view's cut.
+func (l *Layer) endView() {
+	if n := len(l.batch); n > 0 {
+		l.p.Count("drop.unsent_at_view_end", uint64(n))
+		clear(l.batch)
+		l.batch = l.batch[:0]
+	}
+	for origin := range l.streams {
+		st := &l.streams[origin]
+		if n := len(st.held); n > 0 {
+			l.p.Count("drop.unsigned_at_view_end", uint64(n))
+			l.release(st, n)
+		}
+	}
+}
+
+// messageSize is what a held message costs beside its bytes.
+const messageSize = int(unsafe.Sizeof(layers.Message{}))
+
+// Footprint is the bytes held for other members' unsigned messages.
+func (l *Layer) Footprint() int {
+	n := 0
+	for origin := range l.streams {
+		st := &l.streams[origin]
+		n += cap(st.held)*messageSize + st.bytes
+	}
+	return n
+}
+
+// FootprintBound is the stated bound: per other member, MaxBatch messages
+// of at most MaxDatagram bytes.
+func (l *Layer) FootprintBound() int {
+	return (len(l.streams) - 1) * l.cfg.MaxBatch * (messageSize + l.p.Config().MaxDatagram)
+}

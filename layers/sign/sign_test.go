@@ -1,0 +1,227 @@
+package sign_test
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/compose"
+	lt "github.com/conclave-go/conclave/layers/internal/layertest"
+	"github.com/conclave-go/conclave/layers/sign"
+)
+
+// Every member's multicasts reach every member in order, and a burst of
+// them is signed in a few batches, not one signature per message.
+func TestCastsDeliveredInOrderAndSignedInBatches(t *testing.T) {
+	nw, _ := newNet(t, 3, signed, compose.Options{})
+	var want [3][]string
+	for i := range 300 {
+		from := i % 3
+		m := fmt.Sprintf("m%d-%d", from, i/3)
+		nw.Members[from].Cast([]byte(m))
+		want[from] = append(want[from], fmt.Sprintf("%d:%s", from, m))
+	}
+	for r := range 3 {
+		nw.Collect(r)
+	}
+	nw.Run(50 * time.Millisecond)
+	for r := range 3 {
+		got := nw.Casts(r)
+		if len(got) != 300 {
+			t.Fatalf("member %d delivered %d of 300", r, len(got))
+		}
+		for from := range 3 {
+			var mine []string
+			for _, g := range got {
+				if strings.HasPrefix(g, fmt.Sprint(from, ":")) {
+					mine = append(mine, g)
+				}
+			}
+			if !slices.Equal(mine, want[from]) {
+				t.Fatalf("member %d delivered member %d's casts as %v", r, from, mine)
+			}
+		}
+		if n := nw.Counter(r, "sign", "batches_signed"); n == 0 || n > 2 {
+			t.Errorf("member %d signed its 100 casts in %d batches, want 1 or 2", r, n)
+		}
+		if d := nw.Members[r].Drops(); d != 0 {
+			t.Errorf("member %d dropped %d", r, d)
+		}
+	}
+}
+
+// An insider holds the group's keys and can make datagrams in any
+// member's name, but only its own signature key. Its stack claiming member
+// 0's rank multicasts messages signed with member 2's key: with the layer
+// the others drop them, without it they deliver them as member 0's.
+func TestInsiderForgingAnotherSenderIsDropped(t *testing.T) {
+	for _, c := range []struct {
+		names  []string
+		forged bool // delivered as member 0's
+	}{{signed, false}, {plain, true}} {
+		nw, ks := newNet(t, 3, c.names, compose.Options{})
+		rogue := build(t, 0, 3, c.names, compose.Options{}, ks[2]) // rank 0, member 2's key
+		rogue.Cast([]byte("pay mallory"))
+		rogue.Flush()
+		for _, p := range rogue.Ready().Packets {
+			nw.Members[1].Receive(bytes.Clone(p.Data))
+		}
+		rogue.Advance()
+		nw.Collect(1)
+		got := slices.Contains(nw.Casts(1), "0:pay mallory")
+		if got != c.forged {
+			t.Fatalf("%v: forged multicast delivered %v, want %v", c.names, got, c.forged)
+		}
+		if !c.forged && nw.Counter(1, "sign", "drop.forged") != 1 {
+			t.Fatalf("forgery not counted: %v", nw.Members[1].Counters())
+		}
+	}
+}
+
+// A member that retransmits another's multicast (here in a view change's
+// recovery, asked by member 2 for what member 0 sent) alters it on the
+// way: member 2 drops the batch rather than deliver the altered message.
+// Without the layer it delivers it.
+func TestAlteredRetransmissionIsDropped(t *testing.T) {
+	for _, c := range []struct {
+		names   []string
+		altered bool
+	}{{signed, false}, {plain, true}} {
+		nw, _ := newNet(t, 3, c.names, compose.Options{})
+		nw.Lose = func(from, to int, data []byte) bool {
+			if from == 1 && to == 2 {
+				if i := bytes.Index(data, []byte("pay alice")); i >= 0 {
+					copy(data[i:], "pay trudy") // member 1 alters what it relays
+				}
+			}
+			return from == 0 && to == 2 // member 2 hears nothing from 0
+		}
+		nw.Cast(0, "hello", "pay alice")
+		nw.Run(5 * time.Millisecond)
+		if n := len(nw.Casts(1)); n != 2 {
+			t.Fatalf("%v: member 1 delivered %d of 2", c.names, n)
+		}
+		// The view change makes member 2 fetch member 0's messages from 1.
+		nw.Members[2].ViewFlush().Cut(0, 2, 1)
+		nw.Collect(2)
+		nw.Run(20 * time.Millisecond)
+		if nw.Counter(1, "mnak", "retransmitted") == 0 {
+			t.Fatalf("%v: member 1 retransmitted nothing", c.names)
+		}
+		got := slices.Contains(nw.Casts(2), "0:pay trudy")
+		if got != c.altered {
+			t.Fatalf("%v: altered message delivered %v, want %v (member 2 got %v)", c.names, got, c.altered, nw.Casts(2))
+		}
+		if !c.altered && nw.Counter(2, "sign", "drop.forged") == 0 {
+			t.Fatalf("alteration not counted: %v", nw.Members[2].Counters())
+		}
+	}
+}
+
+// A multicast waits at its sender at most Interval (plus the tick that
+// notices) for its batch's signature, and reaches the others one step
+// later, however busy the sender is; and an idle sender's multicast is
+// signed at once, at the driver's flush.
+func TestDelayIsBounded(t *testing.T) {
+	const interval = 5 * time.Millisecond
+	nw, _ := newNet(t, 2, signed, withSign(sign.Config{Interval: interval}))
+	sentAt := map[string]time.Duration{}
+	var worst time.Duration
+	seen := 0
+	for i := range 60 {
+		m := fmt.Sprintf("m%d", i)
+		sentAt["0:"+m] = nw.Now
+		nw.Cast(0, m)
+		nw.Step()
+		for _, d := range nw.Casts(1)[seen:] {
+			worst = max(worst, nw.Now-sentAt[d])
+		}
+		seen = len(nw.Casts(1))
+	}
+	nw.Run(2 * interval)
+	if seen != 60 || len(nw.Casts(1)) != 60 {
+		t.Fatalf("delivered %d of 60 in time, %d in all", seen, len(nw.Casts(1)))
+	}
+	if bound := interval + 2*lt.Tick; worst > bound || worst < interval-lt.Tick {
+		t.Fatalf("worst delay %v, want within (%v, %v]", worst, interval-lt.Tick, bound)
+	}
+	// Idle now: a multicast is signed at once.
+	nw.Run(2 * interval)
+	nw.Cast(0, "lone")
+	nw.Step()
+	if c := nw.Casts(1); c[len(c)-1] != "0:lone" {
+		t.Fatalf("an idle sender's multicast waited: %v", c[len(c)-5:])
+	}
+}
+
+// Block signs and sends the open batch at once, so that the count of
+// multicasts a view change takes includes it; without it the batch would
+// wait for the interval.
+func TestBlockSendsTheOpenBatch(t *testing.T) {
+	nw, _ := newNet(t, 2, signed, withSign(sign.Config{Interval: time.Hour}))
+	nw.Cast(0, "a") // an idle sender's first multicast goes at once
+	nw.Cast(0, "b", "c")
+	f := nw.Members[0].ViewFlush()
+	if f.Sent() != 1 {
+		t.Fatalf("sent %d before the block, want 1 (the rest wait for the interval)", f.Sent())
+	}
+	f.Block()
+	if f.Sent() != 3 {
+		t.Fatalf("sent %d after the block, want 3", f.Sent())
+	}
+	nw.Collect(0)
+	nw.Run(3 * lt.Tick)
+	if got := nw.Casts(1); !slices.Equal(got, []string{"0:a", "0:b", "0:c"}) {
+		t.Fatalf("member 1 delivered %v", got)
+	}
+	// A multicast after the block goes at once too.
+	nw.Cast(0, "d")
+	if f.Sent() != 4 {
+		t.Fatalf("sent %d, want 4", f.Sent())
+	}
+}
+
+// A view that ends drops the sender's batch not yet sent, which no member
+// delivers (the sender included), and what receivers hold unsigned.
+func TestViewEndDropsWhatWasNotSigned(t *testing.T) {
+	nw, _ := newNet(t, 2, signed, withSign(sign.Config{Interval: time.Hour}))
+	nw.Cast(0, "a")
+	nw.Cast(0, "b")
+	nw.Members[0].EndView()
+	nw.Collect(0)
+	nw.Run(3 * lt.Tick)
+	if got := nw.Casts(0); !slices.Equal(got, []string{"0:a"}) {
+		t.Fatalf("sender delivered %v, want only the signed one", got)
+	}
+	if got := nw.Casts(1); !slices.Equal(got, []string{"0:a"}) {
+		t.Fatalf("receiver delivered %v", got)
+	}
+	if nw.Counter(0, "sign", "drop.unsent_at_view_end") != 1 {
+		t.Fatalf("counters %v", nw.Members[0].Counters())
+	}
+}
+
+// A stack without signature keys sends and delivers no multicast.
+func TestNoKeysNoMulticasts(t *testing.T) {
+	nw := lt.NewNet(t, 2, signed, compose.Options{})
+	nw.Cast(0, "a")
+	nw.Run(3 * lt.Tick)
+	if len(nw.Casts(0))+len(nw.Casts(1)) != 0 {
+		t.Fatalf("delivered %v and %v without keys", nw.Casts(0), nw.Casts(1))
+	}
+	if nw.Counter(0, "sign", "drop.unprotected") != 1 {
+		t.Fatalf("counters %v", nw.Members[0].Counters())
+	}
+}
+
+// The layer sits directly above mnak.
+func TestPlacement(t *testing.T) {
+	cfg := layers.Config{View: layers.View{Group: 7, N: 2}}
+	if _, err := compose.Build(cfg, []string{"bottom", "bundle", "sign", "mnak"}, compose.Options{}); err == nil || !strings.Contains(err.Error(), `"sign" must sit directly above "mnak"`) {
+		t.Fatalf("sign below mnak: %v", err)
+	}
+}
