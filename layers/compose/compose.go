@@ -27,6 +27,7 @@ import (
 	"github.com/conclave-go/conclave/layers/mnak"
 	_ "github.com/conclave-go/conclave/layers/private"
 	"github.com/conclave-go/conclave/layers/pt2pt"
+	_ "github.com/conclave-go/conclave/layers/sign"
 	"github.com/conclave-go/conclave/layers/stable"
 	"github.com/conclave-go/conclave/layers/total"
 )

@@ -36,9 +36,9 @@ func genuine(t testing.TB, sender *layers.Stack, msgs ...string) [][]byte {
 	var out [][]byte
 	for _, p := range sender.Ready().Packets {
 		r := wire.NewReader(p.Data)
-		r.Bytes(1 + 8)                   // version, group
-		r.Uvarint()                      // view
-		r.Uvarint()                      // sender
+		r.Bytes(1 + 8) // version, group
+		r.Uvarint()    // view
+		r.Uvarint()    // sender
 		if layers.Type(r.Byte()) != layers.ECast {
 			continue
 		}
