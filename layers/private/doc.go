@@ -19,20 +19,29 @@
 // first time a member sends to another in a view, it draws a fresh pair
 // secret (KDF.Nh bytes, from crypto/rand), encrypts it with HPKE in base
 // mode (RFC 9180 §5.1.1) to the recipient's leaf HPKE key of the epoch
-// (crypto.Suite.EncryptWithLabel, the labelled HPKE that MLS welcomes use;
-// the crypto package offers no HPKE exporter, which would spare the
-// secret's 48 bytes), and sends the encapsulation and the encrypted secret
-// to the recipient in a KEY message of its own, just before the first DATA
-// message. Both sides expand the secret into the AEAD key and the nonce
-// base (ExpandWithLabel, labels "conclave private key" and "conclave
-// private nonce") and erase it. The HPKE info and both expansions bind the
-// context
+// (crypto.Suite.EncryptWithLabel, the labelled HPKE that MLS welcomes use:
+// the crypto package offers no HPKE exporter, whose secret would have
+// served as the key without one to carry), signs the context, the
+// encapsulation and the encrypted secret with its own signature key of the
+// epoch, and sends all three to the recipient in a KEY message of its own,
+// just before the first DATA message. The recipient checks the signature
+// against the sender's leaf signature key, decrypts the secret, and both
+// expand it into the AEAD key and the nonce base (ExpandWithLabel, labels
+// "conclave private key" and "conclave private nonce") and erase it. The
+// HPKE info, the signature and both expansions bind the context
 //
 //	group u64 | view u64 | epoch u64 | sender rank u32 | recipient rank u32 | first counter u64
 //
-// so a key is good for one direction of one pair in one view and epoch. A
-// third member can open neither the HPKE ciphertext (it lacks the
-// recipient's leaf private key) nor, therefore, the messages.
+// so a key is good for one direction of one pair in one view and epoch.
+//
+// What this gives. A third member, though it holds every group key of the
+// epoch and sees every datagram, can open neither the HPKE ciphertext (it
+// lacks the recipient's leaf private key) nor, therefore, the messages.
+// And since the recipient knows that the claimed sender made the key
+// (HPKE's base mode alone would not tell it: anyone can encrypt to a
+// public key), a message that opens under it comes from that sender: no
+// other member can send a Send in another's name, which encrypt's group
+// keys alone do not prevent.
 //
 // The KEY message travels on its own rather than in front of the first
 // message because X-Wing's encapsulation is 1120 bytes, which does not fit
@@ -63,7 +72,8 @@
 //	      (the message, then the tag)
 //	KEY   kind 2, first counter uvarint (< 2^62), enc length uvarint
 //	      (1 … MaxEnc), enc, wrapped length uvarint (exactly KDF.Nh plus
-//	      the AEAD tag), wrapped; nothing after
+//	      the AEAD tag), wrapped, signature length uvarint
+//	      (1 … MaxSignature), signature; nothing after
 //
 // A DATA message grows by at most MaxOverhead (26) bytes, within the head
 // room (layers.HeadRoom) that frag leaves for the headers below it.
@@ -75,17 +85,17 @@
 // the last opened) and below its key's first counter plus MaxRekeyAfter,
 // and a KEY only at or above that lowest counter; anything else is dropped
 // and counted ("malformed", "replay", "over_limit", "no_key", "auth",
-// "key"). A forged KEY costs the receiver one HPKE decapsulation, at most
-// one per pt2pt message the forger gets through. State per member is two
+// "signature", "key"). A forged KEY costs the receiver one signature
+// verification, at most one per pt2pt message the forger gets through
+// (and only a member gets any through encrypt). State per member is two
 // pair keys per other member, fixed by the view's size: input cannot grow
 // it.
 //
-// What this does not prove: HPKE base mode does not authenticate the
-// sender, and below this layer only encrypt's group key vouches for
-// datagrams, which proves that some member of the epoch sent them. So a
-// member could inject a KEY and messages in another member's name into
-// pt2pt's stream to a third. It could not read the pair's real messages,
-// which stay under the real sender's key.
+// What stays possible: a member that injects messages into pt2pt's stream
+// from another member (encrypt proves only that some member sent a
+// datagram) takes up pt2pt sequence numbers, so the real messages with
+// those numbers are lost as duplicates; this layer drops the forgeries but
+// cannot bring the real messages back.
 //
 // # The end of a view
 //

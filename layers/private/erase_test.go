@@ -16,11 +16,13 @@ type testKeys struct {
 	priv  *crypto.KEMPrivateKey
 }
 
-func (k *testKeys) PairSuite() *crypto.Suite                 { return k.suite }
-func (k *testKeys) PairEpoch() uint64                        { return 1 }
-func (k *testKeys) PairPublicKey(r int) *crypto.KEMPublicKey { return k.pubs[r] }
-func (k *testKeys) PairPrivateKey() *crypto.KEMPrivateKey    { return k.priv }
-func (k *testKeys) Release()                                 {}
+func (k *testKeys) PairSuite() *crypto.Suite                      { return k.suite }
+func (k *testKeys) PairEpoch() uint64                             { return 1 }
+func (k *testKeys) PairPublicKey(r int) *crypto.KEMPublicKey      { return k.pubs[r] }
+func (k *testKeys) PairPrivateKey() *crypto.KEMPrivateKey         { return k.priv }
+func (k *testKeys) Release()                                      {}
+func (k *testKeys) SenderSign(string, []byte) ([]byte, error)     { return []byte{1}, nil }
+func (k *testKeys) SenderVerify(int, string, []byte, []byte) bool { return true }
 
 // TestViewEndErases: at the end of the view the layer zeroes every pair
 // key it holds, and sends nothing afterwards.

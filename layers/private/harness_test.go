@@ -15,13 +15,15 @@ import (
 )
 
 // fakeKeys is one member's key material of an epoch: the suite, every
-// member's leaf HPKE public key and this member's private one, as
-// membership/secure hands them to a stack.
+// member's leaf HPKE and signature public keys and this member's private
+// ones, as membership/secure hands them to a stack.
 type fakeKeys struct {
 	suite    *crypto.Suite
 	epoch    uint64
 	pubs     []*crypto.KEMPublicKey
 	priv     *crypto.KEMPrivateKey
+	verify   [][]byte // signature public keys by rank
+	sign     *crypto.SigningKey
 	released bool
 }
 
@@ -40,6 +42,12 @@ func (k *fakeKeys) PairPrivateKey() *crypto.KEMPrivateKey {
 	return k.priv
 }
 func (k *fakeKeys) Release() { k.released = true }
+func (k *fakeKeys) SenderSign(label string, content []byte) ([]byte, error) {
+	return k.suite.SignWithLabel(k.sign, label, content)
+}
+func (k *fakeKeys) SenderVerify(rank int, label string, content, sig []byte) bool {
+	return rank >= 0 && rank < len(k.verify) && k.suite.VerifyWithLabel(k.verify[rank], label, content, sig) == nil
+}
 
 var _ private.Keys = (*fakeKeys)(nil)
 
@@ -60,9 +68,17 @@ func groupKeys(t testing.TB, id crypto.SuiteID, n int) []*fakeKeys {
 		}
 		pubs[i] = privs[i].PublicKey()
 	}
+	signs := make([]*crypto.SigningKey, n)
+	verify := make([][]byte, n)
+	for i := range signs {
+		if signs[i], err = suite.GenerateSigningKey(rng); err != nil {
+			t.Fatal(err)
+		}
+		verify[i] = signs[i].PublicKey()
+	}
 	ks := make([]*fakeKeys, n)
 	for i := range ks {
-		ks[i] = &fakeKeys{suite: suite, epoch: 5, pubs: pubs, priv: privs[i]}
+		ks[i] = &fakeKeys{suite: suite, epoch: 5, pubs: pubs, priv: privs[i], verify: verify, sign: signs[i]}
 	}
 	return ks
 }

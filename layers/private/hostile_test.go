@@ -2,9 +2,12 @@ package private_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/crypto"
+	"github.com/conclave-go/conclave/internal/wire"
 	lt "github.com/conclave-go/conclave/layers/internal/layertest"
 	"github.com/conclave-go/conclave/layers/private"
 )
@@ -28,16 +31,50 @@ func keyed(t testing.TB) (g *group, key, data []byte) {
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
+// keyParts is a KEY message's fields.
+type keyParts struct {
+	counter           uint64
+	enc, wrapped, sig []byte
+}
+
+func parseKey(t testing.TB, b []byte) keyParts {
+	t.Helper()
+	r := wire.NewReader(b)
+	var k keyParts
+	if r.Byte() != 2 {
+		t.Fatal("not a KEY message")
+	}
+	k.counter = r.Uvarint()
+	k.enc = r.Bytes(int(r.Uvarint()))
+	k.wrapped = r.Bytes(int(r.Uvarint()))
+	k.sig = r.Bytes(int(r.Uvarint()))
+	if err := r.Done(); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// keyMsg encodes a KEY message with the given fields.
+func keyMsg(counter uint64, enc, wrapped, sig []byte) []byte {
+	return cat([]byte{2}, lt.Uv(counter, uint64(len(enc))), enc, lt.Uv(uint64(len(wrapped))), wrapped, lt.Uv(uint64(len(sig))), sig)
+}
+
 // TestHostileHeaders feeds member 1, which holds a key from member 0,
 // messages with every field out of bound, each as member 0's next pt2pt
 // message: each is dropped for its reason, refused as not accepted, and
 // nothing is delivered. A length field is read and bounded before any
 // slice or allocation of that length.
 func TestHostileHeaders(t *testing.T) {
-	_, key, _ := keyed(t)
-	enc := key[3 : 3+32] // X25519: counter 0, enc length 32
-	wrapped := key[len(key)-48:]
-	uv := func(x uint64) []byte { return lt.Uv(x) }
+	g0, key, _ := keyed(t)
+	k := parseKey(t, key)
+	enc, wrapped, sig := k.enc, k.wrapped, k.sig
+	// Member 0 itself signs a pair secret that does not open.
+	junk := make([]byte, len(wrapped))
+	junkSig, err := g0.keys[0].SenderSign("conclave private key", cat(pairContext(g0.keys[0].epoch, 0, 1, 1), enc, junk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uv := func(x ...uint64) []byte { return lt.Uv(x...) }
 	for _, c := range []struct {
 		name, reason string
 		payload      []byte
@@ -50,17 +87,22 @@ func TestHostileHeaders(t *testing.T) {
 		{"data replayed counter", "replay", cat([]byte{1}, uv(0), make([]byte, 20))},
 		{"data past the key's limit", "over_limit", cat([]byte{1}, uv(private.MaxRekeyAfter), make([]byte, 20))},
 		{"data forged", "auth", cat([]byte{1}, uv(1), make([]byte, 20))},
-		{"key enc length 2^40", "malformed", cat([]byte{2}, uv(1), uv(1<<40), enc)},
-		{"key enc length past MaxEnc", "malformed", cat([]byte{2}, uv(1), uv(private.MaxEnc+1), make([]byte, private.MaxEnc+1), uv(48), wrapped)},
-		{"key enc empty", "malformed", cat([]byte{2}, uv(1), uv(0), uv(48), wrapped)},
-		{"key enc longer than the message", "malformed", cat([]byte{2}, uv(1), uv(100), enc)},
-		{"key wrapped length wrong", "malformed", cat([]byte{2}, uv(1), uv(32), enc, uv(47), wrapped[:47])},
-		{"key wrapped length 2^63", "malformed", cat([]byte{2}, uv(1), uv(32), enc, uv(1<<63))},
-		{"key trailing byte", "malformed", cat([]byte{2}, uv(1), uv(32), enc, uv(48), wrapped, []byte{0})},
-		{"key counter past 2^62", "malformed", cat([]byte{2}, uv(1<<62), uv(32), enc, uv(48), wrapped)},
+		{"key enc length 2^40", "malformed", cat([]byte{2}, uv(1, 1<<40), enc)},
+		{"key enc length past MaxEnc", "malformed", keyMsg(1, make([]byte, private.MaxEnc+1), wrapped, sig)},
+		{"key enc empty", "malformed", keyMsg(1, nil, wrapped, sig)},
+		{"key enc longer than the message", "malformed", cat([]byte{2}, uv(1, 100), enc)},
+		{"key wrapped length wrong", "malformed", keyMsg(1, enc, wrapped[:47], sig)},
+		{"key wrapped length 2^63", "malformed", cat([]byte{2}, uv(1, 32), enc, uv(1<<63))},
+		{"key signature length past MaxSignature", "malformed", keyMsg(1, enc, wrapped, make([]byte, private.MaxSignature+1))},
+		{"key signature empty", "malformed", keyMsg(1, enc, wrapped, nil)},
+		{"key signature missing", "malformed", cat([]byte{2}, uv(1, 32), enc, uv(48), wrapped)},
+		{"key trailing byte", "malformed", cat(keyMsg(1, enc, wrapped, sig), []byte{0})},
+		{"key counter past 2^62", "malformed", keyMsg(1<<62, enc, wrapped, sig)},
 		{"key replayed", "replay", key},
-		{"key bound to another counter", "key", cat([]byte{2}, uv(1), uv(32), enc, uv(48), wrapped)},
-		{"key garbage", "key", cat([]byte{2}, uv(1), uv(32), make([]byte, 32), uv(48), make([]byte, 48))},
+		{"key bound to another counter", "signature", keyMsg(1, enc, wrapped, sig)},
+		{"key signature altered", "signature", keyMsg(0+1, enc, wrapped, append(bytes.Clone(sig[:len(sig)-1]), sig[len(sig)-1]^1))},
+		{"key signed but not opening", "key", keyMsg(1, enc, junk, junkSig)},
+		{"key garbage", "signature", keyMsg(1, make([]byte, 32), make([]byte, 48), make([]byte, 64))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g, _, _ := keyed(t)
@@ -74,6 +116,56 @@ func TestHostileHeaders(t *testing.T) {
 				t.Errorf("delivered %v", g.got[1])
 			}
 		})
+	}
+}
+
+// pairContext is the context that binds a pair key (see the package
+// documentation).
+func pairContext(epoch uint64, from, to uint32, start uint64) []byte {
+	var ctx [40]byte
+	binary.BigEndian.PutUint64(ctx[0:], lt.Group)
+	binary.BigEndian.PutUint64(ctx[8:], lt.ViewID)
+	binary.BigEndian.PutUint64(ctx[16:], epoch)
+	binary.BigEndian.PutUint32(ctx[24:], from)
+	binary.BigEndian.PutUint32(ctx[28:], to)
+	binary.BigEndian.PutUint64(ctx[32:], start)
+	return ctx[:]
+}
+
+// TestKeyInAnotherName: a member (2) that makes a pair key for the pair
+// (0, 1) as member 0 would, HPKE to member 1's leaf key and all, and
+// injects it and a message under it into member 0's stream to member 1,
+// gets nothing delivered: it cannot sign as member 0. Were the signature
+// not checked, member 1 would deliver the message as member 0's.
+func TestKeyInAnotherName(t *testing.T) {
+	g := newGroup(t, 3, protected, private.Config{})
+	insider := g.keys[2]
+	ctx := pairContext(insider.epoch, 0, 1, 0)
+	secret := make(crypto.Secret, insider.suite.HashSize())
+	enc, wrapped, err := insider.suite.EncryptWithLabel(insider.pubs[1], "conclave private pair", ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := insider.SenderSign("conclave private key", cat(ctx, enc, wrapped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := insider.suite.ExpandWithLabel(secret, "conclave private key", ctx, insider.suite.KeySize())
+	nonce, _ := insider.suite.ExpandWithLabel(secret, "conclave private nonce", ctx, insider.suite.NonceSize())
+	aead, err := insider.suite.NewAEAD(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aad := cat(ctx[:32], []byte{1}, make([]byte, 8))
+	data := cat([]byte{1, 0}, aead.Seal(nil, nonce, []byte("from 0, honest"), aad))
+	g.feed(1, frame(0, 0, keyMsg(0, enc, wrapped, sig)))
+	g.feed(1, frame(0, 1, data))
+	g.run(10 * time.Millisecond)
+	if len(g.got[1]) != 0 {
+		t.Errorf("member 1 delivered %v, forged in member 0's name", g.got[1])
+	}
+	if g.counter(1, "drop.signature") != 1 || g.counter(1, "drop.no_key") != 1 {
+		t.Errorf("drop.signature %d, drop.no_key %d, want 1 and 1", g.counter(1, "drop.signature"), g.counter(1, "drop.no_key"))
 	}
 }
 

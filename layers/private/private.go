@@ -33,6 +33,9 @@ const (
 	// MaxEnc is the longest HPKE encapsulation accepted: X-Wing's, 1120
 	// bytes, the longest of the suites (DHKEM(P-521) is 133).
 	MaxEnc = 1120
+	// MaxSignature is the longest signature accepted: ECDSA P-521's in
+	// DER is at most 139 bytes, Ed25519's 64.
+	MaxSignature = 144
 	// MaxCounter bounds the counters read and sent, so that a counter
 	// plus one, or plus MaxRekeyAfter, never wraps.
 	MaxCounter = 1 << 62
@@ -55,6 +58,10 @@ var errKey = errors.New("private: cannot derive a pair key")
 // hpkeLabel labels the HPKE encryption of a pair secret; crypto prefixes
 // it with "MLS 1.0 ", and no MLS label is equal to it.
 const hpkeLabel = "conclave private pair"
+
+// signLabel labels the sender's signature over a KEY message: the
+// context, the encapsulation and the encrypted secret.
+const signLabel = "conclave private key"
 
 // contextSize is the size of the context that binds a pair key: group,
 // view, epoch, sender, recipient and the key's first counter.
@@ -204,21 +211,34 @@ func (l *Layer) establish(to int) bool {
 	if err != nil {
 		return false
 	}
+	sig, err := l.keys.SenderSign(signLabel, signed(&ctx, enc, wrapped))
+	if err != nil {
+		k.erase()
+		return false
+	}
 	pk.erase()
 	*pk = k
-	b := make([]byte, 0, 1+3*10+len(enc)+len(wrapped))
+	b := make([]byte, 0, 1+4*10+len(enc)+len(wrapped)+len(sig))
 	b = append(b, kindKey)
 	b = wire.AppendUvarint(b, start)
 	b = wire.AppendUvarint(b, uint64(len(enc)))
 	b = append(b, enc...)
 	b = wire.AppendUvarint(b, uint64(len(wrapped)))
 	b = append(b, wrapped...)
+	b = wire.AppendUvarint(b, uint64(len(sig)))
+	b = append(b, sig...)
 	ev := l.p.NewEvent(layers.ESend, to)
 	ev.Msg.Body = b
 	l.p.Count("keys_sent", 1)
 	l.p.Down(ev)
 	l.p.FreeEvent(ev)
 	return true
+}
+
+// signed is what the sender of a KEY message signs: the pair's context,
+// the encapsulation and the encrypted secret.
+func signed(ctx *[contextSize]byte, enc, wrapped []byte) []byte {
+	return append(append(append(make([]byte, 0, contextSize+len(enc)+len(wrapped)), ctx[:]...), enc...), wrapped...)
 }
 
 // derive makes a pair key from its secret: the AEAD key and the nonce base,
@@ -331,7 +351,9 @@ func (l *Layer) accept(from int, r *wire.Reader) {
 	enc := r.Bytes(int(n))
 	w := r.UvarintMax(MaxEnc)
 	wrapped := r.Bytes(int(w))
-	if r.Done() != nil || n == 0 || l.keys == nil || int(w) != l.suite.HashSize()+l.suite.Overhead() {
+	m := r.UvarintMax(MaxSignature)
+	sig := r.Bytes(int(m))
+	if r.Done() != nil || n == 0 || m == 0 || l.keys == nil || int(w) != l.suite.HashSize()+l.suite.Overhead() {
 		l.p.Drop("malformed")
 		return
 	}
@@ -347,6 +369,10 @@ func (l *Layer) accept(from int, r *wire.Reader) {
 	}
 	var ctx [contextSize]byte
 	l.context(&ctx, from, l.rank, c)
+	if !l.keys.SenderVerify(from, signLabel, signed(&ctx, enc, wrapped), sig) {
+		l.p.Drop("signature")
+		return
+	}
 	pt, err := l.suite.DecryptWithLabel(priv, hpkeLabel, ctx[:], enc, wrapped)
 	secret := crypto.Secret(pt)
 	defer secret.Zero()

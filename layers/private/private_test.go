@@ -111,8 +111,8 @@ func TestThirdMemberReadsNothing(t *testing.T) {
 		if !c.protected && !read {
 			t.Errorf("over the plain stack the third member should read the message, delivered %v", g.got[2])
 		}
-		if c.protected && g.counter(2, "drop.key") == 0 {
-			t.Error("the third member did not count the key it could not open")
+		if c.protected && g.counter(2, "drop.signature") == 0 {
+			t.Error("the third member did not count the key that was not for it")
 		}
 	}
 }
@@ -148,15 +148,15 @@ func TestReplayToAnotherMember(t *testing.T) {
 	}
 }
 
-// TestTamperedDropped: a flipped bit anywhere in a sealed message, or in
-// the encrypted pair secret, gets it dropped.
+// TestTamperedDropped: a flipped bit in a sealed message, or in the
+// signed KEY message, gets it dropped.
 func TestTamperedDropped(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		nth    int // which of member 0's sends to member 1 to change: 0 the KEY
 		reason string
 	}{
-		{"pair secret", 0, "key"},
+		{"pair key", 0, "signature"},
 		{"message", 1, "auth"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
