@@ -22,23 +22,26 @@ unit:
 # (crashes, partitions, joins, leaves on top of those), checked for agreed
 # views, virtual synchrony, FIFO and exactly-once delivery, consent and
 # convergence; then the same with total order; then under attack. Then the
-# secured group (membership/secure, the default) under every fault and
-# every attacker: outsiders with a key not on the allow list and with none,
-# replays of sealed control messages, ex-members with every key they held,
-# insiders forging others' Suspect and Leave; it also checks that every
-# member of a view installed the same epoch, confirmed before any
-# installed it, and that no process holds an epoch of a view it is not in.
-# The last sweeps give every member the test participant
-# (membership/membershiptest): each view change prepares a decision that
-# every member confirms before any installs it, control messages are
-# sealed, the group rekeys; they also check that each view is installed
-# with the same decision at every member.
+# secured group (membership/secure, the default) under network faults,
+# under every fault, and under every fault and every attacker: outsiders
+# with a key not on the allow list and with none, replays of sealed
+# control messages, ex-members with every key they held, insiders forging
+# others' Suspect and Leave (seeds sized to take about a minute and a half
+# on two cores); these also check that every member of a view installed
+# the same epoch, confirmed before any installed it, and that no process
+# holds an epoch of a view it is not in. The last sweeps give every member
+# the test participant (membership/membershiptest): each view change
+# prepares a decision that every member confirms before any installs it,
+# control messages are sealed, the group rekeys; they also check that each
+# view is installed with the same decision at every member.
 sim:
 	$(GO) build -o bin/conclave ./cmd/conclave
 	./bin/conclave sim --seeds $(SIM_SEEDS) --members 3 --faults loss,dup,reorder,delay --insecure
 	./bin/conclave sim --seeds $(SIM_ALL_SEEDS) --members 5 --faults all --insecure
 	./bin/conclave sim --seeds $(SIM_TOTAL_SEEDS) --members 5 --faults all --total --insecure
 	./bin/conclave sim --seeds 150 --members 4 --faults all --attackers --insecure
+	./bin/conclave sim --seeds $(SIM_SEEDS) --members 3 --faults loss,dup,reorder,delay
+	./bin/conclave sim --seeds 300 --members 5 --faults all
 	./bin/conclave sim --seeds $(SIM_SECURE_SEEDS) --members 4 --messages 20 --active 1.5s --faults all --attackers
 	./bin/conclave sim --seeds $(SIM_SEEDS) --members 3 --faults loss,dup,reorder,delay --participant
 	./bin/conclave sim --seeds 300 --members 5 --faults all --participant
