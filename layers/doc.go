@@ -63,6 +63,9 @@
 //
 //	layer   state                       bound (defaults)
 //	bottom  none; drops datagrams > D   -
+//	encrypt replay window and keys per  N·(280 + 6·1024): window
+//	        member                      encrypt.ReplayWindow, AEADs of
+//	                                    MaxGenerationsAhead+2 generations
 //	bundle  send buffers (fixed)        (1+N)·D; < D/3 frames per bundle
 //	mnak    ring per other origin       (N-1)·(2^13·S + 2^13·D): window
 //	        (MaxHeld 2^13), shrinks     MaxHeld; known counts capped too

@@ -46,10 +46,13 @@
 // within [g-1, g+MaxGenerationsAhead] of the newest generation g the
 // sender has authenticated (0 … MaxGenerationsAhead before any). A hostile
 // generation can therefore make a receiver derive at most
-// MaxGenerationsAhead keys per sender, once. Per sender the layer keeps a
-// replay window of ReplayWindow datagrams (RFC 6479's bitmap, 256 bytes)
-// and at most MaxGenerationsAhead+2 generations' AEADs, those below g-1
-// erased as g advances.
+// MaxGenerationsAhead+1 keys per sender until that sender's next genuine
+// datagram. Per sender the layer keeps a replay window of ReplayWindow
+// datagrams (RFC 6479's bitmap, 280 bytes with its bookkeeping) and at
+// most MaxGenerationsAhead+2 generations' AEADs (about 450 bytes each,
+// counted as 1 KiB in FootprintBound), those below g-1 erased as g
+// advances: N·(280 + 6·1024) bytes at most for N members, about
+// N·(280 + 2·450) in a group at work.
 //
 // The layer is pure: it assigns generations and counters and checks
 // replays; sealing and opening are a Sealer's, by default the keying

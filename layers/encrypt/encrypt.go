@@ -3,6 +3,7 @@ package encrypt
 import (
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/conclave-go/conclave/internal/wire"
 	"github.com/conclave-go/conclave/keying"
@@ -241,3 +242,29 @@ func (l *Layer) Up(ev *layers.Event) {
 	ev.Msg.Body = plain
 	l.p.Up(ev)
 }
+
+// blockCost is about what one generation's AEAD takes in memory: the AES
+// key schedules and the GCM tables, with room to spare.
+const blockCost = 1024
+
+// peerCost is what the layer keeps per member: its replay window and
+// newest generation.
+const peerCost = int(unsafe.Sizeof(peer{}))
+
+// Footprint is the layer's per-member state and the default sealer's keys.
+func (l *Layer) Footprint() int {
+	n := len(l.peers) * peerCost
+	if s, ok := l.sealer.(*blockSealer); ok {
+		n += s.held() * blockCost
+	}
+	return n
+}
+
+// FootprintBound is N replay windows, and, with the default sealer, this
+// member's own generation and heldGenerations of every other member's.
+func (l *Layer) FootprintBound() int {
+	n := len(l.peers)
+	return n*peerCost + (1+(n-1)*heldGenerations)*blockCost
+}
+
+var _ layers.Footprinter = (*Layer)(nil)

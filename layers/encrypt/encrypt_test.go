@@ -250,7 +250,7 @@ func TestGenerationRatchet(t *testing.T) {
 	}
 	ms := group(t, 2, Config{})
 	var late []byte
-	for i := range keying.DatagramsPerBlock + 10 {
+	for i := range 2*keying.DatagramsPerBlock + 10 {
 		d := ms[0].cast("x")
 		_, gen, counter := header(t, d)
 		if want := uint64(i / keying.DatagramsPerBlock); gen != want || counter != uint64(i%keying.DatagramsPerBlock) {
@@ -263,14 +263,17 @@ func TestGenerationRatchet(t *testing.T) {
 		if !ms[1].feed(d) {
 			t.Fatalf("datagram %d refused", i)
 		}
+		if i == keying.DatagramsPerBlock && !ms[1].feed(late) {
+			t.Fatal("the last datagram of generation 0, after generation 1's first, was refused")
+		}
 	}
-	if !ms[1].feed(late) {
-		t.Fatal("the last datagram of generation 0, after generation 1's, was refused")
+	if ms[1].feed(late) {
+		t.Fatal("a datagram of generation 0 was accepted twice")
 	}
-	if len(ms[1].got) != keying.DatagramsPerBlock+10 {
+	if len(ms[1].got) != 2*keying.DatagramsPerBlock+10 {
 		t.Fatalf("%d delivered", len(ms[1].got))
 	}
-	// The receiver keeps generations 0 and 1 only.
+	// The receiver keeps generations 1 and 2 only: 0's keys are erased.
 	if n := ms[1].s.Layer("encrypt").(*Layer).sealer.(*blockSealer).held(); n != 2 {
 		t.Fatalf("the receiver holds %d generations' keys", n)
 	}
@@ -321,8 +324,19 @@ func TestHostileHeaders(t *testing.T) {
 			t.Errorf("%s: %d generations' keys derived", c.name, n)
 		}
 	}
-	// Too short to hold a tag and a byte.
+	// Once a generation is authenticated, the window is counted from it.
 	m := newMember(t, 1, 2, newKeys(t, 1), Config{})
+	if !m.feed(newMember(t, 0, 2, newKeys(t, 1), Config{}).cast("genuine")) {
+		t.Fatal("refused")
+	}
+	if m.feed(hostile(0, MaxGenerationsAhead+1, 0)) || m.drops("generation") != 1 {
+		t.Error("a generation past the window of the authenticated one was accepted")
+	}
+	if n := m.s.Layer("encrypt").(*Layer).sealer.(*blockSealer).held(); n != 1 {
+		t.Errorf("%d generations' keys derived", n)
+	}
+	// Too short to hold a tag and a byte.
+	m = newMember(t, 1, 2, newKeys(t, 1), Config{})
 	d := hostile(0, 0, 0)
 	if m.feed(d[:len(d)-9]) || m.drops("malformed") != 1 {
 		t.Error("a datagram without room for the tag was accepted")
@@ -334,6 +348,9 @@ func TestHostileHeaders(t *testing.T) {
 	}
 	if n := m.s.Layer("encrypt").(*Layer).sealer.(*blockSealer).held(); n != MaxGenerationsAhead+1 {
 		t.Errorf("%d generations' keys held", n)
+	}
+	if l := m.s.Layer("encrypt").(*Layer); l.Footprint() > l.FootprintBound() {
+		t.Errorf("footprint %d over its bound %d", l.Footprint(), l.FootprintBound())
 	}
 }
 

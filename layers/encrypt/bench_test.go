@@ -1,0 +1,146 @@
+package encrypt
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/bottom"
+)
+
+var benchSizes = []int{64, 1024}
+
+// pipe is one datagram's trip, sealed by a sender's stack and opened by a
+// receiver's, both of bottom and encrypt (secured) or of bottom alone: the
+// layer's cost is the difference.
+type pipe struct {
+	tx, rx  *layers.Stack
+	payload []byte
+}
+
+func newPipe(b *testing.B, size int, secured bool) *pipe {
+	mk := func(rank int) *layers.Stack {
+		ls := []layers.Layer{bottom.New()}
+		var keys layers.Keys
+		if secured {
+			ls = append(ls, New(Config{}))
+			keys = newKeys(b, 1)
+		}
+		s, err := layers.New(layers.Config{View: layers.View{Group: testGroup, ID: testView, Rank: rank, N: 2}, Keys: keys}, ls...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	return &pipe{tx: mk(0), rx: mk(1), payload: make([]byte, size)}
+}
+
+func (p *pipe) step(b *testing.B) {
+	p.tx.Cast(p.payload)
+	d := p.tx.Ready().Packets
+	if len(d) != 1 || !p.rx.Receive(d[0].Data) || len(p.rx.Ready().Deliveries) != 1 {
+		b.Fatal("datagram lost")
+	}
+	p.tx.Advance()
+	p.rx.Advance()
+}
+
+// raw is AES-128-GCM Seal and Open of the same size, the suite's AEAD with
+// nothing around it.
+type raw struct {
+	a         cipher.AEAD
+	nonce, pt []byte
+	ct, out   []byte
+}
+
+func newRaw(size int) *raw {
+	blk, _ := aes.NewCipher(make([]byte, 16))
+	a, _ := cipher.NewGCM(blk)
+	return &raw{a: a, nonce: make([]byte, 12), pt: make([]byte, size), ct: make([]byte, 0, size+16), out: make([]byte, 0, size)}
+}
+
+func (r *raw) step(b *testing.B) {
+	r.ct = r.a.Seal(r.ct[:0], r.nonce, r.pt, nil)
+	var err error
+	if r.out, err = r.a.Open(r.out[:0], r.nonce, r.ct, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func downUp(b *testing.B, size int, secured bool) {
+	p := newPipe(b, size, secured)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.step(b)
+	}
+}
+
+func rawAEAD(b *testing.B, size int) {
+	r := newRaw(size)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.step(b)
+	}
+}
+
+func BenchmarkDownUp(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { downUp(b, n, true) })
+	}
+}
+
+func BenchmarkDownUpPlain(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { downUp(b, n, false) })
+	}
+}
+
+func BenchmarkRawAEAD(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { rawAEAD(b, n) })
+	}
+}
+
+// BenchmarkRatio runs the three interleaved, in batches, so that a busy
+// machine slows them alike, and reports the layer's cost per datagram
+// (secured stack minus plain stack) and the secured stack's, each over the
+// raw AEAD's, with no test to write:
+//
+//	go test -run '^$' -bench Ratio ./layers/encrypt
+func BenchmarkRatio(b *testing.B) {
+	const batch = 256
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			sec, plain, r := newPipe(b, n, true), newPipe(b, n, false), newRaw(n)
+			var tSec, tPlain, tRaw time.Duration
+			ops := 0
+			for b.Loop() {
+				t0 := time.Now()
+				for range batch {
+					sec.step(b)
+				}
+				t1 := time.Now()
+				for range batch {
+					plain.step(b)
+				}
+				t2 := time.Now()
+				for range batch {
+					r.step(b)
+				}
+				t3 := time.Now()
+				tSec, tPlain, tRaw = tSec+t1.Sub(t0), tPlain+t2.Sub(t1), tRaw+t3.Sub(t2)
+				ops += batch
+			}
+			rawNs := float64(tRaw) / float64(ops)
+			b.ReportMetric(float64(tSec-tPlain)/float64(ops)/rawNs, "layer/raw")
+			b.ReportMetric(float64(tSec)/float64(ops)/rawNs, "stack/raw")
+			b.ReportMetric(float64(tSec-tPlain)/float64(ops), "layer-ns")
+			b.ReportMetric(rawNs, "raw-ns")
+		})
+	}
+}
