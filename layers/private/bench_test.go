@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/private"
 )
@@ -76,4 +77,52 @@ func benchSend(b *testing.B, names []string, cfg private.Config, size int) {
 	if delivered != b.N {
 		b.Fatalf("delivered %d of %d", delivered, b.N)
 	}
+}
+
+// BenchmarkRaw measures the primitives side by side with the layer: one
+// AEAD seal and open of the same sizes, and a pair key's establishment
+// (HPKE encryption and decryption of a secret, a signature and its
+// verification), with the suite the Send benchmarks use.
+func BenchmarkRaw(b *testing.B) {
+	ks := groupKeys(b, crypto.MLS128DHKEMX25519AES128GCMSHA256Ed25519, 2)
+	suite := ks[0].suite
+	aead, err := suite.NewAEAD(make(crypto.Secret, suite.KeySize()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	nonce, aad := make([]byte, 12), make([]byte, 41)
+	for _, size := range []int{64, 1024} {
+		b.Run("aead/"+sizeName(size), func(b *testing.B) {
+			msg := make([]byte, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				ct := aead.Seal(make([]byte, 0, size+16), nonce, msg, aad)
+				if _, err := aead.Open(make([]byte, 0, size), nonce, ct, aad); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("establish", func(b *testing.B) {
+		ctx := make([]byte, 40)
+		secret := make([]byte, suite.HashSize())
+		b.ReportAllocs()
+		for b.Loop() {
+			enc, wrapped, err := suite.EncryptWithLabel(ks[1].pubs[1], "conclave private pair", ctx, secret)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sig, err := ks[0].SenderSign("conclave private key", wrapped)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !ks[1].SenderVerify(0, "conclave private key", wrapped, sig) {
+				b.Fatal("signature")
+			}
+			if _, err := suite.DecryptWithLabel(ks[1].priv, "conclave private pair", ctx, enc, wrapped); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
