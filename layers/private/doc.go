@@ -45,7 +45,12 @@
 //
 // The KEY message travels on its own rather than in front of the first
 // message because X-Wing's encapsulation is 1120 bytes, which does not fit
-// beside a fragment of a full datagram.
+// beside a fragment of a full datagram. With X-Wing the KEY message is
+// 1238 bytes (1120 enc, 48 wrapped, 64 signature, 6 of kind and lengths),
+// the largest of the suites; a sender whose KEY message would leave less
+// than layers.HeadRoom of MaxDatagram for the headers below refuses to
+// send ("key_too_large", "unprotected"), since the receiver would drop the
+// datagram and pt2pt resend it for ever.
 //
 // Messages are AEAD-sealed with a per-pair counter: nonce = nonce base XOR
 // counter (in its last eight bytes), additional data = group, view, epoch,

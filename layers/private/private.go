@@ -216,6 +216,13 @@ func (l *Layer) establish(to int) bool {
 		k.erase()
 		return false
 	}
+	if size := 1 + 4*10 + len(enc) + len(wrapped) + len(sig); size+layers.HeadRoom > l.p.Config().MaxDatagram {
+		// The headers below would push it past the datagram size: the
+		// receiver would drop it, and pt2pt resend it, for ever.
+		k.erase()
+		l.p.Count("key_too_large", 1)
+		return false
+	}
 	pk.erase()
 	*pk = k
 	b := make([]byte, 0, 1+4*10+len(enc)+len(wrapped)+len(sig))

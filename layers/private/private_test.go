@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/internal/wire"
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/bottom"
+	"github.com/conclave-go/conclave/layers/compose"
 	lt "github.com/conclave-go/conclave/layers/internal/layertest"
 	"github.com/conclave-go/conclave/layers/private"
 )
@@ -269,5 +271,30 @@ func TestOverheadWithinHeadRoom(t *testing.T) {
 	_, payload, _ := sendPayload(t, sent[len(sent)-1])
 	if grow := len(payload) - len(msg); grow > private.MaxOverhead || grow <= 16 {
 		t.Errorf("a message grew by %d bytes, stated at most %d", grow, private.MaxOverhead)
+	}
+}
+
+// TestKeyTooLarge: with datagrams too small for X-Wing's KEY message and
+// the headers below it, the sender refuses the Send rather than jam pt2pt's
+// stream with a datagram the receiver would drop.
+func TestKeyTooLarge(t *testing.T) {
+	for _, c := range []struct {
+		maxDatagram int
+		refused     bool
+	}{{1000, true}, {layers.DefaultMaxDatagram, false}} {
+		ks := groupKeys(t, crypto.ConclaveXWingAES256GCMSHA256Ed25519, 2)
+		cfg := layers.Config{View: layers.View{Group: lt.Group, ID: lt.ViewID, N: 2}, MaxDatagram: c.maxDatagram, Keys: ks[0]}
+		s, err := compose.Build(cfg, protected, compose.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Send(1, []byte("x"))
+		sent := len(s.Ready().Packets)
+		if c.refused && (sent != 0 || s.Counter("private", "key_too_large") != 1) {
+			t.Errorf("max datagram %d: %d datagrams sent, key_too_large %d", c.maxDatagram, sent, s.Counter("private", "key_too_large"))
+		}
+		if !c.refused && sent != 2 {
+			t.Errorf("max datagram %d: %d datagrams sent, want the KEY and the message", c.maxDatagram, sent)
+		}
 	}
 }
