@@ -64,7 +64,9 @@ type participation struct {
 // participant, prepared.
 func (m *Member) waitsForInstall() bool {
 	p := m.part
-	if p == nil || m.cfg.Participant != nil && !p.prepared {
+	// A member leaving the view never gets the decision (it is not in
+	// next): it waits for the Install that lets it go.
+	if p == nil || m.cfg.Participant != nil && !p.prepared && p.proposal.Has(m.self) {
 		return false
 	}
 	if p.joiner {

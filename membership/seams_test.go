@@ -684,3 +684,25 @@ func TestPacketsCarryRankAndAddress(t *testing.T) {
 	}
 	g.drain(0)
 }
+
+// A member that leaves a view of three is not in the next view, so the
+// decision never comes to it: it leaves on the coordinator's Install, not
+// by giving up after Timing.Stuck.
+func TestLeavingMemberLeavesOnTheInstall(t *testing.T) {
+	g := newGroup(t)
+	for range 3 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 3", func() bool { return g.converged(upTo(3)...) })
+	v := g.members[0].View()
+	leaver := g.index(v.Members[len(v.Members)-1])
+	g.members[leaver].Leave()
+	start := g.now
+	g.runUntil(3*time.Second, "the leaving member gone", func() bool { return g.members[leaver].Left() })
+	if n := g.counter(leaver, "leave_timeout"); n != 0 {
+		t.Fatalf("the member left only by giving up (leave_timeout %d)", n)
+	}
+	if took := g.now - start; took >= seamTiming.Stuck {
+		t.Fatalf("leaving took %v, as long as giving up (Timing.Stuck %v)", took, seamTiming.Stuck)
+	}
+}
