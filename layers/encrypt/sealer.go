@@ -46,6 +46,11 @@ const Overhead = 16
 // MaxHeader bounds the layer's header: a byte, a generation and a counter.
 const MaxHeader = 1 + 5 + 3
 
+// Room is the most the layer adds to a datagram, which the layers that fill
+// datagrams (bundle) leave free below MaxDatagram besides the bottom
+// header.
+const Room = MaxHeader + Overhead
+
 // MaxGenerationsAhead is how many generations past the newest one a sender
 // has authenticated a datagram may name. An honest sender moves one
 // generation per keying.DatagramsPerBlock datagrams, so only a receiver
