@@ -325,11 +325,10 @@ func (m *Member) startRound(merge Summary) {
 func (m *Member) sendFlush() {
 	c := m.coord
 	c.sentAt = m.now
-	msg := ctlMsg{Type: mFlush, View: m.view.ID, Proposal: c.proposal, Survivors: c.survivors}
+	f := m.fanout(ctlMsg{Type: mFlush, View: m.view.ID, Proposal: c.proposal, Survivors: c.survivors})
 	for _, e := range slices.Concat(c.survivors, c.joiners) {
 		if c.replies[e] == nil {
-			cp := msg
-			m.sendCtl(e, &cp)
+			f.send(e)
 		}
 	}
 }
@@ -430,11 +429,10 @@ func (m *Member) joinerIdentities() map[Endpoint]Identity {
 func (m *Member) sendSync(to func(Endpoint) bool) {
 	c := m.coord
 	c.sentAt = m.now
-	msg := ctlMsg{Type: mSync, Round: c.proposal.ID, Vector: c.cut, Holders: c.holders, Summary: c.merge}
+	f := m.fanout(ctlMsg{Type: mSync, Round: c.proposal.ID, Vector: c.cut, Holders: c.holders, Summary: c.merge})
 	for _, e := range c.survivors {
 		if to(e) {
-			cp := msg
-			m.sendCtl(e, &cp)
+			f.send(e)
 		}
 	}
 }
@@ -579,9 +577,16 @@ func (m *Member) beginPrepare(d Decision) {
 func (m *Member) sendPrepare() {
 	c := m.coord
 	c.sentAt = m.now
+	// Members without a part of their own (all but the joiners) get the
+	// same message.
+	f := m.fanout(ctlMsg{Type: mPrepare, Round: c.proposal.ID, Data: c.decision.Common})
 	for _, e := range c.proposal.Members {
-		if !c.confirmed[e] {
-			m.sendCtl(e, &ctlMsg{Type: mPrepare, Round: c.proposal.ID, Data: c.decision.Common, Own: c.decision.Parts[e]})
+		switch own, ok := c.decision.Parts[e]; {
+		case c.confirmed[e]:
+		case ok:
+			m.sendCtl(e, &ctlMsg{Type: mPrepare, Round: c.proposal.ID, Data: c.decision.Common, Own: own})
+		default:
+			f.send(e)
 		}
 	}
 }
@@ -665,11 +670,11 @@ func (m *Member) finishRound() {
 	c := m.coord
 	msg := ctlMsg{Type: mInstall, Round: c.proposal.ID}
 	a := &announcement{msg: msg, pending: make(map[Endpoint]bool), until: m.now + m.cfg.Timing.Stuck, sentAt: m.now}
+	f := m.fanout(msg)
 	for _, e := range slices.Concat(c.survivors, c.joiners) {
 		if e != m.self {
 			a.pending[e] = true
-			cp := msg
-			m.sendCtl(e, &cp)
+			f.send(e)
 		}
 	}
 	if c.merge.ID == (ViewID{}) {
@@ -713,9 +718,9 @@ func (m *Member) tickAnnounce() {
 		return
 	}
 	a.sentAt = m.now
+	f := m.fanout(a.msg)
 	for _, e := range m.sortedPending() {
-		cp := a.msg
-		m.sendCtl(e, &cp)
+		f.send(e)
 	}
 }
 

@@ -57,23 +57,25 @@ type reassembler struct {
 	bytes int
 }
 
-// sendLarge cuts an encoded control message into fragments for addr,
-// each sealed by s unless s is nil.
-func (m *Member) sendLarge(addr netip.AddrPort, data []byte, typ msgType, s *sealing) {
+// fragments cuts an encoded control message of type typ into fragments,
+// each an encoded control message of its own; nil if one cannot be
+// encoded.
+func (m *Member) fragments(data []byte, typ msgType) [][]byte {
 	h := sha256.Sum256(data)
 	id := binary.BigEndian.Uint64(h[:8])
 	count := uint64((len(data) + fragmentLen - 1) / fragmentLen)
+	ds := make([][]byte, 0, count)
 	for i := range count {
 		chunk := data[int(i)*fragmentLen : min(len(data), int(i+1)*fragmentLen)]
 		f := ctlMsg{Type: mFragment, From: m.self, Frag: fragment{ID: id, Index: i, Count: count, Chunk: chunk}}
 		b, err := f.encode(nil, m.cfg.Group)
 		if err != nil {
 			m.count("drop.unencodable." + typ.String())
-			return
+			return nil
 		}
-		m.sendDatagram(addr, b, s)
+		ds = append(ds, b)
 	}
-	m.count("sent_fragmented." + typ.String())
+	return ds
 }
 
 // onFragment stores a piece opened by s (nil: unsealed), and handles the

@@ -705,6 +705,18 @@ func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) { m.sendCtlVia(addr
 // sendCtlVia sends a control message, sealed by s unless s is nil, and in
 // fragments when it is larger than a datagram.
 func (m *Member) sendCtlVia(addr netip.AddrPort, msg *ctlMsg, s *sealing) {
+	ds := m.datagrams(msg, s)
+	for _, d := range ds {
+		m.sendDatagram(addr, d)
+	}
+	m.countSent(msg.Type, ds, 1)
+}
+
+// datagrams encodes a control message, cut into fragments when it is
+// larger than a datagram, each sealed by s unless s is nil. The datagrams
+// name no destination: the same ones may go to every member of the view
+// of s (fanout.go). Nil when the message cannot be encoded.
+func (m *Member) datagrams(msg *ctlMsg, s *sealing) [][]byte {
 	msg.From = m.self
 	data, err := msg.encode(nil, m.cfg.Group)
 	if err == nil && msg.Type == mProbe && len(data) < probeMinLen {
@@ -713,23 +725,38 @@ func (m *Member) sendCtlVia(addr netip.AddrPort, msg *ctlMsg, s *sealing) {
 	}
 	if err != nil {
 		m.count("drop.unencodable." + msg.Type.String())
-		m.cfg.Logger.Error("control message not sent", "self", m.self, "type", msg.Type, "to", addr, "err", err)
-		return
+		m.cfg.Logger.Error("control message not sent", "self", m.self, "type", msg.Type, "err", err)
+		return nil
 	}
-	m.count("sent." + msg.Type.String())
+	ds := [][]byte{data}
 	if len(data) > fragmentLen {
-		m.sendLarge(addr, data, msg.Type, s)
-		return
+		if ds = m.fragments(data, msg.Type); ds == nil {
+			return nil
+		}
 	}
-	m.sendDatagram(addr, data, s)
+	if s != nil {
+		for i, d := range ds {
+			ds[i] = s.seal(m.cfg.Group, m.self, d)
+		}
+	}
+	return ds
 }
 
-// sendDatagram sends one encoded control message, sealed by s unless s is
-// nil, within the budget toward a stranger.
-func (m *Member) sendDatagram(addr netip.AddrPort, data []byte, s *sealing) {
-	if s != nil {
-		data = s.seal(m.cfg.Group, m.self, data)
+// countSent counts n messages of type t sent as the datagrams ds (none:
+// not sent), and those sent in fragments.
+func (m *Member) countSent(t msgType, ds [][]byte, n int) {
+	if len(ds) == 0 {
+		return
 	}
+	m.counters["sent."+t.String()] += uint64(n)
+	if len(ds) > 1 {
+		m.counters["sent_fragmented."+t.String()] += uint64(n)
+	}
+}
+
+// sendDatagram sends one encoded (and sealed, if it is to be) control
+// datagram, within the budget toward a stranger.
+func (m *Member) sendDatagram(addr netip.AddrPort, data []byte) {
 	if !m.inbound.allow(addr, len(data)) {
 		m.count("drop.amplification")
 		return
