@@ -86,6 +86,7 @@ type Layer struct {
 	streams []stream
 	h       hash.Hash
 	sum     [sha256.Size]byte
+	buf     [36]byte // what goes into h besides messages: a field, since h is an interface
 	scratch []layers.Message
 }
 
@@ -216,8 +217,7 @@ func (l *Layer) digest(sender int, first uint64, msgs []layers.Message, last *la
 	if last != nil {
 		count++
 	}
-	var a [36]byte
-	b := binary.BigEndian.AppendUint64(a[:0], l.view.Group)
+	b := binary.BigEndian.AppendUint64(l.buf[:0], l.view.Group)
 	b = binary.BigEndian.AppendUint64(b, l.view.ID)
 	b = binary.BigEndian.AppendUint32(b, uint32(sender))
 	b = binary.BigEndian.AppendUint64(b, first)
@@ -234,8 +234,7 @@ func (l *Layer) digest(sender int, first uint64, msgs []layers.Message, last *la
 }
 
 func (l *Layer) write(m *layers.Message) {
-	var a [8]byte
-	l.h.Write(binary.BigEndian.AppendUint64(a[:0], uint64(m.Len())))
+	l.h.Write(binary.BigEndian.AppendUint64(l.buf[:0], uint64(m.Len())))
 	l.h.Write(m.Head())
 	l.h.Write(m.Body)
 }
