@@ -94,6 +94,7 @@ type Layer struct {
 	p     *layers.Port
 	keys  Keys // nil: no key material, every Send is refused
 	suite *crypto.Suite
+	epoch uint64
 	rank  int
 	out   []pairKey // by recipient
 	in    []pairKey // by sender
@@ -125,7 +126,7 @@ func (l *Layer) Init(p *layers.Port) {
 	l.out = make([]pairKey, p.View().N)
 	l.in = make([]pairKey, p.View().N)
 	if k, ok := p.Config().Keys.(Keys); ok && k.PairSuite() != nil {
-		l.keys, l.suite = k, k.PairSuite()
+		l.keys, l.suite, l.epoch = k, k.PairSuite(), k.PairEpoch()
 	}
 }
 
@@ -181,7 +182,6 @@ func (l *Layer) seal(ev *layers.Event) {
 	l.aad(&l.aadBuf, l.rank, to, c)
 	sealed := pk.aead.Seal(buf[len(h):len(h)], pk.nonceFor(&l.nonceBuf, c), buf[len(h):], l.aadBuf[:])
 	ev.Msg = layers.NewMessage(buf[:len(h)+len(sealed)])
-	l.p.Count("sealed", 1)
 	l.p.Down(ev)
 }
 
@@ -282,7 +282,7 @@ func (l *Layer) context(ctx *[contextSize]byte, from, to int, start uint64) {
 	v := l.p.View()
 	binary.BigEndian.PutUint64(ctx[0:], v.Group)
 	binary.BigEndian.PutUint64(ctx[8:], v.ID)
-	binary.BigEndian.PutUint64(ctx[16:], l.keys.PairEpoch())
+	binary.BigEndian.PutUint64(ctx[16:], l.epoch)
 	binary.BigEndian.PutUint32(ctx[24:], uint32(from))
 	binary.BigEndian.PutUint32(ctx[28:], uint32(to))
 	binary.BigEndian.PutUint64(ctx[32:], start)
@@ -293,7 +293,7 @@ func (l *Layer) aad(a *[aadSize]byte, from, to int, c uint64) {
 	v := l.p.View()
 	binary.BigEndian.PutUint64(a[0:], v.Group)
 	binary.BigEndian.PutUint64(a[8:], v.ID)
-	binary.BigEndian.PutUint64(a[16:], l.keys.PairEpoch())
+	binary.BigEndian.PutUint64(a[16:], l.epoch)
 	binary.BigEndian.PutUint32(a[24:], uint32(from))
 	binary.BigEndian.PutUint32(a[28:], uint32(to))
 	a[32] = kindData
