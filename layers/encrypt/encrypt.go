@@ -192,6 +192,10 @@ func (l *Layer) Up(ev *layers.Event) {
 	}
 	gen, counter := uint32(g), uint32(c)
 	sender := ev.Peer // the bottom layer checked it: another member's rank
+	if sender < 0 || sender >= len(l.peers) || sender == l.view.Rank {
+		l.p.Drop("malformed")
+		return
+	}
 	pr := &l.peers[sender]
 	switch {
 	case !pr.replay.any && gen > MaxGenerationsAhead,
