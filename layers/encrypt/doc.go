@@ -37,7 +37,9 @@
 // counted (drop.forged, drop.replay), as are malformed headers
 // (drop.malformed), generations outside the window (drop.generation) and,
 // in a stack whose Keys are missing or of another type, everything
-// (drop.no_keys).
+// (drop.no_keys). On the way down, what cannot be sealed is not sent, and
+// counted the same way (drop.no_keys; drop.seal if the sealer fails;
+// drop.exhausted after 2^48 datagrams of one sender in one epoch).
 //
 // # Bounds
 //

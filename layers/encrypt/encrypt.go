@@ -18,7 +18,8 @@ type Config struct {
 	// payload travels in clear.
 	IntegrityOnly bool
 	// NewSealer, if set, makes the sealer from the view's keys in place of
-	// NewBlockSealer: for a sealer that runs elsewhere, or a test's.
+	// NewBlockSealer: for a sealer that runs elsewhere, or a test's. If it
+	// fails, the layer has no keys.
 	NewSealer func(keys Keys, rank, n int) (Sealer, error)
 }
 
@@ -48,8 +49,8 @@ type Layer struct {
 	// ratchet has no generation left.
 	exhausted bool
 	peers     []peer
-	// aad, plain and out are reused buffers, so that the hot path does
-	// not allocate.
+	// aad and out are reused buffers, so that the hot path does not
+	// allocate.
 	aad, out []byte
 }
 
