@@ -298,3 +298,26 @@ func TestKeyTooLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyLostOnce: the KEY message's datagram is lost, then a message
+// behind it: pt2pt recovers both, in order, and the receiver opens the
+// message under the key, which it always has first.
+func TestKeyLostOnce(t *testing.T) {
+	g := newGroup(t, 2, protected, private.Config{})
+	lost := 0
+	g.alter = func(d datagram) []byte {
+		if _, _, ok := sendPayload(t, d.data); ok && d.from == 0 && lost < 2 {
+			lost++
+			return nil
+		}
+		return d.data
+	}
+	g.send(0, 1, "a", "b")
+	g.run(50 * time.Millisecond)
+	if want := []string{"0:a", "0:b"}; !slices.Equal(g.got[1], want) {
+		t.Errorf("delivered %v, want %v", g.got[1], want)
+	}
+	if lost != 2 || g.members[1].Drops() != 0 {
+		t.Errorf("lost %d, drops %d", lost, g.members[1].Drops())
+	}
+}
