@@ -432,3 +432,44 @@ func TestPlacedDirectlyAboveBottom(t *testing.T) {
 		t.Fatal("encrypt accepted above another layer than bottom")
 	}
 }
+
+// recorder is a Sealer that records the nonces the layer gives it and
+// hands the work to the default one.
+type recorder struct {
+	Sealer
+	sealed map[[2]uint32]bool
+}
+
+func (r *recorder) Seal(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
+	k := [2]uint32{gen, counter}
+	if r.sealed[k] {
+		return dst, errCounter
+	}
+	r.sealed[k] = true
+	return r.Sealer.Seal(dst, gen, counter, aad, plaintext)
+}
+
+// The layer hands sealing to the sealer it is given, with a fresh
+// (generation, counter) for every datagram, casts and sends alike.
+func TestGivenSealerUsed(t *testing.T) {
+	rec := &recorder{sealed: map[[2]uint32]bool{}}
+	cfg := Config{NewSealer: func(keys Keys, rank, n int) (Sealer, error) {
+		rec.Sealer = NewBlockSealer(keys, rank, n)
+		return rec, nil
+	}}
+	ms := []*member{newMember(t, 0, 3, newKeys(t, 1), cfg), newMember(t, 1, 3, newKeys(t, 1), Config{})}
+	for i := range 50 {
+		var d []byte
+		if i%2 == 0 {
+			d = ms[0].cast("c")
+		} else {
+			d = ms[0].send(1, "s")
+		}
+		if !ms[1].feed(d) {
+			t.Fatalf("datagram %d refused", i)
+		}
+	}
+	if len(rec.sealed) != 50 || ms[0].drops("seal") != 0 {
+		t.Fatalf("the sealer saw %d datagrams, %d failed", len(rec.sealed), ms[0].drops("seal"))
+	}
+}
