@@ -49,7 +49,10 @@ type Config struct {
 	TotalOrder bool
 	// Layers names the stack's layers, bottom first, overriding
 	// TotalOrder. Default: compose.Reliable (compose.Total with
-	// TotalOrder).
+	// TotalOrder). In a secured group the protection layers that
+	// Protection and SenderAuth call for (encrypt, sign, private) are
+	// added at their places unless Layers names them already; Layers
+	// must not name one the policy does not call for.
 	Layers []string
 	// Options configures the layers.
 	Options compose.Options
@@ -78,6 +81,21 @@ type Config struct {
 	// Default crypto.MLS128DHKEMX25519AES128GCMSHA256Ed25519 (0x0001).
 	// Every member of a group must use the same.
 	Suite crypto.SuiteID
+	// Protection says how a secured group protects its messages (every
+	// byte a member sends, above the bottom layer's header): Private, the
+	// default, seals them (layers/encrypt); IntegrityOnly authenticates
+	// them but leaves them readable on the wire. Either way a datagram
+	// that opens proves that some member of the view's key epoch sent it,
+	// not which member. Applies to a secured group only.
+	Protection Protection
+	// SenderAuth adds sender authentication (layers/sign): every multicast
+	// is signed by its sender, in batches, so that no member can forge or
+	// alter another member's multicasts, although every member holds the
+	// keys that seal them. It costs a signature per batch at the sender
+	// and a verification per batch at every receiver, and delays a
+	// multicast by up to sign.DefaultInterval. Applies to a secured group
+	// only.
+	SenderAuth bool
 	// RekeyInterval, if not zero, makes a secured group's coordinator
 	// start a rekey round (a new epoch with the same members) once a view
 	// is this old. Group.Rekey asks for one at any time.
@@ -155,6 +173,10 @@ func (c *Config) withDefaults() (Config, error) {
 			cfg.Layers = compose.Total
 		}
 	}
+	var err error
+	if cfg.Layers, cfg.Options, err = cfg.protect(); err != nil {
+		return cfg, err
+	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Millisecond
 	}
@@ -188,12 +210,17 @@ func (c *Config) checkSecurity() error {
 			"auth.Allow(names...) admits a list of identities (a Noise key's name is its public key as `keyadmin pubkey` prints it)")
 	case !secured && (c.Admit != nil || c.Suite != 0 || c.RekeyInterval != 0):
 		return errors.New("conclave: config: Admit, Suite and RekeyInterval apply to a secured group, which needs a Credential")
+	case !secured && (c.Protection != Private || c.SenderAuth):
+		return errors.New("conclave: config: Protection and SenderAuth apply to a secured group, which needs a Credential")
 	case !secured && c.Participant == nil && !c.Insecure:
 		return errors.New("conclave: config: no Credential: a group is secured by default; set Credential " +
 			"(a Noise key: see auth/noise, and `keyadmin keygen noise -o FILE` to make one) and Admit, or Insecure for a plain group")
 	}
 	if c.RekeyInterval < 0 {
 		return errors.New("conclave: config: negative RekeyInterval")
+	}
+	if c.Protection != Private && c.Protection != IntegrityOnly {
+		return fmt.Errorf("conclave: config: unknown Protection %d", int(c.Protection))
 	}
 	return nil
 }
