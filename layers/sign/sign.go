@@ -41,7 +41,7 @@ const (
 const (
 	// MaxSignature bounds a signature's length: Ed25519's are 64 bytes,
 	// ECDSA's with P-521 at most 139.
-	MaxSignature = 160
+	MaxSignature = 144
 	// LimitBatch bounds MaxBatch.
 	LimitBatch = 1 << 12
 )
@@ -49,6 +49,13 @@ const (
 // MaxHeader is the longest header the layer puts on a message: the mark,
 // a count and a signature with its length.
 const MaxHeader = 1 + 2 + 2 + MaxSignature
+
+// Room is the most the layer adds to a message, which the layers that
+// fill datagrams from above (fragmentation) must leave free below
+// MaxDatagram, beside the head room of the layers below: a batch's last
+// message carries the signature whatever its size. With Ed25519 the layer
+// adds 69 bytes to that message and 1 to the others.
+const Room = MaxHeader
 
 const (
 	markMore = 0
