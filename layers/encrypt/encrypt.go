@@ -52,6 +52,8 @@ type Layer struct {
 	// aad and out are reused buffers, so that the hot path does not
 	// allocate.
 	aad, out []byte
+	// prefix is the length of the additional data's constant part.
+	prefix int
 }
 
 // peer is what the layer keeps of a sender.
@@ -73,7 +75,16 @@ func (l *Layer) Init(p *layers.Port) {
 	l.view = *p.View()
 	l.peers = make([]peer, l.view.N)
 	max := p.Config().MaxDatagram
-	l.aad = make([]byte, 0, 1+bottom.MaxHeader+10+max)
+	a := make([]byte, 0, 1+bottom.MaxHeader+10+max)
+	if l.cfg.IntegrityOnly {
+		a = append(a, modeIntegrity)
+	} else {
+		a = append(a, modePrivate)
+	}
+	a = append(a, bottom.Version)
+	a = wire.AppendUint64(a, l.view.Group)
+	a = wire.AppendUvarint(a, l.view.ID)
+	l.aad, l.prefix = a, len(a)
 	l.out = make([]byte, 0, max+layers.HeadRoom+Overhead)
 	keys, ok := p.Config().Keys.(Keys)
 	if !ok {
@@ -92,21 +103,14 @@ func (l *Layer) Init(p *layers.Port) {
 // additional builds the additional data of a datagram of type t from
 // sender to dest (a rank, or layers.AllPeers) into l.aad: the mode, the
 // bottom header exactly as the bottom layer writes it, the destination.
+// The mode, version, group and view are the same for every datagram of the
+// view: Init writes them once, at the front of l.aad.
 func (l *Layer) additional(sender int, t layers.Type, dest int) []byte {
-	a := l.aad[:0]
-	if l.cfg.IntegrityOnly {
-		a = append(a, modeIntegrity)
-	} else {
-		a = append(a, modePrivate)
-	}
-	a = append(a, bottom.Version)
-	a = wire.AppendUint64(a, l.view.Group)
-	a = wire.AppendUvarint(a, l.view.ID)
+	a := l.aad[:l.prefix]
 	a = wire.AppendUvarint(a, uint64(sender))
 	a = append(a, byte(t))
 	// 0 for every member, 1+rank for one.
-	a = wire.AppendUvarint(a, uint64(dest+1))
-	return a
+	return wire.AppendUvarint(a, uint64(dest+1))
 }
 
 func (l *Layer) Down(ev *layers.Event) {
@@ -162,7 +166,7 @@ func (l *Layer) Down(ev *layers.Event) {
 		// Sealed in place: the ciphertext overwrites the plaintext.
 		out, err = l.sealer.Seal(out[:hdr], gen, counter, aad, out[hdr:])
 	}
-	l.aad = aad[:0]
+	l.aad = aad
 	if err != nil {
 		l.p.Count("drop.seal", 1)
 		return
@@ -231,7 +235,7 @@ func (l *Layer) Up(ev *layers.Event) {
 		// Opened in place: the stack owns the datagram.
 		plain, err = l.sealer.Open(sealed[:0], sender, gen, counter, aad, sealed)
 	}
-	l.aad = aad[:0]
+	l.aad = aad
 	if err != nil {
 		l.p.Drop("forged")
 		return
