@@ -150,14 +150,22 @@ type pair struct {
 	s       *sealing
 	at      time.Duration // last used
 	created time.Duration
+	view    ViewID // this member's view when the handshake was done
 }
 
-// freshPair reports whether this member admitted e within Timing.Merge: a
-// merge request from e then needs no new handshake (it repeats the one
-// the admission answered).
+// freshPair reports whether this member admitted e within Timing.Merge and
+// has installed no view since: a merge between the two then needs no new
+// handshake (it repeats the one the admission answered).
+//
+// What the handshake vouched for holds only as long as neither view
+// changed: the initiator's roster names the members of its view as it
+// was, and the participant forgets it once the initiator is a member of
+// the responder's view. A pair that outlived a view change (e joined this
+// view, then a partition split it off again) vouches for nothing of a
+// merge, and the two run the handshake anew.
 func (m *Member) freshPair(e Endpoint) bool {
 	p := m.pairs[e]
-	return p != nil && m.now-p.created < m.cfg.Timing.Merge
+	return p != nil && m.now-p.created < m.cfg.Timing.Merge && p.view == m.view.ID
 }
 
 // pairSealing builds the sealing two peers share after a handshake: a
@@ -422,7 +430,7 @@ func (m *Member) setPair(e Endpoint, s *sealing) {
 		}
 		delete(m.pairs, oldest)
 	}
-	m.pairs[e] = &pair{s: s, at: m.now, created: m.now}
+	m.pairs[e] = &pair{s: s, at: m.now, created: m.now, view: m.view.ID}
 }
 
 // tickAdmissions repeats handshake messages and abandons stalled attempts.

@@ -98,8 +98,8 @@ func (p *Participant) decideCommit(cur, next membership.View, contributions map[
 		}
 		if roster == nil {
 			var err error
-			if roster, err = parseRoster(contributions[next.ID.Coord]); err != nil {
-				return membership.Decision{}, fmt.Errorf("secure: the coordinator's rosters: %w", err)
+			if roster, err = coordinatorRosters(contributions[next.ID.Coord]); err != nil {
+				return membership.Decision{}, err
 			}
 		}
 		kp, err := p.checkJoiner(e, roster, contributions[e], joiners[e])
@@ -150,6 +150,21 @@ func (p *Participant) decideCommit(cur, next membership.View, contributions map[
 	p.commit = &decided{next: next.Clone(), decision: d, pc: pc, group: st.group, leaves: leaves, tag: res.Commit.ConfirmationTag}
 	p.seals, p.lastCommit = res.Seals, next.ID
 	return d, nil
+}
+
+// coordinatorRosters parses the coordinator's contribution: the roster
+// entries of the round's joiners it admitted. An empty one vouches for
+// no one, which is not malformed: each joiner then fails for want of an
+// entry, by name.
+func coordinatorRosters(b []byte) ([]rosterEntry, error) {
+	if len(b) == 0 {
+		return []rosterEntry{}, nil
+	}
+	roster, err := parseRoster(b)
+	if err != nil {
+		return nil, fmt.Errorf("secure: the coordinator's rosters: %w", err)
+	}
+	return roster, nil
 }
 
 // decisionOf encodes a commit and its welcomes as a decision, within
