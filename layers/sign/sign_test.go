@@ -225,3 +225,33 @@ func TestPlacement(t *testing.T) {
 		t.Fatalf("sign below mnak: %v", err)
 	}
 }
+
+// A sender fails after its batch's first message went out and before the
+// last one, which carries the signature, reached anyone: the survivors,
+// brought to the same cut by the view change, both hold the first message
+// unsigned and neither delivers it.
+func TestSurvivorsAgreeOnABatchCutShort(t *testing.T) {
+	nw, _ := newNet(t, 3, []string{"bottom", "mnak", "sign"}, withSign(sign.Config{Interval: time.Hour}))
+	nw.Cast(0, "a") // an idle sender's multicast goes alone
+	nw.Cast(0, "b", "c")
+	nw.Lose = func(from, to int, data []byte) bool { return bytes.HasSuffix(data, []byte("c")) }
+	nw.Members[0].ViewFlush().Block()
+	nw.Collect(0)
+	nw.Run(3 * lt.Tick)
+	nw.Dead[0] = true
+	for r := 1; r < 3; r++ {
+		f := nw.Members[r].ViewFlush()
+		f.Cut(0, 2, r) // what every survivor has: a and b
+		if !f.ReachedCuts() {
+			t.Fatalf("member %d has not reached the cut", r)
+		}
+		nw.Members[r].EndView()
+		nw.Collect(r)
+		if got := nw.Casts(r); !slices.Equal(got, []string{"0:a"}) {
+			t.Fatalf("member %d delivered %v, want only a", r, got)
+		}
+		if nw.Counter(r, "sign", "drop.unsigned_at_view_end") != 1 {
+			t.Fatalf("member %d: %v", r, nw.Members[r].Counters())
+		}
+	}
+}
