@@ -38,7 +38,8 @@ import (
 //     a larger view that should absorb the member's;
 //   - 1 in 5 replay real traffic recorded earlier: a stack datagram to its
 //     first destination from its real source (an old duplicate), or
-//     anything from a stranger.
+//     anything from a stranger (or, in a secured run, from an outsider of
+//     attackers.go).
 //
 // A spoofed member's datagram never carries a sequence number the real
 // member may still use: such an in-window forgery is what that member
@@ -255,6 +256,12 @@ func (r *run) attack() {
 			// destination: whoever is there now.
 			from, to = rec.from, rec.to
 			what = "replay"
+		} else if r.sec != nil && a.rng.IntN(2) == 0 {
+			// The outsiders (attackers.go) replay what they recorded
+			// from their own addresses too.
+			o := r.sec.outsiders[a.rng.IntN(len(r.sec.outsiders))]
+			from = o.self.Addr
+			what = "replay from " + o.name
 		} else {
 			what = "replay from a stranger"
 		}
