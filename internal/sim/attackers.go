@@ -28,7 +28,10 @@ import (
 //     its admission must not), one with no credential at all (a plain
 //     member, whose unsealed messages a secure member must not act on).
 //     Neither may ever share a view with a member of the group, hold the
-//     epoch of one of the group's views, or derive an epoch equal to one;
+//     epoch of one of the group's views, or derive an epoch equal to one.
+//     Beside them the adversary (adversary.go) probes and injects control
+//     messages from strangers' addresses and replays recorded traffic from
+//     the outsiders' addresses too;
 //   - replays: sealed control messages that a member accepted are sent
 //     to it again, from their sender's address, later (SecureAttackEvery):
 //     each must be dropped (a replay, a view no longer current);
