@@ -40,6 +40,10 @@
 // (drop.no_keys). On the way down, what cannot be sealed is not sent, and
 // counted the same way (drop.no_keys; drop.seal if the sealer fails;
 // drop.exhausted after 2^48 datagrams of one sender in one epoch).
+// A replay is refused (Port.Drop), not ignored as a harmless duplicate:
+// the datagram is then not accepted, so that an outsider replaying a
+// failed member's datagrams does not keep it alive in the failure
+// detector's eyes.
 //
 // # Bounds
 //
