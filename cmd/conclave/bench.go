@@ -22,7 +22,13 @@ func newBenchCmd() *cobra.Command {
 against plain UDP, with M member processes talking over UDP on 127.0.0.1.
 
 Two phases run one after the other, with the same processes, fan-out and
-message size, and a third with --total:
+message size, a third with --compare-plain and one more with --total.
+
+The stack measured is the secured one, as a group runs by default: each
+member makes a Noise key of its own and admits the others' keys, and every
+datagram is sealed (encrypt; private point-to-point too). --integrity-only
+authenticates without encrypting, --sender-auth adds signed multicasts, and
+--insecure measures the plain stack, without keys, instead.
 
   raw UDP  the sender(s) send each --size-byte message to every other
            member (the fan-out the stack uses) as datagrams of at most the
@@ -31,6 +37,9 @@ message size, and a third with --total:
            go in sendmmsg batches of up to 64 datagrams, as fast as the
            sockets take them. A message is that many datagrams that arrived;
            lost ones are not counted.
+  plain    with --compare-plain: every member joins a group without keys
+           and the senders multicast as in the stack phase below, counted
+           the same way; then every member closes it and goes on.
   stack    every member joins the group and waits for a view of all M;
            then the sender(s) multicast --size-byte messages as fast as flow
            control lets them (messages longer than a datagram are fragmented
@@ -71,6 +80,10 @@ every message arrived; the ratio is about 1.
            control. It needs --size 16 or more.
   ratio    stack msgs/s per member ÷ raw UDP msgs/s per member. Small
            messages are bundled many to a datagram, so it can exceed 1.
+  ratio vs plain
+           with --compare-plain: stack msgs/s ÷ plain stack msgs/s, both
+           per member, measured in the same run (ratio_vs_plain and
+           plain_msgs_per_sec in --json).
   vs stack with --total: total order msgs/s ÷ stack msgs/s, both per
            member, measured in the same run.
   max RSS  peak resident set size of a member process (VmHWM).
@@ -85,6 +98,10 @@ ignores it; the total order phase applies it too.
 --json prints one line of JSON instead of the tables: the same numbers, and
 per member its rates, latency, max RSS and datagrams and system calls.`,
 		Example: `  conclave bench --members 3 --size 1024 --duration 5s
+  conclave bench --members 3 --size 1024 --compare-plain
+  conclave bench --members 3 --size 1024 --compare-plain --sender-auth
+  conclave bench --members 3 --size 64 --rate 1000 --compare-plain
+  conclave bench --members 3 --size 1024 --insecure
   conclave bench --members 3 --size 64 --rate 1000 --duration 5s
   conclave bench --members 3 --size 100000 --duration 5s
   conclave bench --members 3 --size 1024 --duration 5s --total
@@ -106,8 +123,12 @@ per member its rates, latency, max RSS and datagrams and system calls.`,
 	f.StringVar(&o.Senders, "senders", "one", "who sends: one (member 0) or all")
 	f.BoolVar(&o.Total, "total", false, "run a third phase in a group with total order")
 	f.BoolVar(&o.JSON, "json", false, "print the result as one line of JSON")
+	f.BoolVar(&o.Insecure, "insecure", false, "measure the plain stack, without keys, instead of the secured one")
+	f.BoolVar(&o.ComparePlain, "compare-plain", false, "measure the plain stack too, in the same run, and the ratio")
+	f.BoolVar(&o.SenderAuth, "sender-auth", false, "sign multicasts (sender authentication)")
+	f.BoolVar(&o.IntegrityOnly, "integrity-only", false, "authenticate datagrams without encrypting them")
 	f.DurationVar(&o.SlowReceiver, "slow-receiver", 0, "make the last member spend this long on each delivery (stack phase)")
-	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write each member's CPU profile of the stack phase to `DIR`/member-R.pprof (of the total order phase to member-R-total.pprof)")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write each member's CPU profile of the stack phase to `DIR`/member-R.pprof (of the plain and total order phases to member-R-plain.pprof, member-R-total.pprof)")
 	f.MarkHidden("cpuprofile")
 	return cmd
 }

@@ -207,6 +207,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		{"--duration", "1ms"},
 		{"--senders", "some"},
 		{"--slow-receiver", "-1s"},
+		{"--insecure", "--compare-plain"},
+		{"--insecure", "--sender-auth"},
 	} {
 		root := newRootCmd()
 		root.SetArgs(append([]string{"bench"}, args...))

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 
 	"github.com/conclave-go/conclave"
+	"github.com/conclave-go/conclave/auth/noise"
 	"github.com/conclave-go/conclave/transport"
 )
 
@@ -24,6 +26,8 @@ type member struct {
 	rawConn *transport.UDPConn
 	stackG  group // the stack phase's
 	totalG  group // the total order phase's
+	plainG  group // the plain stack phase's, with --compare-plain
+	key     *noise.PrivateKey
 }
 
 // group is a group a member process joins for a multicast phase.
@@ -32,6 +36,7 @@ type group struct {
 	addrs []netip.AddrPort       // every member's, by rank
 	ranks map[netip.AddrPort]int // address → rank
 	total bool                   // with total order
+	plain bool                   // the plain stack, whatever the setup says
 	group *conclave.Group        // after join
 	view  conclave.View          // the view joined, of every member
 }
@@ -61,15 +66,19 @@ func RunMember(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	m := &member{totalG: group{total: true}}
+	m := &member{totalG: group{total: true}, plainG: group{plain: true}}
 	var err error
+	// A key of the member's own, made here: no secret crosses the pipes.
+	if m.key, err = noise.GenerateKey(crand.Reader); err != nil {
+		return err
+	}
 	if m.rawConn, err = transport.ListenUDP(loopback, transport.UDPOptions{}); err != nil {
 		return err
 	}
 	defer m.rawConn.Close()
 	// The total order phase's socket is bound whether it runs or not, so
 	// that its address goes with the others in the hello.
-	for _, bg := range []*group{&m.stackG, &m.totalG} {
+	for _, bg := range []*group{&m.stackG, &m.totalG, &m.plainG} {
 		if bg.conn, err = transport.ListenUDP(loopback, transport.UDPOptions{}); err != nil {
 			return err
 		}
@@ -77,7 +86,8 @@ func RunMember(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 
 	enc := json.NewEncoder(out)
-	if err := enc.Encode(hello{Raw: m.rawConn.LocalAddr(), Stack: m.stackG.conn.LocalAddr(), Total: m.totalG.conn.LocalAddr()}); err != nil {
+	if err := enc.Encode(hello{Raw: m.rawConn.LocalAddr(), Stack: m.stackG.conn.LocalAddr(), Total: m.totalG.conn.LocalAddr(),
+		Plain: m.plainG.conn.LocalAddr(), Key: m.key.Public().String()}); err != nil {
 		return err
 	}
 	cmds := make(chan command, 4)
@@ -98,6 +108,15 @@ func RunMember(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 		m.totalG.setAddrs(m.Total)
 	}
+	if m.Plain != nil {
+		if len(m.Plain) != len(m.Stack) {
+			return fmt.Errorf("bench-member: %d plain stack addresses for %d members", len(m.Plain), len(m.Stack))
+		}
+		m.plainG.setAddrs(m.Plain)
+	}
+	if m.Keys != nil && len(m.Keys) != len(m.Stack) {
+		return fmt.Errorf("bench-member: %d keys for %d members", len(m.Keys), len(m.Stack))
+	}
 	for c := range cmds {
 		switch c.Cmd {
 		case cmdRaw:
@@ -108,9 +127,19 @@ func RunMember(ctx context.Context, in io.Reader, out io.Writer) error {
 			if err := enc.Encode(rep); err != nil {
 				return err
 			}
-		case cmdJoin, cmdJoinTotal:
+		case cmdJoinPlain, cmdJoin, cmdJoinTotal:
 			bg := &m.stackG
-			if c.Cmd == cmdJoinTotal {
+			switch c.Cmd {
+			case cmdJoinPlain:
+				if m.Plain == nil {
+					return errors.New("bench-member: join-plain without plain stack addresses")
+				}
+				bg = &m.plainG
+			case cmdJoin:
+				// As with total order below: every member has reported
+				// the plain phase.
+				m.plainG.close()
+			case cmdJoinTotal:
 				if m.Total == nil {
 					return errors.New("bench-member: join-total without total order addresses")
 				}
@@ -126,10 +155,13 @@ func RunMember(ctx context.Context, in io.Reader, out io.Writer) error {
 			if err := enc.Encode(joined{View: bg.view.ID.String()}); err != nil {
 				return err
 			}
-		case cmdStack, cmdTotal:
+		case cmdPlain, cmdStack, cmdTotal:
 			bg := &m.stackG
-			if c.Cmd == cmdTotal {
+			switch c.Cmd {
+			case cmdTotal:
 				bg = &m.totalG
+			case cmdPlain:
+				bg = &m.plainG
 			}
 			if bg.group == nil {
 				return fmt.Errorf("bench-member: %s before joining its group", c.Cmd)
@@ -141,7 +173,7 @@ func RunMember(ctx context.Context, in io.Reader, out io.Writer) error {
 			if err := enc.Encode(rep); err != nil {
 				return err
 			}
-			if c.Cmd == cmdStack && m.Total != nil {
+			if c.Cmd == cmdPlain || (c.Cmd == cmdStack && m.Total != nil) {
 				continue
 			}
 			// Stay in the group until every member is done: the others

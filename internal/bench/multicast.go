@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave"
+	"github.com/conclave-go/conclave/auth"
+	"github.com/conclave-go/conclave/auth/noise"
 	"github.com/conclave-go/conclave/internal/benchutil"
 )
 
@@ -18,19 +20,30 @@ import (
 // view of every member.
 func (m *member) join(ctx context.Context, bg *group) error {
 	name := m.Group
-	if bg.total {
+	switch {
+	case bg.total:
 		name += "/total"
+	case bg.plain:
+		name += "/plain"
 	}
-	g, err := conclave.Join(ctx, conclave.Config{
+	cfg := conclave.Config{
 		Group:      name,
 		Members:    bg.addrs,
 		Self:       m.Rank,
 		Conn:       bg.conn,
 		TotalOrder: bg.total,
-		// The plain stack against raw UDP: the benchmark measures the
-		// layers, not admission or keys.
-		Insecure: true,
-	})
+	}
+	if bg.plain || m.Keys == nil {
+		cfg.Insecure = true
+	} else {
+		cfg.Credential = noise.NewCredential(m.key)
+		cfg.Admit = auth.Allow(m.Keys...)
+		cfg.SenderAuth = m.SenderAuth
+		if m.IntegrityOnly {
+			cfg.Protection = conclave.IntegrityOnly
+		}
+	}
+	g, err := conclave.Join(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -51,8 +64,11 @@ func (m *member) multicast(ctx context.Context, bg *group, start int64) (stackRe
 	g := bg.group
 	if m.CPUProfile != "" {
 		file := fmt.Sprintf("member-%d.pprof", m.Rank)
-		if bg.total {
+		switch {
+		case bg.total:
 			file = fmt.Sprintf("member-%d-total.pprof", m.Rank)
+		case bg.plain:
+			file = fmt.Sprintf("member-%d-plain.pprof", m.Rank)
 		}
 		f, err := os.Create(filepath.Join(m.CPUProfile, file))
 		if err != nil {
@@ -197,7 +213,7 @@ func (m *member) deliver(ctx context.Context, bg *group, w *window) (stackReport
 		now := w.clock.Now()
 		switch ev.Kind {
 		case conclave.Message:
-		case conclave.Block:
+		case conclave.Block, conclave.KeyChange:
 			continue
 		case conclave.ViewChange:
 			// The views that led to the full one come first. A view change

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,6 +60,13 @@ type Options struct {
 	SlowReceiver time.Duration
 	CPUProfile   string // a directory for the members' CPU profiles
 
+	// The stack's protection: by default the secured stack (each member
+	// with a Noise key of its own, admitting the others'), private.
+	Insecure      bool // the plain stack instead
+	ComparePlain  bool // run the plain stack too, before the secured one
+	SenderAuth    bool // sign multicasts (conclave.Config.SenderAuth)
+	IntegrityOnly bool // authenticate without encrypting
+
 	// Member is the command line that starts one member process, which
 	// must run RunMember on its standard input and output. Empty, it is
 	// this program with the MemberCommand subcommand.
@@ -69,12 +77,31 @@ type Options struct {
 // parent starts each member as this program with it.
 const MemberCommand = "bench-member"
 
+// protection names the stack the stack phase measures.
+func (o *Options) protection() string {
+	switch {
+	case o.Insecure:
+		return "plain"
+	case o.IntegrityOnly && o.SenderAuth:
+		return "integrity-only+sender-auth"
+	case o.IntegrityOnly:
+		return "integrity-only"
+	case o.SenderAuth:
+		return "private+sender-auth"
+	}
+	return "private"
+}
+
 // phases is the number of phases the bench runs.
 func (o *Options) phases() int {
+	n := 2
 	if o.Total {
-		return 3
+		n++
 	}
-	return 2
+	if o.ComparePlain {
+		n++
+	}
+	return n
 }
 
 // Check checks the options, naming the flag of a bad one, and makes
@@ -93,6 +120,8 @@ func (o *Options) Check() error {
 		return fmt.Errorf("--senders %q: want one or all", o.Senders)
 	case o.SlowReceiver < 0:
 		return fmt.Errorf("--slow-receiver %v: want a positive delay", o.SlowReceiver)
+	case o.Insecure && (o.ComparePlain || o.SenderAuth || o.IntegrityOnly):
+		return errors.New("--insecure runs the plain stack alone: --compare-plain, --sender-auth and --integrity-only apply to the secured one")
 	}
 	if o.CPUProfile != "" {
 		dir, err := filepath.Abs(o.CPUProfile)

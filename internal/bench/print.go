@@ -12,11 +12,17 @@ import (
 // columns mean.
 func (res *Result) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "members\tsize\tduration\tsenders\tstack msgs/s\tMB/s\tp50\tp99\traw UDP msgs/s\tratio")
-	fmt.Fprintf(tw, "%d\t%d B\t%v\t%s\t%s\t%.1f\t%s\t%s\t%s\t%.2f\n",
-		res.Members, res.Size, time.Duration(res.DurationS*float64(time.Second)), res.Senders,
+	fmt.Fprintln(tw, "members\tsize\tduration\tsenders\tstack\tstack msgs/s\tMB/s\tp50\tp99\traw UDP msgs/s\tratio")
+	fmt.Fprintf(tw, "%d\t%d B\t%v\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%.2f\n",
+		res.Members, res.Size, time.Duration(res.DurationS*float64(time.Second)), res.Senders, res.Protection,
 		formatCount(res.MsgsPerSec), res.MBPerSec, formatMicros(res.P50Us), formatMicros(res.P99Us),
 		formatCount(res.RawUDPMsgsPerSec), res.RatioVsRawUDP)
+	if p := res.PlainResult; p != nil {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "plain stack, same run\tmsgs/s\tp50\tp99\tratio vs plain")
+		fmt.Fprintf(tw, "\t%s\t%s\t%s\t%.3f\n",
+			formatCount(p.PlainMsgsPerSec), formatMicros(p.PlainP50Us), formatMicros(p.PlainP99Us), p.RatioVsPlain)
+	}
 	if t := res.TotalResult; t != nil {
 		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "with total order\tmsgs/s\tMB/s\tp50\tp99\tvs stack")
@@ -48,6 +54,10 @@ func (res *Result) Print(w io.Writer) error {
 	fmt.Fprintf(w, "\nmsgs/s: messages delivered per second and member, mean over members (slowest %s);\n"+
 		"raw UDP: messages received (each as datagrams of at most 1400 bytes), mean over receiving members; ratio = stack / raw UDP\n",
 		formatCount(res.MinMsgsPerSec))
+	if p := res.PlainResult; p != nil {
+		fmt.Fprintf(w, "plain stack: the same multicasts in a group without keys, before the %s stack (slowest %s); ratio vs plain = %s / plain\n",
+			res.Protection, formatCount(p.PlainMinMsgsPerSec), res.Protection)
+	}
 	if t := res.TotalResult; t != nil {
 		fmt.Fprintf(w, "total order: the same multicasts in a group with total order (slowest %s); vs stack = total order / stack\n",
 			formatCount(t.TotalMinMsgsPerSec))

@@ -13,7 +13,7 @@ import (
 
 // command is a line from the parent to a member.
 type command struct {
-	Cmd   string `json:"cmd"` // setup, raw, join, stack, join-total or total
+	Cmd   string `json:"cmd"` // setup, raw, join-plain, plain, join, stack, join-total or total
 	Setup *setup `json:"setup,omitempty"`
 	// Start is when a raw or stack phase begins, in Unix nanoseconds.
 	Start int64 `json:"start,omitempty"`
@@ -27,23 +27,31 @@ const (
 	cmdStack     = "stack"
 	cmdJoinTotal = "join-total"
 	cmdTotal     = "total"
+	cmdJoinPlain = "join-plain"
+	cmdPlain     = "plain"
 )
 
 // setup is the parameters of the bench and every member's addresses, by
 // rank; the first command a member gets.
 type setup struct {
-	Rank         int              `json:"rank"`
-	Group        string           `json:"group"`
-	Raw          []netip.AddrPort `json:"raw"`
-	Stack        []netip.AddrPort `json:"stack"`
-	Total        []netip.AddrPort `json:"total,omitempty"` // with --total
-	Size         int              `json:"size"`
-	Rate         int              `json:"rate"`     // per sender per second; 0: unpaced
-	Datagram     int              `json:"datagram"` // the raw phase's largest datagram
-	Duration     time.Duration    `json:"duration"`
-	AllSend      bool             `json:"all_send"`
-	SlowReceiver time.Duration    `json:"slow_receiver"`
-	CPUProfile   string           `json:"cpuprofile"`
+	Rank  int              `json:"rank"`
+	Group string           `json:"group"`
+	Raw   []netip.AddrPort `json:"raw"`
+	Stack []netip.AddrPort `json:"stack"`
+	Total []netip.AddrPort `json:"total,omitempty"` // with --total
+	Plain []netip.AddrPort `json:"plain,omitempty"` // with --compare-plain
+	// Keys are the members' Noise public keys, by rank: each admits
+	// them all. Empty with --insecure.
+	Keys          []string      `json:"keys,omitempty"`
+	SenderAuth    bool          `json:"sender_auth,omitempty"`
+	IntegrityOnly bool          `json:"integrity_only,omitempty"`
+	Size          int           `json:"size"`
+	Rate          int           `json:"rate"`     // per sender per second; 0: unpaced
+	Datagram      int           `json:"datagram"` // the raw phase's largest datagram
+	Duration      time.Duration `json:"duration"`
+	AllSend       bool          `json:"all_send"`
+	SlowReceiver  time.Duration `json:"slow_receiver"`
+	CPUProfile    string        `json:"cpuprofile"`
 }
 
 // sends says whether rank r sends.
@@ -66,6 +74,8 @@ type hello struct {
 	Raw   netip.AddrPort `json:"raw"`
 	Stack netip.AddrPort `json:"stack"`
 	Total netip.AddrPort `json:"total"` // for the total order phase
+	Plain netip.AddrPort `json:"plain"` // for the plain stack phase
+	Key   string         `json:"key"`   // the member's Noise public key
 }
 
 // joined answers join and join-total.

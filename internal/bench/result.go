@@ -8,10 +8,13 @@ import (
 
 // Result is what bench prints; its JSON is the --json line.
 type Result struct {
-	Members          int               `json:"members"`
-	Size             int               `json:"size"`
-	DurationS        float64           `json:"duration_s"`
-	Senders          string            `json:"senders"`
+	Members   int     `json:"members"`
+	Size      int     `json:"size"`
+	DurationS float64 `json:"duration_s"`
+	Senders   string  `json:"senders"`
+	// Protection is the stack measured: plain (--insecure), private,
+	// integrity-only, each +sender-auth with --sender-auth.
+	Protection       string            `json:"protection"`
 	SlowReceiverUs   float64           `json:"slow_receiver_us"`
 	MsgsPerSec       float64           `json:"msgs_per_sec"`
 	MinMsgsPerSec    float64           `json:"min_msgs_per_sec"`
@@ -31,6 +34,48 @@ type Result struct {
 	PerMember        []MemberSummary   `json:"per_member"`
 
 	*TotalResult // with --total only
+	*PlainResult // with --compare-plain only
+}
+
+// PlainResult is the plain stack phase's part of the result, measured in
+// the same run as the secured stack. Its fields appear in the JSON only
+// with --compare-plain.
+type PlainResult struct {
+	PlainMsgsPerSec    float64 `json:"plain_msgs_per_sec"`
+	PlainMinMsgsPerSec float64 `json:"plain_min_msgs_per_sec"`
+	PlainP50Us         float64 `json:"plain_p50_us"`
+	PlainP99Us         float64 `json:"plain_p99_us"`
+	// RatioVsPlain is the secured stack's msgs/s ÷ the plain stack's,
+	// per member.
+	RatioVsPlain     float64 `json:"ratio_vs_plain"`
+	PlainDrops       uint64  `json:"plain_drops"`
+	PlainViewChanges uint64  `json:"plain_view_changes"`
+}
+
+// summarizePlain adds the plain stack phase to the result.
+func (res *Result) summarizePlain(o Options, plains []stackReport) {
+	plain := sumUp(plains)
+	p := &PlainResult{
+		PlainMsgsPerSec:    plain.mean,
+		PlainMinMsgsPerSec: plain.min,
+		PlainP50Us:         plain.p50Us,
+		PlainP99Us:         plain.p99Us,
+	}
+	if plain.mean > 0 {
+		p.RatioVsPlain = res.MsgsPerSec / plain.mean
+	}
+	for _, rep := range plains {
+		res.MaxRSSKB = max(res.MaxRSSKB, rep.MaxRSSKB)
+		p.PlainDrops += rep.Drops
+		p.PlainViewChanges = max(p.PlainViewChanges, rep.ViewChanges)
+	}
+	r := func(v *float64, p float64) { *v = math.Round(*v*p) / p }
+	r(&p.PlainMsgsPerSec, 10)
+	r(&p.PlainMinMsgsPerSec, 10)
+	r(&p.PlainP50Us, 10)
+	r(&p.PlainP99Us, 10)
+	r(&p.RatioVsPlain, 1000)
+	res.PlainResult = p
 }
 
 // TotalResult is the total order phase's part of the result. Its
@@ -127,6 +172,7 @@ func summarize(o Options, raws []rawReport, stacks, totals []stackReport) *Resul
 		Size:           o.Size,
 		DurationS:      o.Duration.Seconds(),
 		Senders:        o.Senders,
+		Protection:     o.protection(),
 		SlowReceiverUs: float64(o.SlowReceiver) / 1e3,
 		Rate:           o.Rate,
 	}

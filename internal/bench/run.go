@@ -58,20 +58,28 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	base := setup{
-		Group:        fmt.Sprintf("conclave-bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
-		Size:         o.Size,
-		Rate:         o.Rate,
-		Datagram:     layers.DefaultMaxDatagram,
-		Duration:     o.Duration,
-		AllSend:      o.Senders == "all",
-		SlowReceiver: o.SlowReceiver,
-		CPUProfile:   o.CPUProfile,
+		Group:         fmt.Sprintf("conclave-bench-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		Size:          o.Size,
+		Rate:          o.Rate,
+		Datagram:      layers.DefaultMaxDatagram,
+		Duration:      o.Duration,
+		AllSend:       o.Senders == "all",
+		SlowReceiver:  o.SlowReceiver,
+		CPUProfile:    o.CPUProfile,
+		SenderAuth:    o.SenderAuth,
+		IntegrityOnly: o.IntegrityOnly,
 	}
 	for _, h := range hellos {
 		base.Raw = append(base.Raw, h.Raw)
 		base.Stack = append(base.Stack, h.Stack)
 		if o.Total {
 			base.Total = append(base.Total, h.Total)
+		}
+		if o.ComparePlain {
+			base.Plain = append(base.Plain, h.Plain)
+		}
+		if !o.Insecure {
+			base.Keys = append(base.Keys, h.Key)
 		}
 	}
 	for r, w := range ws {
@@ -87,11 +95,22 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	progress("stack: joining the group…")
+	var plains []stackReport
+	if o.ComparePlain {
+		progress("plain stack: joining a group without keys…")
+		if err := joinAll(ctx, ws, cmdJoinPlain); err != nil {
+			return err
+		}
+		progress("plain stack (%v)…", o.Duration)
+		if plains, err = runPhase[stackReport](ctx, ws, cmdPlain); err != nil {
+			return err
+		}
+	}
+	progress("%s stack: joining the group…", o.protection())
 	if err := joinAll(ctx, ws, cmdJoin); err != nil {
 		return err
 	}
-	progress("stack (%v)…", o.Duration)
+	progress("%s stack (%v)…", o.protection(), o.Duration)
 	stacks, err := runPhase[stackReport](ctx, ws, cmdStack)
 	if err != nil {
 		return err
@@ -121,14 +140,20 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	if o.CPUProfile != "" {
-		what := "the stack phase"
+		what := "the stack phase (member-R.pprof)"
+		if o.ComparePlain {
+			what += ", the plain stack phase (member-R-plain.pprof)"
+		}
 		if o.Total {
-			what = "the stack and total order phases"
+			what += ", the total order phase (member-R-total.pprof)"
 		}
 		progress("CPU profiles of %s in %s", what, o.CPUProfile)
 	}
 
 	res := summarize(o, raws, stacks, totals)
+	if plains != nil {
+		res.summarizePlain(o, plains)
+	}
 	if o.JSON {
 		b, err := json.Marshal(res)
 		if err != nil {

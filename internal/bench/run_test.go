@@ -65,8 +65,11 @@ func TestRun(t *testing.T) {
 			t.Errorf("key %q missing from %s", k, line)
 		}
 	}
-	if got["members"] != 3.0 || got["size"] != 256.0 || got["duration_s"] != 0.5 || got["senders"] != "all" {
+	if got["members"] != 3.0 || got["size"] != 256.0 || got["duration_s"] != 0.5 || got["senders"] != "all" || got["protection"] != "private" {
 		t.Errorf("parameters not echoed: %s", line)
+	}
+	if _, ok := got["ratio_vs_plain"]; ok {
+		t.Errorf("ratio_vs_plain without --compare-plain: %s", line)
 	}
 	for _, k := range []string{"msgs_per_sec", "raw_udp_msgs_per_sec", "total_msgs_per_sec"} {
 		if v, _ := got[k].(float64); v <= 0 {
@@ -83,6 +86,54 @@ func TestRun(t *testing.T) {
 			if _, ok := m[k]; !ok {
 				t.Errorf("member %d lacks %q: %s", r, k, line)
 			}
+		}
+	}
+}
+
+// TestRunComparePlain runs a short bench of the secured stack with sender
+// authentication beside the plain one, and checks that both phases
+// delivered and the JSON line has the plain stack's numbers and the ratio.
+func TestRunComparePlain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes and runs for a few seconds")
+	}
+	t.Setenv(memberEnv, "1")
+	o := Options{
+		Members: 3, Size: 256, Rate: 200, Duration: 500 * time.Millisecond, Senders: "one", JSON: true,
+		ComparePlain: true, SenderAuth: true, Member: []string{os.Args[0]},
+	}
+	if err := o.Check(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := Run(ctx, o, &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if got["protection"] != "private+sender-auth" {
+		t.Errorf("protection %v, want private+sender-auth", got["protection"])
+	}
+	for _, k := range []string{"msgs_per_sec", "plain_msgs_per_sec", "ratio_vs_plain"} {
+		if v, _ := got[k].(float64); v <= 0 {
+			t.Errorf("%s = %v, want > 0: %s", k, got[k], stdout.String())
+		}
+	}
+	// Joining drops strangers' control messages; the protection layers
+	// must drop nothing of the members'.
+	reasons, _ := got["drop_reasons"].(map[string]any)
+	for k, v := range reasons {
+		if strings.HasPrefix(k, "encrypt.") || strings.HasPrefix(k, "sign.") || strings.HasPrefix(k, "private.") {
+			t.Errorf("%s = %v", k, v)
+		}
+	}
+	for _, want := range []string{"plain stack (", "private+sender-auth stack ("} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks progress %q:\n%s", want, stderr.String())
 		}
 	}
 }
@@ -107,6 +158,9 @@ func TestCheck(t *testing.T) {
 		{"--duration", func(o *Options) { o.Duration = time.Millisecond }},
 		{"--senders", func(o *Options) { o.Senders = "some" }},
 		{"--slow-receiver", func(o *Options) { o.SlowReceiver = -time.Second }},
+		{"--insecure", func(o *Options) { o.Insecure, o.ComparePlain = true, true }},
+		{"--insecure", func(o *Options) { o.Insecure, o.SenderAuth = true, true }},
+		{"--insecure", func(o *Options) { o.Insecure, o.IntegrityOnly = true, true }},
 	} {
 		o := good
 		tc.bad(&o)
