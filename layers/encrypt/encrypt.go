@@ -157,13 +157,18 @@ func (l *Layer) Down(ev *layers.Event) {
 	out = wire.AppendUvarint(out, uint64(gen))
 	out = wire.AppendUvarint(out, uint64(counter))
 	hdr := len(out)
-	out = ev.Msg.AppendTo(out)
 	var err error
-	if l.cfg.IntegrityOnly {
+	switch {
+	case l.cfg.IntegrityOnly:
+		out = ev.Msg.AppendTo(out)
 		aad = append(aad, out[hdr:]...)
 		out, err = l.sealer.Seal(out, gen, counter, aad, nil)
-	} else {
-		// Sealed in place: the ciphertext overwrites the plaintext.
+	case ev.Msg.Len() == len(ev.Msg.Body):
+		// One piece (a bundle, a lone frame): sealed from where it is.
+		out, err = l.sealer.Seal(out, gen, counter, aad, ev.Msg.Body)
+	default:
+		// Headers and body: gathered, then sealed in place.
+		out = ev.Msg.AppendTo(out)
 		out, err = l.sealer.Seal(out[:hdr], gen, counter, aad, out[hdr:])
 	}
 	l.aad = aad

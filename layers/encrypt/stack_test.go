@@ -19,8 +19,9 @@ func (k *treeKeys) ApplicationRatchet(r int) (*keying.Ratchet, error) {
 }
 
 // The reliable stack with encrypt above bottom: bundles packed to the
-// limit with messages of every small size stay within MaxDatagram once
-// sealed, and the other members accept and deliver every one. A view id and rank of many bytes make the
+// limit with messages of every small size, and fragments of large ones,
+// with bundling or without, stay within MaxDatagram once sealed, and the
+// other members accept and deliver every one. A view id and rank of many bytes make the
 // bottom header as long as it gets in practice.
 func TestSecuredStackFitsDatagrams(t *testing.T) {
 	s, err := crypto.LookupSuite(crypto.MLS128DHKEMX25519AES128GCMSHA256Ed25519)
@@ -28,8 +29,22 @@ func TestSecuredStackFitsDatagrams(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 3
-	names := []string{"bottom", "encrypt", "bundle", "mnak", "pt2pt", "stable", "mflow", "frag"}
+	reliable := []string{"bottom", "encrypt", "bundle", "mnak", "pt2pt", "stable", "mflow", "frag"}
+	type run struct {
+		names []string
+		size  int
+	}
+	// Fragments and small messages of a stack without bundling, whose
+	// datagrams come with the other layers' headers pushed.
+	unbundled := []string{"bottom", "encrypt", "mnak", "pt2pt", "stable", "mflow", "frag"}
+	runs := []run{{unbundled, 3000}, {unbundled, 10}}
+	// Fragments, and bundles of every small size.
+	runs = append(runs, run{reliable, 3000})
 	for size := 1; size <= 200; size++ {
+		runs = append(runs, run{reliable, size})
+	}
+	for _, r := range runs {
+		names, size := r.names, r.size
 		stacks := make([]*layers.Stack, n)
 		for r := range stacks {
 			tree, err := keying.NewSecretTree(s, bytes.Repeat([]byte{1}, s.HashSize()), 4)
