@@ -89,6 +89,8 @@ type Layer struct {
 	sealed  time.Duration // when the last batch was signed
 	sent    uint64        // this member's multicasts passed down so far
 	blocked bool          // the view's counts are taken: sign every multicast at once
+	sealing bool          // a batch is going down (see seal)
+	out     []layers.Message
 
 	streams []stream
 	h       hash.Hash
@@ -135,7 +137,7 @@ func (l *Layer) Down(ev *layers.Event) {
 		}
 		l.batch = append(l.batch, ev.Msg)
 		if len(l.batch) >= l.cfg.MaxBatch || l.blocked {
-			l.seal()
+			l.seal() // while a batch goes down, this one waits for it
 		}
 	case layers.EFlush:
 		if len(l.batch) > 0 && l.p.Now()-l.sealed >= l.cfg.Interval {
@@ -178,23 +180,47 @@ var _ layers.Blocker = (*Layer)(nil)
 
 // seal signs the open batch and passes its messages down, the signature in
 // the last one's header.
+//
+// The reliable multicast layer delivers each message back up while it goes
+// down, and the layers above may multicast in that upcall (flow control
+// sending what stability let through). Those multicasts join the next
+// batch: none may slip between this batch's messages, whose numbers the
+// signature covers. So seal takes the batch out first, and a call made
+// while a batch goes down only adds to the next; what has come meanwhile is
+// signed after it if it is due (a full batch, or the view blocked), else it
+// waits as any open batch does.
 func (l *Layer) seal() {
-	batch := l.batch
+	if l.sealing {
+		return
+	}
+	l.sealing = true
+	defer func() { l.sealing = false }()
+	for due := len(l.batch) > 0; due; due = len(l.batch) >= l.cfg.MaxBatch || l.blocked && len(l.batch) > 0 {
+		n := min(len(l.batch), l.cfg.MaxBatch)
+		out := append(l.out[:0], l.batch[:n]...)
+		k := copy(l.batch, l.batch[n:])
+		clear(l.batch[k:])
+		l.batch = l.batch[:k]
+		l.opened = l.p.Now()
+		l.send(out)
+		clear(out)
+		l.out = out[:0]
+	}
+}
+
+// send signs a batch and passes its messages down.
+func (l *Layer) send(batch []layers.Message) {
 	l.sealed = l.p.Now()
 	first := l.sent
 	sig, err := l.keys.SenderSign(Label, l.digest(l.view.Rank, first, batch, nil))
 	if err != nil {
 		// Only released keys fail: the view is over.
 		l.p.Count("drop.sign_failed", uint64(len(batch)))
-		clear(batch)
-		l.batch = batch[:0]
 		return
 	}
 	l.sent += uint64(len(batch))
 	l.p.Count("batches_signed", 1)
 	l.p.Count("signed", uint64(len(batch)))
-	// The reliable multicast layer delivers each message back up to this
-	// layer while it is passed down; nothing here changes the batch then.
 	for i := range batch {
 		ev := l.p.NewEvent(layers.ECast, layers.AllPeers)
 		ev.Msg = batch[i]
@@ -211,8 +237,6 @@ func (l *Layer) seal() {
 		l.p.Down(ev)
 		l.p.FreeEvent(ev)
 	}
-	clear(batch)
-	l.batch = batch[:0]
 }
 
 // digest is what a batch's signature covers: SHA-256 over the group, the

@@ -11,7 +11,9 @@ import (
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/compose"
 	lt "github.com/conclave-go/conclave/layers/internal/layertest"
+	"github.com/conclave-go/conclave/layers/mflow"
 	"github.com/conclave-go/conclave/layers/sign"
+	"github.com/conclave-go/conclave/layers/stable"
 )
 
 // Every member's multicasts reach every member in order, and a burst of
@@ -253,5 +255,33 @@ func TestSurvivorsAgreeOnABatchCutShort(t *testing.T) {
 		if nw.Counter(r, "sign", "drop.unsigned_at_view_end") != 1 {
 			t.Fatalf("member %d: %v", r, nw.Members[r].Counters())
 		}
+	}
+}
+
+// The layers above may multicast while this member's own multicast is
+// delivered to them, in the middle of a batch going down (stability's
+// gossip reopens flow control's window, which sends what it held): those
+// multicasts wait for the next batch rather than slip between the
+// batch's messages, whose numbers the signature covers.
+func TestMulticastsWhileABatchGoesDown(t *testing.T) {
+	// Flow control's window of 8 holds most of 200 casts back; stability
+	// acknowledges every 4 deliveries, and a member alone in its view
+	// needs nobody else's, so its own deliveries reopen the window while
+	// its batches go down.
+	opts := compose.Options{
+		Mflow:  mflow.Config{Window: 8},
+		Stable: stable.Config{AckEvery: 4},
+	}
+	nw, _ := newNet(t, 1, signed, opts)
+	var want []string
+	for i := range 200 {
+		m := fmt.Sprintf("m%d", i)
+		nw.Members[0].Cast([]byte(m))
+		want = append(want, "0:"+m)
+	}
+	nw.Collect(0)
+	nw.Run(300 * time.Millisecond)
+	if got := nw.Casts(0); !slices.Equal(got, want) {
+		t.Fatalf("delivered %d of 200: %v; counters %v", len(got), got, nw.Members[0].Counters())
 	}
 }
