@@ -329,3 +329,14 @@ func TestMemberWarnsOnAnotherGroup(t *testing.T) {
 		t.Errorf("warning %q", warning)
 	}
 }
+
+// TestMemberPolicyFlagsNeedASecuredGroup: the protection flags of a
+// secured group are refused with --insecure rather than ignored.
+func TestMemberPolicyFlagsNeedASecuredGroup(t *testing.T) {
+	for _, flag := range []string{"--integrity-only", "--sender-auth"} {
+		code, _, errOut := runCLI(t, "member", "--insecure", "--listen", "127.0.0.1:0", flag)
+		if code != 1 || !strings.Contains(errOut, "conclave: error: --integrity-only and --sender-auth apply to a secured group") {
+			t.Errorf("member --insecure %s: status %d, stderr %q", flag, code, errOut)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +32,9 @@ type memberFlags struct {
 	suspect  time.Duration
 	seedWait time.Duration
 	logLevel string
+	// The secured group's policy.
+	integrityOnly bool
+	senderAuth    bool
 	credentialFlags
 }
 
@@ -55,6 +60,14 @@ handshake proves its key and the coordinator finds the key on its list (and
 the joiner the coordinator's on its own); every member checks every new
 member's key too. Each view has its own key epoch, agreed during the view
 change, and control messages are signed or authenticated under the epoch.
+Every datagram of the group is sealed under the view's epoch keys: a member
+drops (and counts) what no member of the epoch sealed, replays, and every
+other epoch's datagrams; a message sent to one member (the Send of the Go
+API) is sealed under a key only its sender and its recipient hold.
+--integrity-only authenticates datagrams without encrypting them (the
+content is readable on the network, Sends too); --sender-auth signs every
+multicast, so that no member can forge or alter another's. Every member of
+a group must use the same settings.
 A process whose key is refused stays alone and learns nothing of the group;
 with --log-level debug the member that refused it logs "peer refused", its
 key and the reason. --insecure runs the plain stack instead: anyone who can
@@ -72,6 +85,9 @@ text or, with --json, one JSON object per line:
   {"type":"deliver","from":"<member>","data":"<text>"}
   {"type":"block"}     a view change has begun
   {"type":"left"}      this member has left
+  {"type":"counters","counters":{"<layer>.<name>":<n>,...}}
+                       on SIGUSR1: the member's counters that are not zero
+                       (encrypt.drop.replay, membership.drop.not_member, ...)
 
 A member is written ADDRESS#INCARNATION: the incarnation tells apart two runs
 of a process at the same address. When standard input ends the member keeps
@@ -118,6 +134,8 @@ view changes and why they started, timeouts, merges) to standard error.`,
 	fl.StringArrayVar(&f.allow, "allow", nil, "admit the member with this Noise public key, `noise:BASE64` (repeatable)")
 	fl.StringArrayVar(&f.allowFiles, "allow-file", nil, "admit the Noise public keys listed in `FILE`, one a line (repeatable)")
 	fl.BoolVar(&f.insecure, "insecure", false, "run a plain group: no credential, no admission check, no keys")
+	fl.BoolVar(&f.integrityOnly, "integrity-only", false, "authenticate the group's datagrams without encrypting them")
+	fl.BoolVar(&f.senderAuth, "sender-auth", false, "sign every multicast, so that no member can forge another's")
 	cmd.MarkFlagRequired("listen")
 	return cmd
 }
@@ -149,6 +167,9 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 	if f.suspect <= 0 {
 		return errors.New("--suspect must be positive")
 	}
+	if f.insecure && (f.integrityOnly || f.senderAuth) {
+		return errors.New("--integrity-only and --sender-auth apply to a secured group, not with --insecure")
+	}
 	if f.seedWait < 0 {
 		return errors.New("--seed-wait must not be negative")
 	}
@@ -165,11 +186,16 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 	if err != nil {
 		return err
 	}
+	protection := conclave.Private
+	if f.integrityOnly {
+		protection = conclave.IntegrityOnly
+	}
 	timing := membership.Timing{Suspect: f.suspect, Flush: 2 * f.suspect, Stuck: 10 * f.suspect}
 	g, err := conclave.Join(ctx, conclave.Config{
 		Group: f.group, Listen: listen, Seeds: seeds, SeedWait: seedWait,
 		TotalOrder: f.total, Timing: timing, Logger: logger,
 		Credential: mc.cred, Admit: mc.admit, Insecure: f.insecure,
+		Protection: protection, SenderAuth: f.senderAuth,
 	})
 	if err != nil {
 		return joinError(listen, err)
@@ -180,8 +206,12 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 	p := &printer{w: w, json: f.json}
 	if mc.cred != nil {
 		id := mc.cred.Identity()
+		policy := protection.String()
+		if f.senderAuth {
+			policy += ", sender authentication"
+		}
 		p.print(map[string]any{"type": "ready", "self": g.Self().String(), "identity": id.String()},
-			"member %v ready (group %q), key %v (fingerprint %s), %d keys allowed", g.Self(), f.group, id, id.Fingerprint, mc.allowed)
+			"member %v ready (group %q, %s), key %v (fingerprint %s), %d keys allowed", g.Self(), f.group, policy, id, id.Fingerprint, mc.allowed)
 	} else {
 		p.print(map[string]any{"type": "ready", "self": g.Self().String()}, "member %v ready (group %q), insecure", g.Self(), f.group)
 	}
@@ -205,42 +235,76 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 			}
 		}
 	}()
-	for ev := range g.Events() {
-		switch ev.Kind {
-		case conclave.Message:
-			kind := "deliver"
-			if !ev.Multicast {
-				kind = "send"
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	events := g.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return nil
 			}
-			p.print(map[string]any{"type": kind, "from": ev.From.String(), "data": string(ev.Data)}, "%v: %s", ev.From, ev.Data)
-		case conclave.Block:
-			p.print(map[string]any{"type": "block"}, "(view change under way)")
-		case conclave.ViewChange:
-			obj := map[string]any{
-				"type":    "view",
-				"view":    ev.View.ID.String(),
-				"members": names(ev.View.Members),
-				"joined":  names(ev.Joined),
-				"left":    names(ev.Left),
-				"failed":  names(ev.Failed),
-			}
-			line := viewLine(ev)
-			if mc.cred != nil {
-				ids := make([]string, len(ev.Identities))
-				for i, id := range ev.Identities {
-					ids[i] = id.String()
-				}
-				obj["epoch"], obj["identities"] = ev.Epoch, ids
-				line += fmt.Sprintf(", epoch %d", ev.Epoch)
-			}
-			p.print(obj, "%s", line)
-		case conclave.KeyChange:
-			p.print(map[string]any{"type": "key", "epoch": ev.Epoch, "reason": ev.Reason}, "key epoch %d (%s)", ev.Epoch, ev.Reason)
-		case conclave.Left:
-			p.print(map[string]any{"type": "left"}, "left the group")
+			p.event(ev, mc.cred != nil)
+		case <-usr1:
+			p.counters(g)
 		}
 	}
-	return nil
+}
+
+// event prints one event of the group.
+func (p *printer) event(ev conclave.Event, secured bool) {
+	switch ev.Kind {
+	case conclave.Message:
+		kind := "deliver"
+		if !ev.Multicast {
+			kind = "send"
+		}
+		p.print(map[string]any{"type": kind, "from": ev.From.String(), "data": string(ev.Data)}, "%v: %s", ev.From, ev.Data)
+	case conclave.Block:
+		p.print(map[string]any{"type": "block"}, "(view change under way)")
+	case conclave.ViewChange:
+		obj := map[string]any{
+			"type":    "view",
+			"view":    ev.View.ID.String(),
+			"members": names(ev.View.Members),
+			"joined":  names(ev.Joined),
+			"left":    names(ev.Left),
+			"failed":  names(ev.Failed),
+		}
+		line := viewLine(ev)
+		if secured {
+			ids := make([]string, len(ev.Identities))
+			for i, id := range ev.Identities {
+				ids[i] = id.String()
+			}
+			obj["epoch"], obj["identities"] = ev.Epoch, ids
+			line += fmt.Sprintf(", epoch %d", ev.Epoch)
+		}
+		p.print(obj, "%s", line)
+	case conclave.KeyChange:
+		p.print(map[string]any{"type": "key", "epoch": ev.Epoch, "reason": ev.Reason}, "key epoch %d (%s)", ev.Epoch, ev.Reason)
+	case conclave.Left:
+		p.print(map[string]any{"type": "left"}, "left the group")
+	}
+}
+
+// counters prints the member's counters that are not zero, by
+// "layer.name".
+func (p *printer) counters(g *conclave.Group) {
+	cs, err := g.Counters()
+	if err != nil {
+		return
+	}
+	m := make(map[string]uint64, len(cs))
+	var lines []string
+	for _, c := range cs {
+		if c.Value != 0 {
+			m[c.Layer+"."+c.Name] += c.Value
+			lines = append(lines, fmt.Sprintf("  %s.%s %d", c.Layer, c.Name, c.Value))
+		}
+	}
+	p.print(map[string]any{"type": "counters", "counters": m}, "counters:\n%s", strings.Join(lines, "\n"))
 }
 
 // joinError adds a hint to the errors of Join a person can act on.
