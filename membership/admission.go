@@ -48,7 +48,8 @@ import (
 // incarnation it comes from next. (The members of a view absorbed in a
 // merge, other than its coordinator, enter vouched for by their
 // coordinator's cookies and handshake; their own messages to C are not
-// sealed.)
+// sealed until they have processed the merged view's decision, and from
+// then on sealed under that view: auth.go.)
 
 // With a participant, a coordinator of more than itself that finds a view
 // to be absorbed by authenticates that view's coordinator before it

@@ -22,7 +22,9 @@ import (
 //
 // The tag covers every byte before it. A receiver opens a sealed message
 // with the authenticator of its current view, or of the view before (so
-// that Install and InstallAck cross the boundary between the two), after
+// that Install and InstallAck cross the boundary between the two), or of
+// the view of the round it takes part in once it has processed that
+// round's decision (below), after
 // checking that the rank names the sender's endpoint and that the sequence
 // number is new (a window of 64 per sender, as RFC 6479); only then does
 // it act on the inner message, or credit the sender with a sign of life.
@@ -33,7 +35,16 @@ import (
 // for nothing without the echo of a cookie (merge.go), or comes from the
 // coordinator this member's view is being absorbed by.
 // Messages between views (probes, merge requests, those to and from
-// joiners) are not sealed. Drops are counted by reason: drop.unsealed_view
+// joiners) are not sealed, but for the end of a round: once a member has
+// processed the decision of the next view, it and the coordinator seal
+// the round's Confirm, Refuse, Install, InstallAck and Dismiss under
+// that view where they share no current view (roundSealing in
+// member.go), and a joiner acts on an Install or Dismiss, a coordinator
+// on a joiner's Confirm or Refuse, only when so sealed or sealed pairwise
+// (sealedForRound in participant.go; drop.unsealed_round.<type>
+// otherwise): the members of a view absorbed in a merge, other than its
+// coordinator, share no other key with the absorbing coordinator. Drops
+// are counted by reason: drop.unsealed_view
 // (a view this member is not in, or no longer), drop.replay,
 // drop.forged_control (the tag does not open, or the rank does not name
 // the sender).

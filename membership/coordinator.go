@@ -257,7 +257,10 @@ func (m *Member) startRound(merge Summary) {
 		}
 	}
 	var joiners []Endpoint
-	if merge.ID == (ViewID{}) {
+	if merge.ID == (ViewID{}) && !(m.cfg.Participant != nil && m.fd.leaving[m.rank]) {
+		// (A coordinator that leaves takes nobody in: it holds no keys
+		// of the next view, under which the joiners seal the end of the
+		// round.)
 		for _, pm := range m.merges {
 			// The next view must come after every view its members have
 			// been in, the joiners' too.
@@ -593,7 +596,7 @@ func (m *Member) sendPrepare() {
 
 func (m *Member) onConfirm(msg *ctlMsg) {
 	c := m.coord
-	if c == nil || c.decision == nil || msg.Round != c.proposal.ID || !c.proposal.Has(msg.From) || c.confirmed[msg.From] {
+	if c == nil || c.decision == nil || msg.Round != c.proposal.ID || !c.proposal.Has(msg.From) || c.confirmed[msg.From] || !m.sealedForRound(msg) {
 		return
 	}
 	if err := m.cfg.Participant.Verify(c.proposal.Clone(), c.decision.Common, msg.From, msg.Data); err != nil {
@@ -625,7 +628,7 @@ func (m *Member) finishIfConfirmed() {
 // decision, or a decider that could not decide.
 func (m *Member) onRefuse(msg *ctlMsg) {
 	c := m.coord
-	if c == nil || msg.Round != c.proposal.ID {
+	if c == nil || msg.Round != c.proposal.ID || !m.sealedForRound(msg) {
 		return
 	}
 	switch {

@@ -24,6 +24,10 @@ type cluster struct {
 	sent *[]sentPacket
 	// configure, if set, adjusts each new member's configuration.
 	configure func(i int, cfg *Config)
+	// drop, if set, loses the datagrams sent for which it holds.
+	drop func(from, to netip.AddrPort, data []byte) bool
+	// hold is a deadline tests' drop functions may use.
+	hold time.Duration
 }
 
 var testTiming = Timing{
@@ -84,6 +88,9 @@ func (c *cluster) drain(i int) {
 	}
 	rd := m.Ready()
 	for _, p := range rd.Packets {
+		if c.drop != nil && c.drop(m.self.Addr, p.Addr, p.Data) {
+			continue
+		}
 		c.net.Send(c.now, m.self.Addr, p.Addr, p.Data)
 		if c.sent != nil {
 			*c.sent = append(*c.sent, sentPacket{from: m.self.Addr, to: p.Addr, size: len(p.Data), data: slices.Clone(p.Data)})

@@ -102,7 +102,13 @@ type Participant interface {
 	Install(next View) (layers.Keys, error)
 
 	// Authenticator returns what seals and opens the control messages of
-	// view v (installed at this member, of rank rank in it).
+	// view v, this member being of rank rank in it: a view installed at
+	// this member, or one whose decision it has processed (Process
+	// succeeded) and not yet installed or discarded, under which
+	// membership seals the end of that round (Confirm, Install,
+	// InstallAck: auth.go). For such a view it must seal and open Change
+	// messages; Routine ones are never sent under it. Membership asks
+	// again once it installs v.
 	Authenticator(v View, rank int) Authenticator
 }
 

@@ -112,9 +112,12 @@ type Member struct {
 	flush layers.Flush // the stack's side of a view change
 	// sealNow and sealPrev authenticate the control messages of the
 	// current view and of the one before (auth.go); nil without a
-	// participant.
-	sealNow, sealPrev *sealing
-	auth              Authenticator
+	// participant. sealNext, those of the view of the round this member
+	// takes part in, once it has processed its decision: the end of the
+	// round (Confirm, Refuse, Install, InstallAck, Dismiss) is sealed
+	// under it where the two ends share no current view.
+	sealNow, sealPrev, sealNext *sealing
+	auth                        Authenticator
 
 	role     role // what this member is doing (role.go)
 	fd       detector
@@ -471,7 +474,7 @@ func (m *Member) receiveFragment(from netip.AddrPort, msg *ctlMsg, s *sealing) {
 
 // openSealed opens a sealed control message and handles what it carries.
 func (m *Member) openSealed(from netip.AddrPort, size int, msg *ctlMsg) {
-	cands := []*sealing{m.sealNow, m.sealPrev}
+	cands := []*sealing{m.sealNow, m.sealPrev, m.sealNext}
 	if p := m.pairs[msg.From]; p != nil {
 		cands = append(cands, p.s)
 	}
@@ -504,6 +507,7 @@ func (m *Member) receiveOpened(from netip.AddrPort, size int, msg *ctlMsg, s *se
 		msg.pair = true
 		p.at = m.now
 	}
+	msg.next = s == m.sealNext
 	m.receiveCtl(from, size, msg, true)
 }
 
@@ -527,8 +531,34 @@ func (m *Member) sealingFor(e Endpoint, msg *ctlMsg) *sealing {
 	if p := m.pairs[e]; p != nil {
 		return p.s
 	}
+	if s := m.roundSealing(msg); s != nil && s.view.Has(e) {
+		return s
+	}
 	if usable(m.sealPrev) {
 		return m.sealPrev
+	}
+	return nil
+}
+
+// roundSealing returns the sealing of the view msg ends the round of, if
+// msg is a message of a round's end (Confirm, Refuse, Install,
+// InstallAck, Dismiss) and this member holds that view's sealing: it
+// processed the round's decision (sealNext), or installed it (sealNow,
+// for the Install repeated to members that have not acknowledged).
+// Every member of a round that waits for Install has processed its
+// decision: members that share no current view (the coordinator and the
+// members of a view it absorbs) seal these under it, so that nobody who
+// has not processed the decision can forge them.
+func (m *Member) roundSealing(msg *ctlMsg) *sealing {
+	switch msg.Type {
+	case mConfirm, mRefuse, mInstall, mInstallAck, mDismiss:
+	default:
+		return nil
+	}
+	for _, s := range []*sealing{m.sealNext, m.sealNow} {
+		if s != nil && s.view.ID == msg.Round {
+			return s
+		}
 	}
 	return nil
 }
@@ -789,6 +819,7 @@ func (m *Member) install(v View, keys layers.Keys, alone bool) error {
 		flushed = m.part.survivors
 	}
 	joiner := m.part != nil && m.part.joiner
+	next := m.sealNext
 	if m.stack != nil {
 		if m.hasUnsent && m.stack.Backlog() > 0 {
 			// Sent again first: a queue takes at its back only, so it
@@ -836,7 +867,17 @@ func (m *Member) install(v View, keys layers.Keys, alone bool) error {
 	m.stats.at, m.stats.messages, m.stats.bytes = m.now, 0, 0
 	m.flush = stack.ViewFlush()
 	if m.cfg.Participant != nil {
-		m.sealPrev, m.sealNow = m.sealNow, newSealing(v, rank, m.cfg.Participant.Authenticator(v.Clone(), rank))
+		auth := m.cfg.Participant.Authenticator(v.Clone(), rank)
+		s := newSealing(v, rank, auth)
+		if next != nil && next.view.ID == v.ID && next.rank == rank {
+			// The sealing this member used since it processed the
+			// decision goes on, with its sequence numbers and replay
+			// windows: a message it opened before the install is not
+			// new after it. Its authenticator is the installed view's.
+			next.auth = auth
+			s = next
+		}
+		m.sealPrev, m.sealNow = m.sealNow, s
 	}
 	m.addrs = make(map[netip.AddrPort]int, len(v.Members))
 	for r, e := range v.Members {

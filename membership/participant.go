@@ -209,12 +209,34 @@ func (m *Member) consentAsJoiner(msg *ctlMsg) {
 	m.repeatReply()
 }
 
+// sealedForRound reports whether msg, an end of the round (Install,
+// Dismiss, Confirm, Refuse), may act: with a participant, one from a peer
+// that is not a member of this member's view must have been opened under
+// the round's view (which only members that processed its decision hold)
+// or the pairwise sealing of an admission. The members of a view absorbed
+// in a merge, other than its coordinator, share nothing else with the
+// absorbing coordinator: their Flush, FlushOK and Prepare travel unsealed
+// (each carries or is checked against what the participant signs), and
+// anyone could otherwise make such a member install before every member
+// confirmed, confirm for it, or dismiss it.
+func (m *Member) sealedForRound(msg *ctlMsg) bool {
+	if m.cfg.Participant == nil || msg.next || msg.pair || msg.From == m.self {
+		return true
+	}
+	if m.view.Has(msg.From) && (m.part == nil || !m.part.joiner) {
+		// A member of this view: unsealed, dropped before (receiveCtl).
+		return true
+	}
+	m.count("drop.unsealed_round." + msg.Type.String())
+	return false
+}
+
 // onDismiss takes a coordinator's word that the round this member consented
 // to join goes on without it: the member goes on alone at once, and finds
 // the group again by probing, rather than waiting for Timing.Stuck.
 func (m *Member) onDismiss(msg *ctlMsg) {
 	p := m.part
-	if p == nil || !p.joiner || p.round != msg.Round || p.coord != msg.From {
+	if p == nil || !p.joiner || p.round != msg.Round || p.coord != msg.From || !m.sealedForRound(msg) {
 		return
 	}
 	m.count("dismissed")
@@ -376,6 +398,9 @@ func (m *Member) onInstall(msg *ctlMsg) {
 	if p == nil || msg.Round != p.round || msg.From != p.coord {
 		return
 	}
+	if !m.sealedForRound(msg) {
+		return
+	}
 	if !m.waitsForInstall() {
 		return
 	}
@@ -432,6 +457,9 @@ func (m *Member) onPrepare(msg *ctlMsg) {
 		return
 	}
 	p.prepared = true
+	if r := p.proposal.Rank(m.self); r >= 0 {
+		m.sealNext = newSealing(p.proposal, r, P.Authenticator(p.proposal.Clone(), r))
+	}
 	p.confirm = ctlMsg{Type: mConfirm, Round: p.round, Data: conf}
 	cp := p.confirm
 	m.sendCtl(p.coord, &cp)

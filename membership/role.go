@@ -85,7 +85,7 @@ func (m *Member) becomeLeft() {
 // discarded.
 func (m *Member) dropPart(id ViewID) {
 	p := m.part
-	m.part = nil
+	m.part, m.sealNext = nil, nil
 	if m.role == roleParticipant || m.role == roleJoiner {
 		m.role = roleMember
 	}

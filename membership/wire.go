@@ -144,6 +144,7 @@ type ctlMsg struct {
 	Nonce     []byte     // Challenge, Handshake: the coordinator's nonce, nonceLen bytes
 	Step      uint64     // Handshake: the message's number, from 1
 	pair      bool       // opened by a pairwise sealing (not on the wire)
+	next      bool       // opened by the sealing of the round's view, processed or installed (not on the wire)
 }
 
 // part is a member's blob in a list: a contribution or a part of a

@@ -288,9 +288,13 @@ func (p *Participant) Install(next membership.View) (layers.Keys, error) {
 	return k, nil
 }
 
-// Authenticator implements membership.Participant.
+// Authenticator implements membership.Participant: for an installed view,
+// or one whose decision this member processed and has not installed yet.
 func (p *Participant) Authenticator(v membership.View, rank int) membership.Authenticator {
-	s := p.installed[v.ID]
+	s, ok := p.installed[v.ID]
+	if !ok {
+		s = p.pending[v.ID]
+	}
 	return &authenticator{key: p.mac("control", viewBytes(v), s)}
 }
 

@@ -111,3 +111,42 @@ func TestDeciderOfAViewWithoutMembersIsNobody(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthenticatorOfProcessedView: a member that processed a decision
+// seals under its view what another member that processed it opens, with
+// the same key as once installed; before processing, it holds a key of
+// no secret, which opens nothing the others seal.
+func TestAuthenticatorOfProcessedView(t *testing.T) {
+	next := membership.View{ID: membership.ViewID{LTime: 3, Coord: ep(0)}, Members: []membership.Endpoint{ep(0), ep(1)}}
+	var ps []*Participant
+	for i := range 2 {
+		p := &Participant{PSK: []byte("k"), Name: "m", Self: ep(i), Rand: bytes.NewReader(bytes.Repeat([]byte{7}, 64))}
+		p.Start(ep(i))
+		ps = append(ps, p)
+	}
+	d, err := ps[0].Decide(next, next, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("Install")
+	before := ps[1].Authenticator(next, 1).Seal(nil, msg, membership.Change)
+	for i, p := range ps {
+		if _, err := p.Process(next, d.Common, d.Parts[ep(i)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a0, a1 := ps[0].Authenticator(next, 0), ps[1].Authenticator(next, 1)
+	tag := a1.Seal(nil, msg, membership.Change)
+	if err := a0.Open(1, msg, tag, membership.Change); err != nil {
+		t.Fatalf("a message sealed under a processed view does not open: %v", err)
+	}
+	if a0.Open(1, msg, before, membership.Change) == nil {
+		t.Fatal("a tag made before processing opens under the processed view")
+	}
+	if _, err := ps[0].Install(next); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps[0].Authenticator(next, 0).Open(1, msg, tag, membership.Change); err != nil {
+		t.Fatalf("the installed view's authenticator differs from the processed one's: %v", err)
+	}
+}

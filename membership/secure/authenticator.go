@@ -36,29 +36,49 @@ type authenticator struct {
 	sig   *crypto.SigningKey // this member's signature key
 	pubs  [][]byte           // the members' signature keys, by rank
 	dead  bool               // retired: seals and opens nothing
+	// noRoutine: no Routine key (a view this member committed, not yet
+	// installed): Routine messages are neither sealed nor opened.
+	noRoutine bool
+	// processed: of a view processed and not installed, retired when
+	// its decision is discarded or any view is installed (membership
+	// then asks for the installed view's own).
+	processed bool
 }
 
-// keepAuthenticators is how many views' authenticators stay usable: the
-// current view's and the one before, which membership still opens
-// Install and InstallAck with. Older ones are retired and their keys
-// erased.
+// keepAuthenticators is how many installed views' authenticators stay
+// usable: the current view's and the one before, which membership still
+// opens Install and InstallAck with. Older ones are retired and their
+// keys erased.
 const keepAuthenticators = 2
 
 // retire erases the key of every authenticator but those of the
-// keepAuthenticators newest views.
+// keepAuthenticators newest installed views and of the views processed
+// and not installed.
 func (p *Participant) retire() {
 	var keep []membership.ViewID
 	for i := len(p.auths) - 1; i >= 0; i-- {
 		a := p.auths[i]
+		if a.processed {
+			if p.pending[a.view] == nil {
+				p.retireAt(i)
+			}
+			continue
+		}
 		if !slices.Contains(keep, a.view) && len(keep) < keepAuthenticators {
 			keep = append(keep, a.view)
 		}
 		if !slices.Contains(keep, a.view) {
-			a.dead = true
-			a.key.Zero()
-			p.auths = slices.Delete(p.auths, i, i+1)
+			p.retireAt(i)
 		}
 	}
+}
+
+// retireAt erases the key of the authenticator p.auths[i] and forgets it.
+func (p *Participant) retireAt(i int) {
+	a := p.auths[i]
+	a.dead = true
+	a.key.Zero()
+	p.auths = slices.Delete(p.auths, i, i+1)
 }
 
 // Seal implements membership.Authenticator.
@@ -72,6 +92,9 @@ func (a *authenticator) Seal(dst, msg []byte, c membership.Class) []byte {
 			return dst // an empty tag: the receivers drop the message
 		}
 		return append(dst, s...)
+	}
+	if a.noRoutine {
+		return dst
 	}
 	return append(dst, a.suite.MAC(a.key, msg)...)
 }
@@ -89,7 +112,7 @@ func (a *authenticator) Open(from int, msg, tag []byte, c membership.Class) erro
 			return errForged
 		}
 	case membership.Routine:
-		if !a.suite.VerifyMAC(a.key, msg, tag) {
+		if a.noRoutine || !a.suite.VerifyMAC(a.key, msg, tag) {
 			return errForged
 		}
 	default:
@@ -109,24 +132,46 @@ func (refusing) Open(int, []byte, []byte, membership.Class) error {
 }
 
 // Authenticator implements membership.Participant: the authenticator of
-// view v, installed with its epoch; one that refuses every message for a
-// view this member holds no epoch of.
+// view v, installed with its epoch, or processed and not yet installed
+// (membership seals the end of a round under it); one that refuses every
+// message for a view this member holds no epoch of.
+//
+// The epoch of a view this member committed itself is not the group's
+// until Install (the commit is pending in the group, and keying gives out
+// the next epoch's secrets only once it is confirmed): until then its
+// authenticator signs and checks Change messages with the next view's
+// leaves, which the pending commit has already written into the tree,
+// and has no Routine key, so that it seals and opens no Routine message
+// (none is sent under a view not yet installed).
 func (p *Participant) Authenticator(v membership.View, rank int) membership.Authenticator {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.view = v.Clone()
 	st := p.cur
+	routine := true
+	if pd := p.pending[v.ID]; pd != nil && (st == nil || st.view.ID != v.ID) {
+		st = pd.st
+		routine = !pd.own || p.commit == nil || p.commit.pc == nil
+	} else {
+		// Membership installed v (with or without keys).
+		p.view = v.Clone()
+	}
 	if st == nil || st.view.ID != v.ID || len(st.leaves) != len(v.Members) {
 		p.cfg.Logger.Warn("a view without keys: its control messages are refused", "self", p.self, "view", v.ID)
 		return refusing{}
 	}
-	// From the epoch's membership key, not its exporter: the exporter is
-	// the application's (Export), and must not hand out this key.
-	key, err := p.suite.ExpandWithLabel(st.group.Epoch().MembershipKey(), controlKeyLabel, nil, p.suite.HashSize())
-	if err != nil {
-		return refusing{}
+	a := &authenticator{view: v.ID, suite: p.suite, sig: p.sig, pubs: make([][]byte, len(v.Members)), processed: st != p.cur}
+	if routine {
+		// From the epoch's membership key, not its exporter: the
+		// exporter is the application's (Export), and must not hand
+		// out this key.
+		key, err := p.suite.ExpandWithLabel(st.group.Epoch().MembershipKey(), controlKeyLabel, nil, p.suite.HashSize())
+		if err != nil {
+			return refusing{}
+		}
+		a.key = key
+	} else {
+		a.noRoutine = true
 	}
-	a := &authenticator{view: v.ID, suite: p.suite, key: key, sig: p.sig, pubs: make([][]byte, len(v.Members))}
 	t := st.group.Tree()
 	for r, l := range st.leaves {
 		leaf := t.Leaf(l)

@@ -119,6 +119,7 @@ func (p *Participant) Discard(next membership.View) {
 	if c := p.commit; c != nil && c.next.ID == next.ID {
 		p.abandonCommit()
 	}
+	p.retire()
 }
 
 // Install implements membership.Participant: the processed epoch of next
@@ -153,6 +154,7 @@ func (p *Participant) Install(next membership.View) (layers.Keys, error) {
 		jk.destroy()
 	}
 	p.joining = nil
+	p.retire()
 	members := make([][]byte, 0, len(next.Members))
 	for _, e := range next.Members {
 		if b, err := endpointBytes(e); err == nil {
