@@ -25,7 +25,12 @@
 // stream, the count, then each message as its 8-byte length and bytes),
 // signed with the sender's signature key under Label (the suite's
 // labelled signature). The batch's messages go down together, the
-// signature in the last one's header.
+// signature in the last one's header. It rides in a message of the batch,
+// not in one of its own, because the stability layer counts each origin's
+// deliveries in mnak's numbering: a message this layer kept to itself
+// would put the counts out of step, and mnak would never release what they
+// name. That last message may be a full fragment, so the layer that fills
+// datagrams must leave Room below MaxDatagram.
 //
 // A receiver gets each origin's multicasts from mnak in order, each once,
 // so it numbers them as the sender did. It holds messages until one
