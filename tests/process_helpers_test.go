@@ -75,6 +75,8 @@ type memberEvent struct {
 	Reason     string   `json:"reason"`
 	From       string   `json:"from"`
 	Data       string   `json:"data"`
+	// Counters: the member's counters that are not zero, on SIGUSR1.
+	Counters map[string]uint64 `json:"counters"`
 }
 
 // procView is a view a member process installed.
@@ -165,6 +167,8 @@ type memberProc struct {
 	delivs []delivery
 	left   bool
 	bad    []string // lines that broke the output format
+	// counters are the latest counters the member printed (SIGUSR1).
+	counters map[string]uint64
 }
 
 // maxLogLines bounds the protocol log kept per process: the latest lines.
@@ -343,6 +347,8 @@ func (p *memberProc) apply(ev memberEvent) {
 		}
 		p.delivs = append(p.delivs, delivery{from: ev.From, data: ev.Data, view: len(p.views) - 1})
 	case ev.Type == "block":
+	case ev.Type == "counters":
+		p.counters = ev.Counters
 	case ev.Type == "left":
 		p.left = true
 	default:
