@@ -89,8 +89,10 @@ type Acknowledger interface {
 	Unacknowledged(peer int) bool
 }
 
-// Blocker is the capability of an ordering layer (total) to stop ordering
-// for the rest of the view.
+// Blocker is the capability of a layer to finish its part of the view when
+// the view change blocks the stack: an ordering layer (total) stops
+// ordering, the sender authentication layer (sign) signs and sends its open
+// batch. Every layer that has it is told, top first.
 type Blocker interface {
 	Block()
 }
@@ -106,7 +108,7 @@ type flush struct {
 	counter      Cutter
 	excluder     Excluder
 	acknowledger Acknowledger
-	blocker      Blocker
+	blockers     []Blocker // bottom first
 	framer       Framer
 }
 
@@ -122,8 +124,8 @@ func (f *flush) find(l Layer) error {
 	if err := capability(&f.acknowledger, l, "point-to-point acknowledgement"); err != nil {
 		return err
 	}
-	if err := capability(&f.blocker, l, "ordering block"); err != nil {
-		return err
+	if b, ok := l.(Blocker); ok {
+		f.blockers = append(f.blockers, b)
 	}
 	return capability(&f.framer, l, "datagram header")
 }
@@ -174,9 +176,12 @@ func (f *flush) Unacknowledged(peer int) bool {
 	return f.acknowledger != nil && f.acknowledger.Unacknowledged(peer)
 }
 
+// Block tells the layers top first, so that what an upper layer sends as
+// it finishes (total) still joins a lower one's last batch (sign's) before
+// that one closes.
 func (f *flush) Block() {
-	if f.blocker != nil {
-		f.blocker.Block()
+	for i := len(f.blockers) - 1; i >= 0; i-- {
+		f.blockers[i].Block()
 	}
 }
 

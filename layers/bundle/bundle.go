@@ -28,7 +28,6 @@ import (
 	"github.com/conclave-go/conclave/internal/wire"
 	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/bottom"
-	"github.com/conclave-go/conclave/layers/encrypt"
 )
 
 // Layer is the bundling layer.
@@ -53,9 +52,9 @@ func (l *Layer) Name() string { return "bundle" }
 
 func (l *Layer) Init(p *layers.Port) {
 	l.p = p
-	// Room for the bottom header, and for the encrypt layer's in a secured
-	// stack: a plain stack gives up those few bytes of a bundle too.
-	l.limit = p.Config().MaxDatagram - bottom.MaxHeader - encrypt.Room
+	// Room for the bottom header, and for the headers of the security
+	// layers below (encrypt's), which a plain stack does not have.
+	l.limit = p.Config().MaxDatagram - bottom.MaxHeader - p.Below()
 	l.slots = make([]pending, 1+p.View().N)
 }
 

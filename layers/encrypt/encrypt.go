@@ -67,7 +67,11 @@ type peer struct {
 // New returns an encrypt layer.
 func New(cfg Config) *Layer { return &Layer{cfg: cfg} }
 
-func (l *Layer) Name() string           { return "encrypt" }
+func (l *Layer) Name() string { return "encrypt" }
+
+// Room implements layers.Roomer: the layers that fill datagrams above
+// leave the header and the tag free.
+func (l *Layer) Room() int              { return Room }
 func (l *Layer) Tick(now time.Duration) {}
 
 func (l *Layer) Init(p *layers.Port) {

@@ -76,8 +76,9 @@ func (l *Layer) Name() string { return "frag" }
 
 func (l *Layer) Init(p *layers.Port) {
 	l.p = p
-	// The lower layers' headers all fit in the message head room.
-	l.maxFrag = p.Config().MaxDatagram - layers.HeadRoom
+	// The lower layers' headers fit in the message head room, except the
+	// security layers' tags and signatures, which say how much they add.
+	l.maxFrag = p.Config().MaxDatagram - layers.HeadRoom - p.Below()
 	l.casts = make([]assembly, p.View().N)
 	l.sends = make([]assembly, p.View().N)
 }

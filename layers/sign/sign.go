@@ -116,6 +116,10 @@ func New(cfg Config) *Layer {
 
 func (l *Layer) Name() string { return "sign" }
 
+// Room implements layers.Roomer: fragmentation above leaves the longest
+// header free, which a batch's last message carries whatever its size.
+func (l *Layer) Room() int { return Room }
+
 func (l *Layer) Init(p *layers.Port) {
 	l.p = p
 	l.view = *p.View()
