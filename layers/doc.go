@@ -31,7 +31,9 @@
 //
 // Layers register themselves (Register): a name, a documented position
 // (Placement: bottom first, encrypt directly above bottom, sign directly
-// above mnak) and a constructor from options. Package compose builds a
+// above mnak, private directly above pt2pt) and a constructor from options.
+// A security layer whose header does not fit the shared head room says how
+// much it adds (Roomer), and the layers that fill datagrams leave it free. Package compose builds a
 // stack from a list of registered names and checks their positions.
 //
 // Every layer is a pure state machine: it has no goroutines, sockets, wall
@@ -80,6 +82,10 @@
 //	        casts waiting for an ORDER  not bounded here: they are
 //	                                    delivered casts, and grow only
 //	                                    while the sequencer stops ordering
+//	sign    unsigned casts held per     N·MaxBatch (128) messages of at
+//	        sender until the batch's    most M, timed out when unsigned
+//	        signature comes
+//	private one key per pair direction  2·N keys
 //	mflow   own casts (flow control)    not network state; Backlog
 //	frag    one reassembly per sender   2·N·M, timed out after 30 s
 //	        and kind, grows with data

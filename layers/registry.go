@@ -13,7 +13,8 @@ import (
 // encrypt sits directly above bottom, so that it seals every byte after
 // the bottom header (NAKs, gossip and retransmissions included); sign sits
 // directly above mnak, so that a member retransmitting another's multicast
-// cannot alter it.
+// cannot alter it; private sits directly above pt2pt, whose reliable FIFO
+// order brings a pair's key before the messages sealed under it.
 type Placement struct {
 	// Bottom means the layer must be the first of the stack, and the
 	// first layer must be one that says so.
