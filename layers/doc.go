@@ -82,9 +82,9 @@
 //	        casts waiting for an ORDER  not bounded here: they are
 //	                                    delivered casts, and grow only
 //	                                    while the sequencer stops ordering
-//	sign    unsigned casts held per     N·MaxBatch (128) messages of at
-//	        sender until the batch's    most M, timed out when unsigned
-//	        signature comes
+//	sign    unsigned casts held per     N·MaxBatch·D (MaxBatch 128; below
+//	        sender until the batch's    frag, a cast is one datagram),
+//	        signature comes             timed out when unsigned
 //	private one key per pair direction  2·N keys
 //	mflow   own casts (flow control)    not network state; Backlog
 //	frag    one reassembly per sender   2·N·M, timed out after 30 s
