@@ -96,7 +96,7 @@ type attackers struct {
 	tape       []recorded // sealed datagrams a member accepted
 	tapeAt     int
 	taped      int
-	pending    map[injectKey]string // forgeries in flight: their kind
+	pending    map[injectKey]string // attackers' datagrams sent: their kind
 	attempts   map[attemptKey]int
 	next       time.Duration
 	forceToyEx bool // tests: run the ex-member and insider against the test participant
@@ -270,10 +270,10 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 	}
 	sealed := hostile.IsSealed(d.Data, group)
 	if len(a.pending) > 0 {
-		k := injectKey{d.From, d.To, hash(d.Data)}
-		if kd, ok := a.pending[k]; ok {
+		// Kept after the first delivery: the network's duplicates of an
+		// attacker's datagram are its attempts too.
+		if kd, ok := a.pending[injectKey{d.From, d.To, hash(d.Data)}]; ok {
 			kind = kd
-			delete(a.pending, k)
 		}
 	}
 	tape := false
