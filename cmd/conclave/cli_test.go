@@ -298,6 +298,13 @@ func TestDemo(t *testing.T) {
 		regexp.MustCompile(`[a-z]+ refuses mallory: auth: noise:[A-Za-z0-9+/=]{44} \(fingerprint [0-9a-f:]{19}\) is not on the allow list\n`),
 		regexp.MustCompile(`mallory saw only views of itself, with keys of its own, and delivered none of the group's messages\n`),
 		regexp.MustCompile(`dan installs view \d+ \[[a-z ]+\] -dan \(left\)|installs view \d+ \[[a-z ]+\] -dan \(left\), key epoch \d+ \(leave\)\n`),
+		// Datagrams are sealed: the text is not on the wire, a member
+		// that kept its keys opens its own views' and none after its
+		// eviction.
+		regexp.MustCompile(`on the wire, ann's datagrams \(\d+\) hold no trace of "for ann, bob and cat": [0-9a-f]+… \(\d+ bytes\)\n`),
+		regexp.MustCompile(`cat, a member, opens [1-9]\d* of them with its keys\n`),
+		regexp.MustCompile(`installs view \d+ \[ann bob\] -cat \(failed or cut off\), key epoch \d+ \(failure\)\n`),
+		regexp.MustCompile(`cat tries every key of the \d+ epochs it held, as every sender, on ann's [1-9]\d* datagrams in the view without it: it opens none\n`),
 	} {
 		if !want.MatchString(s) {
 			t.Errorf("demo output lacks %q", want)

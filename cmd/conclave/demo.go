@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/conclave-go/conclave"
 	"github.com/conclave-go/conclave/auth"
+	"github.com/conclave-go/conclave/layers/bottom"
+	"github.com/conclave-go/conclave/layers/encrypt"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
@@ -48,7 +51,13 @@ changed (join, leave, failure, merge, rekey).
      messages, with a new key the killed member never held;
   5. the network is cut in two: each side carries on in a view of its own;
   6. the cut heals: the two views find each other and merge into one;
-  7. a member leaves gracefully.`,
+  7. a member leaves gracefully;
+  8. every datagram on the wire is sealed: a multicast's text is nowhere in
+     the datagrams that carry it, and the members read it; then a member
+     that kept every key it ever held is evicted (its key revoked and
+     Group.Evict), and tries them all on what the group sends next: it
+     opened the datagrams of its own views, and opens none of the later
+     ones.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if messages < 1 || messages > 100_000 {
@@ -84,6 +93,7 @@ type cutConn struct {
 	transport.Conn
 	mu      sync.Mutex
 	blocked map[netip.AddrPort]bool
+	wire    capture // what the member sends, as the network sees it
 }
 
 func (c *cutConn) cut(addrs []netip.AddrPort) {
@@ -104,6 +114,7 @@ func (c *cutConn) WriteBatch(pkts []transport.Outgoing) (int, error) {
 		}
 	}
 	c.mu.Unlock()
+	c.wire.record(keep)
 	if _, err := c.Conn.WriteBatch(keep); err != nil {
 		return 0, err
 	}
@@ -136,6 +147,7 @@ type demo struct {
 	members []*demoMember
 	keys    *demoKeys
 	refused *refusals
+	revoked sync.Map // identity → true: keys taken off every member's list
 }
 
 type demoMember struct {
@@ -150,6 +162,7 @@ type demoMember struct {
 	epochs    []uint64 // of each view in views
 	viewLine  string   // the last view's line, printed with its key change
 	done      chan struct{}
+	hoard     *hoard // cat's: every key it was given
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -191,7 +204,13 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 	}
 	defer keys.remove()
 	d.keys = keys
-	admit := keys.admit(names)
+	allowed := keys.admit(names)
+	admit := func(id auth.Identity) error {
+		if _, gone := d.revoked.Load(id.String()); gone {
+			return fmt.Errorf("%v: key revoked", id)
+		}
+		return allowed(id)
+	}
 
 	d.heading("keys: a Noise key for each member, and one for a stranger, mallory, in %s\n", keys.dir)
 	for _, name := range append(slices.Clone(names), "mallory") {
@@ -300,7 +319,87 @@ func runDemo(ctx context.Context, out io.Writer, burst int) error {
 	if err := d.await(ctx, living[:3], 3); err != nil {
 		return err
 	}
-	d.heading("\nok: joins, a refused stranger, a failure, a partition and its merge, and a leave, each ending in one agreed view with a key of its own\n")
+	if err := d.evictHoarder(ctx, living[0], living[1], living[2]); err != nil {
+		return err
+	}
+	d.heading("\nok: joins, a refused stranger, a failure, a partition and its merge, a leave and an eviction, each ending in one agreed view with a key of its own; every datagram sealed under its view's keys\n")
+	return nil
+}
+
+// evictHoarder shows a multicast sealed on the wire, then evicts cat, which
+// kept every key it held, and has it try them on the group's later
+// datagrams.
+func (d *demo) evictHoarder(ctx context.Context, ann, bob, cat *demoMember) error {
+	d.heading("\n8. what the network sees, and cat, which kept every key it ever held, is evicted\n")
+	for _, m := range []*demoMember{ann, bob, cat} {
+		m.resetCounts()
+	}
+	ann.conn.wire.take()
+	text := "for ann, bob and cat"
+	if err := ann.g.Multicast(ctx, []byte(text)); err != nil {
+		return err
+	}
+	if err := d.awaitFrom(ctx, []*demoMember{ann, bob, cat}, "ann", 1); err != nil {
+		return err
+	}
+	before := ann.conn.wire.take()
+	if len(before) == 0 {
+		return errors.New("nothing of ann's multicast captured on the wire")
+	}
+	for _, b := range before {
+		if bytes.Contains(b, []byte(text)) {
+			return fmt.Errorf("ann's multicast travels in clear: %x", b)
+		}
+	}
+	d.say("on the wire, ann's datagrams (%d) hold no trace of %q: %s (%d bytes)", len(before), text, hexPrefix(before[0], 24), len(before[0]))
+	opened := 0
+	for _, b := range before {
+		if cat.hoard.open(b) {
+			opened++
+		}
+	}
+	d.say("cat, a member, opens %d of them with its keys", opened)
+	if opened == 0 {
+		return errors.New("cat cannot open the datagrams of its own view: the demo's attacker is broken")
+	}
+
+	d.revoked.Store(d.keys.creds["cat"].Identity().String(), true)
+	d.say("cat's key is taken off every member's list, and ann evicts cat")
+	if err := ann.g.Evict(ctx, cat.g.Self()); err != nil {
+		return err
+	}
+	if err := d.await(ctx, []*demoMember{ann, bob}, 2); err != nil {
+		return err
+	}
+	without := ann.g.View().ID.Wire()
+	later := "for ann and bob only"
+	if err := ann.g.Multicast(ctx, []byte(later)); err != nil {
+		return err
+	}
+	if err := d.awaitFrom(ctx, []*demoMember{ann, bob}, "ann", 2); err != nil {
+		return err
+	}
+	// What ann sent in the view without cat (not the end of the view
+	// before, which cat was in).
+	var after [][]byte
+	for _, b := range ann.conn.wire.take() {
+		if h, err := bottom.Parse(b); err == nil && h.View == without {
+			after = append(after, b)
+		}
+	}
+	if len(after) == 0 {
+		return errors.New("nothing of ann's later multicast captured on the wire")
+	}
+	opened = 0
+	for _, b := range after {
+		if cat.hoard.open(b) {
+			opened++
+		}
+	}
+	if opened > 0 {
+		return fmt.Errorf("cat, evicted, opened %d of ann's %d later datagrams", opened, len(after))
+	}
+	d.say("cat tries every key of the %d epochs it held, as every sender, on ann's %d datagrams in the view without it: it opens none", cat.hoard.epochs(), len(after))
 	return nil
 }
 
@@ -317,6 +416,12 @@ func (d *demo) launch(ctx context.Context, name string, admit func(auth.Identity
 		Credential: d.keys.creds[name], Admit: admit,
 		Logger: slog.New(d.refused.handler(name)),
 	}
+	var h *hoard
+	if name == "cat" {
+		// cat will turn: it keeps every key it is given.
+		h = &hoard{}
+		cfg.Options.Layers = map[string]any{"encrypt": encrypt.Config{NewSealer: h.newSealer}}
+	}
 	if seed.IsValid() {
 		cfg.Seeds = []netip.AddrPort{seed}
 	}
@@ -332,7 +437,7 @@ func (d *demo) launch(ctx context.Context, name string, admit func(auth.Identity
 	d.mu.Lock()
 	d.names[g.Self()] = name
 	d.mu.Unlock()
-	m := &demoMember{name: name, g: g, conn: conn, delivered: map[string]int{}, thisView: map[string]int{}, done: make(chan struct{})}
+	m := &demoMember{name: name, g: g, conn: conn, delivered: map[string]int{}, thisView: map[string]int{}, done: make(chan struct{}), hoard: h}
 	go d.watch(m)
 	d.say("%s starts at %v", name, g.Self().Addr)
 	return m, nil
