@@ -8,7 +8,9 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Admission. With a participant, a view is absorbed into another only
@@ -38,6 +40,20 @@ import (
 // done within Timing.Merge, is abandoned (admissions_stalled) and its
 // peer shunned (shun.go), so that a stalled or failed handshake costs the
 // group an admission slot for a bounded time and blocks nothing.
+//
+// A coordinator that refuses J's identity once the handshake is done tells
+// it so, once, in a Refused sealed under the handshake's secret (the
+// identity it authenticated and its admission check's error, at most
+// MaxRefusalReason bytes), to the address J's cookie proved; J acts on it
+// only so sealed, stops waiting, shuns C, and reports it (LastRefusal).
+// A joiner whose handshake is done when it Creates its last message (Noise
+// XX) checks C's identity before sending it: that message carries what J
+// tells of its view, and a coordinator J refuses gets nothing more.
+//
+//	C refuses J:  Handshake{nonce, 3, msg} ──▶  Admit(J) fails
+//	                                       ◀──  Refused{J's identity, reason}
+//	J refuses C:  ◀── Handshake{nonce, 2, msg}: Admit(C) fails, message 3
+//	              is never sent, and C's attempt stalls
 //
 // The handshake's secret then authenticates every control message between
 // the two until J is a member of C's view (a pairwise sealing, auth.go):
@@ -296,6 +312,19 @@ func (m *Member) stepHandshake(a *admission) {
 	}
 	a.step++
 	a.last = ctlMsg{Type: mHandshake, Nonce: a.nonce, Step: a.step, Data: out}
+	if done && a.initiator {
+		// The joiner's last message carries what it tells of its view
+		// (its roster, with a secure participant): it goes only to a
+		// coordinator this member admits, and one it refuses gets
+		// nothing more from it.
+		id, secret, ok := m.checkPeer(a)
+		if !ok {
+			return
+		}
+		m.repeatHandshake(a)
+		m.admitted(a, id, secret)
+		return
+	}
 	m.repeatHandshake(a)
 	if done {
 		m.admissionDone(a)
@@ -350,12 +379,21 @@ func (m *Member) onHandshake(msg *ctlMsg) {
 
 // admissionDone checks the peer's identity with the participant.
 func (m *Member) admissionDone(a *admission) {
+	if id, secret, ok := m.checkPeer(a); ok {
+		m.admitted(a, id, secret)
+	}
+}
+
+// checkPeer takes the result of a finished handshake and checks the
+// peer's identity with the participant. A refused peer is vetoed and
+// shunned, and the attempt ends; a refused joiner is told why (sendRefused).
+func (m *Member) checkPeer(a *admission) (Identity, []byte, bool) {
 	a.done = true
 	id, secret := a.hs.Result()
 	if len(secret) < 32 {
 		m.count("admission_failed")
 		m.endAdmission(a)
-		return
+		return Identity{}, nil, false
 	}
 	err := m.cfg.Participant.Admit(a.peer, id)
 	if err == nil && m.vetoedIDs[id] {
@@ -368,8 +406,18 @@ func (m *Member) admissionDone(a *admission) {
 		m.vetoJoiner(a.peer)
 		m.shunned.shun(a.peer.Addr, m.now, m.cfg.Timing.Merge)
 		m.endAdmission(a)
-		return
+		if a.initiator {
+			m.abandonMerge(a.peer)
+		} else {
+			m.sendRefused(a.peer, id, secret, err)
+		}
+		return Identity{}, nil, false
 	}
+	return id, secret, true
+}
+
+// admitted goes on with a peer whose identity this member admitted.
+func (m *Member) admitted(a *admission, id Identity, secret []byte) {
 	m.count("admissions_done")
 	m.rememberIdentity(a.peer, id)
 	if a.initiator {
@@ -384,6 +432,97 @@ func (m *Member) admissionDone(a *admission) {
 	m.endAdmission(a)
 	if !pm.only {
 		m.addMerge(pm)
+	}
+}
+
+// sendRefused tells a joiner this coordinator refused, once their
+// handshake is done, why: the identity the handshake authenticated and
+// the admission check's error, cut to MaxRefusalReason bytes, sealed
+// under the handshake's secret (pairSealing), which the joiner alone
+// shares. It goes once per attempt (the attempt has ended), and only to
+// the address the attempt runs with, which proved that it receives there
+// (the cookie of its MergeReq); it tells nothing of the group's members
+// or traffic.
+func (m *Member) sendRefused(to Endpoint, id Identity, secret []byte, err error) {
+	if id.Provider == "" || id.Name == "" || len(id.Provider) > maxIdentityPart || len(id.Name) > maxIdentityPart {
+		return
+	}
+	msg := ctlMsg{Type: mRefused, Peer: id, Data: []byte(refusalReason(err))}
+	m.sendCtlVia(to.Addr, &msg, pairSealing(m.self, to, false, secret))
+}
+
+// refusalReason is the text of an admission error as a refused peer is
+// shown it: valid UTF-8, at most MaxRefusalReason bytes.
+func refusalReason(err error) string {
+	r := strings.ToValidUTF8(err.Error(), "\uFFFD")
+	if len(r) <= MaxRefusalReason {
+		return r
+	}
+	n := MaxRefusalReason
+	for n > 0 && !utf8.RuneStart(r[n]) {
+		n--
+	}
+	return r[:n]
+}
+
+// A Refusal is what a coordinator that refused this member after their
+// admission handshake told it.
+type Refusal struct {
+	// Coordinator refused; CoordinatorIdentity is its identity, as
+	// this member's handshake authenticated it.
+	Coordinator         Endpoint
+	CoordinatorIdentity Identity
+	// Identity is this member's identity, as the coordinator
+	// authenticated it; Reason is the coordinator's admission check's
+	// error (at most MaxRefusalReason bytes), in its words.
+	Identity Identity
+	Reason   string
+	// At is when it came, on this member's clock.
+	At time.Duration
+}
+
+// LastRefusal returns the last refusal a coordinator sent this member,
+// if any.
+func (m *Member) LastRefusal() (Refusal, bool) {
+	return m.refusal, !m.refusal.Coordinator.IsZero()
+}
+
+// onRefused takes a coordinator's word that it refused this member. It
+// counts only opened under the sealing of a handshake this member
+// finished with that coordinator, as joiner, and still holds: anyone else
+// could send it to make a joiner give up. The attempt ends, the
+// coordinator's address is shunned (its view is not asked to absorb this
+// one for a while, shun.go), a merge waiting for it installs its
+// fallback view at once, and the application hears of it
+// (admissions_refused_by_peer, a warning with the identity and the
+// reason, LastRefusal).
+func (m *Member) onRefused(msg *ctlMsg) {
+	i := slices.IndexFunc(m.admissions, func(a *admission) bool { return a.peer == msg.From && a.initiator && a.done })
+	if !msg.pair || i < 0 {
+		m.count("drop.refused")
+		return
+	}
+	m.endAdmission(m.admissions[i])
+	delete(m.pairs, msg.From)
+	m.count("admissions_refused_by_peer")
+	m.shunned.shun(msg.From.Addr, m.now, m.cfg.Timing.Merge)
+	m.refusal = Refusal{Coordinator: msg.From, CoordinatorIdentity: m.identities[msg.From], Identity: msg.Peer, Reason: string(msg.Data), At: m.now}
+	m.cfg.Logger.Warn("a group's coordinator refused this member", "self", m.self, "coordinator", msg.From,
+		"coordinator_identity", m.refusal.CoordinatorIdentity, "identity", msg.Peer, "reason", m.refusal.Reason)
+	if m.authenticating.other.Coord == msg.From {
+		m.authenticating = authenticating{}
+	}
+	m.abandonMerge(msg.From)
+}
+
+// abandonMerge ends this coordinator's wait to be absorbed by peer's
+// view, which will not take it in: the round installs its fallback view
+// now rather than at the end of Timing.Merge.
+func (m *Member) abandonMerge(peer Endpoint) {
+	if c := m.coord; c != nil && c.phase == cMergeWait && c.merge.Coord == peer {
+		m.debug("refused by the view to be absorbed by; installing the fallback view", "absorbed_by", c.merge.ID)
+		c.phase, c.phaseAt = cDecide, m.now
+		m.decide()
 	}
 }
 

@@ -71,7 +71,7 @@ import (
 //	Probe, ProbeReply            a member's probe naming another view makes
 //	                             it suspected (it moved on)
 //	MergeReq, Challenge,         merges and admissions (sent unsealed, or
-//	Handshake                    sealed pairwise)
+//	Handshake, Refused           sealed pairwise)
 //
 // A type membership does not know has no class: such a message is dropped
 // unopened.
@@ -83,7 +83,7 @@ func classOf(t msgType) (Class, bool) {
 		return Routine, true
 	case mProbe, mProbeReply, mMergeReq, mFlush, mFlushOK, mSync, mSyncOK, mInstall, mInstallAck,
 		mSuspect, mLeave, mDismiss, mDecideReq, mDecision, mPrepare, mConfirm, mRefuse, mRekey,
-		mFragment, mChallenge, mHandshake:
+		mFragment, mChallenge, mHandshake, mRefused:
 		return Change, true
 	}
 	return 0, false

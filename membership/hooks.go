@@ -55,7 +55,9 @@ type Participant interface {
 	// Admit checks a peer's authenticated identity: at the coordinator,
 	// a joiner's (a non-nil error keeps it out of this view change and
 	// later ones); at a joiner, the coordinator's (a non-nil error makes
-	// the joiner refuse that group).
+	// the joiner refuse that group). The text of the coordinator's error
+	// is shown to the refused joiner (its first MaxRefusalReason bytes,
+	// admission.go): it must say nothing the group keeps from strangers.
 	Admit(peer Endpoint, id Identity) error
 
 	// Contribute runs at every member taking part in a view change (the

@@ -146,6 +146,7 @@ type Member struct {
 	identities   map[Endpoint]Identity // of peers, as their handshakes established
 	admissions   []*admission          // handshakes under way (admission.go)
 	pairs        map[Endpoint]*pair    // sealings with peers admitted by handshake
+	refusal      Refusal               // the last refusal a coordinator sent this member (admission.go)
 	vetoedIDs    map[Identity]bool
 	vetoIDOrder  []Identity
 	reassembly   reassembler

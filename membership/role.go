@@ -168,6 +168,8 @@ func (m *Member) step(msg *ctlMsg) {
 		m.onChallenge(msg)
 	case mHandshake:
 		m.onHandshake(msg)
+	case mRefused:
+		m.onRefused(msg)
 	default:
 		switch m.role {
 		case roleCoordinator:

@@ -91,6 +91,8 @@ func (m *Member) expects(msg *ctlMsg) bool {
 		return c != nil && c.merge.Coord == msg.From || m.askedRecently(msg.From)
 	case mHandshake:
 		return slices.ContainsFunc(m.admissions, func(a *admission) bool { return a.peer == msg.From })
+	case mRefused:
+		return msg.pair // opened under an admission's sealing (onRefused)
 	case mPrepare, mDecideReq:
 		p := m.part
 		return p != nil && msg.From == p.coord

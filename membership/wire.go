@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/conclave-go/conclave/internal/wire"
 )
@@ -28,7 +29,10 @@ import (
 // Cookies (cookie.go): a Cookie or Echo is a uvarint length, 0 (none) or
 // exactly cookieLen, and its bytes; a MergeReq's Cookies are cookieLen
 // bytes each, one per member, with no length. A Probe's padding is a
-// uvarint length (at most maxPad) and that many zero bytes.
+// uvarint length (at most maxPad) and that many zero bytes. A Refused
+// carries an identity, its provider and its name each a uvarint length (1
+// to maxIdentityPart) and their bytes, then the reason, a uvarint length
+// (at most MaxRefusalReason) and valid UTF-8.
 
 // Magic is the first byte of every control datagram.
 const Magic = 0xC1
@@ -75,6 +79,14 @@ const probeMinLen = 64
 // maxPad bounds a probe's padding.
 const maxPad = 1024
 
+// MaxRefusalReason bounds the reason a Refused carries (UTF-8): a longer
+// admission error is cut to it.
+const MaxRefusalReason = 256
+
+// maxIdentityPart bounds each of the provider and the name of an identity
+// a Refused carries.
+const maxIdentityPart = 1024
+
 type msgType uint8
 
 const (
@@ -101,6 +113,7 @@ const (
 	mSealed                        // a control message sealed by the view's authenticator (auth.go)
 	mChallenge                     // coordinator to a proven requester: the nonce of an admission
 	mHandshake                     // an admission handshake's message (admission.go)
+	mRefused                       // coordinator to a joiner it refused after a handshake: why (admission.go)
 )
 
 var msgNames = [...]string{
@@ -109,7 +122,7 @@ var msgNames = [...]string{
 	mInstall: "Install", mInstallAck: "InstallAck", mSuspect: "Suspect", mLeave: "Leave",
 	mWait: "Wait", mDismiss: "Dismiss", mDecideReq: "DecideReq", mDecision: "Decision",
 	mPrepare: "Prepare", mConfirm: "Confirm", mRefuse: "Refuse", mRekey: "Rekey", mFragment: "Fragment",
-	mSealed: "Sealed", mChallenge: "Challenge", mHandshake: "Handshake",
+	mSealed: "Sealed", mChallenge: "Challenge", mHandshake: "Handshake", mRefused: "Refused",
 }
 
 func (t msgType) String() string {
@@ -131,7 +144,7 @@ type ctlMsg struct {
 	Round     ViewID     // FlushOK, Sync, SyncOK, Install, InstallAck, Wait, Dismiss: the proposal
 	Vector    []uint64   // FlushOK: delivered per rank of View; Sync: the cut
 	Holders   []uint64   // Sync: for each origin, the rank to ask for its messages
-	Data      []byte     // FlushOK: contribution; Decision, Prepare: the common part; Confirm: the confirmation
+	Data      []byte     // FlushOK: contribution; Decision, Prepare: the common part; Confirm: the confirmation; Refused: the reason
 	Suspects  []Endpoint // Suspect
 	Cookie    []byte     // Probe, ProbeReply: the sender's cookie for the recipient; SyncOK: the member's cookie from the view to merge into
 	Echo      []byte     // Probe, ProbeReply: the recipient's cookie for the sender, returned
@@ -143,6 +156,7 @@ type ctlMsg struct {
 	Sealed    sealed     // Sealed (decoded only; auth.go encodes)
 	Nonce     []byte     // Challenge, Handshake: the coordinator's nonce, nonceLen bytes
 	Step      uint64     // Handshake: the message's number, from 1
+	Peer      Identity   // Refused: the identity the coordinator authenticated for the recipient
 	pair      bool       // opened by a pairwise sealing (not on the wire)
 	next      bool       // opened by the sealing of the round's view, processed or installed (not on the wire)
 }
@@ -455,6 +469,12 @@ func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 		b = append(b, m.Nonce...)
 		b = wire.AppendUvarint(b, m.Step)
 		b = appendBlobMax(b, m.Data, MaxHandshakeMessage, &e)
+	case mRefused:
+		e.check(m.Peer.Provider != "" && m.Peer.Name != "", errRefused)
+		e.check(utf8.Valid(m.Data), errRefused)
+		b = appendBlobMax(b, []byte(m.Peer.Provider), maxIdentityPart, &e)
+		b = appendBlobMax(b, []byte(m.Peer.Name), maxIdentityPart, &e)
+		b = appendBlobMax(b, m.Data, MaxRefusalReason, &e)
 	case mFragment:
 		f := m.Frag
 		e.check(f.Count >= 2 && f.Count <= maxFragments && f.Index < f.Count, errFragment)
@@ -562,6 +582,14 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 		if r.Err() == nil && m.Step == 0 {
 			r.Fail(errNonce)
 		}
+	case mRefused:
+		provider := readBlobMax(&r, maxIdentityPart)
+		name := readBlobMax(&r, maxIdentityPart)
+		m.Data = readBlobMax(&r, MaxRefusalReason)
+		if r.Err() == nil && (len(provider) == 0 || len(name) == 0 || !utf8.Valid(m.Data)) {
+			r.Fail(errRefused)
+		}
+		m.Peer = Identity{Provider: string(provider), Name: string(name)}
 	case mFragment:
 		m.Frag.ID = r.Uvarint()
 		m.Frag.Index = r.UvarintMax(maxFragments - 1)
@@ -591,4 +619,5 @@ var (
 	errTooLarge   = errors.New("membership: control message larger than its bound")
 	errFragment   = errors.New("membership: malformed fragment")
 	errNonce      = errors.New("membership: malformed handshake message")
+	errRefused    = errors.New("membership: malformed refusal")
 )

@@ -41,6 +41,8 @@ func sampleMessages() []ctlMsg {
 		{Type: mFragment, From: a, Frag: fragment{ID: 7, Index: 1, Count: 3, Chunk: []byte("piece")}},
 		{Type: mChallenge, From: a, Nonce: bytes.Repeat([]byte{9}, nonceLen)},
 		{Type: mHandshake, From: b, Nonce: bytes.Repeat([]byte{9}, nonceLen), Step: 2, Data: []byte("noise")},
+		{Type: mRefused, From: a, Peer: Identity{Provider: "noise", Name: "key"}, Data: []byte("not on the list")},
+		{Type: mRefused, From: a, Peer: Identity{Provider: "noise", Name: "key"}},
 	}
 }
 
@@ -173,6 +175,12 @@ func hostileSeeds() [][]byte {
 		cat(head(mMergeReq), viewID, viewID, wire.AppendUvarint(nil, MaxMembers+1)),
 		cat(head(mMergeReq), viewID, viewID, []byte{1}, head(0)[10:], make([]byte, cookieLen-1)),
 		cat(head(mSyncOK), viewID, varint10),
+		cat(head(mRefused), []byte{5}, []byte("noise"), []byte{3}, []byte("key"), wire.AppendUvarint(nil, MaxRefusalReason+1), make([]byte, MaxRefusalReason+1)),
+		cat(head(mRefused), []byte{5}, []byte("noise"), []byte{3}, []byte("key"), []byte{2, 0xc3, 0x28}), // not UTF-8
+		cat(head(mRefused), []byte{0}, []byte{3}, []byte("key"), []byte{0}),                              // no provider
+		cat(head(mRefused), []byte{5}, []byte("noise"), []byte{0}, []byte{0}),                            // no name
+		cat(head(mRefused), []byte{5}, []byte("noise"), wire.AppendUvarint(nil, maxIdentityPart+1), make([]byte, maxIdentityPart+1), []byte{0}),
+		cat(head(mRefused), []byte{5}, []byte("noise"), []byte{3}, []byte("key"), []byte{0, 0}), // a byte after the reason
 	}
 }
 
@@ -248,6 +256,7 @@ func TestLargestControlDatagrams(t *testing.T) {
 		{Type: mSync, From: e(0), Round: id, Vector: vec, Holders: vec, Summary: s},
 		{Type: mInstall, From: e(0), Round: id},
 		{Type: mSuspect, From: e(0), View: id, Suspects: many},
+		{Type: mRefused, From: e(0), Peer: Identity{Provider: string(blob[:maxIdentityPart]), Name: string(blob[:maxIdentityPart])}, Data: blob[:MaxRefusalReason]},
 	} {
 		b, err := m.encode(nil, 1<<64-1)
 		if err != nil {

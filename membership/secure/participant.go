@@ -24,7 +24,10 @@ type Config struct {
 	// Admit is the group's admission check, a function of an
 	// authenticated identity: checked for each joiner (at the
 	// coordinator), for the coordinator (at a joiner), and for every
-	// identity a commit adds (at every member). Required.
+	// identity a commit adds (at every member). Required. The text of
+	// the error that refuses a joiner is shown to it (cut to
+	// membership.MaxRefusalReason bytes): it must tell nothing of the
+	// group.
 	Admit func(auth.Identity) error
 	// Suite is the MLS cipher suite of the group's epochs; 0 means
 	// crypto.MLS128DHKEMX25519AES128GCMSHA256Ed25519 (0x0001).
