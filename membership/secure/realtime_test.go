@@ -2,6 +2,7 @@ package secure
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -202,6 +203,7 @@ func (g *rtGroup) await(b *testing.B, live []int, limit time.Duration) time.Time
 	b.Helper()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
+	c0, w0 := processCPU(), time.Now()
 	for {
 		g.mu.Lock()
 		last, ok := g.convergedLocked(live)
@@ -216,7 +218,12 @@ func (g *rtGroup) await(b *testing.B, live []int, limit time.Duration) time.Time
 		select {
 		case <-g.changed:
 		case <-deadline.C:
-			b.Fatalf("after %v: the members %v share no view of them", limit, live)
+			// The usual cause is a machine too busy to run every
+			// member's ticks and view change: they starve, suspect each
+			// other and start over. The process's share of the CPU says
+			// how busy.
+			b.Fatalf("after %v: the members %v share no view of them (the process used %.2f CPUs of GOMAXPROCS %d meanwhile)",
+				limit, live, float64(processCPU()-c0)/float64(time.Since(w0)), runtime.GOMAXPROCS(0))
 		}
 	}
 }
