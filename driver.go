@@ -153,7 +153,7 @@ func (d *driver) run() {
 				}
 			}
 			d.member.Tick(now.Sub(d.start))
-			d.seeds.tick(now.Sub(d.start), d.handshakeUnanswered)
+			d.seeds.tick(now.Sub(d.start), d.handshakeUnanswered, d.member.LastRefusal)
 		case <-leave:
 			leave = nil
 			d.member.Leave()

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/conclave-go/conclave/membership"
 )
 
 // A member finds its group through its seeds, and one that finds none looks,
@@ -15,8 +17,9 @@ import (
 // refused at Join, and a member still alone after Config.SeedWait says so.
 // In a secured group a third is told apart: the seed answered, the member
 // ran an admission handshake with the group, and no view took it in, which
-// is what a refusal looks like from the refused side (the group says no
-// more to a process it does not admit).
+// is what a refusal looks like from the refused side; a coordinator that
+// refused the member after their handshake says so, and why, and the
+// warning gives its reason.
 
 // checkSeeds refuses a seed equal to the member's own address.
 func checkSeeds(seeds []netip.AddrPort, self netip.AddrPort) error {
@@ -66,8 +69,9 @@ func (w *seedWatch) view(members int) {
 
 // tick warns if the time now since the member's start is past the deadline.
 // admitted says whether the member ran an admission handshake with a
-// group that never took it in; it is asked only then.
-func (w *seedWatch) tick(now time.Duration, admitted func() bool) {
+// group that never took it in, refused whether a group's coordinator told
+// it that it refused it, and why; they are asked only then.
+func (w *seedWatch) tick(now time.Duration, admitted func() bool, refused func() (membership.Refusal, bool)) {
 	if w.deadline == 0 || now < w.deadline {
 		return
 	}
@@ -75,11 +79,22 @@ func (w *seedWatch) tick(now time.Duration, admitted func() bool) {
 	for i, s := range w.seeds {
 		addrs[i] = s.String()
 	}
-	if admitted != nil && admitted() {
+	var r membership.Refusal
+	var wasRefused bool
+	if refused != nil {
+		r, wasRefused = refused()
+	}
+	switch {
+	case wasRefused:
+		// The coordinator's own words: its admission check's error.
+		w.logger.Warn("a group refused this member", "after", w.deadline, "group", w.group, "identity", w.identity,
+			"coordinator", r.Coordinator, "coordinator_identity", r.CoordinatorIdentity, "reason", r.Reason,
+			"hint", "add this member's key to the allow list of the group's members (and the group's keys to this member's)")
+	case admitted != nil && admitted():
 		w.logger.Warn("a group answered but did not take this member in", "after", w.deadline, "seeds", strings.Join(addrs, " "), "group", w.group,
 			"identity", w.identity,
 			"hint", "is this member's key on the group's allow list, and the group's keys on this member's? a member that refuses a key logs \"peer refused\" at debug level, with the key and the reason")
-	} else {
+	default:
 		w.logger.Warn("no seed has answered", "after", w.deadline, "seeds", strings.Join(addrs, " "), "group", w.group,
 			"hint", fmt.Sprintf("is a member running at a seed address, with the group name %q, and do UDP datagrams reach it?", w.group))
 	}

@@ -122,12 +122,12 @@ func TestSeedWatch(t *testing.T) {
 
 	w := newSeedWatch(&cfg)
 	w.view(1) // the member's first view, of itself alone
-	w.tick(4*time.Second, nil)
+	w.tick(4*time.Second, nil, nil)
 	if n := warned(); n != 0 {
 		t.Fatalf("%d warnings before SeedWait", n)
 	}
-	w.tick(5*time.Second, nil)
-	w.tick(6*time.Second, nil)
+	w.tick(5*time.Second, nil, nil)
+	w.tick(6*time.Second, nil, nil)
 	if n := warned(); n != 1 {
 		t.Fatalf("%d warnings after SeedWait, want 1", n)
 	}
@@ -135,7 +135,7 @@ func TestSeedWatch(t *testing.T) {
 	w = newSeedWatch(&cfg)
 	w.view(2) // a seed answered
 	w.view(1) // and the group was lost again: failure detection's business
-	w.tick(time.Minute, nil)
+	w.tick(time.Minute, nil, nil)
 	if n := warned(); n != 0 {
 		t.Fatalf("%d warnings once a seed had answered", n)
 	}
@@ -143,17 +143,55 @@ func TestSeedWatch(t *testing.T) {
 	for _, c := range []Config{{SeedWait: time.Second}, {Seeds: cfg.Seeds, SeedWait: -1}} {
 		c.Logger = cfg.Logger
 		w = newSeedWatch(&c)
-		w.tick(time.Minute, nil)
+		w.tick(time.Minute, nil, nil)
 		if n := warned(); n != 0 {
 			t.Fatalf("%d warnings with no seeds or SeedWait < 0", n)
 		}
 	}
 }
 
+// TestSeedWatchGivesTheReason: a member that a group's coordinator
+// refused, and told why, warns after SeedWait that a group refused it,
+// with the coordinator, its identity and its reason; one that was not told
+// warns that a group answered.
+func TestSeedWatchGivesTheReason(t *testing.T) {
+	logs := make(chan slog.Record, 16)
+	cfg := Config{Seeds: []netip.AddrPort{netip.MustParseAddrPort("10.0.0.1:7000")}, SeedWait: time.Second, Group: "g", Logger: slog.New(recordHandler{logs})}
+	coord := Endpoint{Addr: netip.MustParseAddrPort("10.0.0.1:7000"), Inc: 7}
+	refusal := membership.Refusal{Coordinator: coord, CoordinatorIdentity: Identity{Provider: "noise", Name: "group key"},
+		Identity: Identity{Provider: "noise", Name: "my key"}, Reason: "auth: noise:my key is not on the allow list"}
+	answered := func() bool { return true }
+	for _, tc := range []struct {
+		refused func() (membership.Refusal, bool)
+		want    string
+	}{
+		{func() (membership.Refusal, bool) { return refusal, true }, "a group refused this member"},
+		{func() (membership.Refusal, bool) { return membership.Refusal{}, false }, "a group answered but did not take this member in"},
+	} {
+		w := newSeedWatch(&cfg)
+		w.tick(2*time.Second, answered, tc.refused)
+		r := <-logs
+		if r.Message != tc.want {
+			t.Fatalf("warning %q, want %q", r.Message, tc.want)
+		}
+		attrs := map[string]string{}
+		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+		if _, told := tc.refused(); told && (attrs["reason"] != refusal.Reason || attrs["coordinator"] != coord.String() ||
+			attrs["coordinator_identity"] != refusal.CoordinatorIdentity.String() || !strings.Contains(attrs["hint"], "allow list")) {
+			t.Errorf("attributes %v: want the coordinator, its identity, its reason and a hint", attrs)
+		}
+	}
+}
+
 // TestSeedWaitTellsARefusal: a secured member whose key the group does not
 // allow ran a handshake with it and was never taken in; after SeedWait it
-// says that a group answered, and hints at the allow lists, rather than
-// that no seed answered.
+// says so, and hints at the allow lists, rather than that no seed
+// answered. Which of the two absorbs the other follows their endpoints:
+// when the group's coordinator admits the stranger as a joiner, it tells
+// the stranger why it refused it, and the warning says that a group
+// refused this member, with the coordinator's identity and its reason;
+// when the stranger's view was to absorb the group, the group's
+// coordinator just leaves, and the warning says that a group answered.
 func TestSeedWaitTellsARefusal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -174,20 +212,35 @@ func TestSeedWaitTellsARefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stranger.Close()
+	told := false
 	for {
 		select {
 		case r := <-logs:
+			// The membership protocol's own warning comes with the
+			// refusal; the one after SeedWait sums it up.
+			if r.Level >= slog.LevelWarn && r.Message == "a group's coordinator refused this member" {
+				told = true
+				continue
+			}
 			if r.Level < slog.LevelWarn {
 				continue
 			}
-			if r.Message != "a group answered but did not take this member in" {
-				t.Fatalf("warning %q, want that a group answered", r.Message)
+			want := "a group answered but did not take this member in"
+			if told {
+				want = "a group refused this member"
+			}
+			if r.Message != want {
+				t.Fatalf("warning %q, want %q", r.Message, want)
 			}
 			attrs := map[string]string{}
 			r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
 			if !strings.Contains(attrs["hint"], "allow list") || attrs["identity"] != s.Public().String() {
 				t.Errorf("attributes %v: want this member's identity and a hint at the allow lists", attrs)
 			}
+			if told && (attrs["coordinator_identity"] != a.Public().String() || !strings.Contains(attrs["reason"], "is not on the allow list")) {
+				t.Errorf("attributes %v: want the coordinator's identity and its reason", attrs)
+			}
+			t.Logf("told why: %v", told)
 			return
 		case <-ctx.Done():
 			t.Fatal("no warning")

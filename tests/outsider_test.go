@@ -126,12 +126,14 @@ func TestOutsiderProcessIsRefused(t *testing.T) {
 		t.Errorf("the outsider printed malformed output: %v", outsider.bad)
 	}
 	outsider.mu.Unlock()
-	// Its own warning says a group answered and did not take it in (the
-	// members tell a refused process nothing more), not that nobody
+	// Its own warning says a group refused it, with the coordinator's
+	// reason when a coordinator refused it as a joiner (it told it why),
+	// or that a group answered and did not take it in, not that nobody
 	// answered.
 	err = outsider.waitFor(time.Now().Add(20*time.Second), "warning", func() (bool, error) {
 		return slices.ContainsFunc(outsider.logs, func(l string) bool {
-			return strings.HasPrefix(l, "conclave: warning: a group answered but did not take this member in")
+			return strings.HasPrefix(l, "conclave: warning: a group answered but did not take this member in") ||
+				strings.HasPrefix(l, "conclave: warning: a group refused this member") && strings.Contains(l, "is not on the allow list")
 		}), nil
 	})
 	if err != nil {
