@@ -270,10 +270,16 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 	}
 	sealed := hostile.IsSealed(d.Data, group)
 	if len(a.pending) > 0 {
-		// Kept after the first delivery: the network's duplicates of an
-		// attacker's datagram are its attempts too.
-		if kd, ok := a.pending[injectKey{d.From, d.To, hash(d.Data)}]; ok {
+		// Kept after the first delivery, the network's duplicates of an
+		// attacker's datagram being its attempts too; but a recorded
+		// datagram replayed from its source is the same as the
+		// original, whose own duplicates are not the attacker's.
+		k := injectKey{d.From, d.To, hash(d.Data)}
+		if kd, ok := a.pending[k]; ok {
 			kind = kd
+			if kd == AttackRecorded {
+				delete(a.pending, k)
+			}
 		}
 	}
 	tape := false
