@@ -240,6 +240,13 @@ func (m *Member) fetchMergeCookie() {
 // heard, and waits.
 func (m *Member) sendMergeReq() {
 	c := m.coord
+	if r := m.refusal; r.Coordinator == c.merge.Coord && m.now-r.At < m.cfg.Timing.Merge {
+		// That coordinator refused this one once their handshake was
+		// done (admission.go), after this view began to flush for it:
+		// it will not absorb this view, which does not wait for it.
+		m.abandonMerge(c.merge.Coord)
+		return
+	}
 	c.sentAt = m.now
 	if c.cookies[m.self] == nil {
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/conclave-go/conclave/membership"
+	"github.com/conclave-go/conclave/transport"
 )
 
 // A joiner whose identity the group's coordinator refuses, once their
@@ -208,5 +209,48 @@ func TestJoinerRefusesCoordinator(t *testing.T) {
 				t.Fatalf("member %d: %v for a joiner that refused the group", i, ev.Kind)
 			}
 		}
+	}
+}
+
+// A coordinator of more than itself that the absorbing coordinator
+// refuses after their handshake has begun to flush its view by the time
+// the Refused comes: its view waits no longer for the merge (not
+// Timing.Merge), and the absorbing view never blocks.
+func TestRefusedCoordinatorStopsWaiting(t *testing.T) {
+	c := newCluster(t)
+	c.net.Partition([]netip.AddrPort{transport.Addr(0), transport.Addr(1)}, []netip.AddrPort{transport.Addr(2), transport.Addr(3), transport.Addr(4)})
+	for range 5 {
+		c.add(true)
+	}
+	c.runUntil(5*time.Second, "two groups", func() bool { return c.converged(0, 1) && c.converged(2, 3, 4) })
+	for _, j := range []int{2, 3, 4} {
+		c.deny[j] = map[string]bool{c.parts[0].Identity().Name: true, c.parts[1].Identity().Name: true}
+	}
+	c.net.Heal()
+	var blocked [5]time.Duration
+	for end := c.now + c.timing.Merge*2; c.now < end; {
+		c.run(time.Millisecond)
+		for i := range 5 {
+			if c.members[i].Blocked() {
+				blocked[i] += time.Millisecond
+			}
+		}
+	}
+	a := c.index(c.members[0].View().Members[0].Addr)
+	if _, ok := c.members[a].LastRefusal(); !ok {
+		t.Fatal("the absorbed view's coordinator was not told of its refusal")
+	}
+	for i := range 5 {
+		if blocked[i] >= c.timing.Merge/2 || c.counter(i, "merge_timeout") != 0 {
+			t.Errorf("member %d blocked for %v (merge timeouts %d)", i, blocked[i], c.counter(i, "merge_timeout"))
+		}
+	}
+	for _, i := range []int{2, 3, 4} {
+		if blocked[i] != 0 {
+			t.Errorf("member %d of the absorbing view blocked", i)
+		}
+	}
+	if !c.converged(0, 1) || !c.converged(2, 3, 4) {
+		t.Fatalf("the two views did not stay apart and whole:%s", c.describe())
 	}
 }
