@@ -17,8 +17,13 @@
 // check (Config.Admit; auth.Allow admits a list of public keys). A process
 // joins only after a handshake proves its key and the check admits it, each
 // view has its own key epoch (a KeyChange event follows each ViewChange, and
-// [Group.Export] derives secrets from the epoch), and control messages are
-// signed or authenticated under it. Config.Insecure runs a plain group.
+// [Group.Export] derives secrets from the epoch), control messages are
+// signed or authenticated under it, and every datagram of the stack is
+// sealed under the epoch's per-sender keys. Config.Protection chooses
+// privacy (Private, the default: a Send is sealed for its recipient alone
+// too) or IntegrityOnly (authenticated, readable on the wire), and
+// Config.SenderAuth adds signed multicasts, so that no member can forge
+// another's. Config.Insecure runs a plain group.
 //
 // A complete program: three members in one process form a secured group,
 // check that they share the view's key, each multicasts a greeting, each
