@@ -273,3 +273,19 @@ func awaitMessage(ctx context.Context, t *testing.T, g *Group, want []byte) {
 		}
 	}
 }
+
+// TestJoinRefusesMisplacedEncrypt: a Layers override that names encrypt
+// anywhere but directly above bottom is refused at Join, by the stack's
+// placement check, before any datagram leaves.
+func TestJoinRefusesMisplacedEncrypt(t *testing.T) {
+	cred, pub := testCredential(t)
+	g, err := Join(context.Background(), Config{Group: "g", Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+		Credential: cred, Admit: auth.Allow(pub.String()), Layers: []string{"bottom", "bundle", "encrypt", "mnak", "pt2pt", "stable", "mflow", "frag"}})
+	if err == nil {
+		g.Close()
+		t.Fatal("encrypt above bundle accepted")
+	}
+	if !strings.Contains(err.Error(), "encrypt") {
+		t.Errorf("error %q does not name encrypt", err)
+	}
+}
