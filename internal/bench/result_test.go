@@ -149,3 +149,35 @@ func TestSummaryRate(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryComparePlain checks the plain stack's part of the summary on
+// made-up reports: its mean, the ratio of the secured stack's to it, the
+// line of the table and the keys of the JSON.
+func TestSummaryComparePlain(t *testing.T) {
+	o := Options{Members: 2, Size: 100, Duration: time.Second, Senders: "one", ComparePlain: true, SenderAuth: true}
+	raws := []rawReport{{Sent: 100, Seconds: 1}, {Received: 100, Seconds: 1}}
+	stacks := []stackReport{{Delivered: 80, Seconds: 1}, {Delivered: 80, Seconds: 1}}
+	plains := []stackReport{{Delivered: 100, Seconds: 1}, {Delivered: 100, Seconds: 1, Drops: 2}}
+	res := summarize(o, raws, stacks, nil)
+	res.summarizePlain(o, plains)
+	if res.Protection != "private+sender-auth" || res.PlainMsgsPerSec != 100 || res.RatioVsPlain != 0.8 || res.PlainDrops != 2 {
+		t.Errorf("protection %q plain %v ratio %v drops %v, want private+sender-auth 100 0.8 2",
+			res.Protection, res.PlainMsgsPerSec, res.RatioVsPlain, res.PlainDrops)
+	}
+	var out bytes.Buffer
+	if err := res.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "plain stack, same run") || !strings.Contains(out.String(), "0.800") {
+		t.Errorf("table lacks the plain stack's line:\n%s", out.String())
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"plain_msgs_per_sec":100`, `"ratio_vs_plain":0.8`, `"protection":"private+sender-auth"`} {
+		if !bytes.Contains(b, []byte(k)) {
+			t.Errorf("JSON lacks %s: %s", k, b)
+		}
+	}
+}
