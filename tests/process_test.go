@@ -18,7 +18,9 @@ import (
 )
 
 // TestProcessesSurviveSIGKILL starts five `conclave member` processes on
-// loopback, kills one with SIGKILL while all of them multicast, and checks
+// loopback, a secured group with the default stack (every datagram sealed
+// under the view's epoch keys, each view's keys agreed in its view change),
+// kills one with SIGKILL while all of them multicast, and checks
 // that the survivors install the same new view and that virtual synchrony
 // held: every survivor delivered the same messages in the view the killed
 // member was in, so every message a survivor multicast and delivered there
