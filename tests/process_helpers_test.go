@@ -62,9 +62,12 @@ func freeLoopbackAddrs(n int) ([]string, error) {
 
 // memberEvent is one line of `conclave member --json`.
 type memberEvent struct {
-	Type       string   `json:"type"`
-	Self       string   `json:"self"`
-	Identity   string   `json:"identity"`
+	Type     string `json:"type"`
+	Self     string `json:"self"`
+	Identity string `json:"identity"`
+	// Protection and SenderAuth: a secured member's policy, on ready.
+	Protection string   `json:"protection"`
+	SenderAuth bool     `json:"sender_auth"`
 	View       string   `json:"view"`
 	Members    []string `json:"members"`
 	Joined     []string `json:"joined"`
@@ -169,6 +172,8 @@ type memberProc struct {
 	bad    []string // lines that broke the output format
 	// counters are the latest counters the member printed (SIGUSR1).
 	counters map[string]uint64
+	// policy is the protection its ready line named, and +sender-auth.
+	policy string
 }
 
 // maxLogLines bounds the protocol log kept per process: the latest lines.
@@ -320,7 +325,10 @@ func (p *memberProc) apply(ev memberEvent) {
 		if len(p.raw) != 1 || ev.Self == "" {
 			p.badLine("ready is not the first line, or names no member")
 		}
-		p.self, p.id = ev.Self, ev.Identity
+		p.self, p.id, p.policy = ev.Self, ev.Identity, ev.Protection
+		if ev.SenderAuth {
+			p.policy += "+sender-auth"
+		}
 	case p.self == "":
 		p.badLine("event before ready")
 	case p.left:

@@ -77,7 +77,7 @@ Each line read from standard input is multicast to the group. Every
 delivered message and every view change is printed on standard output, as
 text or, with --json, one JSON object per line:
 
-  {"type":"ready","self":"<member>","identity":"noise:<key>"}
+  {"type":"ready","self":"<member>","identity":"noise:<key>","protection":"private|integrity-only","sender_auth":<bool>}
   {"type":"view","view":"<id>","members":["<member>",...],"joined":[...],"left":[...],"failed":[...],
    "epoch":<n>,"identities":["noise:<key>",...]}
   {"type":"key","epoch":<n>,"reason":"join|leave|failure|merge|rekey|first"}
@@ -210,7 +210,8 @@ func runMember(ctx context.Context, in io.Reader, out, errOut io.Writer, f membe
 		if f.senderAuth {
 			policy += ", sender authentication"
 		}
-		p.print(map[string]any{"type": "ready", "self": g.Self().String(), "identity": id.String()},
+		p.print(map[string]any{"type": "ready", "self": g.Self().String(), "identity": id.String(),
+			"protection": protection.String(), "sender_auth": f.senderAuth},
 			"member %v ready (group %q, %s), key %v (fingerprint %s), %d keys allowed", g.Self(), f.group, policy, id, id.Fingerprint, mc.allowed)
 	} else {
 		p.print(map[string]any{"type": "ready", "self": g.Self().String()}, "member %v ready (group %q), insecure", g.Self(), f.group)
