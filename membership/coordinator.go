@@ -403,7 +403,7 @@ func (m *Member) prepareEarly() {
 		m.count("decide_oversize")
 		m.cfg.Logger.Warn("view change aborted: the participant's decision is out of bounds",
 			"self", m.self, "view", c.proposal.ID, "size", d.Size(), "err", err)
-		m.abortRound()
+		m.abortRound(nil, false)
 		return
 	}
 	c.decision = &d
@@ -508,7 +508,7 @@ func (m *Member) decide() {
 	if m.now-c.phaseAt >= m.cfg.Timing.Stuck/2 {
 		m.count("decide_deadline")
 		m.debug("no decision in time", "round", c.proposal.ID)
-		m.abortRound()
+		m.abortRound(nil, false)
 		return
 	}
 	if c.decider.IsZero() {
@@ -544,7 +544,7 @@ func (m *Member) decide() {
 	if err != nil {
 		m.count("decide_aborted")
 		m.debug("view change aborted by participant", "err", err)
-		m.abortRound()
+		m.abortRound(culprits(err, c.joiners))
 		return
 	}
 	m.beginPrepare(d)
@@ -632,6 +632,15 @@ func (m *Member) onRefuse(msg *ctlMsg) {
 		return
 	}
 	switch {
+	case c.phase == cDecide && msg.From == c.decider && c.decision == nil && len(c.joiners) > 0:
+		// The decider could not decide a round with joiners: the
+		// fault is taken to be theirs (a roster entry or key package
+		// it cannot accept, an identity it refuses), never the
+		// decider's, so that a bad joiner cannot split the group. The
+		// round without them has none; if the decider refuses that
+		// one too, it is left out.
+		m.count("decider_refusals")
+		m.abortRound(culprits(&JoinerError{Joiners: msg.Joiners}, c.joiners))
 	case c.phase == cDecide && msg.From == c.decider && c.decision == nil, c.decision != nil && c.proposal.Has(msg.From):
 		m.count("members_refused")
 		m.leaveOut(msg.From)
@@ -658,11 +667,21 @@ func (m *Member) leaveOut(e Endpoint) {
 	m.restartRound()
 }
 
-// abortRound restarts the round without its joiners, after the
-// participant failed to decide.
-func (m *Member) abortRound() {
-	for _, e := range m.coord.joiners {
+// abortRound restarts the round without the joiners out (all of them
+// when out is nil), after the decider failed to decide. When the
+// participant named them (blame), they are also shunned for
+// Timing.Merge, so that their next request does not come straight back
+// into the next round; none is vetoed, since the decider's word alone is
+// no proof against them.
+func (m *Member) abortRound(out []Endpoint, blame bool) {
+	if out == nil {
+		out = m.coord.joiners
+	}
+	for _, e := range out {
 		m.forgetJoiner(e)
+		if blame {
+			m.shunned.shun(e.Addr, m.now, m.cfg.Timing.Merge)
+		}
 	}
 	m.restartRound()
 }

@@ -3,6 +3,7 @@ package membership
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/conclave-go/conclave/layers"
@@ -79,7 +80,11 @@ type Participant interface {
 	// identities their admission established (zero without handshake).
 	// ErrHold postpones the decision (Decide runs again on the next
 	// tick); any other error aborts the view change, which is retried
-	// without its joiners.
+	// without its joiners: a *JoinerError without the joiners it names,
+	// any other error without all of them. At a delegated decider the
+	// error is reported to the coordinator as a refusal (naming the
+	// joiners of a *JoinerError), which retries the same way and does
+	// not hold it against the decider, unless the round had no joiners.
 	Decide(cur, next View, contributions map[Endpoint][]byte, joiners map[Endpoint]Identity) (Decision, error)
 
 	// Process runs at every member of next with the decision's common
@@ -141,6 +146,50 @@ type ViewStats struct {
 // (the event then carries no identities and no KeyChange follows).
 type Describer interface {
 	Describe(v View) (ids []Identity, epoch uint64, ok bool)
+}
+
+// JoinerError is an error of Participant.Decide that blames joiners of the
+// view change, not the decider: a joiner's contribution or credentials it
+// cannot accept. The round is retried without the joiners named (those
+// that are not joiners of the round are ignored; naming none blames them
+// all). Their endpoints reach the coordinator; the wrapped error does
+// not.
+type JoinerError struct {
+	Joiners []Endpoint
+	Err     error
+}
+
+func (e *JoinerError) Error() string {
+	return fmt.Sprintf("membership: joiners %v refused: %v", e.Joiners, e.Err)
+}
+
+func (e *JoinerError) Unwrap() error { return e.Err }
+
+// culprits returns the joiners of the round that err blames: those a
+// *JoinerError names (named), or all of them when it names none, names
+// someone not a joiner, or err is another error.
+func culprits(err error, joiners []Endpoint) (out []Endpoint, named bool) {
+	var je *JoinerError
+	if errors.As(err, &je) {
+		if b := blamed(je.Joiners, joiners); b != nil {
+			return b, true
+		}
+	}
+	return slices.Clone(joiners), false
+}
+
+// blamed returns named if it is a non-empty list of distinct joiners of
+// the round, else nil.
+func blamed(named, joiners []Endpoint) []Endpoint {
+	if len(named) == 0 || len(named) > len(joiners) {
+		return nil
+	}
+	for i, e := range named {
+		if !slices.Contains(joiners, e) || slices.Contains(named[:i], e) {
+			return nil
+		}
+	}
+	return slices.Clone(named)
 }
 
 // Decision is what the decider of a view change decided: a part every

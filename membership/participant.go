@@ -489,9 +489,17 @@ func (m *Member) onDecideReq(msg *ctlMsg) {
 			err = checkDecision(d, p.proposal)
 		}
 		if err != nil {
+			// The refusal names the joiners the participant blamed,
+			// when it can tell (a *JoinerError), so that the
+			// coordinator retries without them only; the reason
+			// stays here.
 			m.count("decide_failed")
 			m.debug("could not decide", "round", p.round, "err", err)
-			m.sendCtl(p.coord, &ctlMsg{Type: mRefuse, Round: p.round})
+			var joiners []Endpoint
+			if je := (*JoinerError)(nil); errors.As(err, &je) {
+				joiners = blamed(je.Joiners, p.proposal.Members)
+			}
+			m.sendCtl(p.coord, &ctlMsg{Type: mRefuse, Round: p.round, Joiners: joiners})
 			return
 		}
 		p.decision = &ctlMsg{Type: mDecision, Round: p.round, Data: d.Common, Parts: d.parts(p.proposal)}

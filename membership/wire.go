@@ -107,7 +107,7 @@ const (
 	mDecision                      // decider to coordinator: the decision
 	mPrepare                       // coordinator: the decision's common part and yours
 	mConfirm                       // member: processed; the participant's confirmation
-	mRefuse                        // member: the decision cannot be processed
+	mRefuse                        // member: the decision cannot be processed; decider: it cannot decide
 	mRekey                         // member to coordinator: start a rekey round
 	mFragment                      // a piece of a control message too large for one datagram
 	mSealed                        // a control message sealed by the view's authenticator (auth.go)
@@ -157,6 +157,7 @@ type ctlMsg struct {
 	Nonce     []byte     // Challenge, Handshake: the coordinator's nonce, nonceLen bytes
 	Step      uint64     // Handshake: the message's number, from 1
 	Peer      Identity   // Refused: the identity the coordinator authenticated for the recipient
+	Joiners   []Endpoint // Refuse from the decider: the joiners its Decide blamed (none: all of the round's, or none if it has none)
 	pair      bool       // opened by a pairwise sealing (not on the wire)
 	next      bool       // opened by the sealing of the round's view, processed or installed (not on the wire)
 }
@@ -460,6 +461,7 @@ func (m *ctlMsg) encode(b []byte, group uint64) ([]byte, error) {
 		b = appendBlobMax(b, m.Data, maxConfirmation, &e)
 	case mRefuse:
 		b = appendViewID(b, m.Round)
+		b = appendEndpoints(b, m.Joiners, &e)
 	case mChallenge:
 		e.check(len(m.Nonce) == nonceLen, errNonce)
 		b = append(b, m.Nonce...)
@@ -573,6 +575,9 @@ func decodeCtl(b []byte, group uint64) (ctlMsg, error) {
 		m.Data = readBlobMax(&r, maxConfirmation)
 	case mRefuse:
 		m.Round = readViewID(&r)
+		// At most MaxMembers, distinct; the coordinator keeps only
+		// the round's joiners (culprits in hooks.go).
+		m.Joiners = readEndpoints(&r, 0)
 	case mChallenge:
 		m.Nonce = r.Bytes(nonceLen)
 	case mHandshake:

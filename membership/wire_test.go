@@ -37,6 +37,7 @@ func sampleMessages() []ctlMsg {
 		{Type: mPrepare, From: a, Round: v.ID, Data: []byte("common"), Own: []byte("pb")},
 		{Type: mConfirm, From: b, Round: v.ID, Data: []byte("tag")},
 		{Type: mRefuse, From: b, Round: v.ID},
+		{Type: mRefuse, From: b, Round: v.ID, Joiners: []Endpoint{a}},
 		{Type: mRekey, From: b, View: v.ID},
 		{Type: mFragment, From: a, Frag: fragment{ID: 7, Index: 1, Count: 3, Chunk: []byte("piece")}},
 		{Type: mChallenge, From: a, Nonce: bytes.Repeat([]byte{9}, nonceLen)},

@@ -68,6 +68,10 @@ type Participant struct {
 	Allow func(membership.Identity) bool
 	// Refuse, if set, makes Process refuse the decision of next.
 	Refuse func(next membership.View) bool
+	// RefuseJoiner, if set, makes Decide fail with a
+	// *membership.JoinerError naming the joiners of next (members not in
+	// cur) for which it returns true, given their contributions.
+	RefuseJoiner func(joiner membership.Endpoint, contribution []byte) bool
 	// Delegate, if set, makes the last member of next that is a member of
 	// cur the decider.
 	Delegate bool
@@ -191,6 +195,17 @@ func (p *Participant) Decider(cur, next membership.View) membership.Endpoint {
 // Decide implements membership.Participant.
 func (p *Participant) Decide(cur, next membership.View, contributions map[membership.Endpoint][]byte, joiners map[membership.Endpoint]membership.Identity) (membership.Decision, error) {
 	p.init()
+	if p.RefuseJoiner != nil {
+		var refused []membership.Endpoint
+		for _, e := range next.Members {
+			if !cur.Has(e) && p.RefuseJoiner(e, contributions[e]) {
+				refused = append(refused, e)
+			}
+		}
+		if refused != nil {
+			return membership.Decision{}, &membership.JoinerError{Joiners: refused, Err: errors.New("membershiptest: joiner refused")}
+		}
+	}
 	s := make([]byte, secretLen)
 	if _, err := io.ReadFull(p.Rand, s); err != nil {
 		return membership.Decision{}, err

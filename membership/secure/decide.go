@@ -2,6 +2,7 @@ package secure
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -92,6 +93,11 @@ func (p *Participant) decideCommit(cur, next membership.View, contributions map[
 	var newcomers []membership.Endpoint
 	var adds []*keying.KeyPackage
 	var roster []rosterEntry
+	// A joiner this member cannot accept is its own fault, not this
+	// member's: every such joiner is named (membership.JoinerError), so
+	// that the round is retried without them alone.
+	var refused []membership.Endpoint
+	var refusal error
 	for _, e := range next.Members {
 		if cur.Has(e) {
 			continue
@@ -104,11 +110,15 @@ func (p *Participant) decideCommit(cur, next membership.View, contributions map[
 		}
 		kp, err := p.checkJoiner(e, roster, contributions[e], joiners[e])
 		if err != nil {
-			return membership.Decision{}, err
+			refused, refusal = append(refused, e), cmp.Or(refusal, err)
+			continue
 		}
 		newcomers = append(newcomers, e)
 		adds = append(adds, kp)
 		proposals = append(proposals, keying.Proposal{Type: keying.ProposalAdd, KeyPackage: kp})
+	}
+	if refused != nil {
+		return membership.Decision{}, &membership.JoinerError{Joiners: refused, Err: refusal}
 	}
 	// The leaves the joiners will take: the commit applies its removes,
 	// then its adds, each into the leftmost blank leaf.
