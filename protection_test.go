@@ -120,7 +120,9 @@ func TestPolicyKeepsTheEncryptOptions(t *testing.T) {
 	}
 }
 
-// tapConn records every datagram a member sends.
+// tapConn records every datagram a member sends. Its mutex also keeps
+// the test's writes apart from the member's: a transport writes from one
+// goroutine at a time.
 type tapConn struct {
 	transport.Conn
 	mu   sync.Mutex
@@ -129,10 +131,10 @@ type tapConn struct {
 
 func (c *tapConn) WriteBatch(pkts []transport.Outgoing) (int, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, p := range pkts {
 		c.sent = append(c.sent, transport.Outgoing{To: p.To, Data: bytes.Clone(p.Data)})
 	}
-	c.mu.Unlock()
 	return c.Conn.WriteBatch(pkts)
 }
 
@@ -140,13 +142,13 @@ func (c *tapConn) WriteBatch(pkts []transport.Outgoing) (int, error) {
 // socket.
 func (c *tapConn) replay(addr netip.AddrPort) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	var again []transport.Outgoing
 	for _, p := range c.sent {
 		if p.To == addr {
 			again = append(again, p)
 		}
 	}
-	c.mu.Unlock()
 	_, err := c.Conn.WriteBatch(again)
 	return err
 }
