@@ -22,18 +22,19 @@ func init() { commands = append(commands, newSimCmd) }
 
 // simOptions are the flags of conclave sim.
 type simOptions struct {
-	seeds     int
-	seedStart uint64
-	members   int
-	messages  int
-	active    time.Duration
-	faults    string
-	total     bool
-	attackers bool
-	insecure  bool
-	part      bool
-	trace     bool
-	json      bool
+	seeds      int
+	seedStart  uint64
+	members    int
+	messages   int
+	active     time.Duration
+	faults     string
+	total      bool
+	attackers  bool
+	insecure   bool
+	senderAuth bool
+	part       bool
+	trace      bool
+	json       bool
 }
 
 // simShownViolations is how many violations of a failing seed are printed.
@@ -99,6 +100,14 @@ insiders forging another member's Suspect or Leave with their own keys.
 Each attempt must fail; the summary counts them by attacker and reason.
 --insecure runs the plain stack instead (no participant).
 
+A secured group's stacks seal every datagram (encrypt above bottom) and
+every Send for its recipient alone (private above pt2pt); --sender-auth
+adds sign above mnak, so that every multicast is signed by its sender.
+The checker reports a key and nonce sealed twice in a run. With
+--attackers, ex-members keep the keys of their last views and try them on
+later data datagrams recorded from the wire, and joiners on datagrams
+recorded before their first view: none may open.
+
 With --participant every member has the test participant of
 membership/membershiptest: joiners are admitted by a three-message
 handshake under a pre-shared key, every view change prepares a decision
@@ -149,6 +158,7 @@ exit status is 0 only if V is 0. Progress goes to stderr every second.`,
 	f.BoolVar(&o.total, "total", false, "run the total order stack and check total order")
 	f.BoolVar(&o.attackers, "attackers", false, "attack every seed with hostile datagrams and check what they must not achieve")
 	f.BoolVar(&o.insecure, "insecure", false, "run the plain stack: no participant, no admission, no keys")
+	f.BoolVar(&o.senderAuth, "sender-auth", false, "secured: add the sign layer, so that every multicast is signed by its sender")
 	f.BoolVar(&o.part, "participant", false, "give every member the test participant (handshakes, decisions, sealed control messages, rekeys) in place of the secure one")
 	f.BoolVar(&o.trace, "trace", false, "print everything that happens in the seed (with --seeds 1)")
 	f.BoolVar(&o.json, "json", false, "print one JSON document instead of text")
@@ -180,12 +190,14 @@ func runSim(stdout, stderr io.Writer, o simOptions) error {
 		return errors.New("--trace and --json do not go together")
 	case o.insecure && o.part:
 		return errors.New("--insecure and --participant do not go together: the plain stack has no participant")
+	case o.senderAuth && (o.insecure || o.part):
+		return errors.New("--sender-auth needs the secured group: not with --insecure or --participant")
 	}
 	faults, err := sim.ParseFaults(o.faults)
 	if err != nil {
 		return err
 	}
-	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers, Participant: o.part, Secure: !o.insecure && !o.part, Active: o.active}
+	base := sim.Config{Members: o.members, Messages: o.messages, Sends: o.messages / 4, Faults: faults, Total: o.total, Attackers: o.attackers, Participant: o.part, Secure: !o.insecure && !o.part, SenderAuth: o.senderAuth, Active: o.active}
 	if err := base.Validate(); err != nil {
 		return err
 	}
@@ -347,6 +359,9 @@ func simReplay(cfg sim.Config) string {
 	case !cfg.Secure:
 		flags += " --insecure"
 	}
+	if cfg.SenderAuth {
+		flags += " --sender-auth"
+	}
 	if cfg.Active != 0 && cfg.Active != (sim.Config{Faults: cfg.Faults}).WithDefaults().Active {
 		flags += " --active " + cfg.Active.String()
 	}
@@ -365,6 +380,7 @@ type simJSON struct {
 	Attackers   bool         `json:"attackers"`
 	Participant bool         `json:"participant"`
 	Secure      bool         `json:"secure"`
+	SenderAuth  bool         `json:"sender_auth,omitempty"`
 	Violations  int          `json:"violations"` // seeds that failed
 	ElapsedMS   int64        `json:"elapsed_ms"`
 	Results     []simSeedOut `json:"results"`
@@ -407,6 +423,7 @@ func printSimJSON(w io.Writer, o simOptions, faults sim.Faults, results []*simOu
 		Attackers:   o.attackers,
 		Participant: o.part,
 		Secure:      !o.insecure && !o.part,
+		SenderAuth:  o.senderAuth,
 		Violations:  failed,
 		ElapsedMS:   elapsed.Milliseconds(),
 		Results:     make([]simSeedOut, 0, len(results)),

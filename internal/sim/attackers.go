@@ -71,6 +71,7 @@ const (
 	AttackRecorded = "recorded" // the adversary's replays of recorded traffic
 	AttackExMember = "ex-member"
 	AttackInsider  = "insider"
+	AttackJoiner   = "joiner" // a member reading what was sent before its first view
 )
 
 // Attempt counts the attempts of one kind of attacker that ended for one
@@ -471,13 +472,15 @@ func (r *run) secureAttack() {
 	if len(up) == 0 {
 		return
 	}
-	switch k := a.rng.IntN(3); {
+	switch k := a.rng.IntN(4); {
 	case k == 0 && r.attacks(AttackReplay):
 		r.replaySealed()
 	case k == 1 && r.attacks(AttackExMember):
 		r.exMemberActs(up)
 	case k == 2 && r.attacks(AttackInsider):
 		r.insiderForges(up)
+	case k == 3 && (r.attacks(AttackExMember) || r.attacks(AttackJoiner)) && r.data != nil:
+		r.readData()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/conclave-go/conclave/auth"
 	"github.com/conclave-go/conclave/auth/noise"
+	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/membership/secure"
 )
@@ -39,6 +40,16 @@ type securePart struct {
 	r     *run
 	p     int
 	auths []viewAuth // the last keepAuths views' authenticators
+	// installed is the view installed last, whose epoch the stack built
+	// next seals under.
+	installed *membership.ViewID
+}
+
+// Install implements membership.Participant, noting the view.
+func (s *securePart) Install(next membership.View) (layers.Keys, error) {
+	id := next.ID
+	s.installed = &id
+	return s.Participant.Install(next)
 }
 
 // viewAuth is the authenticator a participant gave its member for one

@@ -98,6 +98,10 @@ type Config struct {
 	// adversary also runs the attackers of the secure group
 	// (attackers.go).
 	Secure bool
+	// SenderAuth, with Secure, adds the sign layer above mnak: every
+	// multicast is signed by its sender, so that no member can forge
+	// another's (layers/sign).
+	SenderAuth bool
 	// attackToy runs the secure group's attackers against the test
 	// participant, which has no per-member keys and no forward secrecy:
 	// tests show with it that the attackers' checks fail without the
@@ -153,15 +157,21 @@ func (c Config) Validate() error {
 		return errors.New("sim: negative duration")
 	case c.Participant && c.Secure:
 		return errors.New("sim: one participant: the test one or the secure one")
+	case c.SenderAuth && !c.Secure:
+		return errors.New("sim: sender authentication needs the secure participant's keys")
 	}
 	return nil
 }
 
 func (c Config) layers() []string {
+	names := compose.Reliable
 	if c.Total {
-		return compose.Total
+		names = compose.Total
 	}
-	return compose.Reliable
+	if c.Secure {
+		names = securedLayers(names, c.SenderAuth)
+	}
+	return names
 }
 
 // Result is what a run found. With its Config it is everything needed to
@@ -320,6 +330,7 @@ type run struct {
 	churn     churn
 	adv       *adversary // nil unless Config.Attackers
 	sec       *attackers // nil unless Config.Attackers and Config.Secure
+	data      *dataPlane // nil unless Config.Secure
 	// rekeyEvery is the participants' RekeyEvery: rekey rounds during
 	// the active phase only, so that the group can settle before and
 	// after it.
@@ -356,6 +367,9 @@ func newRun(cfg Config, log io.Writer) *run {
 		strict:  !cfg.Faults.Membership(),
 		stable:  -1,
 		allowed: make(map[string]bool),
+	}
+	if cfg.Secure {
+		r.data = newDataPlane()
 	}
 	if cfg.Attackers {
 		r.adv = newAdversary(cfg.Seed)
@@ -469,13 +483,14 @@ func (r *run) start(addr netip.AddrPort, initial bool) int {
 	r.byEnd[self] = p
 	r.checker.Start(p, self)
 	mc := membership.Config{
-		Self:   self,
-		Group:  group,
-		Seeds:  r.seeds,
-		Layers: r.cfg.layers(),
-		Seed:   mix(r.cfg.Seed, streamMembers, uint64(p)),
-		Timing: Timing,
-		Trace:  func(t membership.Trace) { r.traced(p, t) },
+		Self:    self,
+		Group:   group,
+		Seeds:   r.seeds,
+		Layers:  r.cfg.layers(),
+		Options: r.stackOptions(p),
+		Seed:    mix(r.cfg.Seed, streamMembers, uint64(p)),
+		Timing:  Timing,
+		Trace:   func(t membership.Trace) { r.traced(p, t) },
 	}
 	if r.log != nil {
 		mc.Logger = slog.New(&protocolLog{r: r, name: fmt.Sprintf("m%d", p)})
@@ -693,6 +708,9 @@ func (r *run) drain(p int) {
 			r.net.Send(r.now, pr.self.Addr, pk.Addr, pk.Data)
 			if r.adv != nil {
 				r.watch(p, pk.Addr, pk.Data)
+			}
+			if r.sec != nil && r.data != nil {
+				r.recordData(pk.Data)
 			}
 		}
 	}
