@@ -63,15 +63,17 @@ const SecureAttackEvery = 5 * time.Millisecond
 // Kinds of attackers, as Result.Attempts names them; the adversary's
 // (adversary.go) are counted too.
 const (
-	AttackStranger = "stranger" // the adversary's datagrams from strangers' addresses
-	AttackSpoofed  = "spoofed"  // the adversary's stack datagrams in members' names
-	AttackOutsider = "outsider" // a Noise key not on the allow list
-	AttackKeyless  = "keyless"  // no credential
-	AttackReplay   = "replay"   // a sealed control message accepted before
-	AttackRecorded = "recorded" // the adversary's replays of recorded traffic
-	AttackExMember = "ex-member"
-	AttackInsider  = "insider"
-	AttackJoiner   = "joiner" // a member reading what was sent before its first view
+	AttackStranger   = "stranger" // the adversary's datagrams from strangers' addresses
+	AttackSpoofed    = "spoofed"  // the adversary's stack datagrams in members' names
+	AttackOutsider   = "outsider" // a Noise key not on the allow list
+	AttackKeyless    = "keyless"  // no credential
+	AttackReplay     = "replay"   // a sealed control message accepted before
+	AttackRecorded   = "recorded" // the adversary's replays of recorded traffic
+	AttackExMember   = "ex-member"
+	AttackInsider    = "insider"
+	AttackJoiner     = "joiner"      // a member reading what was sent before its first view
+	AttackDataReplay = "data-replay" // a recorded data datagram sent again
+	AttackDataForger = "data-forger" // a recorded data datagram altered
 )
 
 // Attempt counts the attempts of one kind of attacker that ended for one
@@ -278,7 +280,7 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 		k := injectKey{d.From, d.To, hash(d.Data)}
 		if kd, ok := a.pending[k]; ok {
 			kind = kd
-			if kd == AttackRecorded {
+			if kd == AttackRecorded || kd == AttackDataReplay {
 				delete(a.pending, k)
 			}
 		}
@@ -316,6 +318,10 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 	}
 	if reason == "" {
 		reason = "handled"
+		if kind == AttackDataForger {
+			reason = "accepted"
+			r.checker.violate("%s: member %d took an altered data datagram from %v at %v", kind, p, d.From, r.now)
+		}
 		if sealed && kind != AttackOutsider && kind != AttackKeyless {
 			reason = "accepted"
 			r.checker.violate("%s: member %d accepted a forged or replayed sealed control message (%s) from %v at %v", kind, p, controlName(d.Data), d.From, r.now)
@@ -472,7 +478,7 @@ func (r *run) secureAttack() {
 	if len(up) == 0 {
 		return
 	}
-	switch k := a.rng.IntN(4); {
+	switch k := a.rng.IntN(5); {
 	case k == 0 && r.attacks(AttackReplay):
 		r.replaySealed()
 	case k == 1 && r.attacks(AttackExMember):
@@ -481,6 +487,8 @@ func (r *run) secureAttack() {
 		r.insiderForges(up)
 	case k == 3 && (r.attacks(AttackExMember) || r.attacks(AttackJoiner)) && r.data != nil:
 		r.readData()
+	case k == 4 && (r.attacks(AttackDataReplay) || r.attacks(AttackDataForger)) && r.data != nil:
+		r.injectData()
 	}
 }
 

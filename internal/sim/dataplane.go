@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"math"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -35,7 +36,13 @@ import (
 //     recorded before their first view: every sender's key of every kept
 //     view, on every datagram of a view that is not that one. Each
 //     attempt is counted ("data unreadable"); a datagram that opens is a
-//     violation.
+//     violation;
+//   - outsiders send recorded data datagrams again, later (so out of
+//     order too), from their sender's address to their destination, as
+//     recorded ("data-replay") or with one bit flipped past the bottom
+//     header ("data-forger"): each must be dropped; an altered one that a
+//     member takes is a violation, and the Checker reports any message
+//     delivered twice or that no member sent.
 
 // securedLayers is names with encrypt above bottom, private above pt2pt,
 // and with senderAuth sign above mnak.
@@ -86,8 +93,9 @@ type sealedNonce struct {
 
 // dataRecord is a data datagram recorded from the wire.
 type dataRecord struct {
-	at   time.Duration
-	data []byte
+	at       time.Duration
+	from, to netip.AddrPort
+	data     []byte
 }
 
 const (
@@ -130,7 +138,11 @@ func (r *run) newSealer(p int, keys encrypt.Keys, rank, n int) (encrypt.Sealer, 
 }
 
 func (k *keptSealer) Seal(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
-	k.r.checker.Sealed(k.r.data, k.p, sealedNonce{epoch: k.epoch, leaf: k.leaf, gen: gen, counter: counter})
+	n := sealedNonce{epoch: k.epoch, leaf: k.leaf, gen: gen, counter: counter}
+	if k.r.cfg.sharedSenderKey {
+		n.leaf = 0
+	}
+	k.r.checker.Sealed(k.r.data, k.p, n)
 	return k.s.Seal(dst, gen, counter, aad, plaintext)
 }
 
@@ -169,7 +181,7 @@ func (c *Checker) Sealed(d *dataPlane, p int, n sealedNonce) {
 }
 
 // recordData records, now and then, a data datagram a member sent.
-func (r *run) recordData(data []byte) {
+func (r *run) recordData(from, to netip.AddrPort, data []byte) {
 	d := r.data
 	if len(data) == 0 || data[0] == membership.Magic {
 		return
@@ -177,7 +189,7 @@ func (r *run) recordData(data []byte) {
 	if d.taped++; d.taped%dataTapeEvery != 0 {
 		return
 	}
-	rec := dataRecord{at: r.now, data: bytes.Clone(data)}
+	rec := dataRecord{at: r.now, from: from, to: to, data: bytes.Clone(data)}
 	if len(d.tape) < dataTapeSize {
 		d.tape = append(d.tape, rec)
 	} else {
@@ -203,7 +215,7 @@ func (r *run) readData() {
 		}
 	}
 	for p := range r.procs {
-		if t, ok := d.first[p]; ok && t > rec.at && kinds[p] == "" && len(d.kept[p]) > 0 && r.attacks(AttackJoiner) {
+		if t, ok := d.first[p]; ok && (t > rec.at || r.cfg.readOwnViews) && kinds[p] == "" && len(d.kept[p]) > 0 && r.attacks(AttackJoiner) {
 			cands = append(cands, p)
 			kinds[p] = AttackJoiner
 		}
@@ -213,7 +225,7 @@ func (r *run) readData() {
 	}
 	p := cands[a.rng.IntN(len(cands))]
 	for _, k := range d.kept[p] {
-		if opened, ok := k.tryOpen(rec.data); ok {
+		if opened, ok := k.tryOpen(rec.data, r.cfg.readOwnViews); ok {
 			r.checker.violate("%s: member %d opened a data datagram of view %x recorded at %v with its keys of view %x", kinds[p], p, opened, rec.at, k.view)
 			a.attempts[attemptKey{kinds[p], "data opened"}]++
 			return
@@ -226,9 +238,9 @@ func (r *run) readData() {
 // another view, rebuilding the additional data as the encrypt layer does
 // (its wire format is public) for every destination. It reports the
 // datagram's view and whether it opened.
-func (k *keptSealer) tryOpen(data []byte) (uint64, bool) {
+func (k *keptSealer) tryOpen(data []byte, ownView bool) (uint64, bool) {
 	hdr, err := bottom.Parse(data)
-	if err != nil || hdr.View == k.view {
+	if err != nil || hdr.View == k.view && !ownView {
 		return hdr.View, false
 	}
 	rd := wire.NewReader(data[hdr.Len:])
@@ -264,4 +276,29 @@ func (k *keptSealer) tryOpen(data []byte) (uint64, bool) {
 		}
 	}
 	return hdr.View, false
+}
+
+// injectData sends a member a recorded data datagram again, as recorded
+// or altered, from its sender's address.
+func (r *run) injectData() {
+	a, d := r.sec, r.data
+	if len(d.tape) == 0 {
+		return
+	}
+	rec := d.tape[a.rng.IntN(len(d.tape))]
+	if p, ok := r.byAddr[rec.to]; !ok || r.procs[p].state != StateUp {
+		return
+	}
+	hdr, err := bottom.Parse(rec.data)
+	if err != nil {
+		return
+	}
+	kind, data := AttackDataReplay, rec.data
+	if a.rng.IntN(2) == 0 && r.attacks(AttackDataForger) || !r.attacks(AttackDataReplay) {
+		kind, data = AttackDataForger, bytes.Clone(rec.data)
+		i := hdr.Len + a.rng.IntN(len(data)-hdr.Len)
+		data[i] ^= 1 << a.rng.IntN(8)
+	}
+	r.logf("attack: %s of a data datagram recorded at %v, %v → %v", kind, rec.at, rec.from, rec.to)
+	r.injectForged(kind, rec.from, rec.to, data)
 }

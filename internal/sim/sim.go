@@ -114,6 +114,18 @@ type Config struct {
 	// attackOnly, if set, runs only that kind of the secure group's
 	// attackers (the outsiders run regardless): tests isolate one.
 	attackOnly string
+	// readOwnViews lets the ex-members and joiners try their keys on data
+	// datagrams of their own views too, which must open: tests show with
+	// it that the readers rebuild datagrams as the encrypt layer does.
+	readOwnViews bool
+	// sharedSenderKey makes the nonce check take every member for the
+	// same sender, as if the group sealed under one key: tests show with
+	// it that the check finds reused nonces.
+	sharedSenderKey bool
+	// plainData leaves encrypt and private out of a secured run's stacks:
+	// tests show with it that the data attackers' checks fail without
+	// them.
+	plainData bool
 
 	Step   time.Duration // virtual clock step; DefaultStep when zero
 	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
@@ -168,7 +180,7 @@ func (c Config) layers() []string {
 	if c.Total {
 		names = compose.Total
 	}
-	if c.Secure {
+	if c.Secure && !c.plainData {
 		names = securedLayers(names, c.SenderAuth)
 	}
 	return names
@@ -710,7 +722,7 @@ func (r *run) drain(p int) {
 				r.watch(p, pk.Addr, pk.Data)
 			}
 			if r.sec != nil && r.data != nil {
-				r.recordData(pk.Data)
+				r.recordData(pr.self.Addr, pk.Addr, pk.Data)
 			}
 		}
 	}
