@@ -72,11 +72,17 @@ const (
 
 // Layer is the stability layer.
 type Layer struct {
-	cfg        Config
-	p          *layers.Port
-	rank       int
-	acks       [][]uint64 // acks[j][s]: messages from s that member j reported delivered
-	ignored    []bool     // members left out of the computation (leaving the view)
+	cfg     Config
+	p       *layers.Port
+	rank    int
+	acks    [][]uint64 // acks[j][s]: messages from s that member j reported delivered
+	ignored []bool     // members left out of the computation (leaving the view)
+	// dirty lists the senders whose column of acks (or whose ignored
+	// flag, for all of them) changed since the last update, marked in
+	// isDirty: update recomputes only those, O(N) each, so that a
+	// gossip that changes little costs O(N), not O(N²).
+	dirty      []int
+	isDirty    []bool
 	stability  layers.Stability
 	since      uint64 // deliveries since the last gossip
 	lastGossip time.Duration
@@ -113,6 +119,16 @@ func (l *Layer) Init(p *layers.Port) {
 	}
 	l.stability = layers.Stability{Stable: make([]uint64, n), MaxSeen: make([]uint64, n)}
 	l.ignored = make([]bool, n)
+	l.isDirty = make([]bool, n)
+	l.dirty = make([]int, 0, n)
+}
+
+// touch marks sender s's column for the next update.
+func (l *Layer) touch(s int) {
+	if !l.isDirty[s] {
+		l.isDirty[s] = true
+		l.dirty = append(l.dirty, s)
+	}
 }
 
 // Ignore leaves member j out of the stability computation, or takes it back
@@ -124,6 +140,10 @@ func (l *Layer) Ignore(j int, ignore bool) {
 		return
 	}
 	l.ignored[j] = ignore
+	// Member j's row counts in every column, and its own column's bound.
+	for s := range l.acks {
+		l.touch(s)
+	}
 	l.update()
 }
 
@@ -143,6 +163,7 @@ func (l *Layer) Up(ev *layers.Event) {
 	switch ev.Type {
 	case layers.ECast:
 		l.acks[l.rank][ev.Peer]++
+		l.touch(ev.Peer)
 		l.since++
 		l.p.Up(ev)
 		if l.since >= l.cfg.AckEvery {
@@ -195,7 +216,10 @@ func (l *Layer) receive(from int, r *wire.Reader) {
 	}
 	// Gossip is unreliable and may arrive out of order: keep the largest.
 	for s, x := range v {
-		row[s] = max(row[s], x)
+		if x > row[s] {
+			row[s] = x
+			l.touch(s)
+		}
 	}
 	l.update()
 }
@@ -221,10 +245,13 @@ func (l *Layer) gossip() {
 	l.update()
 }
 
-// update recomputes the stability vectors and announces a change.
+// update recomputes the stability vectors of the senders touched since
+// the last update (the others' inputs are as they were) and announces a
+// change.
 func (l *Layer) update() {
 	changed := false
-	for s := range l.acks {
+	for _, s := range l.dirty {
+		l.isDirty[s] = false
 		lo, hi := l.acks[l.rank][s], l.acks[l.rank][s]
 		for j := range l.acks {
 			if !l.ignored[j] {
@@ -240,6 +267,7 @@ func (l *Layer) update() {
 			l.stability.Stable[s], l.stability.MaxSeen[s] = lo, hi
 		}
 	}
+	l.dirty = l.dirty[:0]
 	if !changed {
 		return
 	}
