@@ -28,7 +28,10 @@ import (
 // another member of the next view asked with DecideReq) decides, this
 // member sends each member of the next view the common part and its own
 // part (Prepare), checks each Confirm with Participant.Verify, and orders
-// the installation only once every member has confirmed.
+// the installation only once every member has confirmed. A decider that
+// cannot decide (Decide failed here, or a delegated decider's Refuse)
+// restarts the round without the joiners it blames (JoinerError), not
+// without itself, unless the round had no joiners.
 //
 // The proposal (next view) is fixed when the round starts; any change (a
 // member silent, suspected, vetoed) starts a new round with a new logical
@@ -625,7 +628,9 @@ func (m *Member) finishIfConfirmed() {
 }
 
 // onRefuse leaves out of the round a member that could not process the
-// decision, or a decider that could not decide.
+// decision; a decider that could not decide leaves out the round's
+// joiners it names (all of them if it names none), or itself when the
+// round has none.
 func (m *Member) onRefuse(msg *ctlMsg) {
 	c := m.coord
 	if c == nil || msg.Round != c.proposal.ID || !m.sealedForRound(msg) {
