@@ -44,7 +44,10 @@ import (
 //     member of the victim's current one: each must be dropped;
 //   - insiders: a member of the current view forges another member's
 //     Suspect or Leave, sealed with its own keys but claiming the other's
-//     rank and endpoint, from the other's address: each must be dropped.
+//     rank and endpoint, from the other's address: each must be dropped;
+//   - the data plane's attackers (dataplane.go): ex-members and joiners
+//     trying their kept keys on data datagrams of other views, outsiders
+//     sending recorded data datagrams again, as recorded or altered.
 //
 // Every attempt is counted by kind and by the reason it failed, in
 // Result.Attempts: the drop or refusal counter the victim raised (the
@@ -478,7 +481,7 @@ func (r *run) secureAttack() {
 	if len(up) == 0 {
 		return
 	}
-	switch k := a.rng.IntN(5); {
+	switch k := a.rng.IntN(6); {
 	case k == 0 && r.attacks(AttackReplay):
 		r.replaySealed()
 	case k == 1 && r.attacks(AttackExMember):
@@ -489,6 +492,8 @@ func (r *run) secureAttack() {
 		r.readData()
 	case k == 4 && (r.attacks(AttackDataReplay) || r.attacks(AttackDataForger)) && r.data != nil:
 		r.injectData()
+	case k == 5 && r.attacks(AttackInsider) && r.data != nil:
+		r.readSend()
 	}
 }
 

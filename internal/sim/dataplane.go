@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -37,6 +38,12 @@ import (
 //     view, on every datagram of a view that is not that one. Each
 //     attempt is counted ("data unreadable"); a datagram that opens is a
 //     violation;
+//   - insiders open, with the keys of a view they were in, the recorded
+//     datagrams of that view that one member sent another (a Send, the
+//     encrypt layer's destination naming the other), and look in what
+//     opens for the Sends of the workload: private must have sealed them
+//     for their recipient alone ("send unreadable"); one found is a
+//     violation;
 //   - outsiders send recorded data datagrams again, later (so out of
 //     order too), from their sender's address to their destination, as
 //     recorded ("data-replay") or with one bit flipped past the bottom
@@ -44,9 +51,9 @@ import (
 //     member takes is a violation, and the Checker reports any message
 //     delivered twice or that no member sent.
 
-// securedLayers is names with encrypt above bottom, private above pt2pt,
-// and with senderAuth sign above mnak.
-func securedLayers(names []string, senderAuth bool) []string {
+// securedLayers is names with encrypt above bottom, private above pt2pt
+// unless plainSends, and with senderAuth sign above mnak.
+func securedLayers(names []string, senderAuth, plainSends bool) []string {
 	out := slices.Clone(names)
 	insert := func(name, above string) {
 		if i := slices.Index(out, above); i >= 0 {
@@ -57,7 +64,9 @@ func securedLayers(names []string, senderAuth bool) []string {
 	if senderAuth {
 		insert("sign", "mnak")
 	}
-	insert("private", "pt2pt")
+	if !plainSends {
+		insert("private", "pt2pt")
+	}
 	return out
 }
 
@@ -116,6 +125,7 @@ type keptSealer struct {
 	leaf  uint32
 	view  uint64 // the view's id on the wire
 	n     int
+	rank  int
 	ended bool
 }
 
@@ -123,7 +133,7 @@ type keptSealer struct {
 // right after the participant installed the view, whose epoch names the
 // keys.
 func (r *run) newSealer(p int, keys encrypt.Keys, rank, n int) (encrypt.Sealer, error) {
-	k := &keptSealer{r: r, p: p, s: encrypt.NewBlockSealer(keys, rank, n), n: n}
+	k := &keptSealer{r: r, p: p, s: encrypt.NewBlockSealer(keys, rank, n), n: n, rank: rank}
 	if ek, ok := keys.(*secure.EpochKeys); ok {
 		k.leaf = ek.Leaf
 	}
@@ -301,4 +311,87 @@ func (r *run) injectData() {
 	}
 	r.logf("attack: %s of a data datagram recorded at %v, %v → %v", kind, rec.at, rec.from, rec.to)
 	r.injectForged(kind, rec.from, rec.to, data)
+}
+
+// readSend has an insider open a recorded datagram of its own view that
+// one member sent another, and look for a Send of the workload in it.
+func (r *run) readSend() {
+	a, d := r.sec, r.data
+	if len(d.tape) == 0 {
+		return
+	}
+	start := a.rng.IntN(len(d.tape))
+	for i := range d.tape {
+		rec := d.tape[(start+i)%len(d.tape)]
+		hdr, err := bottom.Parse(rec.data)
+		if err != nil || len(rec.data) <= hdr.Len || rec.data[hdr.Len] != 1 {
+			continue // not a datagram to one member
+		}
+		to, ok := r.byAddr[rec.to]
+		if !ok {
+			continue
+		}
+		for _, p := range slices.Sorted(maps.Keys(d.kept)) {
+			if p == to {
+				continue
+			}
+			for _, k := range d.kept[p] {
+				if k.view != hdr.View || uint64(k.rank) == hdr.Sender || k.p == to {
+					continue
+				}
+				plain, ok := k.openSend(rec.data, hdr)
+				switch {
+				case !ok:
+					a.attempts[attemptKey{AttackInsider, "send unopened"}]++
+				case r.holdsSend(plain):
+					a.attempts[attemptKey{AttackInsider, "send read"}]++
+					r.checker.violate("insider: member %d read a Send from %v to %v in view %x", p, rec.from, rec.to, hdr.View)
+				default:
+					a.attempts[attemptKey{AttackInsider, "send unreadable"}]++
+				}
+				return
+			}
+		}
+	}
+}
+
+// openSend opens, with k's keys of the datagram's own view, a datagram
+// sent to one member, for every rank it may have been sent to.
+func (k *keptSealer) openSend(data []byte, hdr bottom.Header) ([]byte, bool) {
+	rd := wire.NewReader(data[hdr.Len:])
+	rd.Byte()
+	gen := rd.UvarintMax(encrypt.MaxGenerationsAhead)
+	counter := rd.UvarintMax(keying.DatagramsPerBlock - 1)
+	if rd.Err() != nil || rd.Len() <= encrypt.Overhead || hdr.Sender >= uint64(k.n) {
+		return nil, false
+	}
+	sealed := data[len(data)-rd.Len():]
+	for dest := range k.n {
+		aad := append([]byte{'P'}, data[:hdr.Len]...)
+		aad = wire.AppendUvarint(aad, uint64(dest+1))
+		if plain, err := k.s.Open(nil, int(hdr.Sender), uint32(gen), uint32(counter), aad, sealed); err == nil {
+			return plain, true
+		}
+	}
+	return nil, false
+}
+
+// holdsSend reports whether b holds a Send of the workload: its header
+// and the first filler bytes that follow, as Payload makes them.
+func (r *run) holdsSend(b []byte) bool {
+	for i := 0; i+2 <= len(b); i++ {
+		if b[i] != payloadMagic || Kind(b[i+1]) != KindSend {
+			continue
+		}
+		id, ok := ParsePayload(b[i:])
+		if !ok {
+			continue
+		}
+		want := Payload(r.cfg.Seed, id, 64)
+		n := min(len(want), len(b)-i)
+		if n >= len(Payload(r.cfg.Seed, id, 0))+8 && bytes.Equal(b[i:i+n], want[:n]) {
+			return true
+		}
+	}
+	return false
 }

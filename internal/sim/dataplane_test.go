@@ -91,3 +91,18 @@ func TestSenderAuthRuns(t *testing.T) {
 		t.Error("sender authentication without the secure participant validated")
 	}
 }
+
+// TestInsidersReadNoSend: insiders open datagrams of their own views that
+// one member sent another and find no Send of the workload in them:
+// private sealed each for its recipient. Without private they read them,
+// and the run fails.
+func TestInsidersReadNoSend(t *testing.T) {
+	cfg := attackConfig()
+	cfg.attackOnly = AttackInsider
+	reasons := attackSeeds(t, 3, cfg, AttackInsider)
+	if reasons["send unreadable"] == 0 || reasons["send read"] != 0 {
+		t.Errorf("insiders' reading of Sends: %v", reasons)
+	}
+	cfg.plainSends = true
+	violated(t, 5, cfg, "read a Send")
+}

@@ -87,4 +87,14 @@
 // that forge another member's Suspect or Leave with their own keys. Each
 // attempt is counted by attacker and reason (Result.Attempts); one that
 // succeeds is a violation.
+//
+// A secured run's stacks protect the data plane as a secured group's do
+// (dataplane.go): encrypt seals every datagram under the view's epoch,
+// private every Send for its recipient, and with Config.SenderAuth sign
+// signs every multicast. The Checker records every key and nonce sealed in
+// the run and reports one sealed twice. With Config.Attackers, ex-members
+// keep the keys of their last views, and joiners those of their first,
+// and try them on recorded data datagrams of other views: none may open;
+// and outsiders send recorded data datagrams again from their senders'
+// addresses, as recorded and altered: none may be taken twice or altered.
 package sim

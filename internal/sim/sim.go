@@ -126,6 +126,9 @@ type Config struct {
 	// tests show with it that the data attackers' checks fail without
 	// them.
 	plainData bool
+	// plainSends leaves private out of a secured run's stacks: tests show
+	// with it that the insiders read Sends without it.
+	plainSends bool
 
 	Step   time.Duration // virtual clock step; DefaultStep when zero
 	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
@@ -181,7 +184,7 @@ func (c Config) layers() []string {
 		names = compose.Total
 	}
 	if c.Secure && !c.plainData {
-		names = securedLayers(names, c.SenderAuth)
+		names = securedLayers(names, c.SenderAuth, c.plainSends)
 	}
 	return names
 }
