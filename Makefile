@@ -22,14 +22,18 @@ unit:
 # (crashes, partitions, joins, leaves on top of those), checked for agreed
 # views, virtual synchrony, FIFO and exactly-once delivery, consent and
 # convergence; then the same with total order; then under attack. Then the
-# secured group (membership/secure, the default) under network faults,
-# under every fault, and under every fault and every attacker: outsiders
-# with a key not on the allow list and with none, replays of sealed
-# control messages, ex-members with every key they held, insiders forging
-# others' Suspect and Leave (seeds sized to take about a minute and a half
-# on two cores); these also check that every member of a view installed
-# the same epoch, confirmed before any installed it, and that no process
-# holds an epoch of a view it is not in. The last sweeps give every member
+# secured group (membership/secure, the default; every datagram sealed by
+# encrypt, every Send by private) under network faults, under every fault,
+# and under every fault and every attacker: outsiders with a key not on
+# the allow list and with none, replays of sealed control messages,
+# ex-members with every key they held (reading later data datagrams too),
+# joiners reading what was sent before they joined, insiders forging
+# others' Suspect and Leave and reading Sends between two others, recorded
+# data datagrams sent again as recorded and altered (seeds sized to take
+# about a minute and a half on two cores); these also check that every
+# member of a view installed the same epoch, confirmed before any
+# installed it, that no process holds an epoch of a view it is not in, and
+# that no key and nonce is sealed twice. The last sweeps give every member
 # the test participant (membership/membershiptest): each view change
 # prepares a decision that every member confirms before any installs it,
 # control messages are sealed, the group rekeys; they also check that each
