@@ -141,6 +141,19 @@ func (r *run) newSealer(p int, keys encrypt.Keys, rank, n int) (encrypt.Sealer, 
 		k.epoch, _ = sp.EpochDigest(*sp.installed)
 		k.view = sp.installed.Wire()
 	}
+	if r.sec != nil {
+		// The stack erases the epoch's secret tree when the view ends, and
+		// the sealer takes each sender's keys from it at its first
+		// datagram: an attacker copies them all first. Opening nothing
+		// makes the sealer derive every sender's first generation, the
+		// only one a simulated view reaches.
+		var tag [encrypt.Overhead]byte
+		for x := range n {
+			if x != rank {
+				k.s.Open(nil, x, 0, 0, nil, tag[:])
+			}
+		}
+	}
 	if _, ok := r.data.first[p]; !ok {
 		r.data.first[p] = r.now
 	}
