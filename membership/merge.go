@@ -158,7 +158,14 @@ func (m *Member) onProbe(msg *ctlMsg) {
 			m.sendProbe(other.Coord.Addr, mProbe, nil)
 		}
 	}
-	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && theyAbsorb && (echoed || vouched) {
+	if c := m.coord; c != nil && c.phase == cMergeWait && other.Coord != c.merge.Coord && theyAbsorb && absorbs(other, c.merge) && (echoed || vouched) {
+		// Only a view that would absorb the one this view waits to join
+		// is asked instead: any view that absorbs this one may answer
+		// (every lone member's does, for the smallest), and following
+		// each in turn sends merge requests to several coordinators,
+		// which each start a round this view has left and wait
+		// Timing.Flush for it, while it never stays long enough to be
+		// taken in.
 		if echoed && msg.From == other.Coord {
 			// The view this one waits to join has been absorbed itself,
 			// or was the wrong one to ask: ask the view that answered

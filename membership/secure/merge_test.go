@@ -86,3 +86,22 @@ func TestDecideWithoutRosters(t *testing.T) {
 		t.Fatalf("with a malformed contribution: %v", err)
 	}
 }
+
+// Secured members that start at once form one view, each turning its merge
+// to another coordinator at most once per other member: a member waiting
+// to be absorbed turns only to a view that ranks above the one it waits
+// for (membership's TestMergeRedirectsClimb).
+func TestLoneMembersMergeRedirectsClimb(t *testing.T) {
+	c := newCluster(t)
+	const n = 8
+	for range n {
+		c.add(true)
+	}
+	c.runUntil(5*time.Second, "forming", func() bool { return c.converged(seq(0, n)...) })
+	c.sameEpoch(seq(0, n)...)
+	for i := range n {
+		if r := c.counter(i, "merges_redirected"); r > n-1 {
+			t.Errorf("member %d redirected its merge %d times", i, r)
+		}
+	}
+}
