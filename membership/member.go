@@ -886,6 +886,11 @@ func (m *Member) install(v View, keys layers.Keys, alone bool) error {
 		m.learn(e.Addr, knownMember)
 		m.shunned.forgive(e.Addr)
 	}
+	// An admission with a peer that is now a member is moot (they share
+	// the view's keys): the peer drops its messages as a member's
+	// unsealed ones, and left running it would time out as stalled and
+	// shun a member of this view.
+	m.admissions = slices.DeleteFunc(m.admissions, func(a *admission) bool { return v.Has(a.peer) })
 	m.fd.reset(len(v.Members), m.now)
 	m.nextProbe = m.now + m.jitter(m.cfg.Timing.Probe)/4
 	ev := Event{Kind: ViewChange, View: v.Clone()}

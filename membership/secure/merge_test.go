@@ -105,3 +105,29 @@ func TestLoneMembersMergeRedirectsClimb(t *testing.T) {
 		}
 	}
 }
+
+// An admission under way when its peer becomes a member of this member's
+// view ends with the install: left running, it repeated handshake
+// messages the peer dropped as a member's unsealed ones, then timed out as
+// stalled and shunned a member of the view.
+func TestAdmissionEndsWhenItsPeerIsAMember(t *testing.T) {
+	c := newCluster(t)
+	const n = 4
+	for range n {
+		c.add(true)
+	}
+	c.runUntil(5*time.Second, "forming", func() bool { return c.converged(seq(0, n)...) })
+	c.run(2 * c.timing.Merge)
+	if !c.converged(seq(0, n)...) {
+		t.Fatalf("the group did not stay together:%s", c.describe())
+	}
+	for i := range n {
+		// A handshake message in flight at the install may still come.
+		if d := c.counter(i, "drop.unauthenticated_member.Handshake"); d > 2 {
+			t.Errorf("member %d dropped %d handshake messages from members", i, d)
+		}
+		if s := c.counter(i, "admissions_stalled"); s != 0 {
+			t.Errorf("member %d took %d admissions for stalled", i, s)
+		}
+	}
+}
