@@ -166,6 +166,7 @@ type memberProc struct {
 	keys   []string // the reasons of its key changes, in order
 	raw    []string // every line of standard output
 	logs   []string // the protocol's log (standard error), at most maxLogLines
+	pauses []pause  // every pause the protocol's log reported, all of them
 	views  []procView
 	delivs []delivery
 	left   bool
@@ -230,6 +231,9 @@ func startMemberProc(t *testing.T, bin string, index int, addr string, seeds []s
 				p.logs = slices.Delete(p.logs, 0, maxLogLines/2)
 			}
 			p.logs = append(p.logs, sc.Text())
+			if ps, ok := parsePause(sc.Text()); ok {
+				p.pauses = append(p.pauses, ps)
+			}
 			p.mu.Unlock()
 			select {
 			case p.notify <- struct{}{}:

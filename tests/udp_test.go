@@ -34,6 +34,14 @@ func startGroup(t testing.TB, n int) []*conclave.Group {
 // key of its own and admits the keys of all.
 func startGroupTiming(t testing.TB, n int, timing membership.Timing, secured bool) []*conclave.Group {
 	t.Helper()
+	groups, _ := startGroupLogged(t, n, timing, secured)
+	return groups
+}
+
+// startGroupLogged is startGroupTiming, and returns the members' protocol
+// log too (nil for a benchmark).
+func startGroupLogged(t testing.TB, n int, timing membership.Timing, secured bool) ([]*conclave.Group, *protocolLog) {
+	t.Helper()
 	var keys []*noise.PrivateKey
 	var allowed []string
 	if secured {
@@ -56,7 +64,7 @@ func startGroupTiming(t testing.TB, n int, timing membership.Timing, secured boo
 		t.Cleanup(func() { c.Close() })
 	}
 	groups := make([]*conclave.Group, n)
-	logger := newProtocolLog(t)
+	logger, plog := newProtocolLog(t)
 	for i := range n {
 		cfg := conclave.Config{Group: t.Name(), Members: addrs, Self: i, Conn: conns[i], Timing: timing, Logger: logger, Insecure: true}
 		if secured {
@@ -70,7 +78,7 @@ func startGroupTiming(t testing.TB, n int, timing membership.Timing, secured boo
 		t.Cleanup(func() { g.Close() })
 	}
 	awaitFullView(t, groups)
-	return groups
+	return groups, plog
 }
 
 // awaitFullView waits until every member is in one view of all of them, and
