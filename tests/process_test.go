@@ -29,15 +29,19 @@ import (
 // deliver each sender's messages in the sender's order, once each, skipping
 // none unless the sender was away from it for a while.
 //
-// One subtest kills a member in the middle of the view, the other the
-// view's coordinator.
+// One subtest kills a member in the middle of the view, another the
+// view's coordinator, and the third freezes a survivor as it kills.
 func TestProcessesSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs five conclave processes; skipped with -short")
 	}
 	bin := buildConclave(t)
-	t.Run("member", func(t *testing.T) { testSIGKILL(t, bin, 2) })
-	t.Run("coordinator", func(t *testing.T) { testSIGKILL(t, bin, 0) })
+	t.Run("member", func(t *testing.T) { testSIGKILL(t, bin, 2, 0) })
+	t.Run("coordinator", func(t *testing.T) { testSIGKILL(t, bin, 0, 0) })
+	// A survivor frozen (SIGSTOP) past the failure detector's timeout as
+	// the other is killed: the rest may go on without it for a moment, and
+	// the test must see from its log why, and see them all merge again.
+	t.Run("frozen", func(t *testing.T) { testSIGKILL(t, bin, 2, sigkillFreeze) })
 }
 
 const (
@@ -57,11 +61,17 @@ const (
 	// runs: a second of silence, not a few hundred milliseconds, is what
 	// marks a member dead here.
 	sigkillSuspect = time.Second
+	// sigkillFreeze is how long the frozen subtest stops a survivor: past
+	// the failure detector's timeout, as the loaded machines that split
+	// the survivors did.
+	sigkillFreeze = 2 * sigkillSuspect
 )
 
 // testSIGKILL runs the test, killing the member at rank victimRank of the
-// first view of all five (rank 0 is the coordinator).
-func testSIGKILL(t *testing.T, bin string, victimRank int) {
+// first view of all five (rank 0 is the coordinator). If freeze is not
+// zero, a survivor is stopped (SIGSTOP) as the victim is killed and
+// continued freeze later: a machine that deschedules a process that long.
+func testSIGKILL(t *testing.T, bin string, victimRank int, freeze time.Duration) {
 	var procs []*memberProc
 	saveLogsOnFailure(t, &procs)
 	procs = startMemberProcs(t, bin, sigkillMembers, "--suspect", sigkillSuspect.String())
@@ -118,9 +128,23 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 	}
 	t.Logf("view of all: %v; will kill member %d (%s), rank %d", full, victim.index, victim.self, victimRank)
 
+	frozen := survivors[0]
+	if freeze > 0 {
+		if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP member %d: %v", frozen.index, err)
+		}
+	}
 	killed := time.Now()
 	if err := victim.cmd.Process.Kill(); err != nil {
 		t.Fatalf("SIGKILL member %d: %v", victim.index, err)
+	}
+	if freeze > 0 {
+		// The pause is the stimulus, not a wait for the protocol.
+		time.Sleep(freeze)
+		if err := frozen.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatalf("SIGCONT member %d: %v", frozen.index, err)
+		}
+		t.Logf("member %d was frozen for %v as member %d was killed", frozen.index, freeze, victim.index)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, p := range survivors {
@@ -187,6 +211,18 @@ func testSIGKILL(t *testing.T, bin string, victimRank int) {
 		checkSenderOrder(t, p, index, first)
 	}
 	checkNewView(t, survivors, procs, victim, full, survivorSet, killed, converged)
+	if freeze > 0 {
+		// The frozen member's log tells of its pause, which is what
+		// lets checkNewView accept a split: the log's format and
+		// parsePause agree.
+		frozen.mu.Lock()
+		found := slices.ContainsFunc(frozen.pauses, func(ps pause) bool { return ps.self == frozen.self && ps.d >= freeze*9/10 })
+		pauses := slices.Clone(frozen.pauses)
+		frozen.mu.Unlock()
+		if !found {
+			t.Errorf("member %d was frozen for %v; its log shows no such pause, only %v", frozen.index, freeze, pauses)
+		}
+	}
 	if t.Failed() {
 		for _, p := range procs {
 			t.Log(p.summary())
