@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -78,19 +79,19 @@ func TestUDPCrashUnderLoad(t *testing.T) {
 		}()
 	}
 	// awaitSurvivors waits until every survivor is in one view of all the
-	// survivors and done(i, deliveries there by sender) holds for each.
-	awaitSurvivors := func(what string, done func(i int, counts map[conclave.Endpoint]int) bool) conclave.View {
+	// survivors and done holds for its tally (locked).
+	awaitSurvivors := func(what string, done func(tl *tally) bool) conclave.View {
 		t.Helper()
 		for {
 			var first conclave.View
 			ok := true
 			for i, tl := range tallies[:4] {
 				tl.mu.Lock()
-				v, counts := tl.views[len(tl.views)-1], tl.counts[len(tl.counts)-1]
+				v := tl.views[len(tl.views)-1]
 				if i == 0 {
 					first = v
 				}
-				ok = ok && v.ID == first.ID && len(v.Members) == len(survivors) && !v.Has(crashed) && done(i, counts)
+				ok = ok && v.ID == first.ID && len(v.Members) == len(survivors) && !v.Has(crashed) && done(tl)
 				tl.mu.Unlock()
 			}
 			if ok {
@@ -129,7 +130,17 @@ func TestUDPCrashUnderLoad(t *testing.T) {
 			t.Fatalf("member %d: no view without the crashed member (in %v)", i, g.View())
 		}
 	}
-	awaitSurvivors("view of them all", func(int, map[conclave.Endpoint]int) bool { return true })
+	// The KeyChange event follows each ViewChange: the checks below read
+	// those of the views since the close.
+	awaitSurvivors("view of them all, with the key changes of the views since the close", func(tl *tally) bool {
+		k := slices.IndexFunc(tl.views[1:], func(v conclave.View) bool { return !v.Has(crashed) }) + 1
+		for _, e := range tl.epochs[k:] {
+			if tl.keys[e] == "" {
+				return false
+			}
+		}
+		return true
+	})
 	converged := time.Now()
 	t.Logf("the survivors are in one view of them all %v after the close", converged.Sub(closed).Round(time.Millisecond))
 	wg.Wait()
@@ -200,7 +211,8 @@ func TestUDPCrashUnderLoad(t *testing.T) {
 			t.Fatalf("member %d: %v", i, err)
 		}
 	}
-	final := awaitSurvivors("delivery from each survivor in a view of them all", func(_ int, counts map[conclave.Endpoint]int) bool {
+	final := awaitSurvivors("delivery from each survivor in a view of them all", func(tl *tally) bool {
+		counts := tl.counts[len(tl.counts)-1]
 		for _, s := range survivors {
 			if counts[s] == 0 {
 				return false
