@@ -52,7 +52,10 @@ type Flush interface {
 	// Block stops total ordering for the rest of the view; what is not
 	// ordered yet is delivered at EndView in an order every member
 	// computes alike. Block comes before the counts are read, so that
-	// they are final.
+	// they are final. Block has outputs like any other call (sign sends
+	// its last batch, and the sender delivers its own multicasts in it):
+	// the driver takes them from Stack.Ready before the next Advance, or
+	// the sender never delivers what the other members do in the view.
 	Block()
 	// Datagram reads the view id and the sender's rank a datagram names
 	// in its header, without checking them against this stack's view:

@@ -187,6 +187,41 @@ func TestBlockSendsTheOpenBatch(t *testing.T) {
 	}
 }
 
+// A sender whose open batch Block closes delivers its own multicasts in
+// the view, as the other members do, and it does so within the Block call:
+// they are among the stack's outputs as soon as Block returns (the
+// datagrams carrying them wait for the driver's flush, as bundled ones
+// do), so a driver must take the outputs of Block before Advance, as it
+// does those of any other call, or the sender never delivers them.
+func TestBlockDeliversTheSendersOwnBatch(t *testing.T) {
+	nw, _ := newNet(t, 3, signed, withSign(sign.Config{Interval: time.Hour}))
+	nw.Cast(0, "a") // an idle sender's first multicast goes at once
+	nw.Cast(0, "b", "c")
+	s := nw.Members[0]
+	if n := len(s.Ready().Deliveries); n != 0 {
+		t.Fatalf("sender delivered %d before the block, want 0 (b and c wait for the interval)", n)
+	}
+	s.ViewFlush().Block()
+	rd := s.Ready()
+	var own []string
+	for _, d := range rd.Deliveries {
+		if d.Multicast() {
+			own = append(own, fmt.Sprintf("%d:%s", d.From, d.Data))
+		}
+	}
+	if !slices.Equal(own, []string{"0:b", "0:c"}) {
+		t.Fatalf("Block left the sender's own deliveries %v among its outputs, want b and c", own)
+	}
+	nw.Collect(0)
+	nw.Run(3 * lt.Tick)
+	want := []string{"0:a", "0:b", "0:c"}
+	for r := range 3 {
+		if got := nw.Casts(r); !slices.Equal(got, want) {
+			t.Fatalf("member %d delivered %v in the view, want %v", r, got, want)
+		}
+	}
+}
+
 // A view that ends drops the sender's batch not yet sent, which no member
 // delivers (the sender included), and what receivers hold unsigned.
 func TestViewEndDropsWhatWasNotSigned(t *testing.T) {
