@@ -305,6 +305,10 @@ func (m *Member) tryFlushOK() {
 	// ordered is delivered at the view's end, in the same order
 	// everywhere.
 	m.flush.Block()
+	// Block has outputs like any call into the stack (the sender
+	// authentication layer's last batch, which this member delivers to
+	// itself): take them before anything advances the stack.
+	m.collect()
 	vec := make([]uint64, len(m.view.Members))
 	for r := range m.view.Members {
 		if r == m.rank {
