@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"fmt"
+	"github.com/conclave-go/conclave/internal/benchutil"
 	"testing"
 	"time"
 
@@ -133,25 +134,25 @@ func BenchmarkRatio(b *testing.B) {
 			sec, plain, r, ra := newPipe(b, n, true), newPipe(b, n, false), newRaw(n, false), newRaw(n, true)
 			var tSec, tPlain, tRaw, tAAD time.Duration
 			ops := 0
-			defer lockThread()()
+			defer benchutil.LockThread()()
 			for b.Loop() {
-				t0 := cpuClock()
+				t0 := benchutil.ThreadCPU()
 				for range batch {
 					sec.step(b)
 				}
-				t1 := cpuClock()
+				t1 := benchutil.ThreadCPU()
 				for range batch {
 					plain.step(b)
 				}
-				t2 := cpuClock()
+				t2 := benchutil.ThreadCPU()
 				for range batch {
 					r.step(b)
 				}
-				t3 := cpuClock()
+				t3 := benchutil.ThreadCPU()
 				for range batch {
 					ra.step(b)
 				}
-				t4 := cpuClock()
+				t4 := benchutil.ThreadCPU()
 				tSec, tPlain, tRaw, tAAD = tSec+t1-t0, tPlain+t2-t1, tRaw+t3-t2, tAAD+t4-t3
 				ops += batch
 			}

@@ -1,6 +1,7 @@
 package sign_test
 
 import (
+	"github.com/conclave-go/conclave/internal/benchutil"
 	"testing"
 	"time"
 
@@ -27,9 +28,9 @@ func BenchmarkCast(b *testing.B) {
 				payload := make([]byte, size)
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
-				defer lockThread()()
+				defer benchutil.LockThread()()
 				b.ResetTimer()
-				cpu := cpuClock()
+				cpu := benchutil.ThreadCPU()
 				for i := range b.N {
 					run.stacks[0].Cast(payload)
 					if i%16 == 15 {
@@ -41,7 +42,7 @@ func BenchmarkCast(b *testing.B) {
 				}
 				run.tick(time.Millisecond)
 				run.pump()
-				b.ReportMetric(float64(cpuClock()-cpu)/float64(b.N), "cpu-ns/msg")
+				b.ReportMetric(float64(benchutil.ThreadCPU()-cpu)/float64(b.N), "cpu-ns/msg")
 				b.StopTimer()
 				if run.delivered != b.N {
 					b.Fatalf("delivered %d of %d", run.delivered, b.N)
@@ -68,14 +69,14 @@ func BenchmarkIdleLatency(b *testing.B) {
 			run := newRun(b, c.names)
 			payload := make([]byte, 64)
 			b.ReportAllocs()
-			defer lockThread()()
+			defer benchutil.LockThread()()
 			b.ResetTimer()
 			var cpu time.Duration
 			for range b.N {
-				start := cpuClock()
+				start := benchutil.ThreadCPU()
 				run.stacks[0].Cast(payload)
 				run.pump()
-				cpu += cpuClock() - start
+				cpu += benchutil.ThreadCPU() - start
 				b.StopTimer()
 				run.tick(10 * time.Millisecond) // idle again, acknowledged
 				run.pump()
@@ -151,21 +152,21 @@ func BenchmarkSignature(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("sign", func(b *testing.B) {
-		defer lockThread()()
-		cpu := cpuClock()
+		defer benchutil.LockThread()()
+		cpu := benchutil.ThreadCPU()
 		for range b.N {
 			ks[0].SenderSign(sign.Label, content)
 		}
-		b.ReportMetric(float64(cpuClock()-cpu)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(benchutil.ThreadCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("verify", func(b *testing.B) {
-		defer lockThread()()
-		cpu := cpuClock()
+		defer benchutil.LockThread()()
+		cpu := benchutil.ThreadCPU()
 		for range b.N {
 			if !ks[1].SenderVerify(0, sign.Label, content, sig) {
 				b.Fatal("no")
 			}
 		}
-		b.ReportMetric(float64(cpuClock()-cpu)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(benchutil.ThreadCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	})
 }

@@ -1,6 +1,7 @@
 package secure
 
 import (
+	"github.com/conclave-go/conclave/internal/benchutil"
 	"net/netip"
 
 	"github.com/conclave-go/conclave/membership"
@@ -27,7 +28,7 @@ func BenchmarkViewChangeAfterCrash64(b *testing.B) { benchCrash(b, 64) }
 // measures the view change that removes it, and (untimed) has a new
 // process join in its place.
 func benchCrash(b *testing.B, n int) {
-	defer lockThread()()
+	defer benchutil.LockThread()()
 	c := newCluster(b)
 	c.form(n)
 	live := seq(0, n)
@@ -64,7 +65,7 @@ func benchCrash(b *testing.B, n int) {
 // the HPKE encryptions of its commit once committers have rotated
 // (steady state).
 func BenchmarkRekey16(b *testing.B) {
-	defer lockThread()()
+	defer benchutil.LockThread()()
 	c := newCluster(b)
 	c.form(16)
 	for range 16 {
@@ -120,7 +121,7 @@ func sum(ds []time.Duration) time.Duration {
 // BenchmarkJoin16 measures a join to 16 members, from the joiner's first
 // handshake message to its view installed at every member.
 func BenchmarkJoin16(b *testing.B) {
-	defer lockThread()()
+	defer benchutil.LockThread()()
 	var virt, cpu, cpuMax time.Duration
 	for range b.N {
 		b.StopTimer()
@@ -161,7 +162,7 @@ func BenchmarkIdle16(b *testing.B) {
 			name = "plain"
 		}
 		b.Run(name, func(b *testing.B) {
-			defer lockThread()()
+			defer benchutil.LockThread()()
 			c := newCluster(b)
 			c.plain = plain
 			c.form(16)

@@ -3,6 +3,7 @@ package secure
 import (
 	"cmp"
 	"fmt"
+	"github.com/conclave-go/conclave/internal/benchutil"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -163,21 +164,21 @@ func (c *cluster) run(d time.Duration) {
 		for _, dl := range c.due {
 			i := c.index(dl.To)
 			if i >= 0 && i < len(c.members) && !c.crashed[i] {
-				start := cpuClock()
+				start := benchutil.ThreadCPU()
 				c.members[i].Receive(dl.From, dl.Data)
 				c.drain(i)
-				c.cpu[i] += cpuClock() - start
+				c.cpu[i] += benchutil.ThreadCPU() - start
 			}
 		}
 		for i, m := range c.members {
 			if c.crashed[i] {
 				continue
 			}
-			start := cpuClock()
+			start := benchutil.ThreadCPU()
 			m.Tick(c.now)
 			m.Flush()
 			c.drain(i)
-			c.cpu[i] += cpuClock() - start
+			c.cpu[i] += benchutil.ThreadCPU() - start
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package secure
 
 import (
+	"github.com/conclave-go/conclave/internal/benchutil"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -206,7 +207,7 @@ func (g *rtGroup) await(b *testing.B, live []int, limit time.Duration) time.Time
 	b.Helper()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
-	c0, w0 := processCPU(), time.Now()
+	c0, w0 := benchutil.ProcessCPU(), time.Now()
 	for {
 		g.mu.Lock()
 		last, ok := g.convergedLocked(live)
@@ -225,7 +226,7 @@ func (g *rtGroup) await(b *testing.B, live []int, limit time.Duration) time.Time
 			// member's ticks and view change: they starve, suspect each
 			// other and start over. The process's share of the CPU says
 			// how busy.
-			share := float64(processCPU()-c0) / float64(time.Since(w0))
+			share := float64(benchutil.ProcessCPU()-c0) / float64(time.Since(w0))
 			if g.starvable {
 				b.Skipf("after %v: the members %v share no view of them; the process used %.2f CPUs of GOMAXPROCS %d meanwhile, too little for %d members in real time: "+
 					"run it alone on a machine with more free cores: go test -run XXX -bench 'RealTime.*64' -benchtime 1x ./membership/secure/",
@@ -268,9 +269,9 @@ func (g *rtGroup) convergedLocked(live []int) (time.Time, bool) {
 func (g *rtGroup) skipIfStarved(b *testing.B) {
 	g.starvable = true
 	const window = 300 * time.Millisecond
-	c0, w0 := processCPU(), time.Now()
+	c0, w0 := benchutil.ProcessCPU(), time.Now()
 	time.Sleep(window) // measuring the members' own idle load in real time
-	idle := float64(processCPU()-c0) / float64(time.Since(w0))
+	idle := float64(benchutil.ProcessCPU()-c0) / float64(time.Since(w0))
 	avail := cpuShare(window)
 	b.Logf("%d members: idle ticks use %.2f CPUs; the process can get %.2f CPUs (GOMAXPROCS %d, NumCPU %d)",
 		len(g.nodes), idle, avail, runtime.GOMAXPROCS(0), runtime.NumCPU())
@@ -287,7 +288,7 @@ func (g *rtGroup) skipIfStarved(b *testing.B) {
 func cpuShare(d time.Duration) float64 {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	c0, w0 := processCPU(), time.Now()
+	c0, w0 := benchutil.ProcessCPU(), time.Now()
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for {
@@ -305,7 +306,7 @@ func cpuShare(d time.Duration) float64 {
 	time.Sleep(d) // the spinners run meanwhile
 	close(stop)
 	wg.Wait()
-	return float64(processCPU()-c0) / float64(time.Since(w0))
+	return float64(benchutil.ProcessCPU()-c0) / float64(time.Since(w0))
 }
 
 // rtStats reports the median and the 99th percentile of ds, and the
@@ -356,10 +357,10 @@ func benchRealTimeCrash(b *testing.B, n int) {
 		g.crash(victim)
 		live = slices.DeleteFunc(live, func(i int) bool { return i == victim })
 		var start time.Time
-		c0 := processCPU()
+		c0 := benchutil.ProcessCPU()
 		g.do(coord, func(m *membership.Member) { start = time.Now(); m.Suspect(v.Members[len(v.Members)-1]) })
 		took = append(took, g.await(b, live, 30*time.Second).Sub(start))
-		cpu += processCPU() - c0
+		cpu += benchutil.ProcessCPU() - c0
 		// A new member takes the victim's place (not measured).
 		i := g.addLive(false)
 		live = append(live, i)
@@ -410,7 +411,7 @@ func BenchmarkRealTimeRekey16(b *testing.B) {
 		v := g.views[0]
 		coord := g.c.index(v.Members[0].Addr)
 		var start time.Time
-		c0 := processCPU()
+		c0 := benchutil.ProcessCPU()
 		g.do(coord, func(m *membership.Member) { start = time.Now(); m.Rekey() })
 		for {
 			last := g.await(b, live, 10*time.Second)
@@ -419,7 +420,7 @@ func BenchmarkRealTimeRekey16(b *testing.B) {
 			g.mu.Unlock()
 			if id != v.ID {
 				took = append(took, last.Sub(start))
-				cpu += processCPU() - c0
+				cpu += benchutil.ProcessCPU() - c0
 				break
 			}
 			<-g.changed
@@ -446,7 +447,7 @@ func BenchmarkRealTimeJoin16(b *testing.B) {
 		g.mu.Lock()
 		g.hsAt = time.Time{}
 		g.mu.Unlock()
-		c0 := processCPU()
+		c0 := benchutil.ProcessCPU()
 		i := g.addLive(true)
 		last := g.await(b, append(slices.Clone(live), i), 10*time.Second)
 		g.mu.Lock()
@@ -456,7 +457,7 @@ func BenchmarkRealTimeJoin16(b *testing.B) {
 			b.Fatalf("joiner %d sent no handshake", i)
 		}
 		took = append(took, last.Sub(hs))
-		cpu += processCPU() - c0
+		cpu += benchutil.ProcessCPU() - c0
 		g.do(i, func(m *membership.Member) { m.Leave() })
 		g.await(b, live, 20*time.Second)
 		g.crash(i)
