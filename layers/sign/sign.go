@@ -14,10 +14,10 @@ import (
 // Config tunes the layer. Zero fields take the defaults.
 type Config struct {
 	// Interval bounds how long a multicast waits at its sender for its
-	// batch to be signed, and spaces the signatures of a busy sender: a
-	// batch is signed when the driver flushes at least Interval after the
-	// previous signature, or at the first Tick Interval after its first
-	// message, whichever comes first.
+	// batch to be signed when the driver does not flush: the first Tick
+	// Interval after the batch's first message signs it. A driver that
+	// flushes whenever it has no more input for now, as the stack's
+	// contract asks, has every batch signed at that flush, long before.
 	Interval time.Duration
 	// MaxBatch is the most multicasts one signature covers; a batch that
 	// reaches it is signed at once. Receivers refuse larger batches.
@@ -86,7 +86,6 @@ type Layer struct {
 	// The open batch of this member's own multicasts.
 	batch   []layers.Message
 	opened  time.Duration // when its first message came
-	sealed  time.Duration // when the last batch was signed
 	sent    uint64        // this member's multicasts passed down so far
 	blocked bool          // the view's counts are taken: sign every multicast at once
 	sealing bool          // a batch is going down (see seal)
@@ -125,8 +124,6 @@ func (l *Layer) Init(p *layers.Port) {
 	l.view = *p.View()
 	l.keys, _ = p.Config().Keys.(Keys)
 	l.streams = make([]stream, l.view.N)
-	// The first batch is signed at the first flush.
-	l.sealed = -l.cfg.Interval
 }
 
 func (l *Layer) Down(ev *layers.Event) {
@@ -141,12 +138,14 @@ func (l *Layer) Down(ev *layers.Event) {
 		}
 		l.batch = append(l.batch, ev.Msg)
 		if len(l.batch) >= l.cfg.MaxBatch || l.blocked {
-			l.seal() // while a batch goes down, this one waits for it
+			l.seal(false) // while a batch goes down, this one waits for it
 		}
 	case layers.EFlush:
-		if len(l.batch) > 0 && l.p.Now()-l.sealed >= l.cfg.Interval {
-			l.seal()
-		}
+		// The driver has no more input for now: what it gave is signed at
+		// once, however little (group commit). A busy driver flushes less
+		// often than messages come, so batches grow with the load by
+		// themselves, and the layers below send them on in this flush.
+		l.seal(true)
 		l.p.Down(ev)
 	case layers.EViewEnd:
 		l.endView()
@@ -158,7 +157,7 @@ func (l *Layer) Down(ev *layers.Event) {
 
 func (l *Layer) Tick(now time.Duration) {
 	if len(l.batch) > 0 && now-l.opened >= l.cfg.Interval {
-		l.seal()
+		l.seal(false)
 	}
 	for origin := range l.streams {
 		st := &l.streams[origin]
@@ -175,15 +174,13 @@ func (l *Layer) Tick(now time.Duration) {
 // signature within the count (see layers.Flush).
 func (l *Layer) Block() {
 	l.blocked = true
-	if len(l.batch) > 0 {
-		l.seal()
-	}
+	l.seal(false)
 }
 
 var _ layers.Blocker = (*Layer)(nil)
 
-// seal signs the open batch and passes its messages down, the signature in
-// the last one's header.
+// seal signs the open batch, if any, and passes its messages down, the
+// signature in the last one's header.
 //
 // The reliable multicast layer delivers each message back up while it goes
 // down, and the layers above may multicast in that upcall (flow control
@@ -191,15 +188,16 @@ var _ layers.Blocker = (*Layer)(nil)
 // batch: none may slip between this batch's messages, whose numbers the
 // signature covers. So seal takes the batch out first, and a call made
 // while a batch goes down only adds to the next; what has come meanwhile is
-// signed after it if it is due (a full batch, or the view blocked), else it
-// waits as any open batch does.
-func (l *Layer) seal() {
+// signed after it if all is set (the driver's flush, which wants
+// everything out), or if it is due anyway (a full batch, or the view
+// blocked), else it waits as any open batch does.
+func (l *Layer) seal(all bool) {
 	if l.sealing {
 		return
 	}
 	l.sealing = true
 	defer func() { l.sealing = false }()
-	for due := len(l.batch) > 0; due; due = len(l.batch) >= l.cfg.MaxBatch || l.blocked && len(l.batch) > 0 {
+	for due := len(l.batch) > 0; due; due = len(l.batch) > 0 && (all || len(l.batch) >= l.cfg.MaxBatch || l.blocked) {
 		n := min(len(l.batch), l.cfg.MaxBatch)
 		out := append(l.out[:0], l.batch[:n]...)
 		k := copy(l.batch, l.batch[n:])
@@ -214,7 +212,6 @@ func (l *Layer) seal() {
 
 // send signs a batch and passes its messages down.
 func (l *Layer) send(batch []layers.Message) {
-	l.sealed = l.p.Now()
 	first := l.sent
 	sig, err := l.keys.SenderSign(Label, l.digest(l.view.Rank, first, batch, nil))
 	if err != nil {
