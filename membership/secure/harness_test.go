@@ -44,6 +44,32 @@ type cluster struct {
 	// plain, if set, starts members without a participant (the plain
 	// stack), for comparisons.
 	plain bool
+	// des, if set before the first member starts, runs the cluster as a
+	// discrete-event simulation where every member is a machine of its
+	// own (events.go): what a member sends leaves when its handling
+	// ends, and a busy member takes its next input when it is done.
+	des bool
+	// latency is the one-way network delay of every datagram in des
+	// mode (0 unless set).
+	latency time.Duration
+	// busy[i] is when member i finishes what it is handling (des mode).
+	busy []time.Duration
+	// outbox holds the datagrams of the handling under way (des mode),
+	// sent once its CPU time is known.
+	outbox []outgoing
+	// nextTick is when the members' next tick is due; while ticking,
+	// tickAt is the tick under way and tickNext the next member to take
+	// it; dueHead is the next datagram of due to handle (des mode).
+	nextTick, tickAt  time.Duration
+	ticking           bool
+	tickNext, dueHead int
+	// doneAt is when the condition runUntil waited for came to hold:
+	// the end of the handling that made it true, in des mode; lastEnd
+	// is the end of the last handling.
+	doneAt, lastEnd time.Duration
+	// trace, if set, sees every handling of a datagram (named by its
+	// control type, "" for the stack's) or a tick (from -1) in des mode.
+	trace func(to, from int, what string, at, start, end time.Duration)
 }
 
 // recorder is the participant of a test member: the secure participant,
@@ -126,7 +152,12 @@ func (c *cluster) add(allowed bool) int {
 	c.crashed = append(c.crashed, false)
 	c.events = append(c.events, nil)
 	c.cpu = append(c.cpu, 0)
-	c.drain(i)
+	c.busy = append(c.busy, 0)
+	if c.des {
+		c.handle(i, c.now, func() {})
+	} else {
+		c.drain(i)
+	}
 	return i
 }
 
@@ -137,13 +168,11 @@ func (c *cluster) drain(i int) {
 		if c.crashed[i] {
 			break
 		}
-		out := [][]byte{p.Data}
-		if c.onSend != nil {
-			out = c.onSend(i, p.Addr, p.Data)
+		if c.des {
+			c.outbox = append(c.outbox, outgoing{from: i, to: p.Addr, data: slices.Clone(p.Data)})
+			continue
 		}
-		for _, d := range out {
-			c.net.Send(c.now, m.Self().Addr, p.Addr, d)
-		}
+		c.send(i, p.Addr, p.Data)
 	}
 	for _, ev := range rd.Events {
 		if ev.Kind == membership.Message {
@@ -154,10 +183,26 @@ func (c *cluster) drain(i int) {
 	m.Advance()
 }
 
+// send puts a datagram of member i on the network at c.now (plus the
+// latency), through onSend.
+func (c *cluster) send(i int, to netip.AddrPort, data []byte) {
+	out := [][]byte{data}
+	if c.onSend != nil {
+		out = c.onSend(i, to, data)
+	}
+	for _, d := range out {
+		c.net.Send(c.now+c.latency, c.members[i].Self().Addr, to, d)
+	}
+}
+
 func (c *cluster) index(a netip.AddrPort) int { return int(a.Port()) - 10000 }
 
 // run advances the clock by d.
 func (c *cluster) run(d time.Duration) {
+	if c.des {
+		c.runEvents(c.now+d, nil)
+		return
+	}
 	for end := c.now + d; c.now < end; {
 		c.now += time.Millisecond
 		c.due = c.net.Due(c.now, c.due[:0])
@@ -186,11 +231,22 @@ func (c *cluster) run(d time.Duration) {
 // runUntil runs until cond holds, failing after limit.
 func (c *cluster) runUntil(limit time.Duration, what string, cond func() bool) {
 	c.t.Helper()
+	c.doneAt = c.now
+	if c.des {
+		// Already true: since the handling that made the last
+		// condition true, at the latest.
+		c.doneAt = max(c.now, c.lastEnd)
+		if !cond() && !c.runEvents(c.now+limit, cond) {
+			c.t.Fatalf("after %v: %s did not happen; views:%s", limit, what, c.describe())
+		}
+		return
+	}
 	for end := c.now + limit; !cond(); {
 		if c.now >= end {
 			c.t.Fatalf("after %v: %s did not happen; views:%s", limit, what, c.describe())
 		}
 		c.run(time.Millisecond)
+		c.doneAt = c.now
 	}
 }
 
