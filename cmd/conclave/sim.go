@@ -286,6 +286,8 @@ func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, result
 		}
 		var virtual, slowest time.Duration
 		var delivered, views, decided, rekeys, crashes, restarts, joins, leaves, partitions int
+		var forged, denied, excused int
+		var signed, refused uint64 // batches sign verified, batches it refused
 		attempts := make(map[[2]string]int)
 		for _, out := range results {
 			r := &out.res
@@ -303,6 +305,8 @@ func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, result
 			for _, a := range r.Attempts {
 				attempts[[2]string{a.Kind, a.Reason}] += a.Count
 			}
+			forged, denied, excused = forged+r.Forged, denied+r.Denied, excused+r.Excused
+			signed, refused = signed+r.SignVerified, refused+r.SignRefused
 		}
 		fmt.Fprintf(stderr, "sim: %d seeds in %s: %d deliveries, %d views, %s of virtual time\n", len(results), elapsed.Round(time.Millisecond), delivered, views, virtual.Round(time.Millisecond))
 		switch {
@@ -312,6 +316,12 @@ func finishSim(stdout, stderr io.Writer, o simOptions, faults sim.Faults, result
 			fmt.Fprintf(stderr, "sim: %d views installed with an epoch, checked at every member; %d rekey rounds\n", decided, rekeys)
 		}
 		printAttempts(stderr, attempts)
+		if o.senderAuth {
+			fmt.Fprintf(stderr, "sim: sender authentication: %d batches verified, %d refused; %d forged multicasts delivered\n", signed, refused, forged)
+			if o.attackers {
+				fmt.Fprintf(stderr, "sim: insiders' forgeries kept by their target, which may then miss the victim's batch: %d streams, %d expected deliveries excused\n", denied, excused)
+			}
+		}
 		if faults.Membership() {
 			fmt.Fprintf(stderr, "sim: %d crashes (%d restarted), %d joins, %d leaves, %d partitions; slowest convergence %s\n", crashes, restarts, joins, leaves, partitions, slowest.Round(time.Millisecond))
 		}

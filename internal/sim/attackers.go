@@ -77,6 +77,7 @@ const (
 	AttackJoiner     = "joiner"      // a member reading what was sent before its first view
 	AttackDataReplay = "data-replay" // a recorded data datagram sent again
 	AttackDataForger = "data-forger" // a recorded data datagram altered
+	// AttackSignForger and AttackSignAlter are signforger.go's.
 )
 
 // Attempt counts the attempts of one kind of attacker that ended for one
@@ -275,12 +276,13 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 		kind = o.kind
 	}
 	sealed := hostile.IsSealed(d.Data, group)
+	var k injectKey
 	if len(a.pending) > 0 {
 		// Kept after the first delivery, the network's duplicates of an
 		// attacker's datagram being its attempts too; but a recorded
 		// datagram replayed from its source is the same as the
 		// original, whose own duplicates are not the attacker's.
-		k := injectKey{d.From, d.To, hash(d.Data)}
+		k = injectKey{d.From, d.To, hash(d.Data)}
 		if kd, ok := a.pending[k]; ok {
 			kind = kd
 			if kd == AttackRecorded || kd == AttackDataReplay {
@@ -318,6 +320,9 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 			}
 		}
 		return
+	}
+	if kind == AttackSignForger || kind == AttackSignAlter {
+		reason = r.forgeryReason(p, before, reason, k)
 	}
 	if reason == "" {
 		reason = "handled"
@@ -481,7 +486,11 @@ func (r *run) secureAttack() {
 	if len(up) == 0 {
 		return
 	}
-	switch k := a.rng.IntN(6); {
+	kinds := 6
+	if r.cfg.SenderAuth {
+		kinds++ // the insiders that forge multicasts (signforger.go)
+	}
+	switch k := a.rng.IntN(kinds); {
 	case k == 0 && r.attacks(AttackReplay):
 		r.replaySealed()
 	case k == 1 && r.attacks(AttackExMember):
@@ -494,6 +503,8 @@ func (r *run) secureAttack() {
 		r.injectData()
 	case k == 5 && r.attacks(AttackInsider) && r.data != nil:
 		r.readSend()
+	case k == 6 && (r.attacks(AttackSignForger) || r.attacks(AttackSignAlter)) && r.data != nil:
+		r.armForgery()
 	}
 }
 

@@ -66,6 +66,16 @@ type Checker struct {
 	held      map[heldKey]bool
 	outsiders []outsider
 
+	// With sender authentication (SenderAuth): the multicasts delivered
+	// that their claimed sender did not multicast at that index, and the
+	// streams an insider attacked (denials.go).
+	senderAuth bool
+	forged     int
+	denied     map[denial]bool
+	gaps       []deferredGap
+	deniedAt   map[viewSender][]int
+	excused    int
+
 	count      int
 	violations []string
 }
@@ -157,6 +167,18 @@ func NewChecker(total bool) *Checker {
 	}
 }
 
+// SenderAuth tells the Checker that the group authenticates the sender
+// of every multicast: a multicast delivered that its claimed sender did
+// not multicast at that index, with those bytes, once, is then reported
+// as a forgery that sender authentication let through, and counted
+// (Forged).
+func (c *Checker) SenderAuth() { c.senderAuth = true }
+
+// Forged is how many multicasts were delivered, with sender
+// authentication, that their claimed sender did not multicast at that
+// index.
+func (c *Checker) Forged() int { return c.forged }
+
 // Start records that process p starts as endpoint self. Processes are
 // numbered from 0 in the order they start; p must be the next number.
 func (c *Checker) Start(p int, self membership.Endpoint) {
@@ -234,6 +256,9 @@ func (c *Checker) wentOut(v *viewRecord, id ID) {
 	}
 	key := streamKey(id)
 	v.out[key] = append(v.out[key], id.Index)
+	if len(c.denied) > 0 {
+		c.excuseOut(v, id)
+	}
 }
 
 func streamKey(id ID) ID { id.Index = 0; return id }
@@ -252,6 +277,9 @@ func (c *Checker) Expect(id ID, receiver int) {
 	c.expected = append(c.expected, expectation{expectKey: k, done: done})
 	if !done {
 		c.outstanding++
+		if len(c.denied) > 0 {
+			c.excuseExpected(id, receiver)
+		}
 	}
 }
 
@@ -341,22 +369,31 @@ func (pc *procCheck) status() string {
 
 func (c *Checker) deliver(q int, ev *membership.Event) {
 	pc := c.procs[q]
+	// forged reports a delivery that is not what its claimed sender sent
+	// at that index.
+	forged := func(format string, args ...any) {
+		if c.senderAuth && ev.Multicast {
+			c.forged++
+			format = "sender authentication: " + format
+		}
+		c.violate(format, args...)
+	}
 	id, ok := ParsePayload(ev.Data)
 	if !ok {
-		c.violate("member %d: delivered a %s of %d bytes from %s that nobody sent", q, castName(ev.Multicast), len(ev.Data), c.name(ev.From))
+		forged("member %d: delivered a %s of %d bytes from %s that nobody sent", q, castName(ev.Multicast), len(ev.Data), c.name(ev.From))
 		return
 	}
 	st := c.streams[streamKey(id)]
 	if st == nil || id.Index >= len(st.msgs) {
-		c.violate("member %d: delivered %v, which was never sent", q, id)
+		forged("member %d: delivered %v, which was never sent", q, id)
 		return
 	}
 	if s, ok := c.byEndpoint[ev.From]; !ok || s != id.From {
-		c.violate("member %d: delivered %v as from %s (forged sender)", q, id, c.name(ev.From))
+		forged("member %d: delivered %v as from %s (forged sender)", q, id, c.name(ev.From))
 		return
 	}
 	if want := id.Kind == KindCast; ev.Multicast != want {
-		c.violate("member %d: delivered %v as a %s, not a %s", q, id, castName(ev.Multicast), castName(want))
+		forged("member %d: delivered %v as a %s, not a %s", q, id, castName(ev.Multicast), castName(want))
 	}
 	if id.Kind == KindSend && q != id.To {
 		c.violate("member %d: delivered %v, meant for member %d only", q, id, id.To)
@@ -364,7 +401,7 @@ func (c *Checker) deliver(q int, ev *membership.Event) {
 	}
 	rec := &st.msgs[id.Index]
 	if len(ev.Data) != rec.size || hash(ev.Data) != rec.sum {
-		c.violate("member %d: delivered %v with altered bytes (%d bytes, %d sent)", q, id, len(ev.Data), rec.size)
+		forged("member %d: delivered %v with altered bytes (%d bytes, %d sent)", q, id, len(ev.Data), rec.size)
 		return
 	}
 	in := pc.cur
@@ -385,7 +422,7 @@ func (c *Checker) deliver(q int, ev *membership.Event) {
 		pr.got = append(pr.got, make([]bool, len(st.msgs)-len(pr.got))...)
 	}
 	if pr.got[id.Index] {
-		c.violate("member %d: delivered %v twice", q, id)
+		forged("member %d: delivered %v twice", q, id)
 		return
 	}
 	pr.got[id.Index] = true
@@ -393,12 +430,12 @@ func (c *Checker) deliver(q int, ev *membership.Event) {
 	case id.Index < pr.last:
 		c.violate("member %d: delivered %v after #%d (FIFO order)", q, id, pr.last)
 	case pr.in == in && id.Index > pr.last+1:
-		c.violate("member %d: delivered %v before #%d (FIFO gap in %s)", q, id, pr.last+1, c.viewString(in.view.id, in.view.members))
+		c.gap(q, in, id, pr.last+1)
 	case pr.in != in:
 		// The first of the stream in this view must be the first that
 		// went out in it.
 		if out := in.view.out[key]; len(out) > 0 && out[0] != id.Index {
-			c.violate("member %d: delivered %v before #%d (FIFO gap in %s)", q, id, out[0], c.viewString(in.view.id, in.view.members))
+			c.gap(q, in, id, out[0])
 			in.reported(key)
 		}
 	}
@@ -414,6 +451,19 @@ func (c *Checker) deliver(q int, ev *membership.Event) {
 		c.expected[i].done = true
 		c.outstanding--
 	}
+}
+
+// gap reports that q delivered id in install in where due was due.
+// With sender authentication an insider may have made q lose due
+// (denials.go), which the run may learn only once q has taken the
+// insider's datagram: the Checker decides at Finish.
+func (c *Checker) gap(q int, in *install, id ID, due int) {
+	msg := fmt.Sprintf("member %d: delivered %v before #%d (FIFO gap in %s)", q, id, due, c.viewString(in.view.id, in.view.members))
+	if c.senderAuth && id.Kind == KindCast {
+		c.gaps = append(c.gaps, deferredGap{denial{q, in.view.id, id.From}, msg})
+		return
+	}
+	c.violate("%s", msg)
 }
 
 func castName(cast bool) string {
@@ -474,6 +524,11 @@ func (c *Checker) Stalls() []Stall {
 // explain, if not nil, adds to each stalled stream's violation what the
 // simulator knows of it.
 func (c *Checker) Finish(explain func(Stall) string) {
+	for _, g := range c.gaps {
+		if !c.denied[g.denial] {
+			c.violate("%s", g.msg)
+		}
+	}
 	for _, s := range c.Stalls() {
 		why := ""
 		if explain != nil {
@@ -525,7 +580,7 @@ func (c *Checker) checkPrefix(in *install) {
 	pos := make(map[ID]int)
 	for _, id := range in.got {
 		key := streamKey(id)
-		if slices.Contains(in.bad, key) {
+		if slices.Contains(in.bad, key) || c.isDenied(in.proc, in.view.id, id) {
 			continue
 		}
 		out := in.view.out[key]
@@ -555,7 +610,7 @@ func (c *Checker) checkSynchrony(v *viewRecord) {
 			first[in.next] = in
 			continue
 		}
-		a, b := casts(ref.got), casts(in.got)
+		a, b := c.comparable(v.id, ref.proc, in.proc, ref.got), c.comparable(v.id, ref.proc, in.proc, in.got)
 		if c.total {
 			if i := firstDifference(a, b); i >= 0 {
 				c.violate("total order: members %d and %d moved from %s to %s but delivered %s and %s at position %d in it",

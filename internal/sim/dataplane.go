@@ -92,6 +92,14 @@ type dataPlane struct {
 	tape   []dataRecord          // data datagrams from the wire
 	tapeAt int
 	taped  int
+	// With sender authentication and the attackers (signforger.go): each
+	// process's sealer of its current view, whether an insider waits for
+	// a multicast to forge, the forgeries each insider is to send and
+	// those sent.
+	current map[int]*keptSealer
+	want    bool
+	armed   map[int]*forgery
+	flying  map[injectKey]*forgery
 }
 
 type sealedNonce struct {
@@ -113,7 +121,14 @@ const (
 )
 
 func newDataPlane() *dataPlane {
-	return &dataPlane{sealed: make(map[sealedNonce]int), kept: make(map[int][]*keptSealer), first: make(map[int]time.Duration)}
+	return &dataPlane{
+		sealed:  make(map[sealedNonce]int),
+		kept:    make(map[int][]*keptSealer),
+		first:   make(map[int]time.Duration),
+		current: make(map[int]*keptSealer),
+		armed:   make(map[int]*forgery),
+		flying:  make(map[injectKey]*forgery),
+	}
 }
 
 // keptSealer is the sealer of one process's view.
@@ -157,16 +172,30 @@ func (r *run) newSealer(p int, keys encrypt.Keys, rank, n int) (encrypt.Sealer, 
 	if _, ok := r.data.first[p]; !ok {
 		r.data.first[p] = r.now
 	}
+	r.data.current[p] = k
 	return k, nil
 }
 
 func (k *keptSealer) Seal(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
+	if f := k.r.data.armed[k.p]; f != nil {
+		delete(k.r.data.armed, k.p)
+		if k.r.forge(k, f, gen, counter, aad) {
+			// The forgery took this nonce: the member's datagram is not
+			// sent, as if the network had lost it.
+			return dst, errNonceTaken
+		}
+	}
+	k.record(gen, counter)
+	return k.s.Seal(dst, gen, counter, aad, plaintext)
+}
+
+// record records that k seals under (gen, counter).
+func (k *keptSealer) record(gen, counter uint32) {
 	n := sealedNonce{epoch: k.epoch, leaf: k.leaf, gen: gen, counter: counter}
 	if k.r.cfg.sharedSenderKey {
 		n.leaf = 0
 	}
 	k.r.checker.Sealed(k.r.data, k.p, n)
-	return k.s.Seal(dst, gen, counter, aad, plaintext)
 }
 
 func (k *keptSealer) Open(dst []byte, sender int, gen, counter uint32, aad, ciphertext []byte) ([]byte, error) {
@@ -178,6 +207,9 @@ func (k *keptSealer) Retire(sender int, gen uint32) { k.s.Retire(sender, gen) }
 // Release keeps the keys for the attacks, when there are attackers, and
 // erases those of the process's oldest kept view.
 func (k *keptSealer) Release() {
+	if k.r.data.current[k.p] == k {
+		delete(k.r.data.current, k.p)
+	}
 	if k.r.sec == nil || k.ended {
 		k.s.Release()
 		return
@@ -208,6 +240,9 @@ func (r *run) recordData(from, to netip.AddrPort, data []byte) {
 	d := r.data
 	if len(data) == 0 || data[0] == membership.Magic {
 		return
+	}
+	if r.cfg.SenderAuth {
+		r.watchCast(from, to, data)
 	}
 	if d.taped++; d.taped%dataTapeEvery != 0 {
 		return

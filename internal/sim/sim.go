@@ -129,6 +129,10 @@ type Config struct {
 	// plainSends leaves private out of a secured run's stacks: tests show
 	// with it that the insiders read Sends without it.
 	plainSends bool
+	// noSign leaves sign out of the stacks of a run with SenderAuth, whose
+	// insiders still forge multicasts: tests show with it that the
+	// Checker reports the forgeries sign drops.
+	noSign bool
 
 	Step   time.Duration // virtual clock step; DefaultStep when zero
 	Active time.Duration // the active phase; DefaultActive, or DefaultChurnActive with membership faults, when zero
@@ -184,7 +188,7 @@ func (c Config) layers() []string {
 		names = compose.Total
 	}
 	if c.Secure && !c.plainData {
-		names = securedLayers(names, c.SenderAuth, c.plainSends)
+		names = securedLayers(names, c.SenderAuth && !c.noSign, c.plainSends)
 	}
 	return names
 }
@@ -224,7 +228,20 @@ type Result struct {
 	// attackers' attempts by kind and by the reason each failed
 	// (attackers.go), sorted.
 	Attempts []Attempt
-	Members  []Member // each process's state at the end, by number
+	// With Config.SenderAuth: Forged counts the multicasts delivered that
+	// their claimed sender did not multicast at that index (each also a
+	// violation); Denied the streams the insiders attacked at a member in
+	// a view, which it may miss (denials.go), and Excused the expected
+	// deliveries excused for them.
+	// SignVerified and SignRefused count the batches the members' sign
+	// layers verified and refused (drop.forged, drop.bad_proof and
+	// drop.malformed), over every view.
+	Forged       int
+	Denied       int
+	Excused      int
+	SignVerified uint64
+	SignRefused  uint64
+	Members      []Member // each process's state at the end, by number
 }
 
 // Member is one process's state at the end of a run.
@@ -313,6 +330,9 @@ type proc struct {
 	next    int   // the next op
 	casts   int   // casts sent
 	sends   []int // sends sent, by destination process
+	// stack is its stack last seen, with Config.SenderAuth, whose sign
+	// counters the run adds up when the next replaces it (tallySign).
+	stack *layers.Stack
 }
 
 // run is the state of one simulation.
@@ -353,6 +373,9 @@ type run struct {
 	// allowed is the secure group's allow list: the Noise identity
 	// names of its processes.
 	allowed map[string]bool
+	// signVerified and signRefused add up the sign layers' batches of
+	// the stacks replaced so far (tallySign).
+	signVerified, signRefused uint64
 }
 
 // Independent streams of randomness derived from the seed.
@@ -385,6 +408,9 @@ func newRun(cfg Config, log io.Writer) *run {
 	}
 	if cfg.Secure {
 		r.data = newDataPlane()
+	}
+	if cfg.SenderAuth {
+		r.checker.SenderAuth()
 	}
 	if cfg.Attackers {
 		r.adv = newAdversary(cfg.Seed)
@@ -732,6 +758,9 @@ func (r *run) drain(p int) {
 	for i := range rd.Events {
 		r.event(p, &rd.Events[i])
 	}
+	if r.cfg.SenderAuth {
+		r.tallySign(pr)
+	}
 	// The network copied the packets, the checker read the events: the
 	// member may reuse them.
 	pr.m.Advance()
@@ -901,6 +930,13 @@ func (r *run) result() Result {
 	res.Net = r.net.Stats()
 	res.Views = len(r.checker.viewList)
 	res.Decided = r.checker.Decided()
+	res.Forged, res.Denied, res.Excused = r.checker.Forged(), r.checker.Denials(), r.checker.Excused()
+	for _, pr := range r.procs {
+		if pr.stack != nil {
+			r.addSign(pr.stack)
+		}
+	}
+	res.SignVerified, res.SignRefused = r.signVerified, r.signRefused
 	if r.sec != nil {
 		res.Attempts = r.sec.attemptList()
 	}
