@@ -76,12 +76,7 @@ func (p *Participant) processCommit(next membership.View, body []byte) (*pending
 	// installed, is given up: the group takes no other change while it
 	// is pending.
 	p.abandonCommit()
-	saved, err := p.cur.group.Marshal(nil)
-	if err != nil {
-		return nil, fmt.Errorf("secure: %w", err)
-	}
-	g, _, err := keying.Unmarshal(saved)
-	saved.Zero()
+	g, err := p.cur.group.Clone()
 	if err != nil {
 		return nil, fmt.Errorf("secure: %w", err)
 	}

@@ -1,0 +1,91 @@
+package keying
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+
+	"github.com/conclave-go/conclave/crypto"
+)
+
+// Clone returns an independent copy of the member's state: the public
+// tree, the private keys of the ratchet tree, the signing key, the group
+// context, the transcript, the epoch's key schedule and the pending update
+// keys. Whatever one of the two does (process a commit, commit, Destroy)
+// leaves the other as it was. A member processes a commit on a clone when
+// it may have to go back to the epoch it is in, as Marshal and Unmarshal
+// would let it, at a fraction of their cost: no private key is parsed and
+// checked again but the signing key, no tree hash is recomputed.
+//
+// A clone holds the epoch's encryption secret if the original still does
+// (no secret tree was made from the epoch yet): a caller must make the
+// epoch's secret tree from one of the two only, or the two trees would
+// hand out the same keys and nonces.
+//
+// A member with a commit pending (PrepareCommit) cannot be cloned
+// (ErrCommitPending): the tree holds the commit's edit open.
+func (g *Group) Clone() (*Group, error) {
+	if g.prepared != nil {
+		return nil, ErrCommitPending
+	}
+	sk, err := g.sig.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	sig, err := g.suite.ParseSigningKey(sk)
+	sk.Zero()
+	if err != nil {
+		return nil, err
+	}
+	c := &Group{
+		suite:     g.suite,
+		tree:      g.tree.Clone(),
+		priv:      g.priv.handles(),
+		sig:       sig,
+		gc:        cloneGroupContext(&g.gc),
+		interim:   bytes.Clone(g.interim),
+		epoch:     g.epoch.clone(),
+		refreshed: slices.Clone(g.refreshed),
+		pending:   make(map[string]*crypto.KEMPrivateKey, len(g.pending)),
+	}
+	for pub, k := range g.pending {
+		c.pending[pub] = kemHandle(k)
+	}
+	return c, nil
+}
+
+// handles returns a copy of the state whose keys are handles of their
+// own on the same keys (kemHandle): destroying keys in one leaves the
+// other's usable.
+func (p *PrivateKeys) handles() *PrivateKeys {
+	c := &PrivateKeys{Leaf: p.Leaf, keys: maps.Clone(p.keys)}
+	for x, k := range c.keys {
+		c.keys[x] = kemHandle(k)
+	}
+	return c
+}
+
+// kemHandle returns a second handle on the HPKE private key k. A
+// crypto.KEMPrivateKey is a handle on an immutable key object of the
+// standard library, which no operation changes and which Destroy only lets
+// go of (that object offers no way to overwrite its memory): a copy of the
+// handle is a key of its own, which its holder can use and destroy without
+// touching k, as a key parsed again from k's bytes would be, without the
+// scalar multiplication that parsing takes to find the public key.
+func kemHandle(k *crypto.KEMPrivateKey) *crypto.KEMPrivateKey {
+	c := *k
+	return &c
+}
+
+// clone returns a copy of the epoch whose secrets are its own: destroying
+// either zeroes only its own.
+func (e *Epoch) clone() *Epoch {
+	c := &Epoch{suite: e.suite, epoch: e.epoch}
+	dst := c.secrets()
+	for i, s := range e.secrets() {
+		if *s != nil {
+			*dst[i] = s.Clone()
+		}
+	}
+	return c
+}
