@@ -192,12 +192,12 @@ var _ layers.Blocker = (*Layer)(nil)
 // everything out), or if it is due anyway (a full batch, or the view
 // blocked), else it waits as any open batch does.
 func (l *Layer) seal(all bool) {
-	if l.sealing {
+	if l.sealing || len(l.batch) == 0 {
 		return
 	}
 	l.sealing = true
 	defer func() { l.sealing = false }()
-	for due := len(l.batch) > 0; due; due = len(l.batch) > 0 && (all || len(l.batch) >= l.cfg.MaxBatch || l.blocked) {
+	for due := true; due; due = len(l.batch) > 0 && (all || len(l.batch) >= l.cfg.MaxBatch || l.blocked) {
 		n := min(len(l.batch), l.cfg.MaxBatch)
 		out := append(l.out[:0], l.batch[:n]...)
 		k := copy(l.batch, l.batch[n:])
