@@ -79,7 +79,7 @@
 // receiver, plus a share of one signature (sender) or one verification
 // (each receiver) per batch. BenchmarkCast measures it against the plain
 // stack for batches of 20 and of 100 (what one pass of the driver
-// brings), BenchmarkIdleLatency the unloaded path (about +70 µs of CPU).
+// brings), BenchmarkIdleLatency the unloaded path (about +80 µs of CPU).
 //
 // # View changes
 //
