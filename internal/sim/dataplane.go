@@ -318,17 +318,17 @@ func (k *keptSealer) tryOpen(data []byte, ownView bool) (uint64, bool) {
 	}
 	for _, mode := range []byte{'P', 'I'} {
 		for _, dest := range dests {
-			aad := append([]byte{mode}, data[:hdr.Len]...)
-			aad = wire.AppendUvarint(aad, uint64(dest))
-			ct := sealed
-			if mode == 'I' {
-				// The payload travels in clear, authenticated.
-				aad = append(aad, sealed[:len(sealed)-encrypt.Overhead]...)
-				ct = sealed[len(sealed)-encrypt.Overhead:]
-			}
-			for sender := range k.n {
-				if _, err := k.s.Open(nil, sender, uint32(gen), uint32(counter), aad, ct); err == nil {
-					return hdr.View, true
+			for _, aad := range additionalData(mode, data[:hdr.Len], uint64(dest)) {
+				ct := sealed
+				if mode == 'I' {
+					// The payload travels in clear, authenticated.
+					aad = append(aad, sealed[:len(sealed)-encrypt.Overhead]...)
+					ct = sealed[len(sealed)-encrypt.Overhead:]
+				}
+				for sender := range k.n {
+					if _, err := k.s.Open(nil, sender, uint32(gen), uint32(counter), aad, ct); err == nil {
+						return hdr.View, true
+					}
 				}
 			}
 		}
@@ -415,10 +415,10 @@ func (k *keptSealer) openSend(data []byte, hdr bottom.Header) ([]byte, bool) {
 	}
 	sealed := data[len(data)-rd.Len():]
 	for dest := range k.n {
-		aad := append([]byte{'P'}, data[:hdr.Len]...)
-		aad = wire.AppendUvarint(aad, uint64(dest+1))
-		if plain, err := k.s.Open(nil, int(hdr.Sender), uint32(gen), uint32(counter), aad, sealed); err == nil {
-			return plain, true
+		for _, aad := range additionalData('P', data[:hdr.Len], uint64(dest+1)) {
+			if plain, err := k.s.Open(nil, int(hdr.Sender), uint32(gen), uint32(counter), aad, sealed); err == nil {
+				return plain, true
+			}
 		}
 	}
 	return nil, false

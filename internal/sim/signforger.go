@@ -201,9 +201,12 @@ func (k *keptSealer) openCasts(r *run, v membership.View, rec dataRecord) []cast
 		}
 		dest = v.Rank(r.procs[q].self) + 1
 	}
-	aad := append([]byte{'P'}, rec.data[:hdr.Len]...)
-	aad = wire.AppendUvarint(aad, uint64(dest))
-	plain, err := k.s.Open(nil, int(hdr.Sender), uint32(gen), uint32(counter), aad, rd.Rest())
+	var plain []byte
+	for _, aad := range additionalData('P', rec.data[:hdr.Len], uint64(dest)) {
+		if plain, err = k.s.Open(nil, int(hdr.Sender), uint32(gen), uint32(counter), aad, rd.Rest()); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil
 	}
@@ -249,8 +252,10 @@ func (r *run) forge(k *keptSealer, f *forgery, gen, counter uint32, aad []byte) 
 	hdr = wire.AppendUvarint(hdr, k.view)
 	hdr = wire.AppendUvarint(hdr, uint64(k.rank))
 	hdr = append(hdr, byte(layers.ESendUnrel))
-	fad := append([]byte{'P'}, hdr...)
-	fad = wire.AppendUvarint(fad, uint64(f.trank+1))
+	fad := additionalData('P', hdr, uint64(f.trank+1))[0]
+	if isPadded(aad) {
+		fad = pad(fad)
+	}
 	plain := []byte{markRetrans}
 	plain = wire.AppendUvarint(plain, uint64(f.origin))
 	plain = wire.AppendUvarint(plain, f.seq)
