@@ -66,6 +66,8 @@ type coordination struct {
 	phaseAt   time.Duration
 	sentAt    time.Duration
 	decider   Endpoint
+	askedAt   time.Duration // when DecideReq last went to the decider
+	asked     bool          // DecideReq went to the decider this round
 	decision  *Decision
 	confirmed map[Endpoint]bool
 	rekey     bool // a rekey round: nothing changes but the view id
@@ -384,11 +386,13 @@ func (m *Member) beginSync() {
 	m.prepareEarly()
 }
 
-// prepareEarly decides, when this member is the decider and the round
-// does not flush this view into another, as soon as every member has
-// flushed and contributed, and sends the decision beside the cut: the
-// members process it while they reach the cut, which saves the prepare
-// step its own round trip. A hold or a failure is left to cDecide.
+// prepareEarly has the round decided, when it does not flush this view
+// into another, as soon as every member has flushed and contributed, and
+// sends the decision beside the cut: the members process it while they
+// reach the cut, which saves the prepare step its own round trip. This
+// member decides at once when it is the decider; a delegated decider is
+// asked now, and its Decision, if it comes during the sync, goes out as
+// soon as it comes (onDecision). A hold or a failure is left to cDecide.
 func (m *Member) prepareEarly() {
 	c := m.coord
 	P := m.cfg.Participant
@@ -396,6 +400,7 @@ func (m *Member) prepareEarly() {
 		return
 	}
 	if c.decider = m.chooseDecider(); c.decider != m.self {
+		m.askDecider()
 		return
 	}
 	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), m.contributions(), m.joinerIdentities())
@@ -517,21 +522,13 @@ func (m *Member) decide() {
 	if c.decider.IsZero() {
 		c.decider = m.chooseDecider()
 	}
-	contributions := m.contributions()
 	if c.decider != m.self {
-		if m.now-c.sentAt >= m.cfg.Timing.Retry || c.sentAt < c.phaseAt {
-			c.sentAt = m.now
-			msg := ctlMsg{Type: mDecideReq, Round: c.proposal.ID}
-			for _, e := range slices.Concat(c.survivors, c.joiners) {
-				if b, ok := contributions[e]; ok {
-					msg.Parts = append(msg.Parts, part{E: e, B: b})
-				}
-			}
-			m.sendCtl(c.decider, &msg)
+		if !c.asked || m.now-c.askedAt >= m.cfg.Timing.Retry {
+			m.askDecider()
 		}
 		return
 	}
-	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), contributions, m.joinerIdentities())
+	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), m.contributions(), m.joinerIdentities())
 	switch {
 	case errors.Is(err, ErrHold):
 		m.count("decide_held")
@@ -553,10 +550,27 @@ func (m *Member) decide() {
 	m.beginPrepare(d)
 }
 
-// onDecision takes the delegated decider's decision.
+// askDecider sends the delegated decider the round's contributions
+// (DecideReq).
+func (m *Member) askDecider() {
+	c := m.coord
+	c.asked, c.askedAt = true, m.now
+	contributions := m.contributions()
+	msg := ctlMsg{Type: mDecideReq, Round: c.proposal.ID}
+	for _, e := range slices.Concat(c.survivors, c.joiners) {
+		if b, ok := contributions[e]; ok {
+			msg.Parts = append(msg.Parts, part{E: e, B: b})
+		}
+	}
+	m.sendCtl(c.decider, &msg)
+}
+
+// onDecision takes the delegated decider's decision: in cDecide, or
+// during the sync when the decider was asked early (prepareEarly), in
+// which case the members get it beside the cut.
 func (m *Member) onDecision(msg *ctlMsg) {
 	c := m.coord
-	if c == nil || c.phase != cDecide || msg.Round != c.proposal.ID || msg.From != c.decider {
+	if c == nil || c.phase != cDecide && c.phase != cSync || c.decision != nil || msg.Round != c.proposal.ID || msg.From != c.decider || c.decider.IsZero() {
 		return
 	}
 	d := Decision{Common: msg.Data, Parts: make(map[Endpoint][]byte, len(msg.Parts))}
@@ -566,6 +580,11 @@ func (m *Member) onDecision(msg *ctlMsg) {
 	if err := checkDecision(d, c.proposal); err != nil {
 		m.count("drop.decision")
 		m.leaveOut(msg.From)
+		return
+	}
+	if c.phase == cSync {
+		c.decision = &d
+		m.sendPrepare()
 		return
 	}
 	m.beginPrepare(d)

@@ -27,8 +27,10 @@ import (
 // when its Prepare comes (beside Sync, or after it), at any phase from
 // pFlushed on, and answers Confirm (or Refuse); it waits for Install
 // once both synced (pFlushed for a joiner) and prepared. A member that is
-// the decider answers the coordinator's DecideReq in pSynced (pFlushed)
-// too. Whoever makes no progress for Timing.Stuck goes on alone.
+// the decider answers the coordinator's DecideReq once it has flushed
+// (pFlushed, pSyncing or pSynced): the decision builds on the view, the
+// proposal and the contributions, not on the cut, so that the coordinator
+// may ask while the members are still reaching the cut. Whoever makes no progress for Timing.Stuck goes on alone.
 type partPhase uint8
 
 const (
@@ -474,7 +476,7 @@ func (m *Member) onPrepare(msg *ctlMsg) {
 func (m *Member) onDecideReq(msg *ctlMsg) {
 	p := m.part
 	P := m.cfg.Participant
-	if P == nil || p == nil || msg.Round != p.round || msg.From != p.coord || p.phase != pSynced && p.phase != pFlushed {
+	if P == nil || p == nil || msg.Round != p.round || msg.From != p.coord || p.phase == pFlushing {
 		return
 	}
 	p.heard = m.now

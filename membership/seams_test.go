@@ -249,6 +249,38 @@ func TestDelegatedDecider(t *testing.T) {
 	}
 }
 
+// TestDelegatedDeciderAskedBesideTheSync: the coordinator asks a
+// delegated decider as soon as every member has flushed, beside the cut,
+// not once every member has reached it, so that the decision is made
+// while the members sync; the round installs one epoch everywhere.
+func TestDelegatedDeciderAskedBesideTheSync(t *testing.T) {
+	g := newGroup(t)
+	g.configure = func(_ int, p *membershiptest.Participant, _ *membership.Config) { p.Delegate = true }
+	for range 4 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 4", func() bool { return g.converged(upTo(4)...) })
+	v := g.members[0].View()
+	coord := v.Members[0].Addr
+	var order []string
+	g.tap = func(from, to netip.AddrPort, data []byte) {
+		name, _ := membership.ControlType(data, 42)
+		switch {
+		case from == coord && (name == "Sync" || name == "DecideReq"):
+			order = append(order, name)
+		case to == coord && name == "SyncOK":
+			order = append(order, name)
+		}
+	}
+	g.members[g.index(v.Members[0])].Rekey()
+	g.runUntil(time.Second, "a new view", func() bool { return g.members[0].View().ID != v.ID && g.converged(upTo(4)...) })
+	g.sameEpoch(upTo(4)...)
+	ask := slices.Index(order, "DecideReq")
+	if ask < 0 || slices.Index(order, "Sync") > ask || slices.Contains(order[:ask], "SyncOK") {
+		t.Fatalf("the decider was not asked beside the sync: %v", order)
+	}
+}
+
 func TestRefusedDecisionLeavesTheMemberOut(t *testing.T) {
 	g := newGroup(t)
 	for range 4 {
