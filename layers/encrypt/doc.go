@@ -18,14 +18,18 @@
 // generation after DatagramsPerBlock datagrams, 1/128 of the AEAD's usage
 // limit per key, with no view change needed. The additional data is a mode
 // byte, the bottom header exactly as the bottom layer writes it (version,
-// group, view, sender rank, type) and the destination (all members, or
-// the recipient's rank), so that a datagram cannot be moved to another
-// group, view, sender, type, or from one member's stream to another's.
+// group, view, sender rank, type) and the destination (uvarint: 0 for all
+// members, 1+rank for one), so that a datagram cannot be moved to another
+// group, view, sender, type, or from one member's stream to another's;
+// then zeros up to a whole number of 16-byte blocks, the blocks of GHASH
+// and Poly1305. The fields are self-delimiting, so the padding leaves
+// distinct fields distinct; it spares AES-GCM's assembly the byte-by-byte
+// path it takes for a partial last block of additional data.
 //
 // In integrity-only mode (Config.IntegrityOnly) the payload travels in
 // clear: the header and checks are the same, and the AEAD seals an empty
-// plaintext with the payload appended to the additional data, so that the
-// tag authenticates it.
+// plaintext with the payload appended to the padded additional data, so
+// that the tag authenticates it.
 //
 // # What it proves
 //

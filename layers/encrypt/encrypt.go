@@ -79,7 +79,9 @@ func (l *Layer) Init(p *layers.Port) {
 	l.view = *p.View()
 	l.peers = make([]peer, l.view.N)
 	max := p.Config().MaxDatagram
-	a := make([]byte, 0, 1+bottom.MaxHeader+10+max)
+	// The mode, the bottom header, the destination, the padding's block
+	// and, in integrity-only mode, the payload (see additional).
+	a := make([]byte, 0, 1+bottom.MaxHeader+10+aadBlock+max)
 	if l.cfg.IntegrityOnly {
 		a = append(a, modeIntegrity)
 	} else {
@@ -102,19 +104,6 @@ func (l *Layer) Init(p *layers.Port) {
 	if err == nil {
 		l.sealer = s
 	}
-}
-
-// additional builds the additional data of a datagram of type t from
-// sender to dest (a rank, or layers.AllPeers) into l.aad: the mode, the
-// bottom header exactly as the bottom layer writes it, the destination.
-// The mode, version, group and view are the same for every datagram of the
-// view: Init writes them once, at the front of l.aad.
-func (l *Layer) additional(sender int, t layers.Type, dest int) []byte {
-	a := l.aad[:l.prefix]
-	a = wire.AppendUvarint(a, uint64(sender))
-	a = append(a, byte(t))
-	// 0 for every member, 1+rank for one.
-	return wire.AppendUvarint(a, uint64(dest+1))
 }
 
 func (l *Layer) Down(ev *layers.Event) {
@@ -157,9 +146,7 @@ func (l *Layer) Down(ev *layers.Event) {
 	gen, counter := l.gen, l.counter
 	l.counter++
 	aad := l.additional(l.view.Rank, ev.Type, dest)
-	out := append(l.out[:0], flag)
-	out = wire.AppendUvarint(out, uint64(gen))
-	out = wire.AppendUvarint(out, uint64(counter))
+	out := appendHeader(l.out[:0], flag, gen, counter)
 	hdr := len(out)
 	var err error
 	switch {
@@ -175,18 +162,17 @@ func (l *Layer) Down(ev *layers.Event) {
 		out = ev.Msg.AppendTo(out)
 		out, err = l.sealer.Seal(out[:hdr], gen, counter, aad, out[hdr:])
 	}
-	l.aad = aad
 	if err != nil {
 		l.p.Count("drop.seal", 1)
 		return
 	}
 	l.out = out[:0]
-	// The layers above may still read the event they passed down: hand
-	// them back their message once the datagram is framed and copied.
-	saved := ev.Msg
-	ev.Msg = layers.NewMessage(out)
-	l.p.Down(ev)
-	ev.Msg = saved
+	// The layers above may still read the event they passed down: the
+	// datagram goes down in an event of its own.
+	d := l.p.NewEvent(ev.Type, ev.Peer)
+	d.Msg.Body = out
+	l.p.Down(d)
+	l.p.FreeEvent(d)
 }
 
 func (l *Layer) Up(ev *layers.Event) {
@@ -195,16 +181,12 @@ func (l *Layer) Up(ev *layers.Event) {
 		return
 	}
 	body := ev.Msg.Front()
-	r := wire.NewReader(body)
-	flag := r.Byte()
-	g := r.UvarintMax(math.MaxUint32)
-	c := r.UvarintMax(keying.DatagramsPerBlock - 1)
+	flag, gen, counter, hdr := parseHeader(body)
 	// Every layer above sends at least a byte.
-	if r.Err() != nil || flag > destThis || r.Len() < Overhead+1 {
+	if hdr == 0 || len(body)-hdr < Overhead+1 {
 		l.p.Drop("malformed")
 		return
 	}
-	gen, counter := uint32(g), uint32(c)
 	sender := ev.Peer // the bottom layer checked it: another member's rank
 	if sender < 0 || sender >= len(l.peers) || sender == l.view.Rank {
 		l.p.Drop("malformed")
@@ -231,7 +213,6 @@ func (l *Layer) Up(ev *layers.Event) {
 		dest = l.view.Rank
 	}
 	aad := l.additional(sender, ev.Type, dest)
-	hdr := len(body) - r.Len()
 	sealed := body[hdr:]
 	var plain []byte
 	var err error
@@ -244,7 +225,6 @@ func (l *Layer) Up(ev *layers.Event) {
 		// Opened in place: the stack owns the datagram.
 		plain, err = l.sealer.Open(sealed[:0], sender, gen, counter, aad, sealed)
 	}
-	l.aad = aad
 	if err != nil {
 		l.p.Drop("forged")
 		return

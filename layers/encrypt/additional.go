@@ -1,0 +1,41 @@
+package encrypt
+
+import (
+	"github.com/conclave-go/conclave/internal/wire"
+	"github.com/conclave-go/conclave/layers"
+)
+
+// aadBlock is the block of GHASH and Poly1305, the authenticators of the
+// suites' AEADs. The additional data is padded with zeros to a whole
+// number of blocks: AES-GCM's assembly authenticates whole blocks at full
+// speed but the bytes of a last, partial block one at a time, which at 64
+// bytes of payload costs as much as all the rest of the layer's work. The
+// padding is a function of the length of what precedes it, which is
+// self-delimiting (fixed fields and uvarints): two datagrams with
+// different fields still have different additional data.
+const aadBlock = 16
+
+// additional builds the additional data of a datagram of type t from
+// sender to dest (a rank, or layers.AllPeers) into l.aad: the mode, the
+// bottom header exactly as the bottom layer writes it, the destination,
+// zeros up to a multiple of aadBlock bytes. The mode, version, group and
+// view are the same for every datagram of the view: Init writes them
+// once, at the front of l.aad, and leaves room behind them for the rest,
+// the padding and, in integrity-only mode, the largest payload, so that
+// nothing here or in the callers' appends allocates.
+func (l *Layer) additional(sender int, t layers.Type, dest int) []byte {
+	a := l.aad[:l.prefix]
+	// The destination is 0 for every member, 1+rank for one. Below 127
+	// members, both numbers take a byte.
+	if sender < 0x80 && dest+1 < 0x80 {
+		a = append(a, byte(sender), byte(t), byte(dest+1))
+	} else {
+		a = wire.AppendUvarint(a, uint64(sender))
+		a = append(a, byte(t))
+		a = wire.AppendUvarint(a, uint64(dest+1))
+	}
+	n := len(a)
+	// One store clears the whole padding, whatever its length.
+	*(*[aadBlock]byte)(a[n : n+aadBlock]) = [aadBlock]byte{}
+	return a[:(n+aadBlock-1)&^(aadBlock-1)]
+}
