@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -533,9 +534,10 @@ type wireTap struct {
 	group uint64
 	stop  chan struct{}
 	done  chan struct{}
-	mu    sync.Mutex // guards got and err
+	mu    sync.Mutex // guards got, err and marks
 	got   []udpDatagram
 	err   error
+	marks map[string]chan struct{} // closed when the datagram of that payload was read
 }
 
 // startWireTap starts recording; it skips the test without the
@@ -549,7 +551,7 @@ func startWireTap(t *testing.T, group string) *wireTap {
 	// A large buffer, so that a burst of the group's traffic is not lost
 	// before this goroutine reads it.
 	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, 16<<20)
-	w := &wireTap{fd: fd, group: conclave.GroupID(group), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &wireTap{fd: fd, group: conclave.GroupID(group), stop: make(chan struct{}), done: make(chan struct{}), marks: map[string]chan struct{}{}}
 	go w.run()
 	t.Cleanup(w.close)
 	return w
@@ -573,6 +575,12 @@ func (w *wireTap) run() {
 		if !ok || len(d.payload) == 0 || d.payload[0] == membership.Magic {
 			continue
 		}
+		w.mu.Lock()
+		if c, ok := w.marks[string(d.payload)]; ok {
+			close(c)
+			delete(w.marks, string(d.payload))
+		}
+		w.mu.Unlock()
 		if hdr, err := bottom.Parse(d.payload); err != nil || hdr.Group != w.group {
 			continue
 		}
@@ -593,9 +601,32 @@ func (w *wireTap) close() {
 	syscall.Close(w.fd)
 }
 
-// datagrams returns what was recorded so far, or the error that stopped
-// the recording.
+// datagrams returns what was sent on the loopback interface up to now,
+// or the error that stopped the recording. The recording runs behind the
+// wire: a datagram of its own, sent now, marks where it must catch up to,
+// since the interface hands packets over in the order it carried them.
 func (w *wireTap) datagrams() ([]udpDatagram, error) {
+	var b [16]byte
+	rand.Read(b[:])
+	mark := "wire tap mark " + fmt.Sprintf("%x", b)
+	done := make(chan struct{})
+	w.mu.Lock()
+	w.marks[mark] = done
+	w.mu.Unlock()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if _, err := c.WriteToUDP([]byte(mark), c.LocalAddr().(*net.UDPAddr)); err != nil {
+		return nil, err
+	}
+	select {
+	case <-done:
+	case <-w.done:
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("tests: the recording did not catch up with the wire in 30s")
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.got), w.err

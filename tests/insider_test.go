@@ -140,6 +140,9 @@ func TestInsiderForgesNoMulticast(t *testing.T) {
 		if v := p.currentView(); v.id != full.id {
 			t.Errorf("member %d moved from %v to %v", p.index, full, v)
 		}
+		if slices.ContainsFunc(p.delivs, func(d delivery) bool { return d.data == forgedText }) {
+			t.Errorf("member %d delivered the insider's forgery %q", p.index, forgedText)
+		}
 		lost := !slices.ContainsFunc(p.delivs, func(d delivery) bool { return d.data == taken })
 		p.mu.Unlock()
 		if lost {
