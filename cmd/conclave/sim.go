@@ -79,7 +79,7 @@ received from it, sends nothing to a third address named only inside a
 hostile datagram, and retransmits a message to a requester at most once
 per NAK interval. A forgery in a member's name at a sequence number that
 member may still use is left out: before authentication exists that is
-something the member could do itself.
+something the member could do itself (--sender-auth brings it in).
 
 By default every member is secured by membership/secure's participant:
 a Noise key drawn from the seed, the allow list of the run's keys as the
@@ -106,7 +106,16 @@ adds sign above mnak, so that every multicast is signed by its sender.
 The checker reports a key and nonce sealed twice in a run. With
 --attackers, ex-members keep the keys of their last views and try them on
 later data datagrams recorded from the wire, and joiners on datagrams
-recorded before their first view: none may open.
+recorded before their first view: none may open. With --sender-auth
+too, insiders open another member's multicast as it goes out and send a
+third member, as their own retransmission sealed under their next
+nonce, that message altered, or a message claiming its sender at one of
+its sequence numbers already used or still to come; the checker reports
+any multicast delivered that its claimed sender did not multicast at
+that index, and the summary counts the batches sign verified and
+refused. A forgery its target keeps takes the real message's place in
+mnak's stream there, so the target loses that batch: the checker excuses
+that loss at that member in that view, and only it.
 
 With --participant every member has the test participant of
 membership/membershiptest: joiners are admitted by a three-message

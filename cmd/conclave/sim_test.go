@@ -276,3 +276,18 @@ func TestSimSecuredByDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestSimSenderAuthAttackers runs seeds with sender authentication under
+// attack: the summary counts the insiders' forgeries of multicasts, the
+// batches sign verified and refused, and no forged multicast delivered.
+func TestSimSenderAuthAttackers(t *testing.T) {
+	stdout, stderr, err := execSim(t, "sim", "--seeds", "2", "--members", "4", "--messages", "20", "--active", "1s", "--faults", "all", "--sender-auth", "--attackers")
+	if err != nil || stdout != "seeds=2 violations=0\n" {
+		t.Fatalf("err = %v, stdout = %q, stderr:\n%s", err, stdout, stderr)
+	}
+	for _, want := range []string{"sim: sign-forger: ", "sim: sign-alter: ", " refused; 0 forged multicasts delivered\n", "sim: insiders' forgeries kept by their target"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("no %q in stderr:\n%s", want, stderr)
+		}
+	}
+}

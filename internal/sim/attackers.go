@@ -47,7 +47,9 @@ import (
 //     rank and endpoint, from the other's address: each must be dropped;
 //   - the data plane's attackers (dataplane.go): ex-members and joiners
 //     trying their kept keys on data datagrams of other views, outsiders
-//     sending recorded data datagrams again, as recorded or altered.
+//     sending recorded data datagrams again, as recorded or altered;
+//   - with Config.SenderAuth, insiders that forge and alter other
+//     members' multicasts as their own retransmissions (signforger.go).
 //
 // Every attempt is counted by kind and by the reason it failed, in
 // Result.Attempts: the drop or refusal counter the victim raised (the

@@ -97,4 +97,14 @@
 // and try them on recorded data datagrams of other views: none may open;
 // and outsiders send recorded data datagrams again from their senders'
 // addresses, as recorded and altered: none may be taken twice or altered.
+//
+// With Config.SenderAuth and Config.Attackers, insiders attack sender
+// authentication itself (signforger.go): a member opens another's
+// multicast as it goes out and sends a third member, as its own
+// retransmission sealed under its own next nonce, the message altered or
+// a message claiming its origin at another of its sequence numbers. The
+// Checker then reports any multicast delivered that its claimed sender
+// did not multicast at that index with those bytes (Result.Forged), and
+// excuses only the batch a kept forgery makes its target lose, in the
+// victim's stream at the target in that view (denials.go).
 package sim
