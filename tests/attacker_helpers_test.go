@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -381,6 +382,7 @@ func newMemberKey(t *testing.T) memberKey {
 type joinOptions struct {
 	integrityOnly, senderAuth bool
 	tap                       bool // record every datagram it receives, and let the test send from its address
+	logger                    *slog.Logger
 }
 
 // joinInTest starts an in-test member of the processes' group, admitting
@@ -409,6 +411,7 @@ func joinInTest(t *testing.T, name string, key memberKey, procs []*memberProc, a
 		Protection: prot,
 		SenderAuth: o.senderAuth,
 		Options:    compose.Options{Layers: map[string]any{"encrypt": encrypt.Config{NewSealer: m.keys.newSealer}}},
+		Logger:     o.logger,
 	}
 	if o.tap {
 		uc, err := transport.ListenUDP(cfg.Listen, transport.UDPOptions{MaxDatagram: conclave.MaxDatagram})
@@ -703,6 +706,36 @@ func checkOnlyLines(t *testing.T, procs []*memberProc, prefixes ...string) {
 			t.Errorf("member %d printed malformed output: %v", p.index, p.bad)
 		}
 		p.mu.Unlock()
+	}
+}
+
+// skipIfStarved skips the test when a process is no longer in view full
+// and a member's log (a process's, or the in-test members' plog) shows a
+// pause past the failure detector's timeout since the view was installed:
+// the machine starved the members, the view changed through no attack,
+// and the attacks' outcome is no longer what the test can check. A view
+// change without such a pause is left to the test to report.
+func skipIfStarved(t *testing.T, procs []*memberProc, plog *protocolLog, full procView, since time.Time) {
+	t.Helper()
+	var moved []string
+	var pauses []pause
+	for _, p := range procs {
+		p.mu.Lock()
+		if v := p.currentView(); v.id != full.id {
+			moved = append(moved, fmt.Sprintf("member %d to %v", p.index, v))
+		}
+		pauses = append(pauses, p.pauses...)
+		p.mu.Unlock()
+	}
+	if len(moved) == 0 {
+		return
+	}
+	if plog != nil {
+		pauses = append(pauses, plog.Pauses()...)
+	}
+	if why := pausesExplaining(pauses, membership.DefaultTiming.Suspect, since, time.Now()); len(why) > 0 {
+		t.Skipf("the view %v changed (%s) as members were paused past the failure detector's timeout (%v): the machine starved them, and the attacks' outcome cannot be checked",
+			full, strings.Join(moved, ", "), why)
 	}
 }
 

@@ -51,8 +51,10 @@ func TestInsiderForgesNoMulticast(t *testing.T) {
 	saveLogsOnFailure(t, &procs)
 	procs = startMemberProcs(t, bin, 3, "--sender-auth", "--allow", key.id)
 	awaitOneView(t, procs)
-	ins := joinInTest(t, "insider", key, procs, nil, joinOptions{senderAuth: true, tap: true})
+	logger, plog := newProtocolLog(t)
+	ins := joinInTest(t, "insider", key, procs, nil, joinOptions{senderAuth: true, tap: true, logger: logger})
 	full := awaitMembers(t, procs, []*inTestMember{ins}, 4)
+	fullAt := time.Now()
 	victim, others := procs[0], procs[1:]
 
 	// The victim multicasts a line; every member delivers it.
@@ -126,6 +128,7 @@ func TestInsiderForgesNoMulticast(t *testing.T) {
 	const lines = 10
 	writeLines(procs, "after", lines)
 	awaitLines(t, procs, "after", lines)
+	skipIfStarved(t, procs, plog, full, fullAt)
 
 	for _, p := range others {
 		c := readCounters(t, p)
@@ -224,9 +227,11 @@ func TestInsiderReadsNoSend(t *testing.T) {
 	procs = startMemberProcs(t, bin, 3, "--allow", hKey.id, "--allow", iKey.id)
 	awaitOneView(t, procs)
 	tap := startWireTap(t, groupOf(procs[0]))
-	honest := joinInTest(t, "honest", hKey, procs, []string{iKey.id}, joinOptions{})
-	ins := joinInTest(t, "insider", iKey, procs, []string{hKey.id}, joinOptions{})
+	logger, plog := newProtocolLog(t)
+	honest := joinInTest(t, "honest", hKey, procs, []string{iKey.id}, joinOptions{logger: logger})
+	ins := joinInTest(t, "insider", iKey, procs, []string{hKey.id}, joinOptions{logger: logger})
 	full := awaitMembers(t, procs, []*inTestMember{honest, ins}, 5)
+	fullAt := time.Now()
 	to := procs[0]
 	var toEnd conclave.Endpoint
 	for _, e := range honest.g.View().Members {
@@ -283,6 +288,7 @@ func TestInsiderReadsNoSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	skipIfStarved(t, procs, plog, full, fullAt)
 	from, dst := honest.g.LocalAddr(), netip.MustParseAddrPort(to.addr)
 	contains := func(b []byte, texts []string) []string {
 		var found []string
