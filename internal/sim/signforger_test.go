@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,5 +62,19 @@ func TestSignForgeriesWithoutSign(t *testing.T) {
 			cfg.noSign = true
 			violated(t, 5, cfg, "sender authentication: ")
 		})
+	}
+}
+
+// TestSignForgeriesAreDeterministic: the insiders' forgeries are drawn
+// from the seed like everything else.
+func TestSignForgeriesAreDeterministic(t *testing.T) {
+	cfg := signConfig("")
+	cfg.Seed = 5
+	a, b := mustRun(t, cfg), mustRun(t, cfg)
+	if len(attempts(&a, AttackSignForger))+len(attempts(&a, AttackSignAlter)) == 0 {
+		t.Fatalf("no forgery in %v", a.Attempts)
+	}
+	if a.Trace != b.Trace || !slices.Equal(a.Attempts, b.Attempts) || a.Denied != b.Denied || a.SignRefused != b.SignRefused {
+		t.Fatalf("the same seed gave different runs: trace %x and %x, attempts %v and %v", a.Trace, b.Trace, a.Attempts, b.Attempts)
 	}
 }
