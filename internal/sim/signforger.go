@@ -272,11 +272,11 @@ func (r *run) forge(k *keptSealer, f *forgery, gen, counter uint32, aad []byte) 
 	data := append(hdr, 1) // to the receiver alone
 	data = wire.AppendUvarint(data, uint64(gen))
 	data = wire.AppendUvarint(data, uint64(counter))
-	k.record(gen, counter)
 	data, err := k.s.Seal(data, gen, counter, fad, plain)
 	if err != nil {
 		return false
 	}
+	k.record(gen, counter)
 	from, to := r.procs[f.insider].self.Addr, r.procs[f.target].self.Addr
 	r.logf("attack: insider m%d sends m%d a %s of m%d's multicast #%d", f.insider, f.target, f.kind, f.victim, f.seq)
 	if len(r.data.flying) >= maxPending {
