@@ -172,9 +172,8 @@ func (p *Participant) Authenticator(v membership.View, rank int) membership.Auth
 	} else {
 		a.noRoutine = true
 	}
-	t := st.group.Tree()
-	for r, l := range st.leaves {
-		leaf := t.Leaf(l)
+	for r := range st.leaves {
+		leaf := st.leaf(r)
 		if leaf == nil {
 			return refusing{}
 		}

@@ -80,7 +80,8 @@ func (p *Participant) leavesOf(cc keying.ConclaveContext, next membership.View) 
 // this member admitted by its own check. Identities already in old are not
 // checked again: a policy that came to refuse a member already in has it
 // leave, rather than every later view refused.
-func (p *Participant) checkTree(g *keying.Group, next membership.View, leaves []uint32, old *epochState) error {
+func (p *Participant) checkTree(st *epochState, old *epochState) error {
+	g, next, leaves := st.group, st.view, st.leaves
 	me := next.Rank(p.self)
 	if me < 0 || leaves[me] != g.Index() {
 		return errors.New("secure: the epoch places this member at another leaf")
@@ -89,14 +90,14 @@ func (p *Participant) checkTree(g *keying.Group, next membership.View, leaves []
 	if len(t.Members()) != len(leaves) {
 		return errors.New("secure: the epoch's tree holds other members than the view")
 	}
-	for r, l := range leaves {
-		id, err := credentialIdentity(t.Leaf(l))
+	for r := range leaves {
+		id, err := credentialIdentity(st.leaf(r))
 		if err != nil {
 			return err
 		}
 		if old != nil {
 			if or := old.view.Rank(next.Members[r]); or >= 0 {
-				was, err := credentialIdentity(old.group.Tree().Leaf(old.leaves[or]))
+				was, err := credentialIdentity(old.leaf(or))
 				if err != nil || was != id {
 					return errors.New("secure: the epoch changes a member's identity")
 				}

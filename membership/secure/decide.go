@@ -148,6 +148,12 @@ func (p *Participant) decideCommit(cur, next membership.View, contributions map[
 	if err != nil {
 		return membership.Decision{}, err
 	}
+	for r := range st.leaves {
+		// Read before the commit writes the next view's leaves into
+		// the tree, which stay there until it is confirmed or
+		// abandoned: st's own view keeps its members' leaves.
+		st.leaf(r)
+	}
 	res, pc, err := st.group.PrepareCommit(proposals, []keying.Extension{ext}, p.cfg.Rand)
 	if err != nil {
 		return membership.Decision{}, fmt.Errorf("secure: commit: %w", err)

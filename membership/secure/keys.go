@@ -71,7 +71,7 @@ func (p *Participant) epochKeys(st *epochState) (*EpochKeys, error) {
 	k.SignatureKeys = make([][]byte, len(k.Leaves))
 	k.LeafPublicKeys = make([][]byte, len(k.Leaves))
 	for r, leaf := range k.Leaves {
-		l := g.Tree().Leaf(leaf)
+		l := st.leaf(r)
 		if l == nil {
 			return nil, fmt.Errorf("secure: rank %d has no leaf in the tree", r)
 		}

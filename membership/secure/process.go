@@ -84,11 +84,12 @@ func (p *Participant) processCommit(next membership.View, body []byte) (*pending
 		g.Destroy()
 		return nil, fmt.Errorf("secure: %w", err)
 	}
-	if err := p.checkTree(g, next, leaves, p.cur); err != nil {
+	st := &epochState{view: next.Clone(), group: g, leaves: leaves}
+	if err := p.checkTree(st, p.cur); err != nil {
 		g.Destroy()
 		return nil, err
 	}
-	return &pending{st: &epochState{view: next.Clone(), group: g, leaves: leaves}, conf: confirmationTag(g)}, nil
+	return &pending{st: st, conf: confirmationTag(g)}, nil
 }
 
 // join makes this member's state from its welcome.
@@ -113,14 +114,15 @@ func (p *Participant) join(next membership.View, own []byte) (*pending, error) {
 		if err == nil && !bytes.Equal(g.Context().GroupID, p.groupID) {
 			err = errors.New("secure: the welcome is to a group of another name")
 		}
+		st := &epochState{view: next.Clone(), group: g, leaves: leaves}
 		if err == nil {
-			err = p.checkTree(g, next, leaves, nil)
+			err = p.checkTree(st, nil)
 		}
 		if err != nil {
 			g.Destroy()
 			return nil, err
 		}
-		return &pending{st: &epochState{view: next.Clone(), group: g, leaves: leaves}, conf: confirmationTag(g)}, nil
+		return &pending{st: st, conf: confirmationTag(g)}, nil
 	}
 	return nil, errors.New("secure: the welcome is for none of this member's key packages")
 }

@@ -21,10 +21,9 @@ func (p *Participant) Describe(v membership.View) ([]membership.Identity, uint64
 	if st == nil || st.view.ID != v.ID {
 		return nil, 0, false
 	}
-	t := st.group.Tree()
 	ids := make([]membership.Identity, len(st.leaves))
-	for r, l := range st.leaves {
-		id, err := credentialIdentity(t.Leaf(l))
+	for r := range st.leaves {
+		id, err := credentialIdentity(st.leaf(r))
 		if err != nil {
 			return nil, 0, false
 		}

@@ -30,6 +30,23 @@ type epochState struct {
 	view   membership.View
 	group  *keying.Group
 	leaves []uint32 // by rank in view
+	// nodes caches the members' leaf nodes, by rank, as leaf decodes
+	// them: checking the epoch, its authenticator, the stack's keys and
+	// the identities of the view each read every member's, and a tree
+	// keeps its nodes encoded.
+	nodes []*keying.LeafNode
+}
+
+// leaf returns the leaf node of the member of rank r (nil if its leaf is
+// blank). Callers must not modify it.
+func (st *epochState) leaf(r int) *keying.LeafNode {
+	if st.nodes == nil {
+		st.nodes = make([]*keying.LeafNode, len(st.leaves))
+	}
+	if st.nodes[r] == nil {
+		st.nodes[r] = st.group.Tree().Leaf(st.leaves[r])
+	}
+	return st.nodes[r]
 }
 
 // pending is a processed decision of a view, not yet installed.
