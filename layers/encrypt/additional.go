@@ -24,18 +24,20 @@ const aadBlock = 16
 // the padding and, in integrity-only mode, the largest payload, so that
 // nothing here or in the callers' appends allocates.
 func (l *Layer) additional(sender int, t layers.Type, dest int) []byte {
-	a := l.aad[:l.prefix]
 	// The destination is 0 for every member, 1+rank for one. Below 127
-	// members, both numbers take a byte.
+	// members, both numbers take a byte: three stores at fixed places, and
+	// one that clears the padding, whatever the buffer held.
 	if sender < 0x80 && dest+1 < 0x80 {
-		a = append(a, byte(sender), byte(t), byte(dest+1))
-	} else {
-		a = wire.AppendUvarint(a, uint64(sender))
-		a = append(a, byte(t))
-		a = wire.AppendUvarint(a, uint64(dest+1))
+		f := (*[3 + aadBlock]byte)(l.aad[l.prefix : l.prefix+3+aadBlock])
+		*(*[aadBlock]byte)(f[3:]) = [aadBlock]byte{}
+		f[0], f[1], f[2] = byte(sender), byte(t), byte(dest+1)
+		return l.aad[:l.short]
 	}
+	a := l.aad[:l.prefix]
+	a = wire.AppendUvarint(a, uint64(sender))
+	a = append(a, byte(t))
+	a = wire.AppendUvarint(a, uint64(dest+1))
 	n := len(a)
-	// One store clears the whole padding, whatever its length.
 	*(*[aadBlock]byte)(a[n : n+aadBlock]) = [aadBlock]byte{}
 	return a[:(n+aadBlock-1)&^(aadBlock-1)]
 }

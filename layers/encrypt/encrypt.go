@@ -52,8 +52,13 @@ type Layer struct {
 	// aad and out are reused buffers, so that the hot path does not
 	// allocate.
 	aad, out []byte
-	// prefix is the length of the additional data's constant part.
-	prefix int
+	// down is the event each datagram goes down in, once sealed: the
+	// stack keeps no event past the call that passed it.
+	down *layers.Event
+	// prefix is the length of the additional data's constant part, short
+	// the whole length, padding included, when the sender and destination
+	// take a byte each (see additional).
+	prefix, short int
 }
 
 // peer is what the layer keeps of a sender.
@@ -91,7 +96,9 @@ func (l *Layer) Init(p *layers.Port) {
 	a = wire.AppendUint64(a, l.view.Group)
 	a = wire.AppendUvarint(a, l.view.ID)
 	l.aad, l.prefix = a, len(a)
+	l.short = (l.prefix + 3 + aadBlock - 1) &^ (aadBlock - 1)
 	l.out = make([]byte, 0, max+layers.HeadRoom+Overhead)
+	l.down = &layers.Event{}
 	keys, ok := p.Config().Keys.(Keys)
 	if !ok {
 		return
@@ -168,11 +175,10 @@ func (l *Layer) Down(ev *layers.Event) {
 	}
 	l.out = out[:0]
 	// The layers above may still read the event they passed down: the
-	// datagram goes down in an event of its own.
-	d := l.p.NewEvent(ev.Type, ev.Peer)
-	d.Msg.Body = out
+	// datagram goes down in the layer's own.
+	d := l.down
+	d.Type, d.Peer, d.Msg = ev.Type, ev.Peer, layers.NewMessage(out)
 	l.p.Down(d)
-	l.p.FreeEvent(d)
 }
 
 func (l *Layer) Up(ev *layers.Event) {
