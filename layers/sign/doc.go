@@ -79,7 +79,9 @@
 // receiver, plus a share of one signature (sender) or one verification
 // (each receiver) per batch. BenchmarkCast measures it against the plain
 // stack for batches of 20 and of 100 (what one pass of the driver
-// brings), BenchmarkIdleLatency the unloaded path (about +80 µs of CPU).
+// brings): at 64 bytes 5.6 and 1.7 µs a message, over 0.5 µs plain; at
+// 1 KiB 7.4 and 3.9 µs, over 1.6 µs (a loaded machine).
+// BenchmarkIdleLatency measures the unloaded path: about +80 µs of CPU.
 //
 // # View changes
 //
