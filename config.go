@@ -91,10 +91,11 @@ type Config struct {
 	// SenderAuth adds sender authentication (layers/sign): every multicast
 	// is signed by its sender, in batches, so that no member can forge or
 	// alter another member's multicasts, although every member holds the
-	// keys that seal them. It costs a signature per batch at the sender
-	// and a verification per batch at every receiver, and delays a
-	// multicast by up to sign.DefaultInterval. Applies to a secured group
-	// only.
+	// keys that seal them. A batch is what the sender's driver took in
+	// one pass (one message at light load, more as load grows, at most
+	// 128): a signature per batch at the sender and a verification per
+	// batch at every receiver, which is all the delay it adds. Applies to
+	// a secured group only.
 	SenderAuth bool
 	// RekeyInterval, if not zero, makes a secured group's coordinator
 	// start a rekey round (a new epoch with the same members) once a view

@@ -285,8 +285,10 @@ func (s *Stack) Tick(now time.Duration) {
 	}
 }
 
-// Flush tells the stack that no more input is coming for now, so anything
-// held back for bundling goes out.
+// Flush tells the stack that no more input is coming for now: anything
+// held back for bundling goes out, and the layers that batch work (sign's
+// signatures, total's order) finish what this pass brought. A driver that
+// never flushes leaves them to their timers.
 func (s *Stack) Flush() {
 	ev := s.newEvent(EFlush, AllPeers)
 	s.layers[len(s.layers)-1].Down(ev)

@@ -169,6 +169,7 @@ type memberProc struct {
 	pauses []pause  // every pause the protocol's log reported, all of them
 	views  []procView
 	delivs []delivery
+	sends  []delivery // point-to-point messages delivered, in order
 	left   bool
 	bad    []string // lines that broke the output format
 	// counters are the latest counters the member printed (SIGUSR1).
@@ -358,6 +359,11 @@ func (p *memberProc) apply(ev memberEvent) {
 			p.views[len(p.views)-1].count[ev.From]++
 		}
 		p.delivs = append(p.delivs, delivery{from: ev.From, data: ev.Data, view: len(p.views) - 1})
+	case ev.Type == "send":
+		if len(p.views) == 0 {
+			p.badLine("send before the first view")
+		}
+		p.sends = append(p.sends, delivery{from: ev.From, data: ev.Data, view: len(p.views) - 1})
 	case ev.Type == "block":
 	case ev.Type == "counters":
 		p.counters = ev.Counters
