@@ -3,6 +3,8 @@ package secure
 import (
 	"flag"
 	"net/netip"
+	"slices"
+	"testing"
 	"time"
 
 	"github.com/conclave-go/conclave/internal/benchutil"
@@ -148,5 +150,47 @@ func (c *cluster) runEvents(until time.Duration, cond func() bool) bool {
 			c.doneAt = end
 			return true
 		}
+	}
+}
+
+// TestMachinesTiming: in des mode a member handles an input no earlier
+// than it arrives and than the end of its previous handling, and a
+// datagram arrives a hop's latency after the end of the handling that
+// sent it, through a view change after a crash.
+func TestMachinesTiming(t *testing.T) {
+	defer benchutil.LockThread()()
+	c := newCluster(t)
+	c.des = true
+	c.latency = 100 * time.Microsecond
+	c.form(4)
+	c.run(100 * time.Millisecond)
+	ends := map[int]map[time.Duration]bool{}
+	last := map[int]time.Duration{}
+	handled := 0
+	c.trace = func(to, from int, what string, at, start, end time.Duration) {
+		handled++
+		if start < at || start < last[to] || end < start {
+			t.Fatalf("member %d handled %q arriving at %v from %v to %v, after a handling that ended at %v", to, what, at, start, end, last[to])
+		}
+		last[to] = end
+		if ends[to] == nil {
+			ends[to] = map[time.Duration]bool{}
+		}
+		ends[to][end] = true
+		if from >= 0 && !ends[from][at-c.latency] {
+			t.Fatalf("a datagram from %d arrived at %v, not a hop after one of its handlings", from, at)
+		}
+	}
+	v := c.members[0].View()
+	coord := c.index(v.Members[0].Addr)
+	victim := c.index(v.Members[len(v.Members)-1].Addr)
+	live := slices.DeleteFunc(seq(0, 4), func(i int) bool { return i == victim })
+	c.crash(victim)
+	start := c.call(coord, func() { c.members[coord].Suspect(c.members[victim].Self()) })
+	ends[coord] = map[time.Duration]bool{c.busy[coord]: true}
+	last[coord] = c.busy[coord]
+	c.runUntil(time.Second, "the survivors' view", func() bool { return c.converged(live...) })
+	if handled == 0 || c.doneAt <= start || c.doneAt != c.lastEnd {
+		t.Fatalf("%d handlings; done at %v, started at %v, last handling ended at %v", handled, c.doneAt, start, c.lastEnd)
 	}
 }
