@@ -54,6 +54,17 @@ func (g *Group) Clone() (*Group, error) {
 	return c, nil
 }
 
+// LeafKeyCopy returns a copy of this member's leaf HPKE private key
+// (LeafKey) that is the caller's: destroying it leaves the Group's key
+// usable. Nil if the member holds none.
+func (g *Group) LeafKeyCopy() *crypto.KEMPrivateKey {
+	k := g.LeafKey()
+	if k == nil {
+		return nil
+	}
+	return kemHandle(k)
+}
+
 // handles returns a copy of the state whose keys are handles of their
 // own on the same keys (kemHandle): destroying keys in one leaves the
 // other's usable.

@@ -120,3 +120,22 @@ func TestCloneRefusesPendingCommit(t *testing.T) {
 		t.Fatalf("Clone with a commit pending: %v, want ErrCommitPending", err)
 	}
 }
+
+// TestLeafKeyCopyIsTheCallers: destroying the copy of the leaf key leaves
+// the member's own usable, and the copy is the same key.
+func TestLeafKeyCopyIsTheCallers(t *testing.T) {
+	s := suite1(t)
+	g := smallGroup(t, s, 3, 16)[2]
+	c := g.LeafKeyCopy()
+	want, err := g.LeafKey().Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Bytes(); err != nil || !bytes.Equal(got, want) {
+		t.Fatal("the copy is another key")
+	}
+	c.Destroy()
+	if _, err := g.LeafKey().Bytes(); err != nil {
+		t.Fatal("destroying the copy destroyed the member's leaf key")
+	}
+}

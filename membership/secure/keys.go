@@ -95,21 +95,9 @@ func (p *Participant) epochKeys(st *epochState) (*EpochKeys, error) {
 		k.Release()
 		return nil, errors.New("secure: this member's leaf holds another signature key")
 	}
-	lk := g.LeafKey()
-	if lk == nil {
+	if k.LeafPrivateKey = g.LeafKeyCopy(); k.LeafPrivateKey == nil {
 		k.Release()
 		return nil, errors.New("secure: no leaf private key")
-	}
-	b, err := lk.Bytes()
-	if err != nil {
-		k.Release()
-		return nil, fmt.Errorf("secure: %w", err)
-	}
-	k.LeafPrivateKey, err = p.suite.ParseKEMPrivateKey(b)
-	b.Zero()
-	if err != nil {
-		k.Release()
-		return nil, fmt.Errorf("secure: %w", err)
 	}
 	if k.Tree, err = g.Epoch().NewSecretTree(g.Tree().LeafCount()); err != nil {
 		k.Release()
