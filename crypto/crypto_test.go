@@ -245,3 +245,32 @@ func TestZeroingKeyBytesLeavesKeyIntact(t *testing.T) {
 		})
 	}
 }
+
+// TestKEMPrivateKeyClone: a clone decrypts what the key's public key
+// received, and destroying either leaves the other usable.
+func TestKEMPrivateKeyClone(t *testing.T) {
+	for _, id := range Suites() {
+		s, _ := LookupSuite(id)
+		k, err := s.GenerateKeyPair(seeded(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kem, ct, err := s.EncryptWithLabel(k.PublicKey(), "clone", nil, []byte("secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := k.Clone()
+		k.Destroy()
+		if pt, err := s.DecryptWithLabel(c, "clone", nil, kem, ct); err != nil || string(pt) != "secret" {
+			t.Fatalf("suite %v: the clone of a destroyed key: %q, %v", id, pt, err)
+		}
+		if _, err := s.DecryptWithLabel(k, "clone", nil, kem, ct); err == nil {
+			t.Fatalf("suite %v: a destroyed key still decrypts", id)
+		}
+		d := c.Clone()
+		c.Destroy()
+		if _, err := s.DecryptWithLabel(d, "clone", nil, kem, ct); err != nil {
+			t.Fatalf("suite %v: the clone's clone: %v", id, err)
+		}
+	}
+}

@@ -50,6 +50,16 @@ func (k *KEMPrivateKey) Bytes() (Secret, error) {
 // to overwrite its memory, so this only makes the key unusable from here.
 func (k *KEMPrivateKey) Destroy() { k.k = nil }
 
+// Clone returns a key of its own on the same secret: its holder can use
+// and Destroy it without touching k. The underlying standard library key
+// is immutable and Destroy only lets go of it, so a second handle on it is
+// as independent as a key parsed again from k's bytes, without the scalar
+// multiplication that parsing takes to find the public key.
+func (k *KEMPrivateKey) Clone() *KEMPrivateKey {
+	c := *k
+	return &c
+}
+
 // String redacts.
 func (k *KEMPrivateKey) String() string { return "[private key redacted]" }
 

@@ -49,7 +49,7 @@ func (g *Group) Clone() (*Group, error) {
 		pending:   make(map[string]*crypto.KEMPrivateKey, len(g.pending)),
 	}
 	for pub, k := range g.pending {
-		c.pending[pub] = kemHandle(k)
+		c.pending[pub] = k.Clone()
 	}
 	return c, nil
 }
@@ -62,30 +62,18 @@ func (g *Group) LeafKeyCopy() *crypto.KEMPrivateKey {
 	if k == nil {
 		return nil
 	}
-	return kemHandle(k)
+	return k.Clone()
 }
 
 // handles returns a copy of the state whose keys are handles of their
-// own on the same keys (kemHandle): destroying keys in one leaves the
+// own on the same keys (crypto.KEMPrivateKey.Clone): destroying keys in one leaves the
 // other's usable.
 func (p *PrivateKeys) handles() *PrivateKeys {
 	c := &PrivateKeys{Leaf: p.Leaf, keys: maps.Clone(p.keys)}
 	for x, k := range c.keys {
-		c.keys[x] = kemHandle(k)
+		c.keys[x] = k.Clone()
 	}
 	return c
-}
-
-// kemHandle returns a second handle on the HPKE private key k. A
-// crypto.KEMPrivateKey is a handle on an immutable key object of the
-// standard library, which no operation changes and which Destroy only lets
-// go of (that object offers no way to overwrite its memory): a copy of the
-// handle is a key of its own, which its holder can use and destroy without
-// touching k, as a key parsed again from k's bytes would be, without the
-// scalar multiplication that parsing takes to find the public key.
-func kemHandle(k *crypto.KEMPrivateKey) *crypto.KEMPrivateKey {
-	c := *k
-	return &c
 }
 
 // clone returns a copy of the epoch whose secrets are its own: destroying
