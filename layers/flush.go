@@ -19,7 +19,8 @@ import "fmt"
 //     and Delivered(r) for every other member r — the member's delivery
 //     vector — and Cut every leaving member at what it delivered
 //     (Cut(r, Delivered(r), r)), every survivor with NoCut.
-//  3. When the coordinator has chosen the cut (per origin, the largest
+//  3. When the coordinator has chosen the cut (per surviving origin, the
+//     Sent it reported, held by itself; per other origin, the largest
 //     count any survivor delivered, and a survivor that holds them): Cut
 //     every origin there, and wait for ReachedCuts.
 //  4. EndView, then the next view's stack.
@@ -38,7 +39,10 @@ type Flush interface {
 	Delivered(origin int) uint64
 	// Cut stops the delivery of origin's multicasts at upTo, learns that
 	// that many exist, and asks holder for those missing; NoCut lifts a
-	// cut. A cut below Delivered(origin) keeps Delivered(origin).
+	// cut. A cut below Delivered(origin) keeps Delivered(origin): a
+	// member that an insider sent a forgery of a surviving origin's next
+	// multicast delivered one more than the origin sent, and the sender
+	// authentication layer holds that one back from the application.
 	Cut(origin int, upTo uint64, holder int)
 	// ReachedCuts reports whether every origin's delivery has reached
 	// its cut.

@@ -366,17 +366,28 @@ func (m *Member) onFlushOK(msg *ctlMsg) {
 	m.beginSync()
 }
 
-// beginSync computes the cut: for each origin, the most any survivor
-// delivered, and a survivor that has all of it.
+// beginSync computes the cut. For an origin that survives, it is the count
+// of multicasts the origin itself reported, and the origin holds them: it
+// sends nothing more in the view once it has reported, so whatever a
+// survivor delivered beyond that count the origin never sent. Such
+// messages are an insider's forgeries, which sender authentication holds
+// back from the application; a cut at the larger count would be one the
+// origin never reaches. For an origin that does not survive, whose own
+// count nobody has, the cut is the most any survivor delivered, and a
+// survivor that has all of it.
 func (m *Member) beginSync() {
 	c := m.coord
 	n := len(m.view.Members)
 	c.cut = make([]uint64, n)
 	c.holders = make([]uint64, n)
 	for r := range n {
+		if origin := m.view.Members[r]; slices.Contains(c.survivors, origin) {
+			c.cut[r], c.holders[r] = c.replies[origin].Vector[r], uint64(r)
+			continue
+		}
 		c.holders[r] = uint64(m.rank)
 		for _, e := range c.survivors {
-			if v := c.replies[e].Vector[r]; v > c.cut[r] || v == c.cut[r] && e == m.view.Members[r] {
+			if v := c.replies[e].Vector[r]; v > c.cut[r] {
 				c.cut[r], c.holders[r] = v, uint64(m.view.Rank(e))
 			}
 		}

@@ -34,12 +34,14 @@
 //
 // A view change (coordinator.go, participant.go) blocks the members, has
 // each report how many multicasts it delivered from each sender, brings
-// every survivor to the same cut (the most any survivor delivered, fetched
-// from a member that has it), and installs the next view everywhere:
-// members that move together from one view to the next delivered the same
-// messages in the first. Any change during a view change starts a new
-// round with a new proposal, so a view id always names one member list, and
-// a member that gets stuck goes on alone and merges back (merge.go).
+// every survivor to the same cut (for a sender that survives, what it
+// reported sending, fetched from it; for one that does not, the most any
+// survivor delivered, fetched from a member that has it), and installs
+// the next view everywhere: members that move together from one view to
+// the next delivered the same messages in the first. Any change during a
+// view change starts a new round with a new proposal, so a view id always
+// names one member list, and a member that gets stuck goes on alone and
+// merges back (merge.go).
 //
 // # Participants: admission, decisions, keys, authentication
 //

@@ -355,7 +355,7 @@ func (m *Member) onSync(msg *ctlMsg) {
 		return
 	}
 	for r := range n {
-		if msg.Holders[r] >= uint64(n) || msg.Vector[r] < m.delivered(r) {
+		if msg.Holders[r] >= uint64(n) || msg.Vector[r] < m.delivered(r) && !m.beyondOwnCount(r, msg) {
 			// A cut below what this member delivered would break virtual
 			// synchrony: refuse it, and let the coordinator go on
 			// without this member.
@@ -374,6 +374,18 @@ func (m *Member) onSync(msg *ctlMsg) {
 	if p.phase == pSyncing {
 		m.repeatReply()
 	}
+}
+
+// beyondOwnCount reports whether a cut of another surviving origin's
+// multicasts below what this member delivered of them is that origin's
+// own count (the coordinator names the origin as their holder, see
+// beginSync): the origin sent nothing beyond it, so what this member
+// delivered beyond it is an insider's forgery, which the sender
+// authentication layer holds back from the application and drops at the
+// view's end. The cut leaves the delivered count as it is (layers.Flush),
+// and the others need not fetch what the origin never sent.
+func (m *Member) beyondOwnCount(r int, msg *ctlMsg) bool {
+	return r != m.rank && msg.Holders[r] == uint64(r) && slices.Contains(m.part.survivors, m.view.Members[r])
 }
 
 func (m *Member) delivered(r int) uint64 {

@@ -141,8 +141,12 @@ const noCap = NoCut
 // far, to freeze it), learns that messages up to upTo exist and asks holder
 // for the missing ones. The membership protocol uses it in a view change:
 // first to freeze the members being removed, then to bring every survivor
-// to the same cut. A cut only moves forward; Cut with upTo below what was
-// delivered already is an error of the caller and keeps the delivered count.
+// to the same cut. A cut only moves forward: Cut with upTo below what was
+// delivered already keeps the delivered count. A view change cuts a
+// surviving origin at the count it reported of its own multicasts, and an
+// insider may have had this member deliver one beyond it, a forgery
+// claiming that origin, which the sender authentication layer above holds
+// back and drops at the view's end.
 func (l *Layer) Cut(origin int, upTo uint64, holder int) {
 	log := &l.logs[origin]
 	l.caps[origin] = max(upTo, log.Next())
