@@ -7,6 +7,7 @@ import (
 
 	"github.com/conclave-go/conclave/internal/wire"
 	"github.com/conclave-go/conclave/keying"
+	"github.com/conclave-go/conclave/layers"
 	"github.com/conclave-go/conclave/layers/bottom"
 	"github.com/conclave-go/conclave/layers/encrypt"
 	"github.com/conclave-go/conclave/membership"
@@ -62,9 +63,8 @@ func (h *hoard) epochs() int {
 
 // open tries every key the hoard holds, as every sender of its view, on a
 // multicast datagram captured on the wire, and reports whether one opened
-// it. It rebuilds the additional data as the encrypt layer does (its wire
-// format is public): the private mode, the bottom header, the destination
-// "every member".
+// it, under the additional data the encrypt layer seals a multicast of a
+// private group under (encrypt.AdditionalData).
 func (h *hoard) open(d []byte) bool {
 	hdr, err := bottom.Parse(d)
 	if err != nil {
@@ -77,8 +77,7 @@ func (h *hoard) open(d []byte) bool {
 	if r.Err() != nil || flag != 0 || r.Len() <= encrypt.Overhead {
 		return false
 	}
-	aad := append([]byte{'P'}, d[:hdr.Len]...)
-	aad = append(aad, 0)
+	aad := encrypt.AdditionalData(false, d[:hdr.Len], layers.AllPeers)
 	sealed := d[len(d)-r.Len():]
 	h.mu.Lock()
 	defer h.mu.Unlock()

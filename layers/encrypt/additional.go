@@ -41,3 +41,19 @@ func (l *Layer) additional(sender int, t layers.Type, dest int) []byte {
 	*(*[aadBlock]byte)(a[n : n+aadBlock]) = [aadBlock]byte{}
 	return a[:(n+aadBlock-1)&^(aadBlock-1)]
 }
+
+// AdditionalData returns the additional data the layer seals a datagram
+// under: the mode (integrity-only or private), header (the datagram's
+// bottom header, as on the wire), the destination (layers.AllPeers or a
+// rank), zeros up to a whole number of blocks. It is for those who hold a
+// view's keys outside a stack, such as a tool that shows what an evicted
+// member can and cannot open; the layer builds the same bytes in place.
+func AdditionalData(integrityOnly bool, header []byte, dest int) []byte {
+	mode := byte(modePrivate)
+	if integrityOnly {
+		mode = modeIntegrity
+	}
+	a := append([]byte{mode}, header...)
+	a = wire.AppendUvarint(a, uint64(dest+1))
+	return append(a, make([]byte, (aadBlock-len(a)%aadBlock)%aadBlock)...)
+}

@@ -64,3 +64,24 @@ func TestAdditionalDataAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations", n)
 	}
 }
+
+// AdditionalData, from a bottom header as on the wire, gives the bytes the
+// layer builds.
+func TestAdditionalDataExported(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		mode byte
+	}{{Config{}, modePrivate}, {Config{IntegrityOnly: true}, modeIntegrity}} {
+		l := newMember(t, 0, 2, newKeys(t, 1), c.cfg).s.Layer("encrypt").(*Layer)
+		for _, sender := range []int{0, 1, 127, 128, 1 << 20} {
+			for _, dest := range []int{layers.AllPeers, 0, 126, 127, 1 << 20} {
+				u := unpadded(c.mode, sender, layers.ECast, dest)
+				n := len(u) - len(wire.AppendUvarint(nil, uint64(dest+1)))
+				got := AdditionalData(c.cfg.IntegrityOnly, u[1:n], dest)
+				if want := l.additional(sender, layers.ECast, dest); !bytes.Equal(got, want) {
+					t.Fatalf("(%d, %d): % x, the layer % x", sender, dest, got, want)
+				}
+			}
+		}
+	}
+}
