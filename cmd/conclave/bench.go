@@ -128,6 +128,7 @@ per member its rates, latency, max RSS and datagrams and system calls.`,
 	f.BoolVar(&o.SenderAuth, "sender-auth", false, "sign multicasts (sender authentication)")
 	f.BoolVar(&o.IntegrityOnly, "integrity-only", false, "authenticate datagrams without encrypting them")
 	f.DurationVar(&o.SlowReceiver, "slow-receiver", 0, "make the last member spend this long on each delivery (stack phase)")
+	f.DurationVar(&o.Suspect, "suspect", 0, "the failure detector's timeout (default the library's, 500ms); longer keeps members that a loaded machine starves of CPU in the view")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write each member's CPU profile of the stack phase to `DIR`/member-R.pprof (of the plain and total order phases to member-R-plain.pprof, member-R-total.pprof)")
 	f.MarkHidden("cpuprofile")
 	return cmd

@@ -33,6 +33,7 @@ func (m *member) join(ctx context.Context, bg *group) error {
 		Conn:       bg.conn,
 		TotalOrder: bg.total,
 	}
+	cfg.Timing.Suspect = m.Suspect
 	if bg.plain || m.Keys == nil {
 		cfg.Insecure = true
 	} else {

@@ -58,7 +58,8 @@ type Options struct {
 	Total        bool   // run a third phase in a group with total order
 	JSON         bool   // print one line of JSON instead of the tables
 	SlowReceiver time.Duration
-	CPUProfile   string // a directory for the members' CPU profiles
+	Suspect      time.Duration // the failure detector's timeout; 0: membership.DefaultTiming's
+	CPUProfile   string        // a directory for the members' CPU profiles
 
 	// The stack's protection: by default the secured stack (each member
 	// with a Noise key of its own, admitting the others'), private.
@@ -118,6 +119,8 @@ func (o *Options) Check() error {
 		return fmt.Errorf("--duration %v: want at least 100ms", o.Duration)
 	case o.Senders != "one" && o.Senders != "all":
 		return fmt.Errorf("--senders %q: want one or all", o.Senders)
+	case o.Suspect < 0:
+		return fmt.Errorf("--suspect %v: want a positive timeout", o.Suspect)
 	case o.SlowReceiver < 0:
 		return fmt.Errorf("--slow-receiver %v: want a positive delay", o.SlowReceiver)
 	case o.Insecure && (o.ComparePlain || o.SenderAuth || o.IntegrityOnly):

@@ -51,6 +51,7 @@ type setup struct {
 	Duration      time.Duration `json:"duration"`
 	AllSend       bool          `json:"all_send"`
 	SlowReceiver  time.Duration `json:"slow_receiver"`
+	Suspect       time.Duration `json:"suspect,omitempty"`
 	CPUProfile    string        `json:"cpuprofile"`
 }
 

@@ -65,6 +65,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (err error) {
 		Duration:      o.Duration,
 		AllSend:       o.Senders == "all",
 		SlowReceiver:  o.SlowReceiver,
+		Suspect:       o.Suspect,
 		CPUProfile:    o.CPUProfile,
 		SenderAuth:    o.SenderAuth,
 		IntegrityOnly: o.IntegrityOnly,
