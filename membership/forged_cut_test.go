@@ -32,9 +32,8 @@ type forgeLayer struct {
 	h    *forgeHandle
 }
 
-// forgeHandle is a member's hold on the forge layer of its current stack.
+// forgeHandle arms the forge layer of a member's current stack.
 type forgeHandle struct {
-	layer  *forgeLayer
 	armed  bool
 	origin int
 	seq    uint64
@@ -44,10 +43,7 @@ type forgeHandle struct {
 var forgedPayload = []byte("forged by an insider")
 
 func (l *forgeLayer) Name() string { return "forge" }
-func (l *forgeLayer) Init(p *layers.Port) {
-	l.port = p
-	l.h.layer = l
-}
+func (l *forgeLayer) Init(p *layers.Port) { l.port = p }
 func (l *forgeLayer) Up(ev *layers.Event)   { l.port.Up(ev) }
 func (l *forgeLayer) Down(ev *layers.Event) { l.port.Down(ev) }
 
