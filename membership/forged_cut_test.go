@@ -42,8 +42,8 @@ type forgeHandle struct {
 // forgedPayload is what the forgery carries above sign's header.
 var forgedPayload = []byte("forged by an insider")
 
-func (l *forgeLayer) Name() string { return "forge" }
-func (l *forgeLayer) Init(p *layers.Port) { l.port = p }
+func (l *forgeLayer) Name() string          { return "forge" }
+func (l *forgeLayer) Init(p *layers.Port)   { l.port = p }
 func (l *forgeLayer) Up(ev *layers.Event)   { l.port.Up(ev) }
 func (l *forgeLayer) Down(ev *layers.Event) { l.port.Down(ev) }
 
