@@ -62,16 +62,13 @@ import (
 // denial of service, which sender authentication does not prevent; the
 // Checker excuses the gaps and missing messages it causes in the victim's
 // stream at the target in that view (Checker.Denied), and checks the rest
-// as before. Two further effects of the same forgery are not excused, and
-// runs report them where they strike: under total order the lost batch
-// stalls the target's total order for the rest of the view; and a
-// forgery at the victim's next unused sequence number, which mnak
-// delivers up at once, counts in the target's delivery count (and
-// spreads from it as a retransmission), so that a view change cuts the
-// victim's stream beyond what the victim sent, which the victim never
-// reaches: the view change stalls until Timing.Stuck and the members go
-// on alone. With membership faults the group converges again after it;
-// without, the run reports what the split lost.
+// as before. A further effect of the same forgery is not excused, and
+// runs report it where it strikes: under total order the lost batch
+// stalls the target's total order for the rest of the view. A forgery at
+// the victim's next unused sequence number, which mnak delivers up at
+// once, is held by sign and falls outside the view change's cut, which
+// for a surviving origin is the count the origin reported: the view
+// change goes on.
 
 // Kinds of the insiders that attack sender authentication.
 const (
