@@ -170,8 +170,6 @@ type Member struct {
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
 	local    queue.Queue[ctlMsg]               // control messages to this member itself, not yet handled
-	later    queue.Queue[ctlMsg]               // a Prepare to itself, handled at the end of the next input
-	laterDue int                               // how many of later were sent in an earlier input
 	counters map[string]uint64
 }
 
@@ -711,16 +709,6 @@ func (m *Member) collect() {
 func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 	msg.From = m.self
 	if to == m.self {
-		if msg.Type == mPrepare {
-			// A coordinator's own Prepare waits for the next input:
-			// processing a decision takes a while (for the secure
-			// participant, a commit), and the Prepare to every other
-			// member leaves only once this input is done; they
-			// process theirs meanwhile, and their Confirms come later
-			// than the next input anyway.
-			m.later.Push(*msg)
-			return
-		}
 		// Handled after the current input, not now: the protocol's
 		// handlers are not reentrant.
 		m.local.Push(*msg)
@@ -730,13 +718,8 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 }
 
 // settle handles the control messages this member sent itself, and the
-// ones those lead to, and a Prepare it sent itself in an earlier input.
-// Every input ends with it.
+// ones those lead to. Every input ends with it.
 func (m *Member) settle() {
-	for ; m.laterDue > 0; m.laterDue-- {
-		msg, _ := m.later.Pop()
-		m.local.Push(msg)
-	}
 	for m.local.Len() > 0 && m.role != roleLeft {
 		msg, _ := m.local.Pop()
 		m.handle(&msg)
@@ -744,10 +727,6 @@ func (m *Member) settle() {
 	if m.local.Len() > 0 {
 		m.local.Reset() // left: what remains is for nobody
 	}
-	if m.role == roleLeft {
-		m.later.Reset()
-	}
-	m.laterDue = m.later.Len()
 }
 
 // sendCtlTo sends a control message to an address, unsealed: probes and

@@ -281,39 +281,6 @@ func TestDelegatedDeciderAskedBesideTheSync(t *testing.T) {
 	}
 }
 
-// TestCoordinatorPreparesItselfAfterTheOthers: a coordinator processes
-// its own Prepare in a later input than the one whose outputs carry the
-// Prepare to the other members, so that processing it does not hold
-// theirs back; the round installs one epoch everywhere.
-func TestCoordinatorPreparesItselfAfterTheOthers(t *testing.T) {
-	g := newGroup(t)
-	for range 4 {
-		g.add()
-	}
-	g.runUntil(3*time.Second, "one view of 4", func() bool { return g.converged(upTo(4)...) })
-	v := g.members[0].View()
-	coord := g.index(v.Members[0])
-	processed, sent := false, false
-	g.parts[coord].Refuse = func(membership.View) bool {
-		processed = true
-		return false
-	}
-	g.tap = func(from, _ netip.AddrPort, data []byte) {
-		if name, _ := membership.ControlType(data, 42); from == v.Members[0].Addr && name == "Prepare" && !sent {
-			sent = true
-			if processed {
-				t.Error("the coordinator processed its own Prepare before the others' left")
-			}
-		}
-	}
-	g.members[coord].Rekey()
-	g.runUntil(time.Second, "a new view", func() bool { return g.members[0].View().ID != v.ID && g.converged(upTo(4)...) })
-	g.sameEpoch(upTo(4)...)
-	if !sent || !processed {
-		t.Fatalf("Prepare sent %v, processed by the coordinator %v", sent, processed)
-	}
-}
-
 func TestRefusedDecisionLeavesTheMemberOut(t *testing.T) {
 	g := newGroup(t)
 	for range 4 {
