@@ -32,17 +32,32 @@ const (
 	// back (total order) must deliver what they hold, in an order every
 	// member computes alike.
 	EViewEnd
+	// ERefuseCast goes down from a layer that checks what the reliable
+	// multicast layer below it delivers (sign) and refused a multicast of
+	// origin Peer: that layer forgets Peer's multicasts from sequence
+	// number Seq on (in its own numbering, which the refusing layer
+	// follows, since it receives each of them once, in order), the
+	// refused copy and any it holds after it, and asks for them again as
+	// for a gap. A copy an insider altered, delivered before the real
+	// one, so gives way to the real one instead of keeping its place.
+	ERefuseCast
+	// ERefuseSend is ERefuseCast for the point-to-point messages from
+	// Peer, in the reliable point-to-point layer's numbering (pt2pt),
+	// refused by the layer that opens them (private).
+	ERefuseSend
 )
 
 var typeNames = [...]string{
-	ECast:      "Cast",
-	ESend:      "Send",
-	ECastUnrel: "CastUnrel",
-	ESendUnrel: "SendUnrel",
-	EFlush:     "Flush",
-	EStable:    "Stable",
-	EBundle:    "Bundle",
-	EViewEnd:   "ViewEnd",
+	ECast:       "Cast",
+	ESend:       "Send",
+	ECastUnrel:  "CastUnrel",
+	ESendUnrel:  "SendUnrel",
+	EFlush:      "Flush",
+	EStable:     "Stable",
+	EBundle:     "Bundle",
+	EViewEnd:    "ViewEnd",
+	ERefuseCast: "RefuseCast",
+	ERefuseSend: "RefuseSend",
 }
 
 func (t Type) String() string {
@@ -66,11 +81,14 @@ const AllPeers = -1
 // Peer is the member rank the message came from (up) or goes to (down, for
 // ESend and ESendUnrel; AllPeers for casts). Stability is set only on EStable
 // events; it belongs to the stability layer and is valid only during the call.
+// Seq is set only on ERefuseCast and ERefuseSend: the first sequence number
+// refused.
 type Event struct {
 	Type      Type
 	Peer      int
 	Msg       Message
 	Stability *Stability
+	Seq       uint64
 }
 
 // Stability summarises which multicasts every member has.

@@ -22,6 +22,20 @@
 // gets, so a flood of them costs it at most RetransBudget datagrams per
 // interval per requester.
 //
+// Refusals. mnak takes the first copy of each (origin, seq) it gets and
+// drops later ones as duplicates, and every member's key lets it send any
+// origin's messages (encrypt proves only that some member sent a
+// datagram). So an insider's altered copy that arrives first would keep
+// the real message out for good. The layer above that can tell (sign)
+// refuses it with ERefuseCast: mnak then forgets that origin's messages
+// from the refused number on, delivered or held, so that it no longer
+// hands the copy on to a member that asks, sets its delivered count back,
+// and asks for them again at once and on the timer, as for a gap; the
+// real ones are delivered when they come. A refusal of a number it has
+// not delivered, or no longer holds, changes nothing ("refusals_ignored").
+// Holders keep the real messages meanwhile: the stability layer sits
+// above sign and counts only what sign let through.
+//
 // Memory per member, stated: for each other origin a ring of at most
 // MaxHeld slots (rounded up to a power of two, seqlog.SlotSize bytes each)
 // that shrinks back within two TrimIntervals once emptied, holding at most
@@ -194,9 +208,35 @@ func (l *Layer) Down(ev *layers.Event) {
 	case layers.EStable:
 		l.stable(ev.Stability)
 		l.p.Down(ev)
+	case layers.ERefuseCast:
+		l.refuse(ev.Peer, ev.Seq)
 	default:
 		l.p.Down(ev)
 	}
+}
+
+// refuse forgets origin's messages from seq on, which the layer above
+// refused (one of them was not what origin sent: an insider's copy took
+// the real one's place here), and asks for them again at once, as for a
+// gap. The layer above is trusted, but a refusal is still bounded: one of
+// this member's own multicasts, or of a number not delivered or no longer
+// held, changes nothing. Stability lets no holder release them meanwhile,
+// since this member has not delivered them to the stability layer (which
+// sits above sign), and a cut counts them missing again until they arrive.
+func (l *Layer) refuse(origin int, seq uint64) {
+	if origin < 0 || origin >= len(l.logs) || origin == l.rank {
+		l.p.Count("refusals_ignored", 1)
+		return
+	}
+	log := &l.logs[origin]
+	delivered := log.Next()
+	if !log.Forget(seq) {
+		l.p.Count("refusals_ignored", 1)
+		return
+	}
+	l.p.Count("refused", 1)
+	l.p.Count("refetch", delivered-seq)
+	l.nak(origin)
 }
 
 func (l *Layer) cast(ev *layers.Event) {

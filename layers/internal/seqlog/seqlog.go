@@ -157,6 +157,31 @@ func (l *Log) Pop() layers.Message {
 	return m
 }
 
+// Forget discards the messages from sequence number from on, delivered or
+// held, and sets Next back to from, so that they count as missing again
+// (Known stays: they exist) and are asked for, and delivered, anew. The
+// layer above refused one of them: a copy an insider altered took the real
+// message's place. It reports false, and changes nothing, unless from was
+// delivered and is still held (Low <= from < Next): a refusal of anything
+// else names no copy this log took.
+func (l *Log) Forget(from uint64) bool {
+	if from < l.low || from >= l.next {
+		return false
+	}
+	// The slots in use lie within len(ring) of Low and below Known;
+	// known >= next > from >= low, so no difference wraps.
+	span := min(l.known-l.low, uint64(len(l.ring)))
+	for off := from - l.low; off < span; off++ {
+		s := &l.ring[(l.low+off)&uint64(len(l.ring)-1)]
+		if s.ok {
+			l.bytes -= s.msg.Len()
+		}
+		*s = slot{}
+	}
+	l.next = from
+	return true
+}
+
 // Append stores m as the next message of a stream this member originates
 // and marks it delivered. It returns the message's sequence number.
 func (l *Log) Append(m *layers.Message) uint64 {

@@ -1,6 +1,7 @@
 package seqlog
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -116,5 +117,74 @@ func TestLearnBeyondRing(t *testing.T) {
 		if m, ok := l.Get(seq); !ok || string(m.Body) != string(rune('a'+seq)) {
 			t.Fatalf("seq %d lost or altered after growth", seq)
 		}
+	}
+}
+
+// TestForget checks that a refusal from above discards the messages from
+// the refused one on, delivered or held, sets Next back so that they are
+// missing again, and that a refusal of what the log did not deliver, or no
+// longer holds, changes nothing.
+func TestForget(t *testing.T) {
+	fill := func() *Log {
+		var l Log
+		for seq := range uint64(6) {
+			l.Put(seq, msg("m"), 64)
+		}
+		l.Put(8, msg("late"), 64)
+		for range 4 {
+			l.Pop()
+		}
+		l.Release(2)
+		return &l
+	}
+	l := fill()
+	for _, from := range []uint64{0, 1, 4, 5, 8, 1 << 40} {
+		if l.Forget(from) {
+			t.Fatalf("Forget(%d) accepted: low %d, next %d", from, l.Low(), l.Next())
+		}
+	}
+	if l.Next() != 4 || l.bytes != 4+4 {
+		t.Fatalf("a refused Forget moved next to %d, bytes to %d", l.Next(), l.bytes)
+	}
+	if !l.Forget(3) {
+		t.Fatal("Forget(3) refused")
+	}
+	if l.Next() != 3 || l.Known() != 9 || !l.Missing() || l.Deliverable() {
+		t.Fatalf("after Forget(3): next %d, known %d", l.Next(), l.Known())
+	}
+	if _, ok := l.Get(2); !ok {
+		t.Fatal("message 2, below the refusal, forgotten")
+	}
+	for _, seq := range []uint64{3, 4, 5, 8} {
+		if _, ok := l.Get(seq); ok {
+			t.Fatalf("message %d kept", seq)
+		}
+	}
+	if l.bytes != 1 {
+		t.Fatalf("%d bytes counted, want 1", l.bytes)
+	}
+	if got := l.Gaps(nil, 32, 100); len(got) != 1 || got[0] != (Run{3, 6}) {
+		t.Fatalf("gaps %v", got)
+	}
+	// The real copies come again and are delivered.
+	for _, seq := range []uint64{3, 4, 5, 6, 7, 8} {
+		if l.Put(seq, msg("real"), 64) != Stored {
+			t.Fatalf("real %d not stored", seq)
+		}
+	}
+	for seq := uint64(3); seq < 9; seq++ {
+		if !l.Deliverable() || string(l.Pop().Body) != "real" {
+			t.Fatalf("real %d not delivered", seq)
+		}
+	}
+	// Near the wrap of the sequence space.
+	var w Log
+	w.low, w.next, w.known = math.MaxUint64-8, math.MaxUint64-8, math.MaxUint64-8
+	w.Put(math.MaxUint64-8, msg("a"), 64)
+	w.Put(math.MaxUint64-7, msg("b"), 64)
+	w.Pop()
+	w.Pop()
+	if !w.Forget(math.MaxUint64-7) || w.Next() != math.MaxUint64-7 || w.bytes != 1 {
+		t.Fatalf("forget near the wrap: next %d, bytes %d", w.Next(), w.bytes)
 	}
 }
