@@ -274,3 +274,48 @@ func TestKEMPrivateKeyClone(t *testing.T) {
 		}
 	}
 }
+
+// TestDH checks that the two holders of a pair of KEM key pairs agree on
+// DH's secret, that a third key pair gives another, and that a suite
+// whose KEM has no Diffie-Hellman group refuses.
+func TestDH(t *testing.T) {
+	for _, id := range Suites() {
+		s, err := LookupSuite(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys [3]*KEMPrivateKey
+		for i := range keys {
+			ikm := make(Secret, 32)
+			ikm[0] = byte(i + 1)
+			if keys[i], err = s.DeriveKeyPair(ikm); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ab, errAB := s.DH(keys[0], keys[1].PublicKey())
+		ba, errBA := s.DH(keys[1], keys[0].PublicKey())
+		ac, errAC := s.DH(keys[0], keys[2].PublicKey())
+		if !s.HasDH() {
+			if errAB != ErrNoDH {
+				t.Fatalf("%v: DH without a Diffie-Hellman group: %v, want ErrNoDH", s, errAB)
+			}
+			continue
+		}
+		if errAB != nil || errBA != nil || errAC != nil {
+			t.Fatalf("%v: %v %v %v", s, errAB, errBA, errAC)
+		}
+		if len(ab) == 0 || !bytes.Equal(ab, ba) {
+			t.Fatalf("%v: the two sides disagree", s)
+		}
+		if bytes.Equal(ab, ac) {
+			t.Fatalf("%v: another peer gives the same secret", s)
+		}
+	}
+	s, _ := LookupSuite(MLS128DHKEMX25519AES128GCMSHA256Ed25519)
+	k, _ := s.DeriveKeyPair(make(Secret, 32))
+	// A point of small order: X25519 gives the all-zero secret.
+	zero := &KEMPublicKey{b: make([]byte, 32)}
+	if _, err := s.DH(k, zero); err == nil {
+		t.Fatal("DH with a low-order point succeeded")
+	}
+}

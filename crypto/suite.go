@@ -75,7 +75,8 @@ type Suite struct {
 	newHash  func() hash.Hash
 	hashSize int
 	kem      hpke.KEM
-	kemSeed  int // bytes of randomness GenerateKeyPair reads: the KEM's Nsk
+	dh       ecdh.Curve // the KEM's Diffie-Hellman group; nil for a KEM without one
+	kemSeed  int        // bytes of randomness GenerateKeyPair reads: the KEM's Nsk
 	kdf      hpke.KDF
 	hpkeAEAD hpke.AEAD
 	aead     aeadKind
@@ -87,27 +88,27 @@ type Suite struct {
 var suites = map[SuiteID]*Suite{
 	MLS128DHKEMX25519AES128GCMSHA256Ed25519: {
 		name: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519", newHash: sha256.New, hashSize: 32,
-		kem: hpke.DHKEM(ecdh.X25519()), kemSeed: 32, kdf: hpke.HKDFSHA256(), hpkeAEAD: hpke.AES128GCM(),
+		kem: hpke.DHKEM(ecdh.X25519()), dh: ecdh.X25519(), kemSeed: 32, kdf: hpke.HKDFSHA256(), hpkeAEAD: hpke.AES128GCM(),
 		aead: aeadAESGCM, keySize: 16, sig: sigEd25519,
 	},
 	MLS128DHKEMP256AES128GCMSHA256P256: {
 		name: "MLS_128_DHKEMP256_AES128GCM_SHA256_P256", newHash: sha256.New, hashSize: 32,
-		kem: hpke.DHKEM(ecdh.P256()), kemSeed: 32, kdf: hpke.HKDFSHA256(), hpkeAEAD: hpke.AES128GCM(),
+		kem: hpke.DHKEM(ecdh.P256()), dh: ecdh.P256(), kemSeed: 32, kdf: hpke.HKDFSHA256(), hpkeAEAD: hpke.AES128GCM(),
 		aead: aeadAESGCM, keySize: 16, sig: sigECDSA, curve: elliptic.P256(),
 	},
 	MLS128DHKEMX25519ChaCha20Poly1305SHA256Ed25519: {
 		name: "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519", newHash: sha256.New, hashSize: 32,
-		kem: hpke.DHKEM(ecdh.X25519()), kemSeed: 32, kdf: hpke.HKDFSHA256(), hpkeAEAD: hpke.ChaCha20Poly1305(),
+		kem: hpke.DHKEM(ecdh.X25519()), dh: ecdh.X25519(), kemSeed: 32, kdf: hpke.HKDFSHA256(), hpkeAEAD: hpke.ChaCha20Poly1305(),
 		aead: aeadChaCha20Poly1305, keySize: 32, sig: sigEd25519,
 	},
 	MLS256DHKEMP521AES256GCMSHA512P521: {
 		name: "MLS_256_DHKEMP521_AES256GCM_SHA512_P521", newHash: sha512.New, hashSize: 64,
-		kem: hpke.DHKEM(ecdh.P521()), kemSeed: 66, kdf: hpke.HKDFSHA512(), hpkeAEAD: hpke.AES256GCM(),
+		kem: hpke.DHKEM(ecdh.P521()), dh: ecdh.P521(), kemSeed: 66, kdf: hpke.HKDFSHA512(), hpkeAEAD: hpke.AES256GCM(),
 		aead: aeadAESGCM, keySize: 32, sig: sigECDSA, curve: elliptic.P521(),
 	},
 	MLS256DHKEMP384AES256GCMSHA384P384: {
 		name: "MLS_256_DHKEMP384_AES256GCM_SHA384_P384", newHash: sha512.New384, hashSize: 48,
-		kem: hpke.DHKEM(ecdh.P384()), kemSeed: 48, kdf: hpke.HKDFSHA384(), hpkeAEAD: hpke.AES256GCM(),
+		kem: hpke.DHKEM(ecdh.P384()), dh: ecdh.P384(), kemSeed: 48, kdf: hpke.HKDFSHA384(), hpkeAEAD: hpke.AES256GCM(),
 		aead: aeadAESGCM, keySize: 32, sig: sigECDSA, curve: elliptic.P384(),
 	},
 	ConclaveXWingAES256GCMSHA256Ed25519: {
