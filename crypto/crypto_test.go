@@ -275,6 +275,42 @@ func TestKEMPrivateKeyClone(t *testing.T) {
 	}
 }
 
+// TestSigningKeyClone: a clone signs as the key does, and destroying
+// either leaves the other usable.
+func TestSigningKeyClone(t *testing.T) {
+	for _, id := range Suites() {
+		s, _ := LookupSuite(id)
+		k, err := s.GenerateSigningKey(seeded(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := bytes.Clone(k.PublicKey())
+		c := k.Clone()
+		if !bytes.Equal(c.PublicKey(), pub) {
+			t.Fatalf("suite %v: the clone has another public key", id)
+		}
+		k.Destroy()
+		sig, err := s.SignWithLabel(c, "clone", []byte("content"))
+		if err != nil {
+			t.Fatalf("suite %v: the clone of a destroyed key: %v", id, err)
+		}
+		if err := s.VerifyWithLabel(pub, "clone", []byte("content"), sig); err != nil {
+			t.Fatalf("suite %v: the clone of a destroyed key signs wrong: %v", id, err)
+		}
+		if _, err := s.SignWithLabel(k, "clone", []byte("content")); err == nil {
+			t.Fatalf("suite %v: a destroyed key still signs", id)
+		}
+		d := c.Clone()
+		c.Destroy()
+		if sig, err = s.SignWithLabel(d, "clone", []byte("content")); err != nil {
+			t.Fatalf("suite %v: the clone's clone: %v", id, err)
+		}
+		if err := s.VerifyWithLabel(pub, "clone", []byte("content"), sig); err != nil {
+			t.Fatalf("suite %v: the clone's clone signs wrong: %v", id, err)
+		}
+	}
+}
+
 // TestDH checks that the two holders of a pair of KEM key pairs agree on
 // DH's secret, that a third key pair gives another, and that a suite
 // whose KEM has no Diffie-Hellman group refuses.

@@ -40,6 +40,19 @@ func (k *SigningKey) Destroy() {
 	k.ed, k.ec = nil, nil
 }
 
+// Clone returns a key of its own with the same secret: its holder can use
+// and Destroy it without touching k. It takes no scalar multiplication,
+// which parsing k's bytes again would: an Ed25519 key is copied, since
+// Destroy erases it in place; an ECDSA key object is immutable and Destroy
+// only lets go of it, so the clone shares it.
+func (k *SigningKey) Clone() *SigningKey {
+	c := *k
+	if k.ed != nil {
+		c.ed = append(ed25519.PrivateKey(nil), k.ed...)
+	}
+	return &c
+}
+
 // String redacts.
 func (k *SigningKey) String() string { return "[signing key redacted]" }
 
