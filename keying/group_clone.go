@@ -14,8 +14,9 @@ import (
 // keys. Whatever one of the two does (process a commit, commit, Destroy)
 // leaves the other as it was. A member processes a commit on a clone when
 // it may have to go back to the epoch it is in, as Marshal and Unmarshal
-// would let it, at a fraction of their cost: no private key is parsed and
-// checked again but the signing key, no tree hash is recomputed.
+// would let it, at a fraction of their cost: no private key is parsed
+// again (each key is a handle or copy of its own), no tree hash is
+// recomputed.
 //
 // A clone holds the epoch's encryption secret if the original still does
 // (no secret tree was made from the epoch yet): a caller must make the
@@ -28,20 +29,11 @@ func (g *Group) Clone() (*Group, error) {
 	if g.prepared != nil {
 		return nil, ErrCommitPending
 	}
-	sk, err := g.sig.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	sig, err := g.suite.ParseSigningKey(sk)
-	sk.Zero()
-	if err != nil {
-		return nil, err
-	}
 	c := &Group{
 		suite:     g.suite,
 		tree:      g.tree.Clone(),
 		priv:      g.priv.handles(),
-		sig:       sig,
+		sig:       g.sig.Clone(),
 		gc:        cloneGroupContext(&g.gc),
 		interim:   bytes.Clone(g.interim),
 		epoch:     g.epoch.clone(),

@@ -79,9 +79,13 @@ func TestCloneIsIndependent(t *testing.T) {
 	if !bytes.Equal(c.Epoch().EpochAuthenticator(), gs[3].Epoch().EpochAuthenticator()) {
 		t.Fatal("the clone reached another epoch than the committer")
 	}
-	// Its signing key is its own too.
-	if _, err := c.ProposeUpdate(r); err != nil {
+	// Its signing key is its own too, and signs as the original's did.
+	p, err := c.ProposeUpdate(r)
+	if err != nil {
 		t.Fatalf("the clone cannot sign once its original is destroyed: %v", err)
+	}
+	if err := p.Leaf.Verify(s, c.Context().GroupID, c.Index()); err != nil {
+		t.Fatalf("the clone signs wrong once its original is destroyed: %v", err)
 	}
 }
 
