@@ -448,7 +448,7 @@ func (m *Member) sendRefused(to Endpoint, id Identity, secret []byte, err error)
 		return
 	}
 	msg := ctlMsg{Type: mRefused, Peer: id, Data: []byte(refusalReason(err))}
-	m.sendCtlVia(to.Addr, &msg, pairSealing(m.self, to, false, secret))
+	m.sendCtlVia(to, &msg, pairSealing(m.self, to, false, secret))
 }
 
 // refusalReason is the text of an admission error as a refused peer is

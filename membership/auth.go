@@ -51,27 +51,44 @@ import (
 
 // Every sealed message is sealed and opened in the class of the message it
 // carries (classOf), read from the inner message's type byte, which the tag
-// covers; a message whose tag was made in the other class does not open.
+// covers; a message whose tag was made in another class does not open.
 // Only Wait is Routine: it says no more than "alive, still flushing or
 // syncing", which keeps a member from being taken for silent in a view
 // change, a power an insider already has by sending heartbeats in its
-// name. Everything else is Change, because it can make something happen
-// that only the member it names could ask for:
+// name. Everything else can make something happen that only the member it
+// names could ask for. What one member only ever sends to one other
+// member, and nobody else reads or relays, is Pairwise: it must be bound
+// to its sender only for its recipient, which a key the two share does
+// (a MAC, membership/secure; a fiftieth of a signature's verification,
+// which the coordinator would otherwise do for each reply of each member,
+// one after the other). The rest is Change, bound to its sender for
+// every member:
 //
-//	Suspect, Leave               remove a member (another, or itself)
-//	Flush, Sync, Install,        run a view change: propose, cut, install
-//	Dismiss
+//	Pairwise, to the coordinator (or, DecideReq, from it to the decider):
 //	FlushOK, SyncOK, InstallAck  consent to a view, reach the cut, confirm
 //	                             the install (an ack stops the resends)
-//	DecideReq, Decision,         ask for, give, carry and confirm or refuse
-//	Prepare, Confirm, Refuse     the decision of a view (its keys)
-//	Rekey                        start a rekey round
-//	Fragment                     a piece of one of the above (the large
-//	                             messages are all Change)
+//	Confirm, Refuse              confirm or refuse the decision of a view
+//	DecideReq, Decision          ask for and give the decision (the
+//	                             coordinator forwards the decision's parts
+//	                             inside its own Prepare, which is Change)
+//	Suspect, Leave, Rekey        remove a member (another, or itself), start
+//	                             a rekey round
+//
+//	Change, to several members or to peers outside the view:
+//	Flush, Sync, Install,        run a view change: propose, cut, install
+//	Dismiss, Prepare             (Prepare carries the decision)
+//	Fragment                     a piece of any large message (each
+//	                             piece is Change, whatever it carries)
 //	Probe, ProbeReply            a member's probe naming another view makes
 //	                             it suspected (it moved on)
 //	MergeReq, Challenge,         merges and admissions (sent unsealed, or
 //	Handshake, Refused           sealed pairwise)
+//
+// A Pairwise message is sealed for the rank of its recipient in the view
+// of the sealing it goes out under (PairSealer), and goes to that member
+// alone, never through a fanout. The end of a round sealed under the next
+// view (roundSealing) and messages sealed under an admission's handshake
+// are Pairwise as any other: their authenticators seal them as they can.
 //
 // A type membership does not know has no class: such a message is dropped
 // unopened.
@@ -81,8 +98,9 @@ func classOf(t msgType) (Class, bool) {
 	switch t {
 	case mWait:
 		return Routine, true
-	case mProbe, mProbeReply, mMergeReq, mFlush, mFlushOK, mSync, mSyncOK, mInstall, mInstallAck,
-		mSuspect, mLeave, mDismiss, mDecideReq, mDecision, mPrepare, mConfirm, mRefuse, mRekey,
+	case mFlushOK, mSyncOK, mInstallAck, mConfirm, mRefuse, mDecideReq, mDecision, mSuspect, mLeave, mRekey:
+		return Pairwise, true
+	case mProbe, mProbeReply, mMergeReq, mFlush, mSync, mInstall, mDismiss, mPrepare,
 		mFragment, mChallenge, mHandshake, mRefused:
 		return Change, true
 	}
@@ -142,19 +160,21 @@ func newSealing(v View, rank int, auth Authenticator) *sealing {
 	return &sealing{view: v.Clone(), wireID: v.ID.Wire(), auth: auth, rank: rank, windows: make([]replayWindow, len(v.Members))}
 }
 
-// seal wraps an encoded control message, in its class.
-func (s *sealing) seal(group uint64, self Endpoint, inner []byte) []byte {
+// seal wraps an encoded control message to the member of rank to in the
+// sealing's view (-1: to several, or to none in particular), in its class.
+func (s *sealing) seal(group uint64, self Endpoint, inner []byte, to int) []byte {
 	c, ok := innerClass(inner)
 	if !ok {
 		// Never: only messages of known types are encoded. The stricter
 		// class; the receiver drops it anyway.
 		c = Change
 	}
-	return s.sealIn(group, self, inner, c)
+	return s.sealIn(group, self, inner, c, to)
 }
 
-// sealIn wraps an encoded control message in class c.
-func (s *sealing) sealIn(group uint64, self Endpoint, inner []byte, c Class) []byte {
+// sealIn wraps an encoded control message to the member of rank to in
+// class c.
+func (s *sealing) sealIn(group uint64, self Endpoint, inner []byte, c Class, to int) []byte {
 	s.seq++
 	b := make([]byte, 0, len(inner)+64+MaxTag)
 	b = append(b, Magic)
@@ -166,7 +186,12 @@ func (s *sealing) sealIn(group uint64, self Endpoint, inner []byte, c Class) []b
 	b = wire.AppendUvarint(b, s.seq)
 	b = wire.AppendUvarint(b, uint64(len(inner)))
 	b = append(b, inner...)
-	tag := s.auth.Seal(nil, b, c)
+	var tag []byte
+	if ps, ok := s.auth.(PairSealer); ok && c == Pairwise && to >= 0 && to < len(s.view.Members) && to != s.rank {
+		tag = ps.SealTo(nil, b, to)
+	} else {
+		tag = s.auth.Seal(nil, b, c)
+	}
 	b = wire.AppendUvarint(b, uint64(len(tag)))
 	return append(b, tag...)
 }

@@ -79,7 +79,7 @@ func TestForgedControlMessagesDropped(t *testing.T) {
 		c.inject(ci, victim.Addr, encodeCtl(t, f))
 	}
 	wrongKey := newSealing(v, v.Rank(victim), macParticipant{key: "not the group's"}.Authenticator(v, 0))
-	c.inject(ci, victim.Addr, wrongKey.seal(42, victim, encodeCtl(t, forged[0])))
+	c.inject(ci, victim.Addr, wrongKey.seal(42, victim, encodeCtl(t, forged[0]), 0))
 	for _, name := range []string{"unauthenticated.Suspect", "unauthenticated.Leave", "unauthenticated.Flush",
 		"unauthenticated.Install", "unauthenticated.Probe", "drop.forged_control"} {
 		if coord.counters[name] == 0 {
@@ -158,8 +158,8 @@ func TestLoneMemberRefusesUnadmittedFlush(t *testing.T) {
 	}
 }
 
-// signParticipant stands in for a participant whose Change messages are
-// signed by their sender: a member seals a Change message with an HMAC
+// signParticipant stands in for a participant whose Change and Pairwise
+// messages are signed by their sender: a member seals one with an HMAC
 // under a key of its own rank in the view, which in the tests no other
 // member uses to seal (as no member can sign with another's key), and a
 // Routine message under the view's key.
@@ -173,7 +173,7 @@ type signAuth struct {
 func (a signAuth) key(c Class, rank int) []byte {
 	h := hmac.New(sha256.New, []byte("signing keys"))
 	h.Write(a.view)
-	if c == Change {
+	if c != Routine {
 		h.Write([]byte{byte(rank)})
 	}
 	return h.Sum(nil)
@@ -281,11 +281,11 @@ func TestSealedControlFailuresCreditNothing(t *testing.T) {
 		data         []byte
 	}{
 		{"Leave sealed as Routine", "drop.forged_control",
-			newSealing(v, v.Rank(victim), victimAuth).sealIn(42, victim, leave, Routine)},
+			newSealing(v, v.Rank(victim), victimAuth).sealIn(42, victim, leave, Routine, 0)},
 		{"Suspect under another key", "drop.forged_control",
-			newSealing(v, v.Rank(victim), macParticipant{key: "not the group's"}.Authenticator(v, 0)).seal(42, victim, suspect)},
+			newSealing(v, v.Rank(victim), macParticipant{key: "not the group's"}.Authenticator(v, 0)).seal(42, victim, suspect, 0)},
 		{"Suspect with another member's rank", "drop.forged_control",
-			newSealing(v, v.Rank(other), victimAuth).seal(42, victim, suspect)},
+			newSealing(v, v.Rank(other), victimAuth).seal(42, victim, suspect, 0)},
 		{"Rekey replayed", "drop.replay", genuine},
 	}
 	for _, tc := range cases {
@@ -326,7 +326,7 @@ func TestInsiderCannotForgeAnotherMembersChange(t *testing.T) {
 	} {
 		for _, s := range []*sealing{asVictim, ownRank} {
 			before := coord.counters["drop.forged_control"]
-			c.inject(ci, victim.Addr, s.seal(42, victim, encodeCtl(t, f)))
+			c.inject(ci, victim.Addr, s.seal(42, victim, encodeCtl(t, f), v.Rank(coord.self)))
 			if coord.counters["drop.forged_control"] != before+1 {
 				t.Errorf("%v sealed by the insider as rank %d: not counted as forged", f.Type, s.rank)
 			}

@@ -31,10 +31,16 @@ func (f *fanout) send(e Endpoint) {
 		return
 	}
 	s := m.sealingFor(e, &f.msg)
+	if c, _ := classOf(f.msg.Type); c == Pairwise && s != nil {
+		// Sealed for one recipient: never sent to another.
+		cp := f.msg
+		m.sendCtlVia(e, &cp, s)
+		return
+	}
 	ds, ok := f.sent[s]
 	if !ok {
 		cp := f.msg
-		ds = m.datagrams(&cp, s)
+		ds = m.datagrams(&cp, s, -1)
 		f.sent[s] = ds
 	}
 	for _, d := range ds {

@@ -303,6 +303,14 @@ const (
 	// view, or ask for a rekey: they must be bound to their sender (a
 	// signature), so that no member can forge one for another.
 	Change
+	// Pairwise messages are Change messages that one member only ever
+	// sends to one other (the replies to the coordinator): bound to their
+	// sender for their recipient alone, which is all that a message no
+	// third member ever reads needs. An Authenticator may make their tags
+	// with a key only the two share (a MAC, far cheaper than a
+	// signature), when it implements PairSealer; a tag that binds the
+	// message to its sender for everyone (a signature) is as good.
+	Pairwise
 )
 
 func (c Class) String() string {
@@ -311,6 +319,8 @@ func (c Class) String() string {
 		return "routine"
 	case Change:
 		return "change"
+	case Pairwise:
+		return "pairwise"
 	}
 	return "unknown"
 }
@@ -324,8 +334,17 @@ type Authenticator interface {
 	// c.
 	Seal(dst, msg []byte, c Class) []byte
 	// Open checks that tag authenticates msg, in class c, as sent by the
-	// member of rank from.
+	// member of rank from (to this member, for a Pairwise message).
 	Open(from int, msg, tag []byte, c Class) error
+}
+
+// PairSealer is an optional interface of an Authenticator whose Pairwise
+// tags depend on the recipient: membership seals a Pairwise message to the
+// member of rank to (in the authenticator's view) with SealTo instead of
+// Seal. Seal then still makes a Pairwise tag that any recipient opens (a
+// signature, say), for a caller that names none.
+type PairSealer interface {
+	SealTo(dst, msg []byte, to int) []byte
 }
 
 // Bounds of what participants may hand membership.

@@ -714,7 +714,7 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 		m.local.Push(*msg)
 		return
 	}
-	m.sendCtlVia(to.Addr, msg, m.sealingFor(to, msg))
+	m.sendCtlVia(to, msg, m.sealingFor(to, msg))
 }
 
 // settle handles the control messages this member sent itself, and the
@@ -731,23 +731,35 @@ func (m *Member) settle() {
 
 // sendCtlTo sends a control message to an address, unsealed: probes and
 // merge requests, which carry their own proofs.
-func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) { m.sendCtlVia(addr, msg, nil) }
-
-// sendCtlVia sends a control message, sealed by s unless s is nil, and in
-// fragments when it is larger than a datagram.
-func (m *Member) sendCtlVia(addr netip.AddrPort, msg *ctlMsg, s *sealing) {
-	ds := m.datagrams(msg, s)
+func (m *Member) sendCtlTo(addr netip.AddrPort, msg *ctlMsg) {
+	ds := m.datagrams(msg, nil, -1)
 	for _, d := range ds {
 		m.sendDatagram(addr, d)
 	}
 	m.countSent(msg.Type, ds, 1)
 }
 
+// sendCtlVia sends a control message to e, sealed by s unless s is nil,
+// and in fragments when it is larger than a datagram.
+func (m *Member) sendCtlVia(e Endpoint, msg *ctlMsg, s *sealing) {
+	to := -1
+	if s != nil {
+		to = s.view.Rank(e)
+	}
+	ds := m.datagrams(msg, s, to)
+	for _, d := range ds {
+		m.sendDatagram(e.Addr, d)
+	}
+	m.countSent(msg.Type, ds, 1)
+}
+
 // datagrams encodes a control message, cut into fragments when it is
-// larger than a datagram, each sealed by s unless s is nil. The datagrams
-// name no destination: the same ones may go to every member of the view
-// of s (fanout.go). Nil when the message cannot be encoded.
-func (m *Member) datagrams(msg *ctlMsg, s *sealing) [][]byte {
+// larger than a datagram, each sealed by s unless s is nil, for the member
+// of rank to in the view of s (-1: any). Only the tags of Pairwise
+// messages depend on to: the datagrams of any other name no destination,
+// and the same ones may go to every member of the view of s (fanout.go).
+// Nil when the message cannot be encoded.
+func (m *Member) datagrams(msg *ctlMsg, s *sealing, to int) [][]byte {
 	msg.From = m.self
 	data, err := msg.encode(nil, m.cfg.Group)
 	if err == nil && msg.Type == mProbe && len(data) < probeMinLen {
@@ -767,7 +779,7 @@ func (m *Member) datagrams(msg *ctlMsg, s *sealing) [][]byte {
 	}
 	if s != nil {
 		for i, d := range ds {
-			ds[i] = s.seal(m.cfg.Group, m.self, d)
+			ds[i] = s.seal(m.cfg.Group, m.self, d, to)
 		}
 	}
 	return ds

@@ -56,7 +56,7 @@ func TestSealedRoundTrip(t *testing.T) {
 	p := macParticipant{key: "k"}
 	send, recv := newSealing(v, 1, p.Authenticator(v, 1)), newSealing(v, 0, p.Authenticator(v, 0))
 	inner, _ := (&ctlMsg{Type: mSuspect, From: b, View: v.ID, Suspects: []Endpoint{a}}).encode(nil, 5)
-	data := send.seal(5, b, inner)
+	data := send.seal(5, b, inner, -1)
 	open := func(d []byte, from Endpoint) (bool, string) {
 		msg, err := decodeCtl(d, 5)
 		if err != nil {
@@ -73,13 +73,13 @@ func TestSealedRoundTrip(t *testing.T) {
 	if ok, _ := open(data, b); ok {
 		t.Fatal("replay accepted")
 	}
-	bad := bytes.Clone(send.seal(5, b, inner))
+	bad := bytes.Clone(send.seal(5, b, inner, -1))
 	bad[len(bad)-40] ^= 1
 	if ok, _ := open(bad, b); ok {
 		t.Fatal("changed message accepted")
 	}
 	other := newSealing(v, 1, p.Authenticator(v, 1))
-	if ok, why := open(other.seal(5, a, inner), a); ok || why != "drop.forged_control" {
+	if ok, why := open(other.seal(5, a, inner, -1), a); ok || why != "drop.forged_control" {
 		t.Fatalf("a rank naming another member: %v %s", ok, why)
 	}
 }
@@ -275,7 +275,7 @@ func TestControlTypeLooksInsideSealed(t *testing.T) {
 	if name, ok := ControlType(inner, 5); !ok || name != "Prepare" {
 		t.Fatalf("plain: %q %v", name, ok)
 	}
-	sealed := newSealing(v, 0, macParticipant{key: "k"}.Authenticator(v, 0)).seal(5, a, inner)
+	sealed := newSealing(v, 0, macParticipant{key: "k"}.Authenticator(v, 0)).seal(5, a, inner, -1)
 	if name, ok := ControlType(sealed, 5); !ok || name != "Prepare" {
 		t.Fatalf("sealed: %q %v", name, ok)
 	}

@@ -1,6 +1,9 @@
 package secure
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/binary"
 	"errors"
 	"slices"
 
@@ -17,9 +20,13 @@ import (
 //	Change   SignWithLabel("ConclaveControl", msg) with the sender's
 //	         signature key, checked with the signature key of the leaf of
 //	         the member of rank from: nobody can make it for another.
+//	Pairwise the suite's MAC under the key of the sender's and the
+//	         recipient's leaves (pairwise.go), or where there is none
+//	         SignWithLabel("ConclavePairwise", msg): nobody but the
+//	         sender can make it for the recipient.
 //
-// The two tags differ in kind and length, so that a tag of one class
-// never opens as the other.
+// The tags differ in kind, key, label or length, so that a tag of one
+// class never opens as another.
 
 // controlLabel labels the signatures of Change control messages,
 // controlKeyLabel the derivation of the Routine key.
@@ -36,6 +43,17 @@ type authenticator struct {
 	sig   *crypto.SigningKey // this member's signature key
 	pubs  [][]byte           // the members' signature keys, by rank
 	dead  bool               // retired: seals and opens nothing
+	// rank is this member's rank in the view; encs are the members'
+	// leaf encryption keys, by rank, and priv this member's private one
+	// (a copy, destroyed when retired), nil where Pairwise messages are
+	// signed (pairwise.go). pair holds the pair keys as they are first
+	// used, by rank; cache is the participant's, which owns them.
+	rank  int
+	encs  [][]byte
+	priv  *crypto.KEMPrivateKey
+	pair  []crypto.Secret
+	cache *pairCache
+	group []byte
 	// noRoutine: no Routine key (a view this member committed, not yet
 	// installed): Routine messages are neither sealed nor opened.
 	noRoutine bool
@@ -78,6 +96,11 @@ func (p *Participant) retireAt(i int) {
 	a := p.auths[i]
 	a.dead = true
 	a.key.Zero()
+	if a.priv != nil {
+		a.priv.Destroy()
+		a.priv = nil
+	}
+	a.pair = nil // the cache erases the keys no live authenticator uses
 	p.auths = slices.Delete(p.auths, i, i+1)
 }
 
@@ -86,17 +109,67 @@ func (a *authenticator) Seal(dst, msg []byte, c membership.Class) []byte {
 	if a.dead {
 		return dst
 	}
-	if c == membership.Change {
-		s, err := a.suite.SignWithLabel(a.sig, controlLabel, msg)
-		if err != nil {
-			return dst // an empty tag: the receivers drop the message
+	switch c {
+	case membership.Change:
+		return a.sign(dst, controlLabel, msg)
+	case membership.Pairwise:
+		return a.sign(dst, pairSigLabel, msg)
+	case membership.Routine:
+		if a.noRoutine {
+			return dst
 		}
-		return append(dst, s...)
+		return append(dst, a.suite.MAC(a.key, msg)...)
 	}
-	if a.noRoutine {
+	return dst
+}
+
+// sign appends the sender's signature of msg under label.
+func (a *authenticator) sign(dst []byte, label string, msg []byte) []byte {
+	s, err := a.suite.SignWithLabel(a.sig, label, msg)
+	if err != nil {
+		return dst // an empty tag: the receivers drop the message
+	}
+	return append(dst, s...)
+}
+
+// SealTo implements membership.PairSealer: a Pairwise message to the
+// member of rank to, with a MAC under the pair's key, or signed where
+// this authenticator has none.
+func (a *authenticator) SealTo(dst, msg []byte, to int) []byte {
+	if a.dead {
 		return dst
 	}
-	return append(dst, a.suite.MAC(a.key, msg)...)
+	k := a.pairKey(to)
+	if k == nil {
+		return a.sign(dst, pairSigLabel, msg)
+	}
+	return append(dst, a.pairMAC(k, a.rank, msg)...)
+}
+
+// pairMAC is the tag of a Pairwise message from the member of rank from:
+// the MAC of from and the message, so that the pair's key, the same in
+// both directions, never opens a message as sent the other way.
+func (a *authenticator) pairMAC(k crypto.Secret, from int, msg []byte) []byte {
+	b := make([]byte, 0, 4+len(msg))
+	b = binary.BigEndian.AppendUint32(b, uint32(from))
+	return a.suite.MAC(k, append(b, msg...))
+}
+
+// pairKey is the key this member shares with the member of rank r, nil
+// if there is none (no private key, r is this member or out of the view,
+// the two leaves are the same or DH fails).
+func (a *authenticator) pairKey(r int) crypto.Secret {
+	if a.priv == nil || r < 0 || r >= len(a.encs) || r == a.rank || bytes.Equal(a.encs[r], a.encs[a.rank]) {
+		return nil
+	}
+	if a.pair[r] == nil {
+		k, err := a.cache.get(a.suite, a.group, a.priv, a.encs[a.rank], a.encs[r])
+		if err != nil {
+			return nil
+		}
+		a.pair[r] = k
+	}
+	return a.pair[r]
 }
 
 var errForged = errors.New("secure: control message not authentic")
@@ -113,6 +186,20 @@ func (a *authenticator) Open(from int, msg, tag []byte, c membership.Class) erro
 		}
 	case membership.Routine:
 		if a.noRoutine || !a.suite.VerifyMAC(a.key, msg, tag) {
+			return errForged
+		}
+	case membership.Pairwise:
+		if from == a.rank {
+			return errForged
+		}
+		if len(tag) != a.suite.HashSize() {
+			if a.suite.VerifyWithLabel(a.pubs[from], pairSigLabel, msg, tag) != nil {
+				return errForged
+			}
+			return nil
+		}
+		k := a.pairKey(from)
+		if k == nil || !hmac.Equal(a.pairMAC(k, from, msg), tag) {
 			return errForged
 		}
 	default:
@@ -159,7 +246,11 @@ func (p *Participant) Authenticator(v membership.View, rank int) membership.Auth
 		p.cfg.Logger.Warn("a view without keys: its control messages are refused", "self", p.self, "view", v.ID)
 		return refusing{}
 	}
-	a := &authenticator{view: v.ID, suite: p.suite, sig: p.sig, pubs: make([][]byte, len(v.Members)), processed: st != p.cur}
+	if rank < 0 || rank >= len(v.Members) {
+		return refusing{}
+	}
+	a := &authenticator{view: v.ID, suite: p.suite, sig: p.sig, pubs: make([][]byte, len(v.Members)), processed: st != p.cur,
+		rank: rank, encs: make([][]byte, len(v.Members)), pair: make([]crypto.Secret, len(v.Members)), cache: &p.pairs, group: p.groupID}
 	if routine {
 		// From the epoch's membership key, not its exporter: the
 		// exporter is the application's (Export), and must not hand
@@ -178,8 +269,20 @@ func (p *Participant) Authenticator(v membership.View, rank int) membership.Auth
 			return refusing{}
 		}
 		a.pubs[r] = leaf.SignatureKey
+		a.encs[r] = leaf.EncryptionKey
+	}
+	if !a.processed && p.suite.HasDH() {
+		// An installed epoch: this member's leaf private key is its
+		// group's (a committer's new one only once its commit is
+		// confirmed, which is why a processed view has none).
+		if k := st.group.LeafKeyCopy(); k != nil && bytes.Equal(k.PublicKey().Bytes(), a.encs[rank]) {
+			a.priv = k
+		} else if k != nil {
+			k.Destroy()
+		}
 	}
 	p.auths = append(p.auths, a)
 	p.retire()
+	p.pairs.keep(p.auths)
 	return a
 }

@@ -34,7 +34,16 @@
 // Control messages of a view are authenticated by the view's epoch:
 // routine ones (membership.Routine) with an HMAC under a key exported from
 // the epoch, those that change membership or keys (membership.Change)
-// with their sender's signature, checked against its leaf in the tree.
+// with their sender's signature, checked against its leaf in the tree, and
+// the replies one member sends only to one other (membership.Pairwise:
+// FlushOK, SyncOK, Confirm, InstallAck… to the coordinator) with an HMAC
+// under a key only the two can derive, from a Diffie-Hellman of their leaf
+// HPKE keys, cached for as long as both leaves live (pairwise.go). Such a
+// MAC proves to its recipient, and to nobody else, that the sender's leaf
+// made it; and it allows key-compromise impersonation: the thief of a
+// member's leaf private key can forge Pairwise messages of any member to
+// that member, which a signature would not allow. A suite without
+// Diffie-Hellman (X-Wing) signs them.
 //
 //	joiner J                 coordinator C            decider D       member M
 //	handshake(roster) ────▶  Admit(J)

@@ -90,6 +90,7 @@ type Participant struct {
 	rosters    rosterStore                    // rosters of joiners admitted as coordinator
 	history    history                        // digests and confirmations of recent views
 	auths      []*authenticator               // of the last views, for their keys to be erased
+	pairs      pairCache                      // pairwise keys of this member's leaf with its peers' (pairwise.go)
 	seals      int                            // HPKE encryptions of this member's last commit
 	lastCommit membership.ViewID              // the view of that commit
 }
