@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/internal/mlsenc"
@@ -36,6 +37,13 @@ type KeyPackage struct {
 	Leaf       *LeafNode
 	Extensions []Extension
 	Signature  []byte
+
+	// verified is the encoding for which Verify last succeeded. Verify's
+	// outcome depends on the encoding and the suite alone, and a member
+	// that checks a joiner's key package when it admits it checks it again
+	// when its commit adds it: the second time costs an encoding and a
+	// comparison instead of two signature verifications.
+	verified atomic.Pointer[[]byte]
 }
 
 func (k *KeyPackage) encodeTBS(w *mlsenc.Writer) {
@@ -99,8 +107,28 @@ func (k *KeyPackage) Ref(s *crypto.Suite) ([]byte, error) {
 // Verify checks a key package as RFC 9420 §10.1 asks: version and suite,
 // a key-package leaf with a valid signature, a
 // valid signature over the package by the leaf's key, and an init key
-// that parses and differs from the leaf's encryption key.
+// that parses and differs from the leaf's encryption key. A key package
+// verified before and unchanged since (the same encoding, the same suite)
+// is not verified again. Verify is safe for concurrent use.
 func (k *KeyPackage) Verify(s *crypto.Suite) error {
+	var enc []byte
+	if k.Leaf != nil {
+		enc, _ = k.Bytes()
+	}
+	if v := k.verified.Load(); v != nil && enc != nil && k.Suite == s.ID() && bytes.Equal(*v, enc) {
+		return nil
+	}
+	if err := k.verify(s); err != nil {
+		return err
+	}
+	if enc != nil {
+		k.verified.Store(&enc)
+	}
+	return nil
+}
+
+// verify is Verify without the record of an earlier success.
+func (k *KeyPackage) verify(s *crypto.Suite) error {
 	if k.Version != ProtocolVersionMLS10 || k.Suite != s.ID() {
 		return ErrKeyPackageSuite
 	}
