@@ -45,7 +45,12 @@ type Flush interface {
 	// authentication layer holds that one back from the application.
 	Cut(origin int, upTo uint64, holder int)
 	// ReachedCuts reports whether every origin's delivery has reached
-	// its cut.
+	// its cut. With sender authentication it first has the sign layer
+	// refuse what it holds below a surviving origin's own count (see
+	// Settler): an insider's copy there would otherwise be dropped at the
+	// view's end at this member alone. That refusal asks for the real
+	// messages again, so the call has outputs, which the driver takes
+	// from Stack.Ready as for any call.
 	ReachedCuts() bool
 	// Exclude leaves member out of stability (exclude true: it is
 	// leaving the view) or takes it back in (false).
@@ -84,6 +89,20 @@ type Cutter interface {
 // NoCut lifts a cut: the origin is delivered as far as its messages go.
 const NoCut = ^uint64(0)
 
+// Settler is the capability of a layer above the reliable multicast layer
+// that holds what it delivers until it proves itself (sign, until a
+// batch's signature verifies). A cut at the count an origin itself
+// reported, once the view change blocked it, falls where every batch of
+// the origin is complete; what such a layer still holds below it waits
+// for a proof that has gone by, in a copy that was not the real one. Settle
+// is told of each such cut when the cuts are otherwise reached, and
+// refuses what it holds below count (ERefuseCast), so that the reliable
+// multicast layer fetches the real messages before the cuts count as
+// reached.
+type Settler interface {
+	Settle(origin int, count uint64)
+}
+
 // Excluder is the capability of a stability layer (stable) to leave a
 // member out of stability, and take it back in.
 type Excluder interface {
@@ -112,7 +131,11 @@ type Framer interface {
 
 // flush implements Flush over the layers found by New.
 type flush struct {
-	counter      Cutter
+	counter Cutter
+	settler Settler
+	// own[r] is the cut of origin r at its own count (Cut with holder
+	// r), NoCut if r's cut is another's or lifted.
+	own          []uint64
 	excluder     Excluder
 	acknowledger Acknowledger
 	blockers     []Blocker // bottom first
@@ -129,6 +152,9 @@ func (f *flush) find(l Layer) error {
 		return err
 	}
 	if err := capability(&f.acknowledger, l, "point-to-point acknowledgement"); err != nil {
+		return err
+	}
+	if err := capability(&f.settler, l, "settling at the cut"); err != nil {
 		return err
 	}
 	if b, ok := l.(Blocker); ok {
@@ -166,12 +192,45 @@ func (f *flush) Delivered(origin int) uint64 {
 }
 
 func (f *flush) Cut(origin int, upTo uint64, holder int) {
-	if f.counter != nil {
-		f.counter.Cut(origin, upTo, holder)
+	if f.counter == nil {
+		return
 	}
+	if origin >= 0 && origin < maxMembers {
+		for len(f.own) <= origin {
+			f.own = append(f.own, NoCut)
+		}
+		f.own[origin] = NoCut
+		if holder == origin {
+			f.own[origin] = upTo
+		}
+	}
+	f.counter.Cut(origin, upTo, holder)
 }
 
-func (f *flush) ReachedCuts() bool { return f.counter == nil || f.counter.ReachedCuts() }
+// maxMembers bounds the origins whose own cuts the flush records: the
+// membership protocol's cuts name the view's ranks.
+const maxMembers = 1 << 16
+
+// ReachedCuts settles the cuts at origins' own counts once the counts are
+// reached (Settler), which may refuse held messages and so un-reach them.
+// Like Block, it then has outputs (the reliable multicast layer's NAKs).
+func (f *flush) ReachedCuts() bool {
+	if f.counter == nil {
+		return true
+	}
+	if !f.counter.ReachedCuts() {
+		return false
+	}
+	if f.settler == nil {
+		return true
+	}
+	for origin, count := range f.own {
+		if count != NoCut {
+			f.settler.Settle(origin, count)
+		}
+	}
+	return f.counter.ReachedCuts()
+}
 
 func (f *flush) Exclude(member int, exclude bool) {
 	if f.excluder != nil {

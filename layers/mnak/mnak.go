@@ -105,6 +105,7 @@ type Layer struct {
 	rank    int
 	logs    []seqlog.Log // per origin rank
 	caps    []uint64     // per origin: deliver no further (a view change's cut)
+	cuts    []uint64     // per origin: the cut asked for, which caps may exceed
 	holders []int        // per origin: whom to ask for missing messages
 	lastNak []time.Duration
 	trimmed time.Duration   // when the logs were last trimmed
@@ -139,10 +140,11 @@ func (l *Layer) Init(p *layers.Port) {
 	l.logs = make([]seqlog.Log, n)
 	l.lastNak = make([]time.Duration, n)
 	l.caps = make([]uint64, n)
+	l.cuts = make([]uint64, n)
 	l.holders = make([]int, n)
 	l.served = make([]seqlog.Served, n)
 	for i := range n {
-		l.caps[i], l.holders[i] = noCap, i
+		l.caps[i], l.cuts[i], l.holders[i] = noCap, noCap, i
 	}
 }
 
@@ -164,6 +166,7 @@ const noCap = NoCut
 func (l *Layer) Cut(origin int, upTo uint64, holder int) {
 	log := &l.logs[origin]
 	l.caps[origin] = max(upTo, log.Next())
+	l.cuts[origin] = upTo
 	l.holders[origin] = holder
 	if origin == l.rank {
 		return
@@ -236,6 +239,11 @@ func (l *Layer) refuse(origin int, seq uint64) {
 	}
 	l.p.Count("refused", 1)
 	l.p.Count("refetch", delivered-seq)
+	if l.caps[origin] != noCap {
+		// What was delivered beyond the cut asked for, and kept the cap
+		// there, is gone: wait for no more than the cut.
+		l.caps[origin] = max(l.cuts[origin], seq)
+	}
 	l.nak(origin)
 }
 

@@ -3,6 +3,7 @@ package sign_test
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,27 +97,36 @@ func TestHostileNumbersAreBounded(t *testing.T) {
 }
 
 // However many messages an attacker sends without a signature, a member
-// holds at most MaxBatch of them per origin, and lets them go after
-// UnsignedTimeout.
+// holds at most MaxBatch of them per origin: one more shows that the
+// message that ended their batch was not the real one, and they are
+// refused (mnak fetches them again). What is held after UnsignedTimeout
+// is refused too.
 func TestUnsignedMessagesAreBounded(t *testing.T) {
 	const maxBatch = 16
 	m, _ := target(t, sign.Config{MaxBatch: maxBatch, UnsignedTimeout: time.Second})
 	payload := string(bytes.Repeat([]byte{'p'}, 1000))
-	for i := range 100 {
+	for i := range maxBatch {
+		m.Feed(cast(uint64(i), more(payload)))
+	}
+	if f := signPrint(m.S); f < maxBatch*1000 {
+		t.Fatalf("footprint %d: the held messages are not counted", f)
+	}
+	for i := maxBatch; i < 100; i++ {
 		m.Feed(cast(uint64(i), more(payload)))
 		m.CheckFootprint()
 		if f, b := signPrint(m.S), m.S.Layer("sign").(layers.Footprinter).FootprintBound(); f > b {
 			t.Fatalf("footprint %d above the bound %d", f, b)
 		}
 	}
-	if f := signPrint(m.S); f < maxBatch*1000 {
-		t.Fatalf("footprint %d: the held messages are not counted", f)
+	if m.Drops("sign", "overlong") != 1 || m.S.Counter("mnak", "refused") != 1 {
+		t.Fatalf("counters %v", m.S.Counters())
 	}
-	if n := m.Drops("sign", "unsigned"); n != 100-maxBatch {
-		t.Fatalf("%d dropped as unsigned, want %d", n, 100-maxBatch)
+	// mnak asks again from #0: the attacker's answers are held again.
+	for i := range 4 {
+		m.Feed(cast(uint64(i), more(payload)))
 	}
 	m.Tick(time.Second)
-	if f := signPrint(m.S); f > maxBatch*128 || m.Drops("sign", "unsigned_timeout") != maxBatch {
+	if f := signPrint(m.S); f > maxBatch*128 || m.Drops("sign", "unsigned_timeout") != 4 || m.S.Counter("mnak", "refused") != 2 {
 		t.Fatalf("after the timeout: footprint %d, counters %v", f, m.S.Counters())
 	}
 	if len(m.Got) != 0 {
@@ -139,19 +149,36 @@ func TestReplayedBatchIsForged(t *testing.T) {
 	}
 }
 
-// Messages an attacker slips in before a genuine batch are dropped and
-// the genuine batch still verifies: its count says where it begins.
+// Messages an attacker slips in, in place of a genuine batch, make the
+// next genuine batch fail to cover what is held: all of it is refused,
+// and when mnak has fetched the real messages again both batches are
+// delivered.
 func TestGenuineBatchAfterJunk(t *testing.T) {
 	m, sender := target(t, sign.Config{})
-	genuine(t, sender, "x", "y") // seq 0 and 1, lost to the attacker's
+	a := genuine(t, sender, "x", "y") // seq 0 and 1, lost to the attacker's
 	b := genuine(t, sender, "three", "four")
 	m.Feed(cast(0, more("junk")))
 	m.Feed(cast(1, more("junk")))
 	m.Feed(cast(2, b[0]))
 	m.Feed(cast(3, b[1]))
-	if len(m.Got) != 2 || string(m.Got[0].Data) != "three" || m.Drops("sign", "unsigned") != 2 {
+	if len(m.Got) != 0 || m.Drops("sign", "bad_proof") != 1 || m.S.Counter("mnak", "refused") != 1 {
 		t.Fatalf("delivered %v, counters %v", m.Got, m.S.Counters())
 	}
+	for i, d := range append(a, b...) {
+		m.Feed(cast(uint64(i), d))
+	}
+	if got := delivered(m); got != "x y three four" {
+		t.Fatalf("delivered %q after the real messages came again", got)
+	}
+}
+
+// delivered is what m delivered, space-separated.
+func delivered(m *lt.Member) string {
+	var out []string
+	for _, d := range m.Got {
+		out = append(out, string(d.Data))
+	}
+	return strings.Join(out, " ")
 }
 
 // FuzzUp feeds member 0 arbitrary messages from member 1's stream: it

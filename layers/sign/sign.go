@@ -74,6 +74,9 @@ type stream struct {
 	since time.Duration
 	// bytes is the length of the held messages.
 	bytes int
+	// seen is the most messages of the origin any member has delivered,
+	// as the stability layer last said (its MaxSeen).
+	seen uint64
 }
 
 // Layer is the sender authentication layer.
@@ -150,8 +153,40 @@ func (l *Layer) Down(ev *layers.Event) {
 	case layers.EViewEnd:
 		l.endView()
 		l.p.Down(ev)
+	case layers.EStable:
+		// Going down to mnak: what it says of the other members'
+		// deliveries shows a copy held here that is not the real one.
+		l.p.Down(ev)
+		l.stable(ev.Stability)
 	default:
 		l.p.Down(ev)
+	}
+}
+
+// stable learns from the stability layer how many of each origin's
+// multicasts some member has delivered.
+func (l *Layer) stable(s *layers.Stability) {
+	for origin := range l.streams {
+		if origin == l.view.Rank || origin >= len(s.MaxSeen) {
+			continue
+		}
+		st := &l.streams[origin]
+		st.seen = max(st.seen, s.MaxSeen[origin])
+		l.overtaken(origin, st)
+	}
+}
+
+// overtaken refuses what this member holds of origin's stream when some
+// member delivered a held message, and this member has as many of the
+// origin's messages as any member delivered: a signature within what it
+// holds verified there, so the copy it holds in that signature's place
+// is not the real one (an insider's, with the "more" mark). Without this,
+// it would wait for a signature that never comes, the origin idle.
+func (l *Layer) overtaken(origin int, st *stream) {
+	oldest := st.next - uint64(len(st.held))
+	if len(st.held) > 0 && st.seen > oldest && st.seen <= st.next {
+		l.p.Count("drop.overtaken", uint64(len(st.held)))
+		l.refuse(origin, st, oldest)
 	}
 }
 
@@ -162,11 +197,31 @@ func (l *Layer) Tick(now time.Duration) {
 	for origin := range l.streams {
 		st := &l.streams[origin]
 		if len(st.held) > 0 && now-st.since >= l.cfg.UnsignedTimeout {
+			// Fetched again: the copy that should have carried the
+			// signature may be an insider's, which nothing else reveals.
 			l.p.Count("drop.unsigned_timeout", uint64(len(st.held)))
-			l.release(st, len(st.held))
+			l.refuse(origin, st, st.next-uint64(len(st.held)))
 		}
 	}
 }
+
+// Settle refuses what this member holds of origin's multicasts below
+// count, the number origin itself counted in the view once the view
+// change had it sign and send every batch (layers.Settler): every batch
+// below count ends below it, so a message held there waits for a
+// signature that has gone by, in a copy that was not the real one.
+func (l *Layer) Settle(origin int, count uint64) {
+	if origin < 0 || origin >= len(l.streams) || origin == l.view.Rank {
+		return
+	}
+	st := &l.streams[origin]
+	if oldest := st.next - uint64(len(st.held)); len(st.held) > 0 && oldest < count {
+		l.p.Count("drop.settled", uint64(len(st.held)))
+		l.refuse(origin, st, oldest)
+	}
+}
+
+var _ layers.Settler = (*Layer)(nil)
 
 // Block signs and sends the open batch at once, and every multicast after
 // it, for the rest of the view: the view change is about to take this
@@ -313,7 +368,7 @@ func (l *Layer) Up(ev *layers.Event) {
 			break
 		}
 		ev.Msg.ConsumeRead(&r)
-		l.hold(st, ev.Msg)
+		l.hold(origin, st, seq, ev.Msg)
 		return
 	case markLast:
 		count := r.UvarintMax(uint64(l.cfg.MaxBatch))
@@ -326,18 +381,40 @@ func (l *Layer) Up(ev *layers.Event) {
 		return
 	}
 	// No signed batch holds a malformed message, so none can hold the
-	// messages before it either.
+	// messages before it either: this copy took the real one's place.
 	l.p.Drop("malformed")
-	l.discard(st)
+	l.refuse(origin, st, seq-uint64(len(st.held)))
 }
 
-// hold keeps a message until the signature of its batch arrives. A batch
-// is at most MaxBatch messages, so when more are held the oldest can be in
-// no batch and goes.
-func (l *Layer) hold(st *stream, m layers.Message) {
+// refuse drops what this member holds of origin's stream and the message
+// from first on, held or arriving, and tells mnak below to forget them and
+// fetch them again (ERefuseCast): a copy among them is not what origin
+// signed, and the real one, which mnak took as a duplicate, is still held
+// by the origin and every other member, since stability counts only what
+// this layer delivered. first is the oldest held message's number, or the
+// arriving one's when none is held: never one already delivered.
+func (l *Layer) refuse(origin int, st *stream, first uint64) {
+	if n := len(st.held); n > 0 {
+		l.p.Count("drop.unsigned", uint64(n))
+		l.release(st, n)
+	}
+	st.next = first
+	l.p.Count("refused", 1)
+	ev := l.p.NewEvent(layers.ERefuseCast, origin)
+	ev.Seq = first
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
+}
+
+// hold keeps message seq until the signature of its batch arrives. A batch
+// is at most MaxBatch messages, so when more would be held the oldest is
+// in no batch with the rest: the message that ended its batch was not the
+// real one, and what is held is refused.
+func (l *Layer) hold(origin int, st *stream, seq uint64, m layers.Message) {
 	if len(st.held) >= l.cfg.MaxBatch {
-		l.p.Count("drop.unsigned", 1)
-		l.release(st, 1)
+		l.p.Count("drop.overlong", 1)
+		l.refuse(origin, st, seq-uint64(len(st.held)))
+		return
 	}
 	if len(st.held) == 0 {
 		st.since = l.p.Now()
@@ -350,31 +427,37 @@ func (l *Layer) hold(st *stream, m layers.Message) {
 	}
 	st.held = append(st.held, m)
 	st.bytes += m.Len()
+	l.overtaken(origin, st)
 }
 
 // verify checks the batch that message seq from origin ends: the count-1
-// messages held before it and the message itself. Held messages older
-// than the batch are in no batch and go. A batch that verifies is
-// delivered in order; one that does not is dropped whole.
+// messages held before it and the message itself. A batch that verifies is
+// delivered in order. One that does not, or that does not cover exactly
+// what is held, is refused with what is held: honest batches follow each
+// other, each ending with its signature, so a copy among them is not the
+// origin's.
 func (l *Layer) verify(origin int, st *stream, seq uint64, count int, sig []byte, ev *layers.Event) {
 	before := count - 1 // count ≥ 1, checked by the parser
+	// seq ≥ len(held): the held messages took the numbers just below it.
+	oldest := seq - uint64(len(st.held))
 	if before > len(st.held) {
-		// The batch reaches back past what this member holds (a message
-		// of it was refused or timed out): it can never verify here.
+		// The batch reaches back past what this member holds: a copy
+		// that ended a batch early, or this one, is not the real one.
 		l.p.Drop("bad_proof")
-		l.discard(st)
+		l.refuse(origin, st, oldest)
 		return
 	}
-	if extra := len(st.held) - before; extra > 0 {
-		l.p.Count("drop.unsigned", uint64(extra))
-		l.release(st, extra)
+	if before < len(st.held) {
+		// Held messages older than the batch are in no batch: the
+		// message that should have ended theirs was not the real one.
+		l.p.Drop("bad_proof")
+		l.refuse(origin, st, oldest)
+		return
 	}
-	// seq ≥ before: the held messages took the numbers just below it.
-	first := seq - uint64(before)
-	if !l.keys.SenderVerify(origin, Label, l.digest(origin, first, st.held, &ev.Msg), sig) {
+	if !l.keys.SenderVerify(origin, Label, l.digest(origin, oldest, st.held, &ev.Msg), sig) {
 		l.p.Drop("forged")
 		l.p.Count("forged_messages", uint64(count))
-		l.discard(st)
+		l.refuse(origin, st, oldest)
 		return
 	}
 	l.p.Count("batches_verified", 1)
@@ -391,14 +474,6 @@ func (l *Layer) verify(origin int, st *stream, seq uint64, count int, sig []byte
 	clear(msgs)
 	l.scratch = msgs[:0]
 	l.p.Up(ev)
-}
-
-// discard drops every held message of a stream, counted as unsigned.
-func (l *Layer) discard(st *stream) {
-	if n := len(st.held); n > 0 {
-		l.p.Count("drop.unsigned", uint64(n))
-		l.release(st, n)
-	}
 }
 
 // release forgets the n oldest held messages.

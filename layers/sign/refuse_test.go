@@ -1,0 +1,122 @@
+package sign_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/conclave-go/conclave/layers"
+	"github.com/conclave-go/conclave/layers/compose"
+	lt "github.com/conclave-go/conclave/layers/internal/layertest"
+	"github.com/conclave-go/conclave/layers/sign"
+)
+
+// TestAlteredCopyFirstIsRefused: an insider's copy of member 0's
+// multicast, one bit of it flipped, reaches member 2 before the real one,
+// which mnak there then takes as a duplicate. sign refuses the batch,
+// mnak forgets the copy and asks member 0 again, and member 2 delivers
+// the real message, as member 1 does.
+func TestAlteredCopyFirstIsRefused(t *testing.T) {
+	nw, _ := newNet(t, 3, signed, compose.Options{})
+	altered := false
+	nw.Lose = func(from, to int, data []byte) bool {
+		if altered || from != 0 || to != 2 || !bytes.Contains(data, []byte("secret")) {
+			return false
+		}
+		altered = true
+		d := bytes.Clone(data)
+		i := bytes.Index(d, []byte("secret"))
+		d[i+1] ^= 4 // "sacret"
+		nw.Members[2].Receive(d)
+		return false // the real one arrives next, a duplicate for mnak
+	}
+	nw.Cast(0, "before", "secret", "after")
+	nw.Run(50 * time.Millisecond)
+	if !altered {
+		t.Fatal("no copy altered")
+	}
+	want := []string{"0:before", "0:secret", "0:after"}
+	for r := range 3 {
+		if got := nw.Casts(r); !slices.Equal(got, want) {
+			t.Errorf("member %d delivered %v, want %v", r, got, want)
+		}
+	}
+	if nw.Counter(2, "sign", "drop.forged") != 1 || nw.Counter(2, "sign", "refused") != 1 || nw.Counter(2, "mnak", "refused") != 1 {
+		t.Errorf("member 2's counters: %v", nw.Members[2].Counters())
+	}
+	if nw.Counter(2, "mnak", "duplicates") == 0 {
+		t.Error("the real copy did not arrive after the altered one")
+	}
+}
+
+// withStable is the least stack with the stability layer above sign,
+// which tells sign how many messages other members delivered.
+var withStable = []string{"bottom", "mnak", "sign", "stable"}
+
+// idleTarget is member 0 of two under withStable; the sender, member 1,
+// makes genuine datagrams (the stability layer adds no header to casts).
+func idleTarget(t *testing.T) (*lt.Member, *layers.Stack) {
+	ks := groupKeys(t, 2)
+	s := build(t, 0, 2, withStable, withSign(sign.Config{}), ks[0])
+	return &lt.Member{T: t, S: s, N: 2}, build(t, 1, 2, small, withSign(sign.Config{}), ks[1])
+}
+
+// TestForgedMoreAtBatchEnd: an insider's copy of the message that ends
+// member 1's batch, marked as one more of the batch, reaches member 0
+// first, and member 1 then sends nothing: member 0 would wait for a
+// signature for good. Once stability says member 1 delivered what member
+// 0 holds, it refuses the held messages, and the real ones are delivered.
+func TestForgedMoreAtBatchEnd(t *testing.T) {
+	m, sender := idleTarget(t)
+	b := genuine(t, sender, "a", "b")
+	m.Feed(cast(0, b[0]))
+	m.Feed(cast(1, more("b")))
+	if len(m.Got) != 0 {
+		t.Fatalf("delivered %q", delivered(m))
+	}
+	// Member 1's gossip: it delivered two of its own.
+	m.Feed(lt.Datagram(1, layers.ECastUnrel, []byte{1}, lt.Uv(2, 0, 2)))
+	if m.Drops("sign", "overtaken") != 2 || m.S.Counter("mnak", "refused") != 1 {
+		t.Fatalf("counters %v", m.S.Counters())
+	}
+	m.Feed(cast(0, b[0]))
+	m.Feed(cast(1, b[1]))
+	if got := delivered(m); got != "a b" {
+		t.Fatalf("delivered %q", got)
+	}
+}
+
+// TestSettleAtTheCut: the same forgery, and a view change cuts member 1
+// at its own count, 2, before any gossip: the cut is not reached while
+// sign holds a message below it, which it refuses, and is once the real
+// messages arrive.
+func TestSettleAtTheCut(t *testing.T) {
+	m, sender := target(t, sign.Config{})
+	b := genuine(t, sender, "a", "b")
+	m.Feed(cast(0, b[0]))
+	m.Feed(cast(1, more("b")))
+	f := m.S.ViewFlush()
+	f.Cut(1, 2, 1)
+	if f.ReachedCuts() {
+		t.Fatal("cut reached with a forged copy held below it")
+	}
+	if m.Drops("sign", "settled") != 2 || f.Delivered(1) != 0 {
+		t.Fatalf("delivered %d, counters %v", f.Delivered(1), m.S.Counters())
+	}
+	m.Feed(cast(0, b[0]))
+	m.Feed(cast(1, b[1]))
+	if got := delivered(m); got != "a b" || !f.ReachedCuts() {
+		t.Fatalf("delivered %q, cut reached %v", got, f.ReachedCuts())
+	}
+	// A cut at another member's count (a failed origin's) settles
+	// nothing: what is held there may be a batch its sender never ended.
+	m2, sender2 := target(t, sign.Config{})
+	b2 := genuine(t, sender2, "a", "b")
+	m2.Feed(cast(0, b2[0]))
+	f2 := m2.S.ViewFlush()
+	f2.Cut(1, 1, 0)
+	if !f2.ReachedCuts() || m2.Drops("sign", "settled") != 0 {
+		t.Fatalf("a cut held by another member settled: %v", m2.S.Counters())
+	}
+}
