@@ -96,6 +96,7 @@
 //
 // Layers emit events through their Port. Emission is a synchronous call into
 // the neighbouring layer, so a message reaches the bottom (where its bytes are
-// copied into a datagram) before the emitting layer continues; a layer must
+// copied into a datagram, or, written into a buffer from Port.Buffer, become
+// one) before the emitting layer continues; a layer must
 // therefore finish updating its own state before it emits.
 package layers

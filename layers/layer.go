@@ -74,6 +74,19 @@ func (p *Port) Config() *Config { return &p.s.cfg }
 // on has returned.
 func (p *Port) NewEvent(t Type, peer int) *Event { return p.s.newEvent(t, peer) }
 
+// Buffer returns an empty buffer from the stack's pool of packet buffers,
+// with room for a datagram of MaxDatagram bytes, for a layer that writes
+// its datagrams whole (encrypt seals into it). Passed down as the body of
+// a message, from its first byte, it becomes the packet itself: the stack
+// writes the headers pushed on the message (the bottom layer's) into room
+// it keeps in front of the buffer, and copies nothing else. The layer
+// gives the buffer up when it passes it down, as with any body.
+//
+// The stack recognises only the buffer it lent last: one passed down
+// after the next call to Buffer, or grown by an append past its capacity,
+// is sent as any other body, by copy.
+func (p *Port) Buffer() []byte { return p.s.lend() }
+
 // FreeEvent returns ev to the pool. Nothing may use it afterwards.
 func (p *Port) FreeEvent(ev *Event) { p.s.freeEvent(ev) }
 

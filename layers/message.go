@@ -28,6 +28,11 @@ type Message struct {
 // NewMessage returns a message whose body is b. The stack owns b from then on.
 func NewMessage(b []byte) Message { return Message{Body: b} }
 
+// Reset makes m the message whose body is b, as m = NewMessage(b) would,
+// without clearing the space its pushed headers took: for a layer that
+// sends every datagram in the same event.
+func (m *Message) Reset(b []byte) { m.n, m.Body = 0, b }
+
 // Head returns the pushed headers.
 func (m *Message) Head() []byte { return m.head[HeadRoom-m.n:] }
 

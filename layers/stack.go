@@ -101,7 +101,13 @@ type Stack struct {
 	now      time.Duration
 	rand     *rand.Rand
 	ready    Ready
-	free     [][]byte
+	// bufs[i] is the whole pool buffer ready.Packets[i].Data lies in,
+	// which may start past its front (see lend).
+	bufs [][]byte
+	free [][]byte
+	// lent is the pool buffer last handed to a layer by Port.Buffer, until
+	// it comes back down as a message's body or the next one is lent.
+	lent     []byte
 	events   []*Event
 	counters map[counterKey]uint64
 	// hostile counts the drops of input that was malformed, out of window
@@ -202,8 +208,38 @@ func (s *Stack) down(i int, ev *Event) {
 	if to == s.cfg.View.Rank {
 		return
 	}
+	if data, buf, ok := s.takeLent(&ev.Msg); ok {
+		s.ready.Packets = append(s.ready.Packets, Packet{To: to, Data: data})
+		s.bufs = append(s.bufs, buf)
+		return
+	}
 	buf := s.buffer()
-	s.ready.Packets = append(s.ready.Packets, Packet{To: to, Data: ev.Msg.AppendTo(buf)})
+	data := ev.Msg.AppendTo(buf)
+	s.ready.Packets = append(s.ready.Packets, Packet{To: to, Data: data})
+	s.bufs = append(s.bufs, data)
+}
+
+// lend hands a layer an empty buffer from the pool for a datagram it
+// writes whole (see Port.Buffer): the buffer's first HeadRoom bytes stay
+// the stack's, room for the headers the layers below push.
+func (s *Stack) lend() []byte {
+	b := s.buffer()
+	s.lent = b[:cap(b)]
+	return b[HeadRoom:HeadRoom]
+}
+
+// takeLent turns m into a packet without copying its body if the body is
+// the buffer last lent, from its front: the headers pushed below go into
+// the room kept before it. buf is the whole buffer.
+func (s *Stack) takeLent(m *Message) (data, buf []byte, ok bool) {
+	b := s.lent
+	if b == nil || len(m.Body) == 0 || &m.Body[0] != &b[HeadRoom] {
+		return nil, nil, false
+	}
+	s.lent = nil
+	start := HeadRoom - m.n
+	copy(b[start:HeadRoom], m.Head())
+	return b[start : HeadRoom+len(m.Body)], b, true
 }
 
 func (s *Stack) newEvent(t Type, peer int) *Event {
@@ -315,12 +351,14 @@ func (s *Stack) Ready() Ready { return s.ready }
 func (s *Stack) Advance() {
 	for i := range s.ready.Packets {
 		if len(s.free) < 256 {
-			s.free = append(s.free, s.ready.Packets[i].Data)
+			s.free = append(s.free, s.bufs[i])
 		}
 		s.ready.Packets[i] = Packet{}
+		s.bufs[i] = nil
 	}
 	clear(s.ready.Deliveries)
 	s.ready.Packets = s.ready.Packets[:0]
+	s.bufs = s.bufs[:0]
 	s.ready.Deliveries = s.ready.Deliveries[:0]
 }
 
