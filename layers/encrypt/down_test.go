@@ -55,3 +55,49 @@ func TestDownLeavesTheEventAsItWas(t *testing.T) {
 		}
 	}
 }
+
+// tap is a layer between bottom and encrypt that records the body of
+// every datagram passed down through it.
+type tap struct {
+	p      *layers.Port
+	bodies [][]byte
+}
+
+func (l *tap) Name() string           { return "tap" }
+func (l *tap) Init(p *layers.Port)    { l.p = p }
+func (l *tap) Tick(now time.Duration) {}
+func (l *tap) Up(ev *layers.Event)    { l.p.Up(ev) }
+func (l *tap) Down(ev *layers.Event) {
+	l.bodies = append(l.bodies, ev.Msg.Body)
+	l.p.Down(ev)
+}
+
+// The layer seals into the stack's packet buffer: the datagram leaves with
+// the sealed bytes where the layer wrote them, behind the bottom header,
+// for a body alone and for headers and body gathered alike.
+func TestSealedInPacketBuffer(t *testing.T) {
+	for _, above := range []layers.Layer{nil, &probe{}} {
+		tp := &tap{}
+		ls := []layers.Layer{bottom.New(), tp, New(Config{})}
+		if above != nil {
+			ls = append(ls, above)
+		}
+		s, err := layers.New(layers.Config{View: layers.View{Group: testGroup, ID: testView, Rank: 0, N: 2}, Keys: newKeys(t, 1)}, ls...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			s.Cast([]byte("payload"))
+			ps := s.Ready().Packets
+			if len(ps) != 1 {
+				t.Fatalf("%d datagrams", len(ps))
+			}
+			d, body := ps[0].Data, tp.bodies[i]
+			n := bottomLen(t, d)
+			if len(d) != n+len(body) || &d[n] != &body[0] {
+				t.Fatalf("datagram %d (a layer above: %v) was copied after it was sealed", i, above != nil)
+			}
+			s.Advance()
+		}
+	}
+}

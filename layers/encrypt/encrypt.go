@@ -42,6 +42,10 @@ type Layer struct {
 	p      *layers.Port
 	view   layers.View
 	sealer Sealer // nil without usable keys, and once the view has ended
+	// block is sealer when it is the default one, called without an
+	// interface so that its common case inlines into Down and Up; nil
+	// whenever sealer is.
+	block *blockSealer
 	// gen and counter name this member's next datagram.
 	gen     uint32
 	counter uint32
@@ -49,9 +53,8 @@ type Layer struct {
 	// ratchet has no generation left.
 	exhausted bool
 	peers     []peer
-	// aad and out are reused buffers, so that the hot path does not
-	// allocate.
-	aad, out []byte
+	// aad is a reused buffer, so that the hot path does not allocate.
+	aad []byte
 	// down is the event each datagram goes down in, once sealed: the
 	// stack keeps no event past the call that passed it.
 	down *layers.Event
@@ -97,7 +100,6 @@ func (l *Layer) Init(p *layers.Port) {
 	a = wire.AppendUvarint(a, l.view.ID)
 	l.aad, l.prefix = a, len(a)
 	l.short = (l.prefix + 3 + aadBlock - 1) &^ (aadBlock - 1)
-	l.out = make([]byte, 0, max+layers.HeadRoom+Overhead)
 	l.down = &layers.Event{}
 	keys, ok := p.Config().Keys.(Keys)
 	if !ok {
@@ -105,12 +107,26 @@ func (l *Layer) Init(p *layers.Port) {
 	}
 	if l.cfg.NewSealer == nil {
 		l.sealer = NewBlockSealer(keys, l.view.Rank, l.view.N)
-		return
-	}
-	s, err := l.cfg.NewSealer(keys, l.view.Rank, l.view.N)
-	if err == nil {
+	} else if s, err := l.cfg.NewSealer(keys, l.view.Rank, l.view.N); err == nil {
 		l.sealer = s
 	}
+	l.block, _ = l.sealer.(*blockSealer)
+}
+
+// seal is the sealer's Seal.
+func (l *Layer) seal(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
+	if l.block != nil {
+		return l.block.Seal(dst, gen, counter, aad, plaintext)
+	}
+	return l.sealer.Seal(dst, gen, counter, aad, plaintext)
+}
+
+// open is the sealer's Open.
+func (l *Layer) open(dst []byte, sender int, gen, counter uint32, aad, ciphertext []byte) ([]byte, error) {
+	if l.block != nil {
+		return l.block.Open(dst, sender, gen, counter, aad, ciphertext)
+	}
+	return l.sealer.Open(dst, sender, gen, counter, aad, ciphertext)
 }
 
 func (l *Layer) Down(ev *layers.Event) {
@@ -119,7 +135,7 @@ func (l *Layer) Down(ev *layers.Event) {
 		// Nothing is sealed or opened under the epoch's keys any more.
 		if l.sealer != nil {
 			l.sealer.Release()
-			l.sealer = nil
+			l.sealer, l.block = nil, nil
 		}
 		return
 	}
@@ -153,31 +169,33 @@ func (l *Layer) Down(ev *layers.Event) {
 	gen, counter := l.gen, l.counter
 	l.counter++
 	aad := l.additional(l.view.Rank, ev.Type, dest)
-	out := appendHeader(l.out[:0], flag, gen, counter)
+	// Sealed into the stack's packet buffer, the datagram goes out with no
+	// copy but the bottom header's.
+	out := appendHeader(l.p.Buffer(), flag, gen, counter)
 	hdr := len(out)
 	var err error
 	switch {
 	case l.cfg.IntegrityOnly:
 		out = ev.Msg.AppendTo(out)
 		aad = append(aad, out[hdr:]...)
-		out, err = l.sealer.Seal(out, gen, counter, aad, nil)
+		out, err = l.seal(out, gen, counter, aad, nil)
 	case ev.Msg.Len() == len(ev.Msg.Body):
 		// One piece (a bundle, a lone frame): sealed from where it is.
-		out, err = l.sealer.Seal(out, gen, counter, aad, ev.Msg.Body)
+		out, err = l.seal(out, gen, counter, aad, ev.Msg.Body)
 	default:
 		// Headers and body: gathered, then sealed in place.
 		out = ev.Msg.AppendTo(out)
-		out, err = l.sealer.Seal(out[:hdr], gen, counter, aad, out[hdr:])
+		out, err = l.seal(out[:hdr], gen, counter, aad, out[hdr:])
 	}
 	if err != nil {
 		l.p.Count("drop.seal", 1)
 		return
 	}
-	l.out = out[:0]
 	// The layers above may still read the event they passed down: the
 	// datagram goes down in the layer's own.
 	d := l.down
-	d.Type, d.Peer, d.Msg = ev.Type, ev.Peer, layers.NewMessage(out)
+	d.Type, d.Peer = ev.Type, ev.Peer
+	d.Msg.Reset(out)
 	l.p.Down(d)
 }
 
@@ -225,11 +243,11 @@ func (l *Layer) Up(ev *layers.Event) {
 	if l.cfg.IntegrityOnly {
 		payload := sealed[:len(sealed)-Overhead]
 		aad = append(aad, payload...)
-		_, err = l.sealer.Open(nil, sender, gen, counter, aad, sealed[len(payload):])
+		_, err = l.open(nil, sender, gen, counter, aad, sealed[len(payload):])
 		plain = payload
 	} else {
 		// Opened in place: the stack owns the datagram.
-		plain, err = l.sealer.Open(sealed[:0], sender, gen, counter, aad, sealed)
+		plain, err = l.open(sealed[:0], sender, gen, counter, aad, sealed)
 	}
 	if err != nil {
 		l.p.Drop("forged")

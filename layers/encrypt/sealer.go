@@ -94,27 +94,43 @@ func NewBlockSealer(keys Keys, rank, n int) Sealer {
 }
 
 func (s *blockSealer) Seal(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
+	// Every datagram but a generation's first finds its block in place:
+	// this much inlines into the layer's Down.
+	if b := s.own; b != nil && b.Generation == gen {
+		return sealIn(b, dst, counter, aad, plaintext)
+	}
+	return s.sealNext(dst, gen, counter, aad, plaintext)
+}
+
+// sealNext takes the next generation's block from this member's ratchet
+// and seals with it.
+func (s *blockSealer) sealNext(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
 	if s.gone {
 		return dst, errReleased
 	}
-	if s.own == nil || s.own.Generation != gen {
-		r, err := s.keys.ApplicationRatchet(s.rank)
-		if err != nil {
-			return dst, err
-		}
-		if uint64(gen) != r.NextGeneration() {
-			return dst, errGeneration
-		}
-		b, err := r.NextBlock()
-		if err != nil {
-			return dst, err
-		}
-		if s.own != nil {
-			s.own.Destroy()
-		}
-		s.own = b
+	r, err := s.keys.ApplicationRatchet(s.rank)
+	if err != nil {
+		return dst, err
 	}
-	c, out, err := s.own.Seal(dst, aad, plaintext)
+	if uint64(gen) != r.NextGeneration() {
+		return dst, errGeneration
+	}
+	b, err := r.NextBlock()
+	if err != nil {
+		return dst, err
+	}
+	if s.own != nil {
+		s.own.Destroy()
+	}
+	s.own = b
+	return sealIn(b, dst, counter, aad, plaintext)
+}
+
+// sealIn seals with b, which must hand out counter: the block counts its
+// datagrams itself, and a layer and a block that disagree would reuse a
+// nonce the receiver's replay window refuses.
+func sealIn(b *keying.Block, dst []byte, counter uint32, aad, plaintext []byte) ([]byte, error) {
+	c, out, err := b.Seal(dst, aad, plaintext)
 	if err != nil {
 		return dst, err
 	}
@@ -125,6 +141,20 @@ func (s *blockSealer) Seal(dst []byte, gen, counter uint32, aad, plaintext []byt
 }
 
 func (s *blockSealer) Open(dst []byte, sender int, gen, counter uint32, aad, ciphertext []byte) ([]byte, error) {
+	// A datagram of a generation already derived finds its block in the
+	// ring: this much inlines into the layer's Up.
+	if uint(sender) < uint(len(s.peers)) {
+		if p := s.peers[sender]; p != nil {
+			if b := p.ring[gen%heldGenerations]; b != nil && b.Generation == gen {
+				return b.Open(dst, counter, aad, ciphertext)
+			}
+		}
+	}
+	return s.openNew(dst, sender, gen, counter, aad, ciphertext)
+}
+
+// openNew derives the sender's blocks up to generation gen, then opens.
+func (s *blockSealer) openNew(dst []byte, sender int, gen, counter uint32, aad, ciphertext []byte) ([]byte, error) {
 	if s.gone {
 		return nil, errReleased
 	}
