@@ -168,11 +168,15 @@ func (t *Tree) Leaf(i uint32) *LeafNode {
 	if i >= t.leaves || t.nodes[leafNode(i)] == nil {
 		return nil
 	}
-	l, err := ParseLeafNode(t.nodes[leafNode(i)])
+	// Decoding aliases its input, and every slice it hands out is capped
+	// at its field's length: decoded from a copy of its own, the leaf
+	// shares nothing with the tree, and appending to a field cannot
+	// overwrite the next one.
+	l, err := ParseLeafNode(bytes.Clone(t.nodes[leafNode(i)]))
 	if err != nil {
 		panic("keying: tree holds an undecodable leaf")
 	}
-	return l.clone()
+	return l
 }
 
 // parentNode returns parent x's node, or nil if blank. It aliases the
