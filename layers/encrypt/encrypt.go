@@ -113,22 +113,6 @@ func (l *Layer) Init(p *layers.Port) {
 	l.block, _ = l.sealer.(*blockSealer)
 }
 
-// seal is the sealer's Seal.
-func (l *Layer) seal(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
-	if l.block != nil {
-		return l.block.Seal(dst, gen, counter, aad, plaintext)
-	}
-	return l.sealer.Seal(dst, gen, counter, aad, plaintext)
-}
-
-// open is the sealer's Open.
-func (l *Layer) open(dst []byte, sender int, gen, counter uint32, aad, ciphertext []byte) ([]byte, error) {
-	if l.block != nil {
-		return l.block.Open(dst, sender, gen, counter, aad, ciphertext)
-	}
-	return l.sealer.Open(dst, sender, gen, counter, aad, ciphertext)
-}
-
 func (l *Layer) Down(ev *layers.Event) {
 	if ev.Type == layers.EViewEnd {
 		l.p.Down(ev)
@@ -173,19 +157,25 @@ func (l *Layer) Down(ev *layers.Event) {
 	// copy but the bottom header's.
 	out := appendHeader(l.p.Buffer(), flag, gen, counter)
 	hdr := len(out)
-	var err error
+	var plain []byte
 	switch {
 	case l.cfg.IntegrityOnly:
 		out = ev.Msg.AppendTo(out)
 		aad = append(aad, out[hdr:]...)
-		out, err = l.seal(out, gen, counter, aad, nil)
 	case ev.Msg.Len() == len(ev.Msg.Body):
 		// One piece (a bundle, a lone frame): sealed from where it is.
-		out, err = l.seal(out, gen, counter, aad, ev.Msg.Body)
+		plain = ev.Msg.Body
 	default:
 		// Headers and body: gathered, then sealed in place.
 		out = ev.Msg.AppendTo(out)
-		out, err = l.seal(out[:hdr], gen, counter, aad, out[hdr:])
+		out, plain = out[:hdr], out[hdr:]
+	}
+	var err error
+	if b := l.block.sealing(gen); b != nil {
+		// The default sealer's common case, without an interface.
+		out, err = sealIn(b, out, counter, aad, plain)
+	} else {
+		out, err = l.sealer.Seal(out, gen, counter, aad, plain)
 	}
 	if err != nil {
 		l.p.Count("drop.seal", 1)
@@ -238,16 +228,25 @@ func (l *Layer) Up(ev *layers.Event) {
 	}
 	aad := l.additional(sender, ev.Type, dest)
 	sealed := body[hdr:]
+	// Opened in place: the stack owns the datagram. In integrity-only
+	// mode the tag alone is opened, the payload authenticated with the
+	// additional data.
+	dst, ct := sealed[:0], sealed
+	if l.cfg.IntegrityOnly {
+		n := len(sealed) - Overhead
+		aad = append(aad, sealed[:n]...)
+		dst, ct = nil, sealed[n:]
+	}
 	var plain []byte
 	var err error
-	if l.cfg.IntegrityOnly {
-		payload := sealed[:len(sealed)-Overhead]
-		aad = append(aad, payload...)
-		_, err = l.open(nil, sender, gen, counter, aad, sealed[len(payload):])
-		plain = payload
+	if b := l.block.opening(sender, gen); b != nil {
+		// The default sealer's common case, without an interface.
+		plain, err = b.Open(dst, counter, aad, ct)
 	} else {
-		// Opened in place: the stack owns the datagram.
-		plain, err = l.open(sealed[:0], sender, gen, counter, aad, sealed)
+		plain, err = l.sealer.Open(dst, sender, gen, counter, aad, ct)
+	}
+	if l.cfg.IntegrityOnly {
+		plain = sealed[:len(sealed)-Overhead]
 	}
 	if err != nil {
 		l.p.Drop("forged")

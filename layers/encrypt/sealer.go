@@ -94,12 +94,21 @@ func NewBlockSealer(keys Keys, rank, n int) Sealer {
 }
 
 func (s *blockSealer) Seal(dst []byte, gen, counter uint32, aad, plaintext []byte) ([]byte, error) {
-	// Every datagram but a generation's first finds its block in place:
-	// this much inlines into the layer's Down.
-	if b := s.own; b != nil && b.Generation == gen {
+	if b := s.sealing(gen); b != nil {
 		return sealIn(b, dst, counter, aad, plaintext)
 	}
 	return s.sealNext(dst, gen, counter, aad, plaintext)
+}
+
+// sealing returns this member's block of generation gen if it is the one
+// at hand, as it is for every datagram but a generation's first; nil
+// otherwise, or if s is nil. The layer calls it directly, so that the
+// common case crosses no interface.
+func (s *blockSealer) sealing(gen uint32) *keying.Block {
+	if s == nil || s.own == nil || s.own.Generation != gen {
+		return nil
+	}
+	return s.own
 }
 
 // sealNext takes the next generation's block from this member's ratchet
@@ -128,29 +137,36 @@ func (s *blockSealer) sealNext(dst []byte, gen, counter uint32, aad, plaintext [
 
 // sealIn seals with b, which must hand out counter: the block counts its
 // datagrams itself, and a layer and a block that disagree would reuse a
-// nonce the receiver's replay window refuses.
-func sealIn(b *keying.Block, dst []byte, counter uint32, aad, plaintext []byte) ([]byte, error) {
-	c, out, err := b.Seal(dst, aad, plaintext)
-	if err != nil {
-		return dst, err
+// nonce the receiver's replay window refuses. A block that fails may name
+// any counter; the error is then errCounter or its own, never nil. Small
+// enough to inline into the layer's Down.
+func sealIn(b *keying.Block, dst []byte, counter uint32, aad, plaintext []byte) (out []byte, err error) {
+	var c uint32
+	if c, out, err = b.Seal(dst, aad, plaintext); c != counter {
+		err = errCounter
 	}
-	if c != counter {
-		return dst, errCounter
-	}
-	return out, nil
+	return out, err
 }
 
 func (s *blockSealer) Open(dst []byte, sender int, gen, counter uint32, aad, ciphertext []byte) ([]byte, error) {
-	// A datagram of a generation already derived finds its block in the
-	// ring: this much inlines into the layer's Up.
-	if uint(sender) < uint(len(s.peers)) {
-		if p := s.peers[sender]; p != nil {
-			if b := p.ring[gen%heldGenerations]; b != nil && b.Generation == gen {
-				return b.Open(dst, counter, aad, ciphertext)
-			}
-		}
+	if b := s.opening(sender, gen); b != nil {
+		return b.Open(dst, counter, aad, ciphertext)
 	}
 	return s.openNew(dst, sender, gen, counter, aad, ciphertext)
+}
+
+// opening returns sender's block of generation gen if it is derived, as
+// it is for every datagram of the sender but a generation's first; nil
+// otherwise, or if s is nil. The layer calls it directly, so that the
+// common case crosses no interface.
+func (s *blockSealer) opening(sender int, gen uint32) *keying.Block {
+	if s == nil || uint(sender) >= uint(len(s.peers)) || s.peers[sender] == nil {
+		return nil
+	}
+	if b := s.peers[sender].ring[gen%heldGenerations]; b != nil && b.Generation == gen {
+		return b
+	}
+	return nil
 }
 
 // openNew derives the sender's blocks up to generation gen, then opens.
