@@ -26,13 +26,18 @@ const aadBlock = 16
 func (l *Layer) additional(sender int, t layers.Type, dest int) []byte {
 	// The destination is 0 for every member, 1+rank for one. Below 127
 	// members, both numbers take a byte: three stores at fixed places, and
-	// one that clears the padding, whatever the buffer held.
-	if sender < 0x80 && dest+1 < 0x80 {
-		f := (*[3 + aadBlock]byte)(l.aad[l.prefix : l.prefix+3+aadBlock])
-		*(*[aadBlock]byte)(f[3:]) = [aadBlock]byte{}
-		f[0], f[1], f[2] = byte(sender), byte(t), byte(dest+1)
-		return l.aad[:l.short]
+	// one that clears the padding, whatever the buffer held. Small enough
+	// to inline into Down and Up.
+	if uint(sender)|uint(dest+1) < 0x80 {
+		*l.tail = [3 + aadBlock]byte{byte(sender), byte(t), byte(dest + 1)}
+		return l.short
 	}
+	return l.additionalLong(sender, t, dest)
+}
+
+// additionalLong is additional for a sender or destination of 127 or
+// more.
+func (l *Layer) additionalLong(sender int, t layers.Type, dest int) []byte {
 	a := l.aad[:l.prefix]
 	a = wire.AppendUvarint(a, uint64(sender))
 	a = append(a, byte(t))

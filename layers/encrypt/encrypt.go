@@ -58,10 +58,14 @@ type Layer struct {
 	// down is the event each datagram goes down in, once sealed: the
 	// stack keeps no event past the call that passed it.
 	down *layers.Event
-	// prefix is the length of the additional data's constant part, short
-	// the whole length, padding included, when the sender and destination
-	// take a byte each (see additional).
-	prefix, short int
+	// prefix is the length of the additional data's constant part. When
+	// the sender and the destination take a byte each, the data is short,
+	// a prefix of l.aad, and tail points into it at what follows the
+	// constant part: the sender, type and destination, then the zeros
+	// that end the last block (see additional).
+	prefix int
+	short  []byte
+	tail   *[3 + aadBlock]byte
 }
 
 // peer is what the layer keeps of a sender.
@@ -99,7 +103,8 @@ func (l *Layer) Init(p *layers.Port) {
 	a = wire.AppendUint64(a, l.view.Group)
 	a = wire.AppendUvarint(a, l.view.ID)
 	l.aad, l.prefix = a, len(a)
-	l.short = (l.prefix + 3 + aadBlock - 1) &^ (aadBlock - 1)
+	l.short = a[:(l.prefix+3+aadBlock-1)&^(aadBlock-1)]
+	l.tail = (*[3 + aadBlock]byte)(a[l.prefix : l.prefix+3+aadBlock])
 	l.down = &layers.Event{}
 	keys, ok := p.Config().Keys.(Keys)
 	if !ok {
