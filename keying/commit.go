@@ -72,10 +72,11 @@ func (c *Commit) content() ([]byte, error) {
 	return w.Bytes()
 }
 
-// transcriptInput is what the confirmed transcript hash covers.
-func (c *Commit) transcriptInput() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
-	c.encodeContent(w)
+// transcriptInput is what the confirmed transcript hash covers, given the
+// commit's content (which the signature covered too: encoded once).
+func (c *Commit) transcriptInput(content []byte) ([]byte, error) {
+	w := mlsenc.NewWriter(make([]byte, 0, len(content)+len(c.Signature)+8))
+	w.Raw(content)
 	w.Opaque(c.Signature)
 	return w.Bytes()
 }
@@ -366,7 +367,7 @@ func (g *Group) prepareCommit(proposals []Proposal, exts []Extension, rand io.Re
 	if c.Signature, err = s.SignWithLabel(g.sig, "ConclaveCommitTBS", append(oldCtx, content...)); err != nil {
 		return fail(err)
 	}
-	next, confirmed, err := g.nextEpoch(c, res.CommitSecret, gc)
+	next, confirmed, err := g.nextEpoch(c, content, res.CommitSecret, gc)
 	if err != nil {
 		return fail(err)
 	}
@@ -404,10 +405,11 @@ func (g *Group) prepareCommit(proposals []Proposal, exts []Extension, rand io.Re
 	return out, &PendingCommit{g: g, next: next, gc: gc, c: c, joiners: joiners, keys: keys}, nil
 }
 
-// nextEpoch runs the key schedule for a commit: the confirmed transcript
-// hash, then the epoch from the commit secret under the final context.
-func (g *Group) nextEpoch(c *Commit, commitSecret crypto.Secret, gc *GroupContext) (*Epoch, []byte, error) {
-	input, err := c.transcriptInput()
+// nextEpoch runs the key schedule for a commit with the given content:
+// the confirmed transcript hash, then the epoch from the commit secret
+// under the final context.
+func (g *Group) nextEpoch(c *Commit, content []byte, commitSecret crypto.Secret, gc *GroupContext) (*Epoch, []byte, error) {
+	input, err := c.transcriptInput(content)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -512,7 +514,7 @@ func (g *Group) Process(c *Commit) error {
 		t.rollback()
 		return err
 	}
-	next, confirmed, err := g.nextEpoch(c, res.CommitSecret, gc)
+	next, confirmed, err := g.nextEpoch(c, content, res.CommitSecret, gc)
 	res.Destroy()
 	if err != nil {
 		t.rollback()
