@@ -134,7 +134,7 @@ func (f *benchFixture) poolKey(tb testing.TB, x uint32) *crypto.KEMPrivateKey {
 	return k
 }
 
-var benchSizes = []uint32{16, 1024, 100000}
+var benchSizes = []uint32{16, 64, 1024, 100000}
 
 // settle collects the garbage of a large fixture's setup (a copy of the
 // tree per operation) outside the timer, so that the collector's work on
@@ -269,24 +269,35 @@ func (f *benchFixture) withRemovals(tb testing.TB, pct int) *Tree {
 	return t
 }
 
+// BenchmarkProcessCommit measures a member processing a commit of member
+// 0: the last member, which shares only the root with the committer's
+// path and so derives one node key, and the committer's sibling
+// (receiver=sibling), which derives the key of every node of the path:
+// the member that takes longest, whose confirmation a view change waits
+// for.
 func BenchmarkProcessCommit(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			f := newBenchFixture(b, 0x0001, n)
-			benchProcessCommit(b, f, f.tree)
+			benchProcessCommit(b, f, f.tree, n-1)
+		})
+	}
+	for _, n := range []uint32{16, 64} {
+		b.Run(fmt.Sprintf("n=%d/receiver=sibling", n), func(b *testing.B) {
+			f := newBenchFixture(b, 0x0001, n)
+			benchProcessCommit(b, f, f.tree, 1)
 		})
 	}
 	b.Run("n=1024/suite=xwing", func(b *testing.B) {
 		f := newBenchFixture(b, 0xFC01, 1024)
-		benchProcessCommit(b, f, f.tree)
+		benchProcessCommit(b, f, f.tree, 1023)
 	})
 }
 
-func benchProcessCommit(b *testing.B, f *benchFixture, base *Tree) {
+func benchProcessCommit(b *testing.B, f *benchFixture, base *Tree, receiver uint32) {
 	const commits = 8
 	rng := rand.New(rand.NewPCG(1, 2))
 	r := detRand(4)
-	receiver := f.n - 1
 	var cs []*Commit
 	seals := 0
 	for k := 0; k < commits; k++ {
