@@ -33,6 +33,8 @@ type Group struct {
 	conn     transport.Conn
 	ownsC    bool
 	reqs     chan request
+	wake     chan struct{} // tells the driver goroutine to look at its queues
+	driver   *driver
 	events   chan Event
 	stats    chan chan []layers.Counter
 	leave    chan struct{}
@@ -71,6 +73,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		cfg:     c,
 		conn:    c.Conn,
 		reqs:    make(chan request, c.Backlog),
+		wake:    make(chan struct{}, 1),
 		events:  make(chan Event, 4096),
 		stats:   make(chan chan []layers.Counter),
 		leave:   make(chan struct{}),
@@ -137,6 +140,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 	}
 	g.view = member.View()
 	d := newDriver(g, member)
+	g.driver = d
 	go d.readLoop()
 	go d.run()
 	return g, nil
@@ -225,11 +229,20 @@ func (g *Group) submit(ctx context.Context, r request) error {
 	r.data = append([]byte(nil), r.data...)
 	select {
 	case g.reqs <- r:
+		g.driver.submitted()
 		return nil
 	case <-g.exited:
 		return g.closedErr()
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// notify wakes the driver goroutine, unless it has a wake-up waiting.
+func (g *Group) notify() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -1,0 +1,125 @@
+package conclave
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/conclave-go/conclave/layers"
+)
+
+// joinPair joins two members of a fresh group over UDP on loopback and
+// waits until both are in a view of the two.
+func joinPair(ctx context.Context, t *testing.T, name string) [2]*Group {
+	t.Helper()
+	var gs [2]*Group
+	for i := range gs {
+		cfg := Config{Group: name, Listen: netip.MustParseAddrPort("127.0.0.1:0"), Insecure: true}
+		if i > 0 {
+			cfg.Seeds = []netip.AddrPort{gs[0].LocalAddr()}
+		}
+		g, err := Join(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		gs[i] = g
+	}
+	for _, g := range gs {
+		if _, err := g.AwaitView(ctx, func(v View) bool { return len(v.Members) == 2 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return gs
+}
+
+// holdDriver keeps g's driver goroutine busy until the returned function
+// is called: it asks for the counters on a reply channel that nobody reads
+// until then, so the goroutine waits to hand them over.
+func holdDriver(t *testing.T, g *Group) (release func()) {
+	t.Helper()
+	reply := make(chan []layers.Counter)
+	select {
+	case g.stats <- reply:
+	case <-g.exited:
+		t.Fatal("the member stopped")
+	}
+	return func() { <-reply }
+}
+
+// awaitDelivery reads g's events until a message from from with data.
+func awaitDelivery(ctx context.Context, g *Group, from Endpoint, data string) error {
+	for {
+		select {
+		case ev, ok := <-g.Events():
+			if !ok {
+				return fmt.Errorf("events closed: %v", g.closedErr())
+			}
+			if ev.Kind == Message && ev.From == from && string(ev.Data) == data {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("no message %q from %v: %w", data, from, ctx.Err())
+		}
+	}
+}
+
+// TestMessagePathBypassesTheDriverGoroutines holds both members' driver
+// goroutines and has one member multicast: the message still reaches both
+// applications, because the caller's goroutine runs the sender's stack and
+// puts the datagrams on the wire, and the receiver's reader goroutine runs
+// the receiver's stack on what it read. Neither waits for a driver
+// goroutine to be scheduled, which is what costs latency on a quiet
+// machine.
+func TestMessagePathBypassesTheDriverGoroutines(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	gs := joinPair(ctx, t, "bypass")
+	for _, g := range gs {
+		defer holdDriver(t, g)()
+	}
+	// The first request is no part of a burst, so the caller runs its
+	// pass.
+	if err := gs[1].Multicast(ctx, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	wait, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	for i, g := range gs {
+		if err := awaitDelivery(wait, g, gs[1].Self(), "hello"); err != nil {
+			t.Fatalf("member %d with its driver goroutine held: %v", i, err)
+		}
+	}
+}
+
+// TestBurstGoesToTheDriverGoroutine holds the sender's driver goroutine and
+// multicasts twice, the second as part of a burst (every request after the
+// first is, here): the first message leaves on the caller's goroutine and
+// arrives while the driver goroutine is held; the second is left queued for
+// a pass of the driver goroutine (or of the reader, if a datagram comes
+// first), which would bundle a longer burst. Both arrive, in order.
+func TestBurstGoesToTheDriverGoroutine(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	gs := joinPair(ctx, t, "burst")
+	gs[1].driver.burstGap = time.Hour
+	release := holdDriver(t, gs[1])
+	for _, m := range []string{"first", "second"} {
+		if err := gs[1].Multicast(ctx, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	if err := awaitDelivery(wait, gs[0], gs[1].Self(), "first"); err != nil {
+		t.Fatalf("with the sender's driver goroutine held: %v", err)
+	}
+	release()
+	// awaitDelivery skips what comes before: had the second overtaken the
+	// first, it would not come again.
+	if err := awaitDelivery(wait, gs[0], gs[1].Self(), "second"); err != nil {
+		t.Fatal(err)
+	}
+}
