@@ -67,14 +67,9 @@ type Checker struct {
 	outsiders []outsider
 
 	// With sender authentication (SenderAuth): the multicasts delivered
-	// that their claimed sender did not multicast at that index, and the
-	// streams an insider attacked (denials.go).
+	// that their claimed sender did not multicast at that index.
 	senderAuth bool
 	forged     int
-	denied     map[denial]bool
-	gaps       []deferredGap
-	deniedAt   map[viewSender][]int
-	excused    int
 
 	count      int
 	violations []string
@@ -256,9 +251,6 @@ func (c *Checker) wentOut(v *viewRecord, id ID) {
 	}
 	key := streamKey(id)
 	v.out[key] = append(v.out[key], id.Index)
-	if len(c.denied) > 0 {
-		c.excuseOut(v, id)
-	}
 }
 
 func streamKey(id ID) ID { id.Index = 0; return id }
@@ -277,9 +269,6 @@ func (c *Checker) Expect(id ID, receiver int) {
 	c.expected = append(c.expected, expectation{expectKey: k, done: done})
 	if !done {
 		c.outstanding++
-		if len(c.denied) > 0 {
-			c.excuseExpected(id, receiver)
-		}
 	}
 }
 
@@ -453,17 +442,12 @@ func (c *Checker) deliver(q int, ev *membership.Event) {
 	}
 }
 
-// gap reports that q delivered id in install in where due was due.
-// With sender authentication an insider may have made q lose due
-// (denials.go), which the run may learn only once q has taken the
-// insider's datagram: the Checker decides at Finish.
+// gap reports that q delivered id in install in where due was due. With
+// sender authentication too: an insider's copy that took a message's
+// place at q is refused there and the real one fetched again, so q
+// misses nothing.
 func (c *Checker) gap(q int, in *install, id ID, due int) {
-	msg := fmt.Sprintf("member %d: delivered %v before #%d (FIFO gap in %s)", q, id, due, c.viewString(in.view.id, in.view.members))
-	if c.senderAuth && id.Kind == KindCast {
-		c.gaps = append(c.gaps, deferredGap{denial{q, in.view.id, id.From}, msg})
-		return
-	}
-	c.violate("%s", msg)
+	c.violate("member %d: delivered %v before #%d (FIFO gap in %s)", q, id, due, c.viewString(in.view.id, in.view.members))
 }
 
 func castName(cast bool) string {
@@ -524,11 +508,6 @@ func (c *Checker) Stalls() []Stall {
 // explain, if not nil, adds to each stalled stream's violation what the
 // simulator knows of it.
 func (c *Checker) Finish(explain func(Stall) string) {
-	for _, g := range c.gaps {
-		if !c.denied[g.denial] {
-			c.violate("%s", g.msg)
-		}
-	}
 	for _, s := range c.Stalls() {
 		why := ""
 		if explain != nil {
@@ -580,7 +559,7 @@ func (c *Checker) checkPrefix(in *install) {
 	pos := make(map[ID]int)
 	for _, id := range in.got {
 		key := streamKey(id)
-		if slices.Contains(in.bad, key) || c.isDenied(in.proc, in.view.id, id) {
+		if slices.Contains(in.bad, key) {
 			continue
 		}
 		out := in.view.out[key]
@@ -610,7 +589,7 @@ func (c *Checker) checkSynchrony(v *viewRecord) {
 			first[in.next] = in
 			continue
 		}
-		a, b := c.comparable(v.id, ref.proc, in.proc, ref.got), c.comparable(v.id, ref.proc, in.proc, in.got)
+		a, b := casts(ref.got), casts(in.got)
 		if c.total {
 			if i := firstDifference(a, b); i >= 0 {
 				c.violate("total order: members %d and %d moved from %s to %s but delivered %s and %s at position %d in it",

@@ -57,18 +57,19 @@ import (
 // multicast at that index (its bytes are recorded when sent).
 //
 // A forgery the target keeps takes the place of the real message in
-// mnak's stream there (layers/sign says so): sign drops the batch, and
-// the target never delivers it, while the other members do. That is
-// denial of service, which sender authentication does not prevent; the
-// Checker excuses the gaps and missing messages it causes in the victim's
-// stream at the target in that view (Checker.Denied), and checks the rest
-// as before. A further effect of the same forgery is not excused, and
-// runs report it where it strikes: under total order the lost batch
-// stalls the target's total order for the rest of the view. A forgery at
-// the victim's next unused sequence number, which mnak delivers up at
-// once, is held by sign and falls outside the view change's cut, which
-// for a surviving origin is the count the origin reported: the view
-// change goes on.
+// mnak's stream there, and mnak takes the real one as a duplicate; sign
+// refuses what it holds of the stream from there on once the batch fails
+// (or does not cover what is held, or stability or the view change's cut
+// shows the copy held in the signature's place overtaken), and mnak
+// forgets those messages and fetches them again (layers/sign says so).
+// The Checker excuses nothing: the target must deliver the victim's
+// whole stream, as the other members do, in the same order under total
+// order. The run counts the forgeries kept (Result.Denied) and the sign
+// layers' refusals (Result.SignRefused). A forgery at the victim's next
+// unused sequence number, which mnak delivers up at once, is held by sign
+// and falls outside the view change's cut, which for a surviving origin
+// is the count the origin reported: the view change goes on, and sign
+// drops it at the view's end.
 
 // Kinds of the insiders that attack sender authentication.
 const (
@@ -285,7 +286,8 @@ func (r *run) forge(k *keptSealer, f *forgery, gen, counter uint32, aad []byte) 
 }
 
 // forgeryReason is how target p took a forgery, given the drop reason its
-// counters show, and notes a denial of service when p kept it.
+// counters show, and counts it kept when p took it in the place of a
+// real message, which p must then have refused and fetched again.
 func (r *run) forgeryReason(p int, before map[string]uint64, reason string, sent injectKey) string {
 	if reason == "" {
 		reason = "held"
@@ -294,7 +296,7 @@ func (r *run) forgeryReason(p int, before map[string]uint64, reason string, sent
 		}
 	}
 	if f := r.data.flying[sent]; f != nil && (reason == "held" || strings.HasPrefix(reason, "sign.")) {
-		r.checker.Denied(p, f.view, f.victim)
+		r.kept++
 	}
 	return reason
 }
@@ -318,7 +320,7 @@ func (r *run) addSign(st *layers.Stack) {
 		case c.Layer != "sign":
 		case c.Name == "batches_verified":
 			r.signVerified += c.Value
-		case c.Name == "drop.forged" || c.Name == "drop.bad_proof" || c.Name == "drop.malformed":
+		case c.Name == "refused":
 			r.signRefused += c.Value
 		}
 	}

@@ -230,14 +230,21 @@ type Result struct {
 	Attempts []Attempt
 	// With Config.SenderAuth: Forged counts the multicasts delivered that
 	// their claimed sender did not multicast at that index (each also a
-	// violation); Denied the streams the insiders attacked at a member in
-	// a view, which it may miss (denials.go), and Excused the expected
-	// deliveries excused for them.
+	// violation); Denied the insiders' forgeries that their target kept,
+	// in the place of a message of their victim's stream, which the
+	// target's sign layer then refused, so that the real message was
+	// fetched again (signforger.go). The target must still deliver every
+	// message of the stream: the Checker excuses nothing.
 	// SignVerified and SignRefused count the batches the members' sign
-	// layers verified and refused (drop.forged, drop.bad_proof and
-	// drop.malformed), over every view.
-	Forged       int
-	Denied       int
+	// layers verified, and the times they refused what they held of a
+	// stream (a signature that failed, a batch that did not cover what
+	// was held, a copy overtaken or settled at the cut, …), over every
+	// view.
+	Forged int
+	Denied int
+	// Excused is kept for the command's summary line.
+	//
+	// Deprecated: always zero; the Checker excuses no loss.
 	Excused      int
 	SignVerified uint64
 	SignRefused  uint64
@@ -376,6 +383,8 @@ type run struct {
 	// signVerified and signRefused add up the sign layers' batches of
 	// the stacks replaced so far (tallySign).
 	signVerified, signRefused uint64
+	// kept counts the forgeries their target kept (forgeryReason).
+	kept int
 }
 
 // Independent streams of randomness derived from the seed.
@@ -930,7 +939,7 @@ func (r *run) result() Result {
 	res.Net = r.net.Stats()
 	res.Views = len(r.checker.viewList)
 	res.Decided = r.checker.Decided()
-	res.Forged, res.Denied, res.Excused = r.checker.Forged(), r.checker.Denials(), r.checker.Excused()
+	res.Forged, res.Denied = r.checker.Forged(), r.kept
 	for _, pr := range r.procs {
 		if pr.stack != nil {
 			r.addSign(pr.stack)
