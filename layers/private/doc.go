@@ -96,11 +96,18 @@
 // pair keys per other member, fixed by the view's size: input cannot grow
 // it.
 //
-// What stays possible: a member that injects messages into pt2pt's stream
-// from another member (encrypt proves only that some member sent a
-// datagram) takes up pt2pt sequence numbers, so the real messages with
-// those numbers are lost as duplicates; this layer drops the forgeries but
-// cannot bring the real messages back.
+// A member that injects a message into pt2pt's stream from another member
+// (encrypt proves only that some member sent a datagram) takes up a pt2pt
+// sequence number first, and pt2pt then takes the real message with that
+// number as a duplicate. So a message from pt2pt that this layer cannot
+// take, whatever the reason above but this member's own missing private
+// key, is refused: the layer numbers each sender's messages as pt2pt
+// delivers them, and sends ERefuseSend down with the refused one's
+// number; pt2pt forgets it and what it holds after it and asks the sender
+// again, and the real message is delivered in its place ("refused").
+// What stays possible is delay: an insider that races every retransmission
+// makes the member refuse again each time, at the cost of one failed open
+// or one signature verification per copy it gets through.
 //
 // # The end of a view
 //

@@ -3,6 +3,7 @@ package private_test
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -136,7 +137,9 @@ func pairContext(epoch uint64, from, to uint32, start uint64) []byte {
 // (0, 1) as member 0 would, HPKE to member 1's leaf key and all, and
 // injects it and a message under it into member 0's stream to member 1,
 // gets nothing delivered: it cannot sign as member 0. Were the signature
-// not checked, member 1 would deliver the message as member 0's.
+// not checked, member 1 would deliver the message as member 0's. The key
+// is refused, and member 0's own messages of those numbers are then
+// delivered.
 func TestKeyInAnotherName(t *testing.T) {
 	g := newGroup(t, 3, protected, private.Config{})
 	insider := g.keys[2]
@@ -164,24 +167,28 @@ func TestKeyInAnotherName(t *testing.T) {
 	if len(g.got[1]) != 0 {
 		t.Errorf("member 1 delivered %v, forged in member 0's name", g.got[1])
 	}
-	if g.counter(1, "drop.signature") != 1 || g.counter(1, "drop.no_key") != 1 {
-		t.Errorf("drop.signature %d, drop.no_key %d, want 1 and 1", g.counter(1, "drop.signature"), g.counter(1, "drop.no_key"))
+	if g.counter(1, "drop.signature") != 1 || g.counter(1, "refused") != 1 {
+		t.Errorf("drop.signature %d, refused %d, want 1 and 1", g.counter(1, "drop.signature"), g.counter(1, "refused"))
+	}
+	g.send(0, 1, "real")
+	g.run(30 * time.Millisecond)
+	if !slices.Equal(g.got[1], []string{"0:real"}) {
+		t.Errorf("member 1 delivered %v, want member 0's message", g.got[1])
 	}
 }
 
-// TestHostileKeepsTheStream: after hostile messages, member 0's real
-// messages still arrive (pt2pt numbers them past the forgeries).
+// TestHostileKeepsTheStream: after hostile messages in place of the next
+// numbers of member 0's stream, member 0's real messages of those numbers
+// still arrive: pt2pt took the attacker's first, but this layer refuses
+// them, and pt2pt fetches the real ones.
 func TestHostileKeepsTheStream(t *testing.T) {
 	g, key, data := keyed(t)
 	g.feed(1, frame(0, 2, key))
 	g.feed(1, frame(0, 3, data))
-	// pt2pt has taken numbers 2 and 3 from the attacker: member 0's next
-	// messages, numbered 2 and 3 too, are dropped by pt2pt as duplicates,
-	// the fifth onwards delivered.
 	g.send(0, 1, "x2", "x3", "x4")
-	g.run(20 * time.Millisecond)
-	if last := g.got[1][len(g.got[1])-1]; last != "0:x4" {
-		t.Errorf("delivered %v, want x4 last", g.got[1])
+	g.run(30 * time.Millisecond)
+	if got := g.got[1][len(g.got[1])-3:]; !slices.Equal(got, []string{"0:x2", "0:x3", "0:x4"}) {
+		t.Errorf("delivered %v, want x2 x3 x4 last", g.got[1])
 	}
 }
 

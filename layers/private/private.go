@@ -98,6 +98,9 @@ type Layer struct {
 	rank  int
 	out   []pairKey // by recipient
 	in    []pairKey // by sender
+	// got counts, per sender, the messages pt2pt delivered from it: the
+	// next one's number in pt2pt's stream, which a refusal names.
+	got   []uint64
 	ended bool
 	// Scratch for the additional data and the nonce: arrays on the
 	// stack would escape through the cipher.AEAD interface.
@@ -125,6 +128,7 @@ func (l *Layer) Init(p *layers.Port) {
 	l.rank = p.View().Rank
 	l.out = make([]pairKey, p.View().N)
 	l.in = make([]pairKey, p.View().N)
+	l.got = make([]uint64, p.View().N)
 	if k, ok := p.Config().Keys.(Keys); ok && k.PairSuite() != nil {
 		l.keys, l.suite, l.epoch = k, k.PairSuite(), k.PairEpoch()
 	}
@@ -307,52 +311,84 @@ func (l *Layer) Up(ev *layers.Event) {
 		l.p.Up(ev)
 		return
 	}
+	from := ev.Peer
+	if from < 0 || from >= len(l.got) {
+		l.p.Drop("malformed")
+		return
+	}
+	seq := l.got[from]
+	l.got[from]++
 	b := ev.Msg.Bytes()
 	r := wire.NewReader(b)
+	forged := true
 	switch r.Byte() {
 	case kindData:
-		l.open(ev, &r)
+		forged = l.open(ev, &r)
 	case kindKey:
-		l.accept(ev.Peer, &r)
+		forged = l.accept(from, &r)
 	default:
 		l.p.Drop("malformed")
 	}
+	if forged && l.keys != nil && !l.ended {
+		l.refuse(from, seq)
+	}
 }
 
-// open reads a DATA message and delivers its plaintext.
-func (l *Layer) open(ev *layers.Event, r *wire.Reader) {
+// refuse tells pt2pt below that message seq from peer, which it delivered
+// and this layer could not take, is not what peer sent (ERefuseSend):
+// pt2pt takes only the first copy of each, and an insider's, sealed under
+// the group's keys, may have come before the real one, which then never
+// opened here. pt2pt forgets it and fetches it again, and this layer
+// numbers the stream back from seq.
+func (l *Layer) refuse(peer int, seq uint64) {
+	l.got[peer] = seq
+	l.p.Count("refused", 1)
+	ev := l.p.NewEvent(layers.ERefuseSend, peer)
+	ev.Seq = seq
+	l.p.Down(ev)
+	l.p.FreeEvent(ev)
+}
+
+// open reads a DATA message and delivers its plaintext. It reports
+// whether it refused the message as one its sender did not send.
+func (l *Layer) open(ev *layers.Event, r *wire.Reader) (forged bool) {
 	c := r.UvarintMax(MaxCounter - 1)
 	if r.Err() != nil || l.keys == nil || r.Len() < l.suite.Overhead() {
 		l.p.Drop("malformed")
-		return
+		return true
 	}
 	from := ev.Peer
 	pk := &l.in[from]
 	switch {
 	case pk.aead == nil:
+		// No KEY came first, as the sender sends one: an insider's copy
+		// took the KEY's place, or this one's.
 		l.p.Drop("no_key")
-		return
+		return l.keys.PairPrivateKey() != nil
 	case c < pk.next:
 		l.p.Drop("replay")
-		return
+		return true
 	case c-pk.start >= MaxRekeyAfter:
 		l.p.Drop("over_limit")
-		return
+		return true
 	}
 	l.aad(&l.aadBuf, from, l.rank, c)
 	ct := r.Rest()
 	pt, err := pk.aead.Open(make([]byte, 0, len(ct)-l.suite.Overhead()), pk.nonceFor(&l.nonceBuf, c), ct, l.aadBuf[:])
 	if err != nil {
 		l.p.Drop("auth")
-		return
+		return true
 	}
 	pk.next = c + 1
 	ev.Msg = layers.NewMessage(pt)
 	l.p.Up(ev)
+	return false
 }
 
-// accept reads a KEY message and installs the pair key it carries.
-func (l *Layer) accept(from int, r *wire.Reader) {
+// accept reads a KEY message and installs the pair key it carries. It
+// reports whether it refused the message as one its sender did not send:
+// not when this member lacks its own private key, which no copy mends.
+func (l *Layer) accept(from int, r *wire.Reader) (forged bool) {
 	c := r.UvarintMax(MaxCounter - 1)
 	n := r.UvarintMax(MaxEnc)
 	enc := r.Bytes(int(n))
@@ -362,37 +398,38 @@ func (l *Layer) accept(from int, r *wire.Reader) {
 	sig := r.Bytes(int(m))
 	if r.Done() != nil || n == 0 || m == 0 || l.keys == nil || int(w) != l.suite.HashSize()+l.suite.Overhead() {
 		l.p.Drop("malformed")
-		return
+		return true
 	}
 	pk := &l.in[from]
 	if c < pk.next || l.ended {
 		l.p.Drop("replay")
-		return
+		return true
 	}
 	priv := l.keys.PairPrivateKey()
 	if priv == nil {
 		l.p.Drop("no_key")
-		return
+		return false
 	}
 	var ctx [contextSize]byte
 	l.context(&ctx, from, l.rank, c)
 	if !l.keys.SenderVerify(from, signLabel, signed(&ctx, enc, wrapped), sig) {
 		l.p.Drop("signature")
-		return
+		return true
 	}
 	pt, err := l.suite.DecryptWithLabel(priv, hpkeLabel, ctx[:], enc, wrapped)
 	secret := crypto.Secret(pt)
 	defer secret.Zero()
 	if err != nil || len(secret) != l.suite.HashSize() {
 		l.p.Drop("key")
-		return
+		return true
 	}
 	k, err := l.derive(secret, &ctx, c)
 	if err != nil {
 		l.p.Drop("key")
-		return
+		return true
 	}
 	pk.erase()
 	*pk = k
 	l.p.Count("keys_accepted", 1)
+	return false
 }

@@ -17,6 +17,16 @@
 // with each message at most once per NakInterval and at most RetransBudget
 // messages per NakInterval per peer, however many arrive.
 //
+// Refusals. A receiver takes the first copy of each sequence number and
+// drops later ones as duplicates, so an insider's copy in a peer's name
+// that arrives first would keep the real message out. The layer above,
+// which opens each message (private), refuses one that does not open with
+// ERefuseSend, in the same call that delivered it: the layer then forgets
+// it and what it holds after it, and asks the peer again at once and on
+// the timer, as for a gap. Delivered messages are acknowledged only after
+// that call returns, so the peer still holds the message. A refusal of any
+// number but the one going up changes nothing ("refusals_ignored").
+//
 // Memory per member, stated: for each peer an incoming ring of at most
 // 2×Window slots, shrinking back within two TrimIntervals once emptied, whose messages
 // are released as soon as delivered (so at most 2×Window out-of-order
@@ -159,9 +169,35 @@ func (l *Layer) Down(ev *layers.Event) {
 	case layers.ESendUnrel:
 		ev.Msg.PushByte(markPass)
 		l.p.Down(ev)
+	case layers.ERefuseSend:
+		l.refuse(ev.Peer, ev.Seq)
 	default:
 		l.p.Down(ev)
 	}
+}
+
+// refuse forgets the message seq from peer, which the layer above (private)
+// refused as it went up: it did not open, so it is not what the peer sent
+// (an insider's copy took its place, and the real one was taken here as a
+// duplicate). Along with what is held after it, it is asked for again at
+// once, as for a gap; the peer still holds it, since this member
+// acknowledges only what it has delivered after the call that delivered
+// it returned. A refusal of anything but the message going up changes
+// nothing ("refusals_ignored").
+func (l *Layer) refuse(peer int, seq uint64) {
+	if peer < 0 || peer >= len(l.peers) || peer == l.rank {
+		l.p.Count("refusals_ignored", 1)
+		return
+	}
+	pe := &l.peers[peer]
+	delivered := pe.in.Next()
+	if !pe.in.Forget(seq) {
+		l.p.Count("refusals_ignored", 1)
+		return
+	}
+	l.p.Count("refused", 1)
+	l.p.Count("refetch", delivered-seq)
+	l.nak(peer)
 }
 
 func (l *Layer) send(pe *peer, ev *layers.Event) {
@@ -252,10 +288,12 @@ func (l *Layer) receive(from int, seq uint64, m *layers.Message) {
 	for pe.in.Deliverable() {
 		ev := l.p.NewEvent(layers.ESend, from)
 		ev.Msg = pe.in.Pop()
-		// Delivered messages need not be kept: the sender retransmits.
-		pe.in.Release(pe.in.Next())
 		l.p.Up(ev)
 		l.p.FreeEvent(ev)
+		// Delivered messages need not be kept: the sender retransmits.
+		// Kept while going up, so that the layer above can refuse it
+		// (refuse), which sets Next back.
+		pe.in.Release(pe.in.Next())
 	}
 	if pe.in.Next()-pe.acked >= l.cfg.AckEvery {
 		l.ack(from)
