@@ -42,7 +42,8 @@
 // carries a signature, then hashes that message and the count-1 before it
 // and verifies the signature with the origin's public key: one
 // verification per batch. A batch that verifies is delivered in order; one
-// that does not is dropped whole ("forged"). The sequence number and view
+// that does not is refused whole ("forged", see Refusals below), and mnak
+// fetches its messages again. The sequence number and view
 // in the signed content keep a batch from being replayed anywhere else in
 // the stream or in another view.
 //
@@ -99,16 +100,48 @@
 //
 // Every number read is bounded before use: the count by MaxBatch, the
 // signature's length by MaxSignature. A receiver holds at most MaxBatch
-// messages per origin (the oldest goes, "unsigned", when more come, since
-// no batch can cover it), keeps them at most UnsignedTimeout
-// ("unsigned_timeout"), and drops them at the view's end
-// ("unsigned_at_view_end"): memory per member, stated,
+// messages per origin (when one more comes, no batch can cover them all:
+// they are refused, see below), keeps them at most UnsignedTimeout, and
+// drops them at the view's end ("unsigned_at_view_end"): memory per
+// member, stated,
 // (N-1)·MaxBatch·(MaxDatagram + a Message's 128 bytes), and the message
 // bytes are those mnak keeps anyway. A header that does not parse is
-// "malformed" and takes the held messages before it with it (no batch can
-// contain them); a signature whose count reaches back past what is held is
-// "bad_proof"; a signature that fails is "forged". An insider can still
-// deny service: a forged message that reaches a member before the real one
-// takes its place in mnak's stream there, and the batch is then dropped
-// at that member, detected and counted, but not delivered.
+// "malformed"; a signature whose count does not cover exactly what is
+// held (it reaches back past it, or leaves older messages in no batch) is
+// "bad_proof"; a signature that fails is "forged".
+//
+// # Refusals
+//
+// mnak takes the first copy of each (origin, sequence number) it gets and
+// drops later ones as duplicates, and any member can send a copy in any
+// origin's name (encrypt proves only that some member sent it). So when a
+// batch fails, for any of the reasons above, the copy of some message in
+// it, or of the one that should have ended the batch before it, is not
+// the origin's, and the real one was taken as a duplicate. The layer
+// therefore refuses: it drops what it holds of the origin and the message
+// at hand, sets its numbering of the origin's stream back to the oldest
+// of them, and sends ERefuseCast down with that number, in the same call
+// that delivered the bad copy; mnak forgets its copies from that number on
+// (so it no longer hands them to members that ask), sets its delivered
+// count back, so that a view change's cut is not reached until they come
+// again, and asks for them as for a gap ("refused" here and in mnak,
+// "refetch" the messages mnak asks for again). The real messages are
+// still held by their origin and by every other member: the stability
+// layer sits above this one and counts only what it delivered.
+//
+// A copy marked as one more of a batch in the place of the batch's last
+// message reveals itself later: held messages are refused too when they
+// would be more than MaxBatch ("overlong"); when the stability layer's
+// MaxSeen shows that some member delivered a message held here, and this
+// member has received as many as any member delivered ("overtaken", an
+// idle origin sends nothing more that would end the batch); when a view
+// change cuts an origin at its own count, where every one of its batches
+// is complete (Settle, "settled"); and after UnsignedTimeout
+// ("unsigned_timeout").
+//
+// An insider can still delay a member: one that races every
+// retransmission with another bad copy makes it refuse again each time,
+// at the cost of a verification and a refetch per copy that arrives first,
+// each counted. It cannot have a forgery delivered, nor make the member
+// deliver less than the others in the view.
 package sign
