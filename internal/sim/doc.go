@@ -105,6 +105,8 @@
 // a message claiming its origin at another of its sequence numbers. The
 // Checker then reports any multicast delivered that its claimed sender
 // did not multicast at that index with those bytes (Result.Forged), and
-// excuses only the batch a kept forgery makes its target lose, in the
-// victim's stream at the target in that view (denials.go).
+// excuses nothing: a forgery its target kept in the place of the real
+// message is refused there and the real one fetched again, so the target
+// must deliver the victim's whole stream, in the same order as the
+// others under total order.
 package sim
