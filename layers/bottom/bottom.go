@@ -32,33 +32,51 @@ const MaxHeader = 1 + 8 + 10 + 10 + 1
 // Layer is the bottom layer. The zero value is ready to use.
 type Layer struct {
 	p *layers.Port
+	// hdr is this member's header but the type, a byte at the end that
+	// Down sets; its first view bytes (version, group and view) are the
+	// front of every datagram of the view.
+	hdr  []byte
+	view int
 }
 
 // New returns a bottom layer.
 func New() *Layer { return &Layer{} }
 
 func (l *Layer) Name() string           { return "bottom" }
-func (l *Layer) Init(p *layers.Port)    { l.p = p }
 func (l *Layer) Tick(now time.Duration) {}
+
+// Init lays out the header, the same for every datagram of the view but
+// its type.
+func (l *Layer) Init(p *layers.Port) {
+	l.p = p
+	v := p.View()
+	h := make([]byte, 0, MaxHeader)
+	h = append(h, Version)
+	h = wire.AppendUint64(h, v.Group)
+	h = wire.AppendUvarint(h, v.ID)
+	l.view = len(h)
+	h = wire.AppendUvarint(h, uint64(v.Rank))
+	l.hdr = append(h, 0)
+}
 
 func (l *Layer) Down(ev *layers.Event) {
 	if !ev.Type.IsData() {
 		return
 	}
-	v := l.p.View()
-	var a [MaxHeader]byte
-	h := append(a[:0], Version)
-	h = wire.AppendUint64(h, v.Group)
-	h = wire.AppendUvarint(h, v.ID)
-	h = wire.AppendUvarint(h, uint64(v.Rank))
-	h = append(h, byte(ev.Type))
-	ev.Msg.Push(h)
+	l.hdr[len(l.hdr)-1] = byte(ev.Type)
+	ev.Msg.Push(l.hdr)
 	l.p.Down(ev)
 }
 
 func (l *Layer) Up(ev *layers.Event) {
 	if ev.Msg.Len() > l.p.Config().MaxDatagram {
 		l.p.Drop("too_large")
+		return
+	}
+	if sender, t, ok := l.ours(ev.Msg.Front()); ok {
+		ev.Msg.Consume(l.view + 2)
+		ev.Type, ev.Peer = t, sender
+		l.p.Up(ev)
 		return
 	}
 	h, err := Parse(ev.Msg.Front())
@@ -82,6 +100,26 @@ func (l *Layer) Up(ev *layers.Event) {
 	ev.Type = h.Type
 	ev.Peer = int(h.Sender)
 	l.p.Up(ev)
+}
+
+// ours reads the common datagram without Parse: this view's version,
+// group and view, byte for byte as Init wrote them (a minimal encoding,
+// so that Parse would read the same values from them), then another
+// member's rank below 128 (a byte), a data type and at least a byte of
+// payload. ok is false for anything else, which Parse then judges: ours
+// accepts only what Parse and the checks after it accept, with the same
+// sender and type.
+func (l *Layer) ours(b []byte) (sender int, t layers.Type, ok bool) {
+	k := l.view
+	if len(b) <= k+2 || string(b[:k]) != string(l.hdr[:k]) {
+		return 0, 0, false
+	}
+	v := l.p.View()
+	s, t := b[k], layers.Type(b[k+1])
+	if s >= 0x80 || int(s) >= v.N || int(s) == v.Rank || !t.IsData() {
+		return 0, 0, false
+	}
+	return int(s), t, true
 }
 
 // Datagram reads the view and sender a datagram names (layers.Framer),
