@@ -68,4 +68,13 @@
 // replays; sealing and opening are a Sealer's, by default the keying
 // blocks of the epoch's secret tree (Keys). At the end of the view it
 // drops its keys; the stack then releases the epoch's key material.
+//
+// # Cost
+//
+// A datagram is sealed straight into the stack's packet buffer
+// (layers.Port.Buffer) and opened in place, and the default sealer's
+// block is reached without an interface: besides the AEAD, a datagram
+// costs its header, its additional data and the replay window, and
+// nothing allocates. BenchmarkRatio measures the cost against the raw
+// AEAD's, sealed and opened alike.
 package encrypt
