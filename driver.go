@@ -45,11 +45,11 @@ import (
 // socket on the caller's goroutine. That pass takes requests only: what the
 // network brings (an admission to check, a view to install) is left to the
 // reader and the driver goroutine, so no protocol work runs on an
-// application goroutine that may hold locks of its own. A caller in a
-// burst of requests (the previous one less than burstGap before) does not
-// run the pass: a pass per message would send a datagram per message,
-// where the driver goroutine, running the pass while the caller queues
-// more, bundles them.
+// application goroutine that may hold locks of its own. Only the first
+// burstInline requests of a burst (requests less than burstGap apart) run
+// their pass; the rest wait for the driver goroutine: a pass per message
+// would send a datagram per message, where the driver goroutine, running
+// the pass while the caller queues more, bundles them.
 //
 // The driver goroutine (run) does the rest: it runs the passes for the
 // application's requests that found the lock taken or came in a burst, the
@@ -69,6 +69,11 @@ const (
 	// sending more often than this gains more from bundling than from
 	// sending each message at once.
 	burstGap = 50 * time.Microsecond
+
+	// burstInline is how many requests of a burst run their own pass: a
+	// short burst (a paced sender that fell behind and sends two at once)
+	// gains latency, a long one soon goes to the driver goroutine.
+	burstInline = 2
 )
 
 type inbound struct {
@@ -88,8 +93,10 @@ type driver struct {
 	more atomic.Bool
 
 	// lastReq is when the last request was queued or passed, since
-	// start; burstGap is the constant, but for tests.
+	// start; burst counts the requests of the burst it is part of;
+	// burstGap is the constant, but for tests.
 	lastReq  atomic.Int64
+	burst    atomic.Int32
 	burstGap time.Duration
 
 	mu      sync.Mutex // held for a pass; guards the fields below
@@ -167,7 +174,9 @@ func (d *driver) kick() bool {
 // package comment says, or wakes the driver goroutine to run it.
 func (d *driver) submitted() {
 	now := int64(time.Since(d.start))
-	if now-d.lastReq.Swap(now) < int64(d.burstGap) {
+	if now-d.lastReq.Swap(now) >= int64(d.burstGap) {
+		d.burst.Store(1)
+	} else if d.burst.Add(1) > burstInline {
 		d.g.notify()
 		return
 	}

@@ -95,31 +95,36 @@ func TestMessagePathBypassesTheDriverGoroutines(t *testing.T) {
 }
 
 // TestBurstGoesToTheDriverGoroutine holds the sender's driver goroutine and
-// multicasts twice, the second as part of a burst (every request after the
-// first is, here): the first message leaves on the caller's goroutine and
-// arrives while the driver goroutine is held; the second is left queued for
-// a pass of the driver goroutine (or of the reader, if a datagram comes
-// first), which would bundle a longer burst. Both arrive, in order.
+// multicasts a burst (every request after the first is part of one, here):
+// the first burstInline messages leave on the caller's goroutine and arrive
+// while the driver goroutine is held; the rest are left queued for a pass
+// of the driver goroutine (or of the reader, if a datagram comes first),
+// which bundles them. All arrive, in order.
 func TestBurstGoesToTheDriverGoroutine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	gs := joinPair(ctx, t, "burst")
 	gs[1].driver.burstGap = time.Hour
 	release := holdDriver(t, gs[1])
-	for _, m := range []string{"first", "second"} {
-		if err := gs[1].Multicast(ctx, []byte(m)); err != nil {
+	const n = burstInline + 3
+	for i := range n {
+		if err := gs[1].Multicast(ctx, []byte(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	wait, stop := context.WithTimeout(ctx, 5*time.Second)
 	defer stop()
-	if err := awaitDelivery(wait, gs[0], gs[1].Self(), "first"); err != nil {
-		t.Fatalf("with the sender's driver goroutine held: %v", err)
+	for i := range burstInline {
+		if err := awaitDelivery(wait, gs[0], gs[1].Self(), fmt.Sprint(i)); err != nil {
+			t.Fatalf("with the sender's driver goroutine held: %v", err)
+		}
 	}
 	release()
-	// awaitDelivery skips what comes before: had the second overtaken the
-	// first, it would not come again.
-	if err := awaitDelivery(wait, gs[0], gs[1].Self(), "second"); err != nil {
-		t.Fatal(err)
+	// awaitDelivery skips what comes before: had a message overtaken an
+	// earlier one, the earlier would not come again.
+	for i := burstInline; i < n; i++ {
+		if err := awaitDelivery(wait, gs[0], gs[1].Self(), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
