@@ -326,6 +326,9 @@ func (r *run) deliver(p int, d *transport.Delivery) {
 	if kind == AttackSignForger || kind == AttackSignAlter {
 		reason = r.forgeryReason(p, before, reason, k)
 	}
+	if kind == AttackSendForger {
+		reason = r.sendForgeryReason(p, before, reason)
+	}
 	if reason == "" {
 		reason = "handled"
 		if kind == AttackDataForger {
@@ -488,7 +491,7 @@ func (r *run) secureAttack() {
 	if len(up) == 0 {
 		return
 	}
-	kinds := 6
+	kinds := 7
 	if r.cfg.SenderAuth {
 		kinds++ // the insiders that forge multicasts (signforger.go)
 	}
@@ -505,7 +508,9 @@ func (r *run) secureAttack() {
 		r.injectData()
 	case k == 5 && r.attacks(AttackInsider) && r.data != nil:
 		r.readSend()
-	case k == 6 && (r.attacks(AttackSignForger) || r.attacks(AttackSignAlter)) && r.data != nil:
+	case k == 6 && r.attacks(AttackSendForger) && r.data != nil:
+		r.armSendForgery()
+	case k == 7 && (r.attacks(AttackSignForger) || r.attacks(AttackSignAlter)) && r.data != nil:
 		r.armForgery()
 	}
 }

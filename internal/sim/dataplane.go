@@ -92,14 +92,15 @@ type dataPlane struct {
 	tape   []dataRecord          // data datagrams from the wire
 	tapeAt int
 	taped  int
-	// With sender authentication and the attackers (signforger.go): each
-	// process's sealer of its current view, whether an insider waits for
-	// a multicast to forge, the forgeries each insider is to send and
-	// those sent.
-	current map[int]*keptSealer
-	want    bool
-	armed   map[int]*forgery
-	flying  map[injectKey]*forgery
+	// With the attackers (signforger.go, sendforger.go): each process's
+	// sealer of its current view, whether an insider waits for a
+	// multicast (want) or a Send (wantSend) to forge, the forgeries to
+	// be sent with each process's next datagram and those sent.
+	current  map[int]*keptSealer
+	want     bool
+	wantSend bool
+	armed    map[int]*forgery
+	flying   map[injectKey]*forgery
 }
 
 type sealedNonce struct {
@@ -244,6 +245,7 @@ func (r *run) recordData(from, to netip.AddrPort, data []byte) {
 	if r.cfg.SenderAuth {
 		r.watchCast(from, to, data)
 	}
+	r.watchSend(from, to, data)
 	if d.taped++; d.taped%dataTapeEvery != 0 {
 		return
 	}

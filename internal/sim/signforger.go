@@ -189,6 +189,33 @@ func (r *run) armFrom(from, to netip.AddrPort, data []byte) bool {
 // returns the multicasts in it: casts as their origin sent them, and
 // retransmissions of them.
 func (k *keptSealer) openCasts(r *run, v membership.View, rec dataRecord) []castMsg {
+	var out []castMsg
+	for _, fr := range k.openFrames(r, v, rec) {
+		b := wire.NewReader(fr.Msg.Body)
+		c := castMsg{origin: fr.Peer}
+		switch fr.Type {
+		case layers.ECast:
+		case layers.ESendUnrel:
+			if b.Byte() != markRetrans {
+				continue
+			}
+			c.origin = int(b.UvarintMax(uint64(k.n - 1)))
+		default:
+			continue
+		}
+		c.seq = b.Uvarint()
+		if b.Err() != nil || b.Len() == 0 {
+			continue
+		}
+		c.msg = b.Rest()
+		out = append(out, c)
+	}
+	return out
+}
+
+// openFrames opens, with k's keys, a recorded datagram of k's view that
+// another member sent, and returns the messages in it, unbundled.
+func (k *keptSealer) openFrames(r *run, v membership.View, rec dataRecord) []layers.Event {
 	hdr, err := bottom.Parse(rec.data)
 	if err != nil || hdr.View != k.view || hdr.Sender >= uint64(k.n) || int(hdr.Sender) == k.rank {
 		return nil
@@ -223,28 +250,7 @@ func (k *keptSealer) openCasts(r *run, v membership.View, rec dataRecord) []cast
 			return nil
 		}
 	}
-	var out []castMsg
-	for _, fr := range frames {
-		b := wire.NewReader(fr.Msg.Body)
-		c := castMsg{origin: fr.Peer}
-		switch fr.Type {
-		case layers.ECast:
-		case layers.ESendUnrel:
-			if b.Byte() != markRetrans {
-				continue
-			}
-			c.origin = int(b.UvarintMax(uint64(k.n - 1)))
-		default:
-			continue
-		}
-		c.seq = b.Uvarint()
-		if b.Err() != nil || b.Len() == 0 {
-			continue
-		}
-		c.msg = b.Rest()
-		out = append(out, c)
-	}
-	return out
+	return frames
 }
 
 // forge sends forgery f as insider k's datagram under (gen, counter),
@@ -254,19 +260,28 @@ func (r *run) forge(k *keptSealer, f *forgery, gen, counter uint32, aad []byte) 
 	if k.ended || f.view.Wire() != k.view || len(aad) == 0 || aad[0] != 'P' || r.procs[f.target].state != StateUp {
 		return false
 	}
+	// A multicast goes as the insider's own retransmission of it; a Send
+	// in its sender's name, as pt2pt's message of that sequence number
+	// (sendforger.go), with the key and nonce the sender's sealer was
+	// handing its own datagram.
+	typ := layers.ESendUnrel
+	plain := []byte{markRetrans}
+	plain = wire.AppendUvarint(plain, uint64(f.origin))
+	from := r.procs[f.insider].self.Addr
+	if f.kind == AttackSendForger {
+		typ, plain, from = layers.ESend, nil, r.procs[f.victim].self.Addr
+	}
+	plain = wire.AppendUvarint(plain, f.seq)
+	plain = append(plain, f.msg...)
 	hdr := []byte{bottom.Version}
 	hdr = wire.AppendUint64(hdr, group)
 	hdr = wire.AppendUvarint(hdr, k.view)
 	hdr = wire.AppendUvarint(hdr, uint64(k.rank))
-	hdr = append(hdr, byte(layers.ESendUnrel))
+	hdr = append(hdr, byte(typ))
 	fad := additionalData('P', hdr, uint64(f.trank+1))[0]
 	if isPadded(aad) {
 		fad = pad(fad)
 	}
-	plain := []byte{markRetrans}
-	plain = wire.AppendUvarint(plain, uint64(f.origin))
-	plain = wire.AppendUvarint(plain, f.seq)
-	plain = append(plain, f.msg...)
 	data := append(hdr, 1) // to the receiver alone
 	data = wire.AppendUvarint(data, uint64(gen))
 	data = wire.AppendUvarint(data, uint64(counter))
@@ -275,8 +290,8 @@ func (r *run) forge(k *keptSealer, f *forgery, gen, counter uint32, aad []byte) 
 		return false
 	}
 	k.record(gen, counter)
-	from, to := r.procs[f.insider].self.Addr, r.procs[f.target].self.Addr
-	r.logf("attack: insider m%d sends m%d a %s of m%d's multicast #%d", f.insider, f.target, f.kind, f.victim, f.seq)
+	to := r.procs[f.target].self.Addr
+	r.logf("attack: insider m%d sends m%d a %s of m%d's message #%d", f.insider, f.target, f.kind, f.victim, f.seq)
 	if len(r.data.flying) >= maxPending {
 		clear(r.data.flying)
 	}

@@ -88,7 +88,10 @@
 // Every length and counter is bounded before use. A receiver accepts a
 // DATA counter only at or above the lowest it has not seen (the next after
 // the last opened) and below its key's first counter plus MaxRekeyAfter,
-// and a KEY only at or above that lowest counter; anything else is dropped
+// and a KEY only at or above that lowest counter and past its current
+// key's first counter (a sender's next key starts there, so a KEY taken
+// before and replayed under another pt2pt number is refused too, instead
+// of verifying again in the place of a real message); anything else is dropped
 // and counted ("malformed", "replay", "over_limit", "no_key", "auth",
 // "signature", "key"). A forged KEY costs the receiver one signature
 // verification, at most one per pt2pt message the forger gets through

@@ -216,3 +216,33 @@ func FuzzUp(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyReplayedInItsMessagesPlace: an insider replays member 0's KEY
+// message, signature and all, as pt2pt's next message from member 0, and
+// it reaches member 1 before the real one of that number, the message the
+// key seals. The replay is refused (a sender's next key starts past its
+// current one), and the real message is fetched and delivered.
+func TestKeyReplayedInItsMessagesPlace(t *testing.T) {
+	g := newGroup(t, 2, protected, private.Config{})
+	var key []byte
+	g.alter = func(d datagram) []byte {
+		seq, payload, ok := sendPayload(t, d.data)
+		switch {
+		case !ok || d.from != 0:
+		case seq == 0 && key == nil:
+			key = bytes.Clone(payload)
+		case seq == 1 && key != nil:
+			g.feed(1, frame(0, 1, key))
+			key = []byte{}
+		}
+		return d.data
+	}
+	g.send(0, 1, "sealed")
+	g.run(30 * time.Millisecond)
+	if key == nil || len(key) != 0 {
+		t.Fatal("the key was not replayed")
+	}
+	if !slices.Equal(g.got[1], []string{"0:sealed"}) || g.counter(1, "drop.replay") != 1 || g.counter(1, "refused") != 1 {
+		t.Errorf("delivered %v, drop.replay %d, refused %d", g.got[1], g.counter(1, "drop.replay"), g.counter(1, "refused"))
+	}
+}
