@@ -211,7 +211,11 @@ func (g *Group) setView(v View) {
 // Multicast sends data to every member of the view, this one included,
 // reliably and in this member's order. It copies data. During a view change
 // the message waits and goes out in the next view. It blocks while flow
-// control holds the member back, until ctx ends or the member stops.
+// control holds the member back, until ctx ends or the member stops. When
+// the member is idle, the caller's goroutine runs the stack on the message
+// and writes it to the network before Multicast returns, which saves a
+// goroutine hand-off; a burst of calls leaves the later messages to the
+// member's own goroutine, which bundles them.
 func (g *Group) Multicast(ctx context.Context, data []byte) error {
 	return g.submit(ctx, request{cast: true, data: data})
 }
