@@ -199,3 +199,24 @@ func TestRefusalBounded(t *testing.T) {
 		t.Fatalf("delivered %v", got)
 	}
 }
+
+// TestRefusalBeyondTheCut: a view change cuts member 1's stream at its
+// own count, 2, where this member had delivered one more (an insider's
+// copy at member 1's next number, which the layer above held); the cut
+// keeps the delivered count. When the layer above refuses that copy, the
+// cut is reached at 2: no member waits for a message member 1 never sent.
+func TestRefusalBeyondTheCut(t *testing.T) {
+	m := lt.New(t, 3, []string{"bottom", "mnak", "refuser"}, compose.Options{})
+	ml := m.S.Layer("mnak").(*mnak.Layer)
+	m.Feed(bare(1, 0, "m0"))
+	m.Feed(bare(1, 1, "m1"))
+	m.Feed(bare(1, 2, "copy"))
+	ml.Cut(1, 2, 1)
+	if !ml.ReachedCuts() || ml.Delivered(1) != 3 {
+		t.Fatalf("cut reached %v, delivered %d", ml.ReachedCuts(), ml.Delivered(1))
+	}
+	ml.Down(&layers.Event{Type: layers.ERefuseCast, Peer: 1, Seq: 2})
+	if !ml.ReachedCuts() || ml.Delivered(1) != 2 {
+		t.Fatalf("after the refusal: cut reached %v, delivered %d", ml.ReachedCuts(), ml.Delivered(1))
+	}
+}
