@@ -70,37 +70,28 @@ func parseHeader(b []byte) (flag byte, gen, counter uint32, n int) {
 		}
 		gen, i = uint32(v), 1+gn
 	}
-	counter, cn := parseCounter((*[maxCounterLen]byte)(h[i : i+maxCounterLen]))
-	if cn == 0 {
-		return 0, 0, 0, 0
-	}
-	return flag, gen, counter, i + cn
-}
-
-// parseCounter reads a counter, a minimal uvarint below
-// keying.DatagramsPerBlock, from the front of c; n is its length, 0 if c
-// starts with none. Unrolled: most counters take three bytes.
-func parseCounter(c *[maxCounterLen]byte) (v uint32, n int) {
-	if c[0] < 0x80 {
-		return uint32(c[0]), 1
-	}
-	if c[1] < 0x80 {
+	// The counter, a minimal uvarint below keying.DatagramsPerBlock,
+	// unrolled here rather than called: most counters take three bytes.
+	c := (*[maxCounterLen]byte)(h[i : i+maxCounterLen])
+	switch {
+	case c[0] < 0x80:
+		return flag, gen, uint32(c[0]), i + 1
+	case c[1] < 0x80:
 		// A final zero byte means a shorter encoding exists.
 		if c[1] == 0 {
-			return 0, 0
+			return 0, 0, 0, 0
 		}
-		return uint32(c[0]&0x7f) | uint32(c[1])<<7, 2
+		return flag, gen, uint32(c[0]&0x7f) | uint32(c[1])<<7, i + 2
+	case c[2] == 0 || c[2] >= 0x80:
+		// A final zero byte means a shorter encoding exists; a third byte
+		// with its top bit set would start a number of 2^21 or more.
+		return 0, 0, 0, 0
 	}
-	// A third byte with its top bit set would start a number of 2^21 or
-	// more.
-	if c[2] == 0 || c[2] >= 0x80 {
-		return 0, 0
+	counter = uint32(c[0]&0x7f) | uint32(c[1]&0x7f)<<7 | uint32(c[2])<<14
+	if counter >= keying.DatagramsPerBlock {
+		return 0, 0, 0, 0
 	}
-	v = uint32(c[0]&0x7f) | uint32(c[1]&0x7f)<<7 | uint32(c[2])<<14
-	if v >= keying.DatagramsPerBlock {
-		return 0, 0
-	}
-	return v, 3
+	return flag, gen, counter, i + 3
 }
 
 // uvarint reads a minimal uvarint of at most len(b) bytes, at most 9, from
