@@ -31,7 +31,9 @@ unit:
 # the allow list and with none, replays of sealed control messages,
 # ex-members with every key they held (reading later data datagrams too),
 # joiners reading what was sent before they joined, insiders forging
-# others' Suspect and Leave and reading Sends between two others, recorded
+# others' Suspect and Leave, reading Sends between two others and forging
+# them in the sender's name (the recipient must still deliver the real
+# ones), recorded
 # data datagrams sent again as recorded and altered (seeds sized to take
 # about a minute and a half on two cores); these also check that every
 # member of a view installed the same epoch, confirmed before any

@@ -97,6 +97,11 @@
 // and try them on recorded data datagrams of other views: none may open;
 // and outsiders send recorded data datagrams again from their senders'
 // addresses, as recorded and altered: none may be taken twice or altered.
+// Insiders also forge Sends between two other members in the sender's
+// name (sendforger.go), altered at their pt2pt number or replayed at a
+// later one: none may open, and the recipient must still deliver the real
+// ones, which its private layer refuses the forgeries for and pt2pt
+// fetches again.
 //
 // With Config.SenderAuth and Config.Attackers, insiders attack sender
 // authentication itself (signforger.go): a member opens another's
