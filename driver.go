@@ -61,7 +61,7 @@ const (
 	readQueue  = 16   // batches in flight between reader and driver
 	inputBatch = 256  // inputs taken per pass before flushing
 	maxPending = 4096 // events waiting for the application beyond the events channel before input pauses
-	maxRounds  = 4    // passes a goroutine runs for others' input before it hands over
+	maxRounds  = 4    // passes a goroutine runs in a row before it hands over
 
 	// burstGap is the time between two requests below which the second
 	// is part of a burst. A pass with one small message costs some
@@ -229,7 +229,9 @@ func (d *driver) drive(fn func()) {
 	if d.err == nil {
 		d.member.PauseInput(d.deaf())
 		fn()
-		d.pass(true)
+		if d.pass(true) {
+			d.more.Store(true)
+		}
 	}
 	d.unlock()
 }
@@ -241,8 +243,9 @@ func (d *driver) drive(fn func()) {
 // by others to the driver goroutine. The mark is cleared before each pass under the
 // lock and read after releasing it, so input queued during a pass is
 // either seen by that pass or found marked afterwards. A goroutine that
-// keeps finding input marked hands it to the driver goroutine after a few
-// rounds, so that the reader goes back to the socket. unlock reports
+// keeps finding input hands it to the driver goroutine after a few passes,
+// so that the reader goes back to the socket and the driver goroutine's
+// ticks are not held up by a stream of requests. unlock reports
 // whether the passes handed the application events.
 func (d *driver) unlock() bool {
 	handed := false
@@ -250,7 +253,10 @@ func (d *driver) unlock() bool {
 		if d.more.Swap(false) && d.err == nil {
 			d.member.PauseInput(d.deaf())
 			d.handed = false
-			d.pass(false)
+			if d.pass(false) {
+				// Until a pass finds nothing, input may be waiting.
+				d.more.Store(true)
+			}
 			handed = handed || d.handed
 		}
 		stopped := d.err != nil
@@ -272,22 +278,19 @@ func (d *driver) unlock() bool {
 	}
 }
 
-// pass takes the input that is ready, up to a batch, flushes the member
-// and writes what it has to send, until no input is ready (after one
-// flush at least if flush is set). It keeps the first error, after which
-// the member stops. It is called with mu held.
-func (d *driver) pass(flush bool) {
-	for d.err == nil {
-		took := 0
-		for took < inputBatch && d.err == nil && d.take() {
-			took++
-		}
-		if took == 0 && !flush {
-			return
-		}
-		flush = false
+// pass takes the input that is ready, up to a batch, then, if it took any
+// or flush is set, flushes the member and writes what it has to send. It
+// keeps the first error, after which the member stops. It reports whether
+// it took input: more may have come meanwhile. It is called with mu held.
+func (d *driver) pass(flush bool) bool {
+	took := 0
+	for took < inputBatch && d.err == nil && d.take() {
+		took++
+	}
+	if took > 0 || flush {
 		d.flush()
 	}
+	return took > 0
 }
 
 // flush flushes the member and writes what it has to send, keeping the
