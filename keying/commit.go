@@ -140,7 +140,7 @@ func (t *Tree) applyProposals(s *crypto.Suite, groupID []byte, committer uint32,
 			if err := p.Leaf.Verify(s, groupID, p.Sender); err != nil {
 				return nil, err
 			}
-			if !bytes.Equal(p.Leaf.SignatureKey, t.Leaf(p.Sender).SignatureKey) {
+			if !bytes.Equal(p.Leaf.SignatureKey, t.leafView(p.Sender).SignatureKey) {
 				return nil, ErrBadProposal
 			}
 			if _, err := s.ParseKEMPublicKey(p.Leaf.EncryptionKey); err != nil {
@@ -348,7 +348,7 @@ func (g *Group) prepareCommit(proposals []Proposal, exts []Extension, rand io.Re
 		return nil, nil, err
 	}
 	gc := g.provisional(exts)
-	up, res, keys, err := t.createPath(me, t.Leaf(me), g.sig, gc, joiners, rand)
+	up, res, keys, err := t.createPath(me, t.leafView(me), g.sig, gc, joiners, rand)
 	if err != nil {
 		t.rollback()
 		return nil, nil, err
@@ -482,7 +482,7 @@ func (g *Group) Process(c *Commit) error {
 	if err != nil {
 		return err
 	}
-	if err := s.VerifyWithLabel(t.Leaf(c.Committer).SignatureKey, "ConclaveCommitTBS", append(oldCtx, content...), c.Signature); err != nil {
+	if err := s.VerifyWithLabel(t.leafView(c.Committer).SignatureKey, "ConclaveCommitTBS", append(oldCtx, content...), c.Signature); err != nil {
 		return err
 	}
 	var myUpdate *crypto.KEMPrivateKey
@@ -535,7 +535,7 @@ func (g *Group) Process(c *Commit) error {
 		for x := range g.priv.keys {
 			g.priv.drop(x)
 		}
-		delete(g.pending, string(t.Leaf(g.priv.Leaf).EncryptionKey))
+		delete(g.pending, string(t.leafView(g.priv.Leaf).EncryptionKey))
 		g.priv.set(leafNode(g.priv.Leaf), myUpdate)
 	}
 	// Keys for nodes the proposals blanked or truncated are useless now.

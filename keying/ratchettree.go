@@ -179,6 +179,20 @@ func (t *Tree) Leaf(i uint32) *LeafNode {
 	return l
 }
 
+// leafView returns leaf i's node decoded in place, or nil if it is blank
+// or outside the tree: it aliases the tree's encoding, for reading only,
+// and costs no copy.
+func (t *Tree) leafView(i uint32) *LeafNode {
+	if i >= t.leaves || t.nodes[leafNode(i)] == nil {
+		return nil
+	}
+	l, err := ParseLeafNode(t.nodes[leafNode(i)])
+	if err != nil {
+		panic("keying: tree holds an undecodable leaf")
+	}
+	return l
+}
+
 // parentNode returns parent x's node, or nil if blank. It aliases the
 // tree's encoding: callers must not modify it.
 func (t *Tree) parentNode(x uint32) *ParentNode {

@@ -16,7 +16,7 @@ func (t *Tree) Validate(groupID []byte) error {
 		if !t.Occupied(i) {
 			continue
 		}
-		l := t.Leaf(i)
+		l := t.leafView(i)
 		if err := l.Verify(t.suite, groupID, i); err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func (t *Tree) checkParentHashes() error {
 // or a commit leaf's; nil for other leaves.
 func (t *Tree) nodeParentHash(d uint32) []byte {
 	if isLeaf(d) {
-		l := t.Leaf(nodeLeaf(d))
+		l := t.leafView(nodeLeaf(d))
 		if l.Source != SourceCommit {
 			return nil
 		}

@@ -398,7 +398,7 @@ func Join(s *crypto.Suite, wm *Welcome, kp *KeyPackage, kps *KeyPackageSecrets) 
 			return nil, ErrGroupInfo
 		}
 		tree = t
-		return t.Leaf(gi.Signer).SignatureKey, nil
+		return t.leafView(gi.Signer).SignatureKey, nil
 	}
 	gi, gs, epoch, err := openWelcome(s, wm, kp, kps.Init, signerKey)
 	if err != nil {
