@@ -128,3 +128,56 @@ func TestBurstGoesToTheDriverGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowApplicationLosesNothing has the receiver read no events while the
+// sender multicasts more than the events channel and the driver's pending
+// queue hold: the receiver stops reading the network, flow control holds
+// the sender back, and once the application reads, every message arrives,
+// in order, and the sender finishes.
+func TestSlowApplicationLosesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	gs := joinPair(ctx, t, "slow")
+	// More than the receiver holds back (its events channel, its pending
+	// queue, and what the batch that makes it stop reading brings: up to
+	// readBatch datagrams of bundled messages) and the sender queues (its
+	// request queue and backlog).
+	n := 2*(cap(gs[0].events)+maxPending) + 3*gs[1].cfg.Backlog
+	// The sender delivers its own messages too, and reads them.
+	go func() {
+		for range gs[1].Events() {
+		}
+	}()
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := gs[1].Multicast(ctx, []byte(fmt.Sprint(i))); err != nil {
+				sent <- fmt.Errorf("multicast %d: %w", i, err)
+				return
+			}
+		}
+		sent <- nil
+	}()
+	// Wait until the receiver has stopped reading the network.
+	for deaf := false; !deaf; {
+		select {
+		case err := <-sent:
+			t.Fatalf("the sender finished (%v) while the receiver read nothing", err)
+		case <-ctx.Done():
+			t.Fatal("the receiver never stopped reading the network")
+		case <-time.After(time.Millisecond):
+		}
+		d := gs[0].driver
+		d.mu.Lock()
+		deaf = d.deaf()
+		d.mu.Unlock()
+	}
+	for i := range n {
+		if err := awaitDelivery(ctx, gs[0], gs[1].Self(), fmt.Sprint(i)); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}
