@@ -98,7 +98,10 @@ const NoCut = ^uint64(0)
 // is told of each such cut when the cuts are otherwise reached, and
 // refuses what it holds below count (ERefuseCast), so that the reliable
 // multicast layer fetches the real messages before the cuts count as
-// reached.
+// reached. The flush takes a cut whose holder is the origin itself for
+// the origin's own count: so step 3 cuts every surviving origin. Step 2
+// cuts leaving members so too, at this member's own count; ReachedCuts,
+// which settles, is asked only after step 3 has cut every origin again.
 type Settler interface {
 	Settle(origin int, count uint64)
 }
