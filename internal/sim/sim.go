@@ -240,12 +240,8 @@ type Result struct {
 	// stream (a signature that failed, a batch that did not cover what
 	// was held, a copy overtaken or settled at the cut, …), over every
 	// view.
-	Forged int
-	Denied int
-	// Excused is kept for the command's summary line.
-	//
-	// Deprecated: always zero; the Checker excuses no loss.
-	Excused      int
+	Forged       int
+	Denied       int
 	SignVerified uint64
 	SignRefused  uint64
 	Members      []Member // each process's state at the end, by number
