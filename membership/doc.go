@@ -55,8 +55,11 @@
 // keys the participant returns at installation go into the new stack's
 // layers.Config.Keys, and control messages between members are sealed by
 // the view's authenticator with replay protection (auth.go), in a class
-// taken from the message's type: Change (sender-bound) for whatever can
-// act for its sender, Routine (a key of the view) for Wait. Rekey rounds
+// taken from the message's type: Change (sender-bound for every member)
+// for whatever can act for its sender and goes to several members,
+// Pairwise (sender-bound for its one recipient, sealed for it) for the
+// replies and requests one member only ever sends to one other, Routine
+// (a key of the view) for Wait. Rekey rounds
 // (rekey.go) change the view id and the decision without changing the
 // members. A participant that is a Describer names each view's members'
 // identities and key epoch: the ViewChange event carries them, and a
