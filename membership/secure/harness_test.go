@@ -12,6 +12,7 @@ import (
 
 	"github.com/conclave-go/conclave/auth"
 	"github.com/conclave-go/conclave/auth/noise"
+	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/membership"
 	"github.com/conclave-go/conclave/transport"
 )
@@ -33,6 +34,9 @@ type cluster struct {
 	deny    map[int]map[string]bool
 	// names[i], if set, is member i's group name ("test" otherwise).
 	names map[int]string
+	// suite, if set, is every member's cipher suite (the default
+	// otherwise).
+	suite crypto.SuiteID
 	// cpu adds up the CPU time each member spends in its calls (this
 	// thread's, see cpuClock).
 	cpu []time.Duration
@@ -122,6 +126,7 @@ func (c *cluster) add(allowed bool) int {
 		},
 		Group: cmp.Or(c.names[i], "test"),
 		Rand:  rnd,
+		Suite: c.suite,
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-go/conclave/crypto"
 	"github.com/conclave-go/conclave/membership"
 )
 
@@ -213,5 +214,33 @@ func TestPairKeysCachedAndBounded(t *testing.T) {
 	}
 	if len(p.pairs.keys) > 2*(n-2) {
 		t.Fatalf("the coordinator keeps %d pair keys for %d peers", len(p.pairs.keys), n-2)
+	}
+}
+
+// Pairwise messages are MACed in every suite whose KEM is a Diffie-Hellman
+// group, and signed in one whose KEM has none (X-Wing); in both, a view
+// change goes through.
+func TestPairwiseSuites(t *testing.T) {
+	for _, id := range []crypto.SuiteID{crypto.MLS128DHKEMP256AES128GCMSHA256P256, crypto.ConclaveXWingAES256GCMSHA256Ed25519} {
+		t.Run(id.String(), func(t *testing.T) {
+			c := newCluster(t)
+			c.suite = id
+			c.form(3)
+			v := c.members[0].View()
+			coord := c.index(v.Members[0].Addr)
+			c.members[coord].Rekey()
+			c.runUntil(2*time.Second, "a rekey", func() bool { return c.converged(0, 1, 2) && c.members[coord].View().ID != v.ID })
+			w := c.members[coord].View()
+			a0 := c.parts[coord].Authenticator(w, 0).(*authenticator)
+			a1 := c.parts[c.index(w.Members[1].Addr)].Authenticator(w, 1).(*authenticator)
+			msg := []byte("FlushOK, from rank 1 to rank 0")
+			tag := a1.SealTo(nil, msg, 0)
+			if err := a0.Open(1, msg, tag, membership.Pairwise); err != nil {
+				t.Fatalf("a Pairwise message refused: %v", err)
+			}
+			if mac := len(tag) == a0.suite.HashSize(); mac != a0.suite.HasDH() {
+				t.Fatalf("a Pairwise tag of %d bytes in a suite with DH %v", len(tag), a0.suite.HasDH())
+			}
+		})
 	}
 }
