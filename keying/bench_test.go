@@ -420,3 +420,53 @@ func BenchmarkSealReference(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProcessRotating measures the members processing commits in the
+// steady state of a group whose members commit in turn (the rotation the
+// group layer keeps), once every member has committed: a receiver decrypts
+// with a key an earlier commit gave it and derives the keys of the path
+// above. Each op is one commit, processed by every other member; it
+// reports the CPU time of a Process on average (cpu-ns/process) and of the
+// slowest one of the commit (max-cpu-ns/commit), whose confirmation a view
+// change waits for.
+func BenchmarkProcessRotating(b *testing.B) {
+	for _, n := range []int{16, 64} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			gs := smallGroup(b, suite1(b), n, 60)
+			r := detRand(61)
+			var sum, maxSum time.Duration
+			commit := func(c int) {
+				res, err := gs[c].Commit(nil, nil, r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var slowest time.Duration
+				for i, g := range gs {
+					if i == c {
+						continue
+					}
+					start := cpuTime()
+					err := g.Process(res.Commit)
+					d := cpuTime() - start
+					if err != nil {
+						b.Fatal(err)
+					}
+					sum += d
+					slowest = max(slowest, d)
+				}
+				maxSum += slowest
+			}
+			for c := range n {
+				commit(c)
+			}
+			sum, maxSum = 0, 0
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				commit(i % n)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(sum.Nanoseconds())/float64(b.N*(n-1)), "cpu-ns/process")
+			b.ReportMetric(float64(maxSum.Nanoseconds())/float64(b.N), "max-cpu-ns/commit")
+		})
+	}
+}

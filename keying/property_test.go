@@ -14,7 +14,7 @@ import (
 
 // smallGroup builds a group of n members by adds committed by member 0,
 // returning every member's state in leaf order.
-func smallGroup(t *testing.T, s *crypto.Suite, n int, seed uint64) []*Group {
+func smallGroup(t testing.TB, s *crypto.Suite, n int, seed uint64) []*Group {
 	t.Helper()
 	r := detRand(seed)
 	newKP := func(id string) (*KeyPackage, *KeyPackageSecrets) {
