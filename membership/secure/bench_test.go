@@ -2,6 +2,7 @@ package secure
 
 import (
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -35,8 +36,14 @@ func (k *crit) report(b *testing.B, name string) {
 }
 
 // newMachines returns a cluster in des mode with the benchmarks' hop
-// latency.
+// latency. It runs with one P: keying spreads a commit's path encryptions
+// over GOMAXPROCS goroutines, whose CPU time the handling thread's clock
+// would not see, so that a handling would seem to take less than its
+// work; with one P they run on the handling's own thread, and a member
+// is charged for all of it (as a machine with one core).
 func newMachines(b *testing.B) *cluster {
+	procs := runtime.GOMAXPROCS(1)
+	b.Cleanup(func() { runtime.GOMAXPROCS(procs) })
 	c := newCluster(b)
 	c.des = true
 	c.latency = *hopLatency
