@@ -64,17 +64,20 @@ import (
 // one after the other). The rest is Change, bound to its sender for
 // every member:
 //
-//	Pairwise, to the coordinator (or, DecideReq, from it to the decider):
+//	Pairwise, the replies of a round to its coordinator (DecideReq, from
+//	the coordinator to the decider):
 //	FlushOK, SyncOK, InstallAck  consent to a view, reach the cut, confirm
 //	                             the install (an ack stops the resends)
 //	Confirm, Refuse              confirm or refuse the decision of a view
 //	DecideReq, Decision          ask for and give the decision (the
 //	                             coordinator forwards the decision's parts
 //	                             inside its own Prepare, which is Change)
+//
+//	Change, to several members, to peers outside the view, or what starts
+//	a view change (rare, and off the round's path: a signature costs
+//	nothing there):
 //	Suspect, Leave, Rekey        remove a member (another, or itself), start
 //	                             a rekey round
-//
-//	Change, to several members or to peers outside the view:
 //	Flush, Sync, Install,        run a view change: propose, cut, install
 //	Dismiss, Prepare             (Prepare carries the decision)
 //	Fragment                     a piece of any large message (each
@@ -98,10 +101,10 @@ func classOf(t msgType) (Class, bool) {
 	switch t {
 	case mWait:
 		return Routine, true
-	case mFlushOK, mSyncOK, mInstallAck, mConfirm, mRefuse, mDecideReq, mDecision, mSuspect, mLeave, mRekey:
+	case mFlushOK, mSyncOK, mInstallAck, mConfirm, mRefuse, mDecideReq, mDecision:
 		return Pairwise, true
 	case mProbe, mProbeReply, mMergeReq, mFlush, mSync, mInstall, mDismiss, mPrepare,
-		mFragment, mChallenge, mHandshake, mRefused:
+		mSuspect, mLeave, mRekey, mFragment, mChallenge, mHandshake, mRefused:
 		return Change, true
 	}
 	return 0, false

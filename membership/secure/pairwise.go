@@ -44,7 +44,7 @@ import (
 // impersonation: whoever holds a member's leaf private key can forge
 // Pairwise messages from any other member TO that member (a signature
 // would not allow it). The thief of the coordinator's leaf key can so make
-// the coordinator believe that members flushed, confirmed or suspected;
+// the coordinator believe that members flushed, synced or confirmed;
 // it needs nothing more than what that key already gives it (the epoch's
 // secrets through the tree), and the key is replaced by the next commit
 // of its member.
