@@ -238,15 +238,15 @@ func (d *driver) drive(fn func()) {
 
 // unlock releases mu, held by the caller, after running passes for the
 // input queued since: its own, or, marked by more, another goroutine's
-// that found mu taken. Every holder of mu but submitted lets go through
-// unlock; submitted, which runs no pass on datagrams, leaves input marked
-// by others to the driver goroutine. The mark is cleared before each pass under the
-// lock and read after releasing it, so input queued during a pass is
-// either seen by that pass or found marked afterwards. A goroutine that
-// keeps finding input hands it to the driver goroutine after a few passes,
-// so that the reader goes back to the socket and the driver goroutine's
-// ticks are not held up by a stream of requests. unlock reports
-// whether the passes handed the application events.
+// that found mu taken. The mark is cleared before each pass under the lock
+// and read after releasing it, so input queued during a pass is either
+// seen by that pass or found marked afterwards. Every holder of mu but
+// submitted lets go through unlock; submitted, which runs no pass on
+// datagrams, leaves input marked by others to the driver goroutine. A
+// goroutine that keeps finding input hands it to the driver goroutine
+// after a few passes, so that the reader goes back to the socket and the
+// driver goroutine's ticks are not held up by a stream of requests. unlock
+// reports whether the passes handed the application events.
 func (d *driver) unlock() bool {
 	handed := false
 	for round := 0; ; round++ {
