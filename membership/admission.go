@@ -128,8 +128,17 @@ func (m *Member) admittedToMerge(peer Endpoint) {
 		return
 	}
 	m.authenticating = authenticating{}
+	if m.view.Has(a.other.Coord) || !absorbs(a.other, m.summary()) {
+		return
+	}
+	if c := m.coord; c != nil && c.phase == cMergeWait && c.merge.Coord != a.other.Coord && absorbs(a.other, c.merge) && !m.leaving {
+		// Asked while this view waited to be absorbed by one that
+		// a.other's would absorb (merge.go): it asks a.other instead.
+		m.redirectMerge(a.other)
+		return
+	}
 	free := m.coord == nil && m.part == nil && !m.blocked && !m.leaving && m.isCoordinator()
-	if !free || !absorbs(a.other, m.summary()) || m.view.Has(a.other.Coord) {
+	if !free {
 		return
 	}
 	m.startMerge(a.other, a.cookie)
@@ -168,6 +177,9 @@ type pair struct {
 	at      time.Duration // last used
 	created time.Duration
 	view    ViewID // this member's view when the handshake was done
+	// responder: this member answered the handshake (the absorbing
+	// side); merged: a merge request from the peer was taken with it.
+	responder, merged bool
 }
 
 // freshPair reports whether this member admitted e within Timing.Merge and
@@ -179,15 +191,16 @@ type pair struct {
 // was, and the participant forgets it once the initiator is a member of
 // the responder's view. A pair that outlived a view change (e joined this
 // view, then a partition split it off again) vouches for nothing of a
-// merge, and the two run the handshake anew.
+// merge, and the two run the handshake anew. The responder's view may
+// change meanwhile without e in it (it took others in): a pair no merge
+// request has used yet still vouches for e's view, whose coordinator
+// checks its own side, so that a process that joins a busy group does not
+// run the handshake again for each view the group installs.
 func (m *Member) freshPair(e Endpoint) bool {
 	p := m.pairs[e]
-	return p != nil && m.now-p.created < m.cfg.Timing.Merge && p.view == m.view.ID
+	return p != nil && m.now-p.created < m.cfg.Timing.Merge && (p.view == m.view.ID || p.responder && !p.merged)
 }
 
-// pairSealing builds the sealing two peers share after a handshake: a
-// view of the coordinator (rank 0) and the joiner (rank 1), with an
-// HMAC-SHA256 key derived from the handshake's secret.
 func pairSealing(coord, joiner Endpoint, initiator bool, secret []byte) *sealing {
 	mac := func(label string) []byte {
 		h := hmac.New(sha256.New, secret)
@@ -428,6 +441,7 @@ func (m *Member) admitted(a *admission, id Identity, secret []byte) {
 		return
 	}
 	m.setPair(a.peer, pairSealing(m.self, a.peer, false, secret))
+	m.pairs[a.peer].responder = true
 	pm := a.merge
 	m.endAdmission(a)
 	if !pm.only {

@@ -167,14 +167,16 @@ func (m *Member) onProbe(msg *ctlMsg) {
 		// Timing.Flush for it, while it never stays long enough to be
 		// taken in.
 		if echoed && msg.From == other.Coord {
-			// The view this one waits to join has been absorbed itself,
-			// or was the wrong one to ask: ask the view that answered
-			// instead, once its members have fetched cookies from it.
-			m.count("merges_redirected")
-			m.debug("merge redirected", "from", c.merge.ID, "to", other.ID)
-			c.merge, c.redirect = other, netip.AddrPort{}
-			clear(c.cookies)
-			m.sendSync(func(Endpoint) bool { return true })
+			if m.cfg.Participant != nil && !m.freshPair(other.Coord) {
+				// Only to a coordinator that authenticated
+				// (admission.go): this view goes on waiting for
+				// the one it asked meanwhile.
+				if !m.shunned.shuns(other.Coord.Addr, m.now) {
+					m.askAdmission(other, msg.Cookie)
+				}
+				return
+			}
+			m.redirectMerge(other)
 			return
 		}
 		if vouched {
@@ -188,16 +190,32 @@ func (m *Member) onProbe(msg *ctlMsg) {
 			m.count("merges_deferred")
 			return
 		}
-		if m.cfg.Participant != nil && len(m.view.Members) > 1 && !m.freshPair(other.Coord) {
+		if m.cfg.Participant != nil && !m.freshPair(other.Coord) {
 			// Nobody blocks for a coordinator that has not
-			// authenticated: admission first (admission.go). A
-			// process alone has nobody to block or reveal, and
-			// joins without the extra round trip.
+			// authenticated: admission first (admission.go). Not
+			// even a process alone: waiting to be absorbed, it
+			// answers no merge request, and an outsider that
+			// claims a larger view and never takes it in would
+			// keep it from every other view for Timing.Merge,
+			// and the next outsider address again.
 			m.askAdmission(other, msg.Cookie)
 			return
 		}
 		m.startMerge(other, msg.Cookie)
 	}
+}
+
+// redirectMerge makes this coordinator, waiting to be absorbed, ask the
+// view other instead: the view it waits to join has been absorbed itself,
+// or was the wrong one to ask. Its members fetch cookies from other's
+// coordinator first.
+func (m *Member) redirectMerge(other Summary) {
+	c := m.coord
+	m.count("merges_redirected")
+	m.debug("merge redirected", "from", c.merge.ID, "to", other.ID)
+	c.merge, c.redirect = other, netip.AddrPort{}
+	clear(c.cookies)
+	m.sendSync(func(Endpoint) bool { return true })
 }
 
 // startMerge starts the view change that flushes this coordinator's view
@@ -265,7 +283,12 @@ func (m *Member) sendMergeReq() {
 			msg.Cookies = append(msg.Cookies, ck)
 		}
 	}
-	m.asked = asked{coord: c.merge.Coord, at: m.now}
+	if a := m.authenticating.other.Coord; a == c.merge.Coord || !m.askedRecently(a) {
+		// Not while an admission asked for (a redirect, above) waits
+		// for its challenge: this member takes one only from the
+		// coordinator it asked last (stranger.go).
+		m.asked = asked{coord: c.merge.Coord, at: m.now}
+	}
 	m.sendCtlTo(c.merge.Coord.Addr, &msg)
 }
 
@@ -342,7 +365,7 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 	}
 	m.debug("merge request", "from", msg.From, "members", members)
 	pm := pendingMerge{from: msg.From, id: msg.Proposal.ID, members: members, at: m.now}
-	if m.cfg.Participant != nil && !m.freshPair(msg.From) {
+	if m.cfg.Participant != nil && !m.freshPair(msg.From) && !m.admittedMerge(pm) {
 		// Admission first (admission.go): nobody blocks for a
 		// requester that has not authenticated.
 		if m.identityVetoed(msg.From) {
@@ -355,9 +378,21 @@ func (m *Member) onMergeReq(msg *ctlMsg) {
 	m.addMerge(pm)
 }
 
+// admittedMerge reports whether pm repeats a merge request this
+// coordinator admitted and still keeps, with the pairwise sealing its
+// admission made: the requester asks again while this view is busy with
+// another round, and a new handshake would only undo the one its Flush
+// is to be sealed under.
+func (m *Member) admittedMerge(pm pendingMerge) bool {
+	return m.pairs[pm.from] != nil && slices.ContainsFunc(m.merges, func(p pendingMerge) bool { return p.from == pm.from && p.id == pm.id })
+}
+
 // addMerge keeps an admitted merge request, and starts the view change
 // that takes its members in.
 func (m *Member) addMerge(pm pendingMerge) {
+	if p := m.pairs[pm.from]; p != nil {
+		p.merged = true // its members may come in: it vouches for no other merge (freshPair)
+	}
 	i := slices.IndexFunc(m.merges, func(p pendingMerge) bool { return p.from == pm.from })
 	switch {
 	case i >= 0:
