@@ -9,8 +9,10 @@
 // what arrives, in order: messages, blocks and views. [Group.Leave] departs
 // gracefully; [Group.Close] stops at once. Underneath, each member runs a
 // stack of protocol layers (package layers) and the membership protocol
-// (package membership), driven by one goroutine over a transport (package
-// transport); this package is only that thin shell.
+// (package membership), driven by one goroutine at a time (the one that
+// read a datagram, a caller of Multicast or Send, or the member's own for
+// ticks) over a transport (package transport); this package is only that
+// thin shell.
 //
 // A group is secured by default: each member has a credential
 // (Config.Credential, a Noise key of package auth/noise) and an admission
