@@ -67,16 +67,20 @@ import (
 // sealed until they have processed the merged view's decision, and from
 // then on sealed under that view: auth.go.)
 
-// With a participant, a coordinator of more than itself that finds a view
-// to be absorbed by authenticates that view's coordinator before it
-// blocks its own: it asks
-// for admission alone first, with a MergeReq whose proposal has the zero
-// view id and names only itself, and runs the handshake above; only once
-// it has admitted the other coordinator does it flush its view and send
-// the MergeReq naming its members, which the other takes in without a new
-// handshake (freshPair). A stranger that proves its address and claims to
+// With a participant, a coordinator that finds a view to be absorbed by
+// (a process alone too) authenticates that view's coordinator before it
+// blocks its own, or waits to be absorbed: it asks for admission alone
+// first, with a MergeReq whose proposal has the zero view id and names
+// only itself, and runs the handshake above; only once it has admitted
+// the other coordinator does it flush its view and send the MergeReq
+// naming its members, which the other takes in without a new handshake
+// (freshPair). A stranger that proves its address and claims to
 // absorb the view thus learns nothing of its members and blocks no one
-// unless it completes a handshake with a credential the view admits.
+// unless it completes a handshake with a credential the view admits; nor
+// does a process alone wait for it, answering no other view's merge
+// request meanwhile. A coordinator already waiting to be absorbed turns
+// to a view that ranks above the one it waits for (merge.go) the same
+// way: only once it has admitted that view's coordinator.
 //
 //	J                                       C
 //	MergeReq{zero id, [J], cookie}      ──▶  cookie checked
@@ -177,9 +181,6 @@ type pair struct {
 	at      time.Duration // last used
 	created time.Duration
 	view    ViewID // this member's view when the handshake was done
-	// responder: this member answered the handshake (the absorbing
-	// side); merged: a merge request from the peer was taken with it.
-	responder, merged bool
 }
 
 // freshPair reports whether this member admitted e within Timing.Merge and
@@ -191,16 +192,15 @@ type pair struct {
 // was, and the participant forgets it once the initiator is a member of
 // the responder's view. A pair that outlived a view change (e joined this
 // view, then a partition split it off again) vouches for nothing of a
-// merge, and the two run the handshake anew. The responder's view may
-// change meanwhile without e in it (it took others in): a pair no merge
-// request has used yet still vouches for e's view, whose coordinator
-// checks its own side, so that a process that joins a busy group does not
-// run the handshake again for each view the group installs.
+// merge, and the two run the handshake anew.
 func (m *Member) freshPair(e Endpoint) bool {
 	p := m.pairs[e]
-	return p != nil && m.now-p.created < m.cfg.Timing.Merge && (p.view == m.view.ID || p.responder && !p.merged)
+	return p != nil && m.now-p.created < m.cfg.Timing.Merge && p.view == m.view.ID
 }
 
+// pairSealing builds the sealing two peers share after a handshake: a
+// view of the coordinator (rank 0) and the joiner (rank 1), with an
+// HMAC-SHA256 key derived from the handshake's secret.
 func pairSealing(coord, joiner Endpoint, initiator bool, secret []byte) *sealing {
 	mac := func(label string) []byte {
 		h := hmac.New(sha256.New, secret)
@@ -441,7 +441,6 @@ func (m *Member) admitted(a *admission, id Identity, secret []byte) {
 		return
 	}
 	m.setPair(a.peer, pairSealing(m.self, a.peer, false, secret))
-	m.pairs[a.peer].responder = true
 	pm := a.merge
 	m.endAdmission(a)
 	if !pm.only {

@@ -390,9 +390,6 @@ func (m *Member) admittedMerge(pm pendingMerge) bool {
 // addMerge keeps an admitted merge request, and starts the view change
 // that takes its members in.
 func (m *Member) addMerge(pm pendingMerge) {
-	if p := m.pairs[pm.from]; p != nil {
-		p.merged = true // its members may come in: it vouches for no other merge (freshPair)
-	}
 	i := slices.IndexFunc(m.merges, func(p pendingMerge) bool { return p.from == pm.from })
 	switch {
 	case i >= 0:
