@@ -96,6 +96,11 @@ import (
 // A type membership does not know has no class: such a message is dropped
 // unopened.
 
+// ClassOf is the class a control message whose type byte is t is sealed
+// in, for tools that seal control messages themselves (the simulator's
+// attackers); ok is false for a type membership does not know.
+func ClassOf(t byte) (c Class, ok bool) { return classOf(msgType(t)) }
+
 // classOf is the class a control message of type t is sealed in.
 func classOf(t msgType) (Class, bool) {
 	switch t {

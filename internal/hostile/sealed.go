@@ -42,11 +42,13 @@ func (e *Envelope) Append(b, inner []byte, c membership.Class, seal Seal) []byte
 	return appendBlob(b, tag)
 }
 
-// ClassOf is the class membership seals a control message of type t in:
-// Wait is routine, every other type a member seals can act for its sender.
+// ClassOf is the class membership seals a control message of type t in
+// (membership.ClassOf); a type membership does not know gets Change, which
+// is sealed with a signature, so that what is made of it reaches the
+// receiver's checks.
 func ClassOf(t ControlType) membership.Class {
-	if t == Wait {
-		return membership.Routine
+	if c, ok := membership.ClassOf(byte(t)); ok {
+		return c
 	}
 	return membership.Change
 }
