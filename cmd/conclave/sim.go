@@ -85,7 +85,8 @@ By default every member is secured by membership/secure's participant:
 a Noise key drawn from the seed, the allow list of the run's keys as the
 admission check, an MLS epoch committed in every view change and confirmed
 by every member before any installs it, control messages signed by their
-sender (or, for routine ones, MACed under the view's epoch), and rekey
+sender (a reply to one member MACed under a key of the two, a routine
+one under the view's epoch), and rekey
 rounds when a view has lasted 150ms during the active phase. The checker
 then also checks that every member of a view installed the same epoch
 (compared by a digest, never the secret), that every member confirmed it

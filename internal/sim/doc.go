@@ -48,8 +48,9 @@
 // (secure.go): a Noise key drawn from the seed, admitted against the allow
 // list of the run's keys; every view change commits an MLS epoch that every
 // member of the next view processes and confirms before any installs it;
-// control messages are signed by their sender, or MACed under the view's
-// epoch; the group rekeys during the active phase. With Config.Participant
+// control messages are signed by their sender, MACed under a key of the
+// sender and its recipient alone (a reply to one member), or MACed under
+// the view's epoch (routine ones); the group rekeys during the active phase. With Config.Participant
 // they have membershiptest's toy participant instead (participant.go),
 // which exercises the same seams with a pre-shared key. Either way secrets
 // come from the seed, so runs stay reproducible, and the Checker holds
