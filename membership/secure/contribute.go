@@ -14,12 +14,7 @@ import (
 // signingKey returns a copy of this member's signature key, for a group
 // state that will erase it when destroyed.
 func (p *Participant) signingKey() (*crypto.SigningKey, error) {
-	b, err := p.sig.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	defer b.Zero()
-	return p.suite.ParseSigningKey(b)
+	return p.sig.Clone(), nil
 }
 
 // newKeyPackage makes a key package of this member: fresh leaf and init
