@@ -324,6 +324,10 @@ func (m *Member) tryFlushOK() {
 			m.flush.Cut(r, vec[r], r)
 		}
 	}
+	// Lifting the cut of an origin an earlier round froze (a survivor
+	// now) delivers what the stack held of it: take those deliveries
+	// before anything advances the stack, or they are lost.
+	m.collect()
 	p.phase = pFlushed
 	m.trace(Trace{Consent: true, View: p.proposal})
 	m.maxLTime = max(m.maxLTime, p.round.LTime)
