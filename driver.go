@@ -25,6 +25,8 @@ import (
 //	→ write the member's packets to the transport in one batch
 //	→ hand events to the application
 //	→ Advance
+//	→ Continue, when the member left work for after its outputs
+//	  (Pending), and its outputs in turn
 //	→ again, until no input is ready
 //
 // Bundling therefore delays a message by at most one pass.
@@ -300,6 +302,15 @@ func (d *driver) flush() {
 	if err := d.output(); err != nil && d.err == nil {
 		d.err = err
 	}
+	for d.member.Pending() && d.err == nil {
+		// Work the member left for after its outputs (a coordinator's
+		// own Prepare), which have now left: before any other input.
+		d.member.Continue()
+		d.member.Flush()
+		if err := d.output(); err != nil {
+			d.err = err
+		}
+	}
 	if d.member.Left() && d.err == nil {
 		d.err = ErrClosed
 	}
@@ -444,6 +455,11 @@ func (d *driver) receive(in inbound) error {
 		p := &in.pkts[i]
 		d.member.Receive(p.From, p.Data)
 		*p = transport.Incoming{}
+		if d.member.Pending() && d.err == nil {
+			// The outputs so far leave now, not at the end of the
+			// batch, for the work the member left for after them.
+			d.flush()
+		}
 	}
 	d.free <- in.pkts[:cap(in.pkts)]
 	if in.err != nil {
@@ -452,7 +468,7 @@ func (d *driver) receive(in inbound) error {
 		}
 		return fmt.Errorf("conclave: receive: %w", in.err)
 	}
-	return nil
+	return d.err
 }
 
 // output writes the member's packets and hands events to the application,

@@ -154,6 +154,7 @@ func (m *Member) onLeave(msg *ctlMsg) {
 // administrator evicts a member this way; a member that is in fact alive
 // comes back by merging, unless admission keeps it out.
 func (m *Member) Suspect(e Endpoint) {
+	m.Continue()
 	r := m.view.Rank(e)
 	if r < 0 || r == m.rank || m.role == roleLeft {
 		return

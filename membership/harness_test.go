@@ -103,6 +103,12 @@ func (c *cluster) drain(i int) {
 		c.events[i] = append(c.events[i], ev)
 	}
 	m.Advance()
+	if m.Pending() {
+		// The member's own work left for after its outputs: they have
+		// left, and nothing else comes in between.
+		m.Continue()
+		c.drain(i)
+	}
 }
 
 func (c *cluster) index(a netip.AddrPort) int {

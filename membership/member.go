@@ -170,6 +170,7 @@ type Member struct {
 	ready    Ready
 	taken    struct{ packets, deliveries int } // of the stack's Ready, already collected
 	local    queue.Queue[ctlMsg]               // control messages to this member itself, not yet handled
+	pending  bool                              // local starts with a Prepare to itself, left for Continue
 	counters map[string]uint64
 }
 
@@ -276,6 +277,7 @@ func (m *Member) Send(to Endpoint, data []byte) {
 }
 
 func (m *Member) submit(r request) {
+	m.Continue()
 	if m.role == roleLeft {
 		m.count("drop.after_leave")
 		return
@@ -331,6 +333,7 @@ func (m *Member) hand(r request) {
 // is installed (its messages are delivered first), or until it gives up
 // after Timing.Stuck.
 func (m *Member) Leave() {
+	m.Continue()
 	if m.role == roleLeft || m.leaving {
 		return
 	}
@@ -382,6 +385,7 @@ func (m *Member) Advance() {
 // once the stack has accepted it. Junk from a dead member's address must
 // not keep it in the view.
 func (m *Member) Receive(from netip.AddrPort, data []byte) {
+	m.Continue()
 	if m.role == roleLeft || len(data) == 0 {
 		return
 	}
@@ -643,6 +647,7 @@ func (m *Member) unsealedFromMember(msg *ctlMsg) bool {
 
 // Tick advances time.
 func (m *Member) Tick(now time.Duration) {
+	m.Continue()
 	if now-m.now > m.cfg.Timing.Suspect/2 {
 		// This member itself was paused (descheduled, stopped, starved):
 		// the silence it is about to notice is its own.
@@ -719,13 +724,41 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 
 // settle handles the control messages this member sent itself, and the
 // ones those lead to. Every input ends with it.
+//
+// It stops at a Prepare a coordinator sent itself, leaving it and what
+// follows for Continue: processing a decision takes a while (for the
+// secure participant, a commit), and the Prepare to every other member
+// leaves only once the input's outputs are taken, so they process theirs
+// meanwhile.
 func (m *Member) settle() {
 	for m.local.Len() > 0 && m.role != roleLeft {
+		if next := m.local.Front(); next.Type == mPrepare && !m.pending {
+			m.pending = true
+			return
+		}
+		m.pending = false
 		msg, _ := m.local.Pop()
 		m.handle(&msg)
 	}
+	m.pending = false
 	if m.local.Len() > 0 {
 		m.local.Reset() // left: what remains is for nobody
+	}
+}
+
+// Pending reports whether the last input left work for Continue. A driver
+// takes the input's outputs (sends its packets) and then calls Continue,
+// before any other input.
+func (m *Member) Pending() bool { return m.pending }
+
+// Continue does the work the last input left (Pending): a coordinator
+// processing its own Prepare after the Prepare to the others has left. It
+// is the same work that input would have ended with, in the same state:
+// every other input does it first, so that none comes in between, even
+// with a driver that never calls Continue.
+func (m *Member) Continue() {
+	if m.pending {
+		m.settle()
 	}
 }
 

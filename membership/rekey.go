@@ -10,6 +10,7 @@ package membership
 // Rekey asks for a rekey round. It returns at once; the round ends with a
 // view of the same members under a new view id.
 func (m *Member) Rekey() {
+	m.Continue()
 	if m.role == roleLeft || m.leaving {
 		return
 	}

@@ -108,6 +108,12 @@ func (g *group) drain(i int) {
 		g.events[i] = append(g.events[i], ev)
 	}
 	m.Advance()
+	if m.Pending() {
+		// The member's own work left for after its outputs: they have
+		// left, and nothing else comes in between.
+		m.Continue()
+		g.drain(i)
+	}
 }
 
 func (g *group) run(d time.Duration) {
@@ -278,6 +284,38 @@ func TestDelegatedDeciderAskedBesideTheSync(t *testing.T) {
 	ask := slices.Index(order, "DecideReq")
 	if ask < 0 || slices.Index(order, "Sync") > ask || slices.Contains(order[:ask], "SyncOK") {
 		t.Fatalf("the decider was not asked beside the sync: %v", order)
+	}
+}
+
+// TestCoordinatorPreparesItselfAfterTheOthers: the Prepare a coordinator
+// sends every other member leaves before it processes its own (Pending,
+// Continue), so that processing a decision does not hold theirs back;
+// the round installs one epoch everywhere.
+func TestCoordinatorPreparesItselfAfterTheOthers(t *testing.T) {
+	g := newGroup(t)
+	for range 4 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 4", func() bool { return g.converged(upTo(4)...) })
+	v := g.members[0].View()
+	coord := g.index(v.Members[0])
+	processed := false
+	sentBefore := map[netip.AddrPort]bool{} // the Prepares sent before the coordinator processed its own
+	g.parts[coord].Refuse = func(membership.View) bool {
+		processed = true
+		return false
+	}
+	g.tap = func(from, to netip.AddrPort, data []byte) {
+		if name, _ := membership.ControlType(data, 42); from == v.Members[0].Addr && name == "Prepare" && !processed {
+			sentBefore[to] = true
+		}
+	}
+	g.members[coord].Rekey()
+	g.drain(coord)
+	g.runUntil(time.Second, "a new view", func() bool { return g.members[0].View().ID != v.ID && g.converged(upTo(4)...) })
+	g.sameEpoch(upTo(4)...)
+	if !processed || len(sentBefore) != len(v.Members)-1 {
+		t.Fatalf("the coordinator processed its own Prepare: %v; after the Prepares to %d of the %d others", processed, len(sentBefore), len(v.Members)-1)
 	}
 }
 

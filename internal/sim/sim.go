@@ -701,15 +701,21 @@ const (
 	inCast
 	inSend
 	inLeave
+	inContinue
 )
 
-var inputNames = [...]string{"Receive", "Tick", "Flush", "Cast", "Send", "Leave"}
+var inputNames = [...]string{"Receive", "Tick", "Flush", "Cast", "Send", "Leave", "Continue"}
 
-// input gives member p one input and drains its outputs. A panic is a
-// violation: the member then counts as crashed, and the run goes on.
+// input gives member p one input and drains its outputs, and then the
+// work the member left for after them (Member.Pending), before any other
+// input. A panic is a violation: the member then counts as crashed, and
+// the run goes on.
 func (r *run) input(p, in int, from netip.AddrPort, data []byte) {
-	if r.guard(p, in, from, data) {
+	for ok := r.guard(p, in, from, data); ok; ok = r.guard(p, inContinue, netip.AddrPort{}, nil) {
 		r.drain(p)
+		if !r.procs[p].m.Pending() {
+			return
+		}
 	}
 }
 
@@ -740,6 +746,8 @@ func (r *run) guard(p, in int, from netip.AddrPort, data []byte) (ok bool) {
 		pr.m.Send(r.to, data)
 	case inLeave:
 		pr.m.Leave()
+	case inContinue:
+		pr.m.Continue()
 	}
 	return true
 }

@@ -186,6 +186,13 @@ func (c *cluster) drain(i int) {
 		c.events[i] = append(c.events[i], ev)
 	}
 	m.Advance()
+	if !c.des && m.Pending() {
+		// The member's own work left for after its outputs: they have
+		// left, and nothing else comes in between (in des mode, handle's
+		// callers start it once they have left, see carryOn).
+		m.Continue()
+		c.drain(i)
+	}
 }
 
 // send puts a datagram of member i on the network at c.now (plus the

@@ -22,6 +22,9 @@ import (
 //   - the handling's measured thread CPU time d is the virtual time it
 //     takes: the member is busy until start+d, and what it sends leaves
 //     then, to arrive a hop's latency later (c.latency, 0 unless set);
+//   - work a handling leaves for after its outputs (Member.Pending: a
+//     coordinator processing its own Prepare) is a handling of its own,
+//     starting when that one ends, before any other input;
 //   - the members tick every millisecond of virtual time, as in the
 //     stepped mode, each when it is free; after each input or tick the
 //     member flushes its stack, as the real driver does.
@@ -81,7 +84,27 @@ func (c *cluster) call(i int, f func()) time.Duration {
 		f()
 		c.members[i].Flush()
 	})
+	c.carryOn(i)
 	return start
+}
+
+// carryOn gives member i the work its last handling left for after its
+// outputs (membership.Member.Pending), as a handling of its own that
+// starts when that one ends, its outputs gone, before any other input.
+// It reports when the last of them ended, if there was one.
+func (c *cluster) carryOn(i int) (end time.Duration, ok bool) {
+	for m := c.members[i]; !c.crashed[i] && m.Pending(); ok = true {
+		at := c.busy[i]
+		var start time.Duration
+		start, end = c.handle(i, at, func() {
+			m.Continue()
+			m.Flush()
+		})
+		if c.trace != nil {
+			c.trace(i, -1, "continue", at, start, end)
+		}
+	}
+	return end, ok
 }
 
 // runEvents handles the datagrams and ticks due until the virtual time
@@ -112,6 +135,9 @@ func (c *cluster) runEvents(until time.Duration, cond func() bool) bool {
 				name, _ := membership.ControlType(dl.Data, 42)
 				c.trace(i, c.index(dl.From), name, dl.At, start, end)
 			}
+			if e, ok := c.carryOn(i); ok {
+				end = e
+			}
 		case c.ticking && c.tickNext < len(c.members):
 			i := c.tickNext
 			c.tickNext++
@@ -126,6 +152,9 @@ func (c *cluster) runEvents(until time.Duration, cond func() bool) bool {
 			})
 			if c.trace != nil {
 				c.trace(i, -1, "tick", c.tickAt, start, end)
+			}
+			if e, ok := c.carryOn(i); ok {
+				end = e
 			}
 		default:
 			c.ticking = false

@@ -137,41 +137,50 @@ func (g *rtGroup) drive(n *rtNode, in chan []transport.Incoming) {
 		case <-n.stop:
 			return
 		}
-		rd := n.m.Ready()
-		out = out[:0]
-		for _, p := range rd.Packets {
-			out = append(out, transport.Outgoing{To: p.Addr, Data: p.Data})
-		}
-		if n.watch && len(out) > 0 {
+		for {
+			rd := n.m.Ready()
+			out = out[:0]
 			for _, p := range rd.Packets {
-				if name, _ := membership.ControlType(p.Data, 42); name == "Handshake" {
-					g.mu.Lock()
-					if g.hsAt.IsZero() {
-						g.hsAt = time.Now()
+				out = append(out, transport.Outgoing{To: p.Addr, Data: p.Data})
+			}
+			if n.watch && len(out) > 0 {
+				for _, p := range rd.Packets {
+					if name, _ := membership.ControlType(p.Data, 42); name == "Handshake" {
+						g.mu.Lock()
+						if g.hsAt.IsZero() {
+							g.hsAt = time.Now()
+						}
+						g.mu.Unlock()
 					}
+				}
+			}
+			if len(out) > 0 {
+				if _, err := n.conn.WriteBatch(out); err != nil {
+					g.mu.Lock()
+					g.notReady = err
 					g.mu.Unlock()
 				}
 			}
-		}
-		if len(out) > 0 {
-			if _, err := n.conn.WriteBatch(out); err != nil {
-				g.mu.Lock()
-				g.notReady = err
-				g.mu.Unlock()
-			}
-		}
-		for _, ev := range rd.Events {
-			if ev.Kind == membership.ViewChange {
-				g.mu.Lock()
-				g.views[n.i], g.at[n.i] = ev.View.Clone(), time.Now()
-				g.mu.Unlock()
-				select {
-				case g.changed <- struct{}{}:
-				default:
+			for _, ev := range rd.Events {
+				if ev.Kind == membership.ViewChange {
+					g.mu.Lock()
+					g.views[n.i], g.at[n.i] = ev.View.Clone(), time.Now()
+					g.mu.Unlock()
+					select {
+					case g.changed <- struct{}{}:
+					default:
+					}
 				}
 			}
+			n.m.Advance()
+			if !n.m.Pending() {
+				break
+			}
+			// Its own work left for after these outputs, before any
+			// other input.
+			n.m.Continue()
+			n.m.Flush()
 		}
-		n.m.Advance()
 	}
 }
 
