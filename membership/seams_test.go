@@ -37,6 +37,10 @@ type group struct {
 	drop func(from, to netip.AddrPort, data []byte) bool
 	// configure adjusts a member before it starts.
 	configure func(i int, p *membershiptest.Participant, cfg *membership.Config)
+	// hold, if set, sees a member whose input left work for after its
+	// outputs (Pending); if it returns true, the work waits for the
+	// member's next input instead of Continue.
+	hold func(i int) bool
 }
 
 var seamTiming = membership.Timing{
@@ -109,6 +113,9 @@ func (g *group) drain(i int) {
 	}
 	m.Advance()
 	if m.Pending() {
+		if g.hold != nil && g.hold(i) {
+			return
+		}
 		// The member's own work left for after its outputs: they have
 		// left, and nothing else comes in between.
 		m.Continue()
@@ -316,6 +323,51 @@ func TestCoordinatorPreparesItselfAfterTheOthers(t *testing.T) {
 	g.sameEpoch(upTo(4)...)
 	if !processed || len(sentBefore) != len(v.Members)-1 {
 		t.Fatalf("the coordinator processed its own Prepare: %v; after the Prepares to %d of the %d others", processed, len(sentBefore), len(v.Members)-1)
+	}
+}
+
+// TestPendingWorkComesBeforeTheNextInput: a coordinator whose driver
+// does not call Continue processes its own Prepare at the start of its
+// next input, before that input does anything (here, a tick after a pause,
+// counted at once), in the state the Prepare was made in.
+func TestPendingWorkComesBeforeTheNextInput(t *testing.T) {
+	g := newGroup(t)
+	for range 4 {
+		g.add()
+	}
+	g.runUntil(3*time.Second, "one view of 4", func() bool { return g.converged(upTo(4)...) })
+	v := g.members[0].View()
+	coord := g.index(v.Members[0])
+	m := g.members[coord]
+	pauses := func() uint64 {
+		for _, c := range m.Counters() {
+			if c.Layer == "membership" && c.Name == "own_pauses" {
+				return c.Value
+			}
+		}
+		return 0
+	}
+	processedAfter := -1 // pauses counted when the coordinator processed its own Prepare
+	g.parts[coord].Refuse = func(membership.View) bool {
+		processedAfter = int(pauses())
+		return false
+	}
+	held, before := false, 0
+	g.hold = func(i int) bool {
+		if i != coord || held {
+			return false
+		}
+		held, before = true, int(pauses())
+		m.Tick(g.now + seamTiming.Suspect)
+		g.drain(i)
+		return true
+	}
+	m.Rekey()
+	g.drain(coord)
+	g.runUntil(time.Second, "a new view", func() bool { return g.members[0].View().ID != v.ID && g.converged(upTo(4)...) })
+	g.sameEpoch(upTo(4)...)
+	if !held || processedAfter != before || int(pauses()) != before+1 {
+		t.Fatalf("held %v; the coordinator processed its own Prepare after %d pauses, %d before the tick, %d after", held, processedAfter, before, pauses())
 	}
 }
 
