@@ -133,8 +133,10 @@
 // message reveals itself later: held messages are refused too when they
 // would be more than MaxBatch ("overlong"); when the stability layer's
 // MaxSeen shows that some member delivered a message held here, and this
-// member has received as many as any member delivered ("overtaken", an
-// idle origin sends nothing more that would end the batch); when a view
+// member has received as many as any member delivered, for
+// OvertakenAfter ("overtaken", an idle origin sends nothing more that
+// would end the batch; the wait is for the origin's own gossip, which can
+// count a batch half gone down); when a view
 // change cuts an origin at its own count, where every one of its batches
 // is complete (Settle, "settled"); and after UnsignedTimeout
 // ("unsigned_timeout").

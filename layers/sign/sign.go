@@ -28,6 +28,13 @@ type Config struct {
 	// in the view, or an honest batch could be dropped at one member and
 	// delivered at the others.
 	UnsignedTimeout time.Duration
+	// OvertakenAfter is how long a receiver keeps held messages that
+	// stability shows overtaken before it refuses them. An origin's own
+	// count moves up with each message of a batch as the batch goes down,
+	// so its gossip, sent from within that, can name a message in the
+	// middle of a batch whose rest is a moment behind: only a batch still
+	// unsigned that long after is not coming.
+	OvertakenAfter time.Duration
 }
 
 // Defaults.
@@ -35,6 +42,7 @@ const (
 	DefaultInterval        = time.Millisecond
 	DefaultMaxBatch        = 128
 	DefaultUnsignedTimeout = 10 * time.Second
+	DefaultOvertakenAfter  = 200 * time.Millisecond
 )
 
 // Limits on what a receiver accepts, whatever the configuration.
@@ -113,6 +121,9 @@ func New(cfg Config) *Layer {
 	if cfg.UnsignedTimeout <= 0 {
 		cfg.UnsignedTimeout = DefaultUnsignedTimeout
 	}
+	if cfg.OvertakenAfter <= 0 {
+		cfg.OvertakenAfter = DefaultOvertakenAfter
+	}
 	return &Layer{cfg: cfg, h: sha256.New()}
 }
 
@@ -178,13 +189,15 @@ func (l *Layer) stable(s *layers.Stability) {
 
 // overtaken refuses what this member holds of origin's stream when some
 // member delivered a held message, and this member has as many of the
-// origin's messages as any member delivered: a signature within what it
-// holds verified there, so the copy it holds in that signature's place
-// is not the real one (an insider's, with the "more" mark). Without this,
-// it would wait for a signature that never comes, the origin idle.
+// origin's messages as any member delivered, and has held them
+// OvertakenAfter: a signature within what it holds verified there, so the
+// copy it holds in that signature's place is not the real one (an
+// insider's, with the "more" mark). Without this, it would wait for a
+// signature that never comes, the origin idle. Checked when stability
+// changes and on every tick.
 func (l *Layer) overtaken(origin int, st *stream) {
 	oldest := st.next - uint64(len(st.held))
-	if len(st.held) > 0 && st.seen > oldest && st.seen <= st.next {
+	if len(st.held) > 0 && st.seen > oldest && st.seen <= st.next && l.p.Now()-st.since >= l.cfg.OvertakenAfter {
 		l.p.Count("drop.overtaken", uint64(len(st.held)))
 		l.refuse(origin, st, oldest)
 	}
@@ -196,6 +209,9 @@ func (l *Layer) Tick(now time.Duration) {
 	}
 	for origin := range l.streams {
 		st := &l.streams[origin]
+		if origin != l.view.Rank {
+			l.overtaken(origin, st)
+		}
 		if len(st.held) > 0 && now-st.since >= l.cfg.UnsignedTimeout {
 			// Fetched again: the copy that should have carried the
 			// signature may be an insider's, which nothing else reveals.
