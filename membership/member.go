@@ -683,6 +683,16 @@ func (m *Member) Tick(now time.Duration) {
 		m.pump()
 	}
 	m.settle()
+	m.idle()
+}
+
+// idle lets an Idler participant work ahead, at the end of a tick at rest.
+func (m *Member) idle() {
+	i, ok := m.cfg.Participant.(Idler)
+	if !ok || m.role != roleMember || m.part != nil || m.coord != nil || m.pending {
+		return
+	}
+	i.Idle(m.view.Clone())
 }
 
 // collect moves the stack's outputs into the member's.
