@@ -291,10 +291,17 @@ var ErrCommitPending = errors.New("keying: a prepared commit is neither confirme
 // the returned PendingCommit is confirmed; Abandon restores the group
 // exactly as it was, so that all members switch epochs or none does.
 func (g *Group) PrepareCommit(proposals []Proposal, exts []Extension, rand io.Reader) (*CommitResult, *PendingCommit, error) {
+	return g.prepare(proposals, exts, nil, rand)
+}
+
+// prepare is PrepareCommit with the path from draw if not nil (emptied
+// whatever the outcome), else from rand.
+func (g *Group) prepare(proposals []Proposal, exts []Extension, draw *PathDraw, rand io.Reader) (*CommitResult, *PendingCommit, error) {
 	if g.prepared != nil {
+		draw.Destroy()
 		return nil, nil, ErrCommitPending
 	}
-	res, p, err := g.prepareCommit(proposals, exts, rand)
+	res, p, err := g.prepareCommit(proposals, exts, draw, rand)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -327,10 +334,13 @@ func (p *PendingCommit) Abandon() {
 	p.next.Destroy()
 }
 
-func (g *Group) prepareCommit(proposals []Proposal, exts []Extension, rand io.Reader) (*CommitResult, *PendingCommit, error) {
+// prepareCommit makes the commit, its path from draw if not nil (which it
+// empties whatever the outcome), else from rand.
+func (g *Group) prepareCommit(proposals []Proposal, exts []Extension, draw *PathDraw, rand io.Reader) (*CommitResult, *PendingCommit, error) {
 	for i := range exts {
 		for j := range i {
 			if exts[i].Type == exts[j].Type {
+				draw.Destroy()
 				return nil, nil, ErrDuplicateExtension
 			}
 		}
@@ -339,16 +349,18 @@ func (g *Group) prepareCommit(proposals []Proposal, exts []Extension, rand io.Re
 	me := g.priv.Leaf
 	oldCtx, err := g.gc.Bytes()
 	if err != nil {
+		draw.Destroy()
 		return nil, nil, err
 	}
 	t.begin()
 	joiners, err := t.applyProposals(s, g.gc.GroupID, me, proposals)
 	if err != nil {
 		t.rollback()
+		draw.Destroy()
 		return nil, nil, err
 	}
 	gc := g.provisional(exts)
-	up, res, keys, err := t.createPath(me, t.leafView(me), g.sig, gc, joiners, rand)
+	up, res, keys, err := t.createPath(me, t.leafView(me), g.sig, gc, joiners, draw, rand)
 	if err != nil {
 		t.rollback()
 		return nil, nil, err

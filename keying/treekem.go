@@ -253,7 +253,7 @@ func (t *Tree) pathSecretFor(sender, j uint32, first crypto.Secret) (crypto.Secr
 // Leaves in exclude (joiners that learn their path secret from a welcome)
 // are left out of the encryption. On success t and priv hold the new path.
 func (t *Tree) CreatePath(priv *PrivateKeys, leaf *LeafNode, sig *crypto.SigningKey, gc *GroupContext, exclude []uint32, rand io.Reader) (*UpdatePath, *PathResult, error) {
-	up, res, keys, err := t.createPath(priv.Leaf, leaf, sig, gc, exclude, rand)
+	up, res, keys, err := t.createPath(priv.Leaf, leaf, sig, gc, exclude, nil, rand)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -291,52 +291,42 @@ func (k *pathKeys) destroy() {
 }
 
 // createPath does CreatePath's work inside the caller's edit, returning the
-// new private keys instead of installing them.
-func (t *Tree) createPath(i uint32, leaf *LeafNode, sig *crypto.SigningKey, gc *GroupContext, exclude []uint32, rand io.Reader) (*UpdatePath, *PathResult, *pathKeys, error) {
+// new private keys instead of installing them. The leaf key pair and the
+// path secrets with their node key pairs come from draw if it is not nil
+// (drawn ahead, emptied here whatever the outcome), else from rand, read
+// as DrawPath reads it.
+func (t *Tree) createPath(i uint32, leaf *LeafNode, sig *crypto.SigningKey, gc *GroupContext, exclude []uint32, draw *PathDraw, rand io.Reader) (*UpdatePath, *PathResult, *pathKeys, error) {
 	s := t.suite
 	if !t.Occupied(i) {
+		draw.Destroy()
 		return nil, nil, nil, ErrBlankLeaf
 	}
 	path, cop := t.filteredDirectPath(i)
 
-	leafKey, err := s.GenerateKeyPair(rand)
+	if draw == nil {
+		var err error
+		if draw, err = newPathDraw(s, 0, rand); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	// The commit secret is path_secret[n+1] (RFC 9420 §7.4).
+	leafKey, secrets, keys, commitSecret, err := draw.take(s, len(path))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	secret := make(crypto.Secret, s.HashSize())
-	if _, err := io.ReadFull(rand, secret); err != nil {
-		leafKey.Destroy()
-		return nil, nil, nil, err
-	}
-	res := &PathResult{}
+	res := &PathResult{CommitSecret: commitSecret}
 	if len(path) > 0 {
-		res.PathSecret, res.Node = secret.Clone(), path[0]
+		res.PathSecret, res.Node = secrets[0].Clone(), path[0]
 	}
-	secrets := make([]crypto.Secret, len(path))
-	keys := make([]*crypto.KEMPrivateKey, len(path))
 	fail := func(err error) (*UpdatePath, *PathResult, *pathKeys, error) {
 		for k := range secrets {
 			secrets[k].Zero()
-			if keys[k] != nil {
-				keys[k].Destroy()
-			}
+			keys[k].Destroy()
 		}
 		leafKey.Destroy()
 		res.Destroy()
 		return nil, nil, nil, err
 	}
-	for k := range path {
-		secrets[k] = secret
-		secret = s.DeriveSecret(secret, "path")
-	}
-	if err := forEach(len(path), func(k int) (err error) {
-		keys[k], err = nodeKey(s, secrets[k])
-		return err
-	}); err != nil {
-		return fail(err)
-	}
-	// secret is now path_secret[n+1]: the commit secret (RFC 9420 §7.4).
-	res.CommitSecret = secret
 
 	nl := leaf.clone()
 	nl.EncryptionKey = bytes.Clone(leafKey.PublicKey().Bytes())
