@@ -36,7 +36,7 @@ func BenchmarkAEADSeal(b *testing.B) {
 
 // BenchmarkHPKE measures the public-key operations a commit is made of,
 // per suite: DeriveKeyPair from a path secret, EncryptWithLabel and
-// DecryptWithLabel of a 32-byte path secret.
+// DecryptWithLabel of a 32-byte path secret, and DH of two key pairs.
 func BenchmarkHPKE(b *testing.B) {
 	for _, id := range Suites() {
 		s, _ := LookupSuite(id)
@@ -54,6 +54,16 @@ func BenchmarkHPKE(b *testing.B) {
 				s.EncryptWithLabel(k.PublicKey(), "UpdatePathNode", nil, pt)
 			}
 		})
+		if s.HasDH() {
+			peer, _ := s.DeriveKeyPair(append(Secret{1}, ikm[1:]...))
+			b.Run(fmt.Sprintf("%#04x/DH", uint16(id)), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := s.DH(k, peer.PublicKey()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 		b.Run(fmt.Sprintf("%#04x/Decrypt", uint16(id)), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := s.DecryptWithLabel(k, "UpdatePathNode", nil, enc, ct); err != nil {

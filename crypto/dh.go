@@ -26,18 +26,19 @@ func (s *Suite) DH(priv *KEMPrivateKey, pub *KEMPublicKey) (Secret, error) {
 	if pub == nil {
 		return nil, ErrPublicKey
 	}
-	b, err := priv.k.Bytes()
-	if err != nil {
+	// The parsed keys are kept with the KEM keys: the agreement is one
+	// scalar multiplication, and the public key is checked once, when it
+	// is parsed.
+	k := priv.dh
+	if k == nil {
 		return nil, ErrPrivateKey
 	}
-	k, err := s.dh.NewPrivateKey(b)
-	Secret(b).Zero()
-	if err != nil {
-		return nil, ErrPrivateKey
-	}
-	p, err := s.dh.NewPublicKey(pub.b)
-	if err != nil {
-		return nil, ErrPublicKey
+	p := pub.dh
+	if p == nil {
+		var err error
+		if p, err = s.dh.NewPublicKey(pub.b); err != nil {
+			return nil, ErrPublicKey
+		}
 	}
 	z, err := k.ECDH(p)
 	if err != nil {

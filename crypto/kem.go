@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/hpke"
 	"fmt"
 	"io"
@@ -10,8 +11,9 @@ import (
 // KEMPublicKey is an HPKE public key of a suite's KEM (an MLS
 // HPKEPublicKey), kept with its serialisation.
 type KEMPublicKey struct {
-	k hpke.PublicKey
-	b []byte
+	k  hpke.PublicKey
+	dh *ecdh.PublicKey // the same key for DH; nil for a KEM without one
+	b  []byte
 }
 
 // Bytes is the key's serialisation (RFC 9180 SerializePublicKey): the
@@ -25,6 +27,7 @@ func (p *KEMPublicKey) Equal(o *KEMPublicKey) bool { return o != nil && bytes.Eq
 // KEMPrivateKey is an HPKE private key of a suite's KEM. It never prints.
 type KEMPrivateKey struct {
 	k   hpke.PrivateKey
+	dh  *ecdh.PrivateKey // the same key for DH; nil for a KEM without one
 	pub *KEMPublicKey
 }
 
@@ -48,7 +51,7 @@ func (k *KEMPrivateKey) Bytes() (Secret, error) {
 
 // Destroy drops the key. The standard library's key object offers no way
 // to overwrite its memory, so this only makes the key unusable from here.
-func (k *KEMPrivateKey) Destroy() { k.k = nil }
+func (k *KEMPrivateKey) Destroy() { k.k, k.dh = nil, nil }
 
 // Clone returns a key of its own on the same secret: its holder can use
 // and Destroy it without touching k. The underlying standard library key
@@ -78,6 +81,13 @@ func (s *Suite) wrapPrivate(k hpke.PrivateKey) *KEMPrivateKey {
 // draft-ietf-hpke-pq's): the key pair MLS derives from a node secret or the
 // external secret (RFC 9420 §7.4, §8).
 func (s *Suite) DeriveKeyPair(ikm Secret) (*KEMPrivateKey, error) {
+	if s.dh != nil {
+		k, err := s.deriveDHKeyPair(ikm)
+		if err != nil {
+			return nil, ErrPrivateKey
+		}
+		return s.wrapDH(k)
+	}
 	k, err := s.kem.DeriveKeyPair(ikm)
 	if err != nil {
 		return nil, ErrPrivateKey
@@ -100,6 +110,17 @@ func (s *Suite) GenerateKeyPair(rand io.Reader) (*KEMPrivateKey, error) {
 // ParseKEMPublicKey parses a serialised public key, checking that it is a
 // valid key of the suite's KEM.
 func (s *Suite) ParseKEMPublicKey(b []byte) (*KEMPublicKey, error) {
+	if s.dh != nil {
+		p, err := s.dh.NewPublicKey(b)
+		if err != nil {
+			return nil, ErrPublicKey
+		}
+		k, err := hpke.NewDHKEMPublicKey(p)
+		if err != nil {
+			return nil, ErrPublicKey
+		}
+		return &KEMPublicKey{k: k, dh: p, b: bytes.Clone(b)}, nil
+	}
 	k, err := s.kem.NewPublicKey(b)
 	if err != nil {
 		return nil, ErrPublicKey
@@ -109,6 +130,14 @@ func (s *Suite) ParseKEMPublicKey(b []byte) (*KEMPublicKey, error) {
 
 // ParseKEMPrivateKey parses a serialised private key.
 func (s *Suite) ParseKEMPrivateKey(b []byte) (*KEMPrivateKey, error) {
+	if s.dh != nil {
+		// crypto/ecdh keeps a copy of its own.
+		k, err := s.dh.NewPrivateKey(b)
+		if err != nil {
+			return nil, ErrPrivateKey
+		}
+		return s.wrapDH(k)
+	}
 	// The key may keep the slice it is given (X-Wing's does): parse a
 	// copy, so that the caller can zero b.
 	k, err := s.kem.NewPrivateKey(bytes.Clone(b))
