@@ -143,6 +143,8 @@ func New(cfg Config, ls ...Layer) (*Stack, error) {
 		ports:    make([]Port, len(ls)),
 		rand:     rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.View.Rank))),
 		counters: make(map[counterKey]uint64),
+		backlogs: make([]Backlogger, 0, len(ls)),
+		prints:   make([]Footprinter, 0, len(ls)),
 	}
 	seen := make(map[string]bool)
 	for i, l := range ls {

@@ -28,6 +28,12 @@ const (
 	DefaultWindowBytes = 8 << 20
 )
 
+// initialRing is the ring's length when a stack starts. A stack is built at
+// every view change and most views see few multicasts in flight at once, so
+// the ring starts small and doubles as the window fills, up to the window's
+// size rounded up to a power of two.
+const initialRing = 64
+
 // Layer is the multicast flow control layer.
 type Layer struct {
 	cfg     Config
@@ -60,7 +66,18 @@ func (l *Layer) Init(p *layers.Port) {
 	for n < l.cfg.Window {
 		n *= 2
 	}
-	l.sizes = make([]uint64, n)
+	l.sizes = make([]uint64, min(n, initialRing))
+}
+
+// grow doubles the ring. Message seq sits at seq % len, which changes with
+// len, so the messages in flight move to their places in the longer ring.
+func (l *Layer) grow() {
+	sizes := make([]uint64, 2*len(l.sizes))
+	old, n := uint64(len(l.sizes)), uint64(len(sizes))
+	for seq := l.stable; seq < l.sent; seq++ {
+		sizes[seq%n] = l.sizes[seq%old]
+	}
+	l.sizes = sizes
 }
 
 // Backlog is the number of multicasts waiting for the window to open.
@@ -88,6 +105,11 @@ func (l *Layer) Down(ev *layers.Event) {
 
 func (l *Layer) send(ev *layers.Event) {
 	size := uint64(ev.Msg.Len())
+	// open keeps the messages in flight below Window, so a full ring is
+	// never yet the longest, Window rounded up to a power of two.
+	if l.sent-l.stable == uint64(len(l.sizes)) {
+		l.grow()
+	}
 	l.sizes[l.sent%uint64(len(l.sizes))] = size
 	l.sent++
 	l.inBytes += size

@@ -139,8 +139,8 @@ func (l *Layer) Init(p *layers.Port) {
 	n := p.View().N
 	l.logs = make([]seqlog.Log, n)
 	l.lastNak = make([]time.Duration, n)
-	l.caps = make([]uint64, n)
-	l.cuts = make([]uint64, n)
+	counts := make([]uint64, 2*n) // one allocation: a stack is built at every view change
+	l.caps, l.cuts = counts[:n:n], counts[n:]
 	l.holders = make([]int, n)
 	l.served = make([]seqlog.Served, n)
 	for i := range n {

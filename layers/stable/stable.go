@@ -113,13 +113,18 @@ func (l *Layer) Init(p *layers.Port) {
 	l.p = p
 	l.rank = p.View().Rank
 	n := p.View().N
+	// A stack is built at every view change: the matrix's rows, and the
+	// vectors of the same length, share one allocation each. Each is cut
+	// with its capacity at its end, so that no append reaches the next.
 	l.acks = make([][]uint64, n)
+	cells := make([]uint64, n*n+2*n)
 	for j := range l.acks {
-		l.acks[j] = make([]uint64, n)
+		l.acks[j] = cells[j*n : (j+1)*n : (j+1)*n]
 	}
-	l.stability = layers.Stability{Stable: make([]uint64, n), MaxSeen: make([]uint64, n)}
-	l.ignored = make([]bool, n)
-	l.isDirty = make([]bool, n)
+	vecs := cells[n*n:]
+	l.stability = layers.Stability{Stable: vecs[:n:n], MaxSeen: vecs[n:]}
+	flags := make([]bool, 2*n)
+	l.ignored, l.isDirty = flags[:n:n], flags[n:]
 	l.dirty = make([]int, 0, n)
 }
 
