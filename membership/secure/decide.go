@@ -18,6 +18,11 @@ import (
 func (p *Participant) Decider(cur, next membership.View) membership.Endpoint {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.decider(cur, next)
+}
+
+// decider is Decider under the participant's lock.
+func (p *Participant) decider(cur, next membership.View) membership.Endpoint {
 	if p.cur == nil || p.cur.view.ID != cur.ID {
 		return membership.Endpoint{}
 	}
@@ -154,7 +159,9 @@ func (p *Participant) decideCommit(cur, next membership.View, contributions map[
 		// abandoned: st's own view keeps its members' leaves.
 		st.leaf(r)
 	}
-	res, pc, err := st.group.PrepareCommit(proposals, []keying.Extension{ext}, p.cfg.Rand)
+	// The path drawn ahead while the group was at rest (idle.go), if
+	// it is of this epoch and leaf.
+	res, pc, err := p.prepareCommit(st.group, proposals, []keying.Extension{ext})
 	if err != nil {
 		return membership.Decision{}, fmt.Errorf("secure: commit: %w", err)
 	}

@@ -136,6 +136,7 @@ func (p *Participant) Discard(next membership.View) {
 	if c := p.commit; c != nil && c.next.ID == next.ID {
 		p.abandonCommit()
 	}
+	p.dropStaleDraw()
 	p.retire()
 }
 
@@ -167,6 +168,7 @@ func (p *Participant) Install(next membership.View) (layers.Keys, error) {
 		p.cur.group.Destroy()
 	}
 	p.cur = st
+	p.dropStaleDraw()
 	for _, jk := range p.joining {
 		jk.destroy()
 	}
