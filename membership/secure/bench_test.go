@@ -57,9 +57,9 @@ func BenchmarkViewChangeAfterCrash16(b *testing.B) { benchCrash(b, 16) }
 // BenchmarkViewChangeAfterCrash64 is the same at 64 members.
 func BenchmarkViewChangeAfterCrash64(b *testing.B) { benchCrash(b, 64) }
 
-// benchCrash forms a group of n once; each iteration crashes a member,
-// measures the view change that removes it, and (untimed) has a new
-// process join in its place.
+// benchCrash forms a group of n once; each iteration lets it rest,
+// crashes a member, measures the view change that removes it, and
+// (untimed) has a new process join in its place.
 func benchCrash(b *testing.B, n int) {
 	defer benchutil.LockThread()()
 	c := newMachines(b)
@@ -70,6 +70,7 @@ func benchCrash(b *testing.B, n int) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
+		c.run(rest)
 		v := c.members[live[0]].View()
 		coord := c.index(v.Members[0].Addr)
 		victim := c.index(v.Members[len(v.Members)-1].Addr)
@@ -93,9 +94,9 @@ func benchCrash(b *testing.B, n int) {
 	b.ReportMetric(float64(cpuMax.Microseconds())/1000/f, "cpu-ms/busiest")
 }
 
-// BenchmarkRekey16 measures a rekey round with the same 16 members, and
-// the HPKE encryptions of its commit once committers have rotated
-// (steady state).
+// BenchmarkRekey16 measures a rekey round with the same 16 members after
+// a rest, and the HPKE encryptions of its commit once committers have
+// rotated (steady state).
 func BenchmarkRekey16(b *testing.B) {
 	defer benchutil.LockThread()()
 	c := newMachines(b)
@@ -109,7 +110,10 @@ func BenchmarkRekey16(b *testing.B) {
 	seals, commits := 0, 0
 	b.ResetTimer()
 	for range b.N {
+		b.StopTimer()
+		c.run(rest)
 		clear(c.cpu)
+		b.StartTimer()
 		path.record(rekey(b, c))
 		cpu += sum(c.cpu)
 		cpuMax += slices.Max(c.cpu)
