@@ -33,6 +33,15 @@ import (
 // restarts the round without the joiners it blames (JoinerError), not
 // without itself, unless the round had no joiners.
 //
+// The decider is asked before cDecide when it can be: once every member
+// has flushed (prepareEarly), or, with an EarlyDecider, as soon as the
+// joiners and this member have flushed, beside the Flush when there are
+// no joiners (askEarly). Its answer is then taken in cFlush or cSync as
+// in cDecide (a Decision kept, a Refuse aborting, a Wait noted), each
+// member getting its Prepare once both the decision and its FlushOK are
+// in; Confirms are kept until cDecide, which moves on to cPrepare at once
+// when the decision is in.
+//
 // The proposal (next view) is fixed when the round starts; any change (a
 // member silent, suspected, vetoed) starts a new round with a new logical
 // time, so a view id always names one member list.
@@ -71,6 +80,17 @@ type coordination struct {
 	decision  *Decision
 	confirmed map[Endpoint]bool
 	rekey     bool // a rekey round: nothing changes but the view id
+	// early: the decider is asked beside the flush, as soon as the
+	// contributions the participant needs are in (EarlyDecider).
+	early bool
+	// late: no round of this view decides early any more, since a
+	// survivor contributed after all (onFlushOK); restarts keep it.
+	late bool
+	// prepares is the Prepare of the decision as sealed for the members
+	// that flushed so far, sent as is to each member whose FlushOK comes
+	// later, until the next retry seals it anew: one signature for the
+	// round's members, not one per member.
+	prepares *fanout
 }
 
 // announcement repeats Install to the members of a new view that have not
@@ -115,7 +135,11 @@ func (m *Member) tickCoordinator() {
 		}
 		if m.now-c.sentAt >= t.Retry {
 			m.sendFlush()
+			if c.decision != nil {
+				m.resendPrepare(m.flushed)
+			}
 		}
+		m.reaskDecider()
 	case cSync:
 		waiting := func(e Endpoint) bool { return !c.synced[e] && slices.Contains(c.survivors, e) }
 		if m.silent(waiting) {
@@ -125,9 +149,10 @@ func (m *Member) tickCoordinator() {
 		if m.now-c.sentAt >= t.Retry {
 			m.sendSync(func(e Endpoint) bool { return !c.synced[e] })
 			if c.decision != nil {
-				m.sendPrepare()
+				m.resendPrepare(nil)
 			}
 		}
+		m.reaskDecider()
 	case cDecide:
 		if d := c.decider; d != m.self && !d.IsZero() && m.now-max(c.phaseAt, c.progress[d]) >= t.Flush {
 			// Silence is no refusal: the decider is left out of this
@@ -145,7 +170,8 @@ func (m *Member) tickCoordinator() {
 			return
 		}
 		if m.now-c.sentAt >= t.Retry {
-			m.sendPrepare()
+			c.sentAt = m.now
+			m.resendPrepare(nil)
 		}
 	case cMergeWait:
 		// An admission with the absorbing coordinator that makes
@@ -234,7 +260,7 @@ func (m *Member) restartRound() {
 	m.count("rounds_restarted")
 	m.debug("view change restarted")
 	if m.isCoordinator() {
-		m.startRound(old.merge)
+		m.beginRound(old.merge, old.late)
 	}
 	// A joiner left out of the new round (silent, refused, or no longer
 	// asking) would otherwise wait in the old one until it gave up.
@@ -250,7 +276,10 @@ func (m *Member) restartRound() {
 // excluded, the next view is the survivors that are not leaving followed by
 // the joiners, unless this view is to be merged into another (merge set),
 // in which case the next view is only a fallback.
-func (m *Member) startRound(merge Summary) {
+func (m *Member) startRound(merge Summary) { m.beginRound(merge, false) }
+
+// beginRound is startRound; late keeps the round from deciding early.
+func (m *Member) beginRound(merge Summary, late bool) {
 	var survivors, next []Endpoint
 	for r, e := range m.view.Members {
 		if m.fd.excluded(r) && r != m.rank {
@@ -315,7 +344,9 @@ func (m *Member) startRound(merge Summary) {
 		confirmed: make(map[Endpoint]bool),
 		phaseAt:   m.now,
 		rekey:     rekey,
+		late:      late,
 	})
+	m.coord.early = !late && merge.ID == (ViewID{}) && m.decidesEarly()
 	m.count("rounds_started")
 	if rekey {
 		m.count("rekey_rounds")
@@ -328,7 +359,95 @@ func (m *Member) startRound(merge Summary) {
 		m.debug("view change started", args...)
 	}
 	m.sendFlush()
+	m.askEarly()
 }
+
+// decidesEarly reports whether the participant's decision needs only the
+// contributions of the joiners and of the coordinator (EarlyDecider).
+func (m *Member) decidesEarly() bool {
+	e, ok := m.cfg.Participant.(EarlyDecider)
+	return ok && e.SurvivorsContributeNothing()
+}
+
+// earlyContributors returns the members whose contributions an early
+// decision waits for: the joiners and, with joiners, this member (whose
+// contribution vouches for them). Without joiners, nobody: the decider is
+// asked beside the Flush.
+func (m *Member) earlyContributors() []Endpoint {
+	c := m.coord
+	if len(c.joiners) == 0 {
+		return nil
+	}
+	return append(slices.Clone(c.joiners), m.self)
+}
+
+// askEarly asks the decider, in a round that decides early, once every
+// early contributor has flushed: the decision builds on the view, the
+// proposal and the contributions, not on the cut, so it is made while the
+// survivors flush and takes the flush off the round's critical path. When
+// this member is the decider, it asks itself: settle leaves the
+// DecideReq for Continue, so that the input's outputs (the Flush above
+// all) leave before the decision's work.
+func (m *Member) askEarly() {
+	c := m.coord
+	if c == nil || !c.early || c.asked || c.decision != nil || c.phase != cFlush && c.phase != cSync {
+		return
+	}
+	for _, e := range m.earlyContributors() {
+		if c.replies[e] == nil {
+			return
+		}
+	}
+	if c.decider.IsZero() {
+		c.decider = m.chooseDecider()
+	}
+	m.count("decided_early")
+	if c.decider != m.self {
+		m.askDecider()
+		return
+	}
+	c.asked, c.askedAt = true, m.now
+	m.sendCtl(m.self, &ctlMsg{Type: mDecideReq, Round: c.proposal.ID})
+}
+
+// decideOwn decides the round here, as its decider, when it asked itself
+// early (askEarly). A hold or a failure is left to cDecide, which asks
+// again with every contribution.
+func (m *Member) decideOwn(round ViewID) {
+	c := m.coord
+	if c == nil || c.proposal.ID != round || c.decision != nil || c.decider != m.self || c.phase != cFlush && c.phase != cSync {
+		return
+	}
+	d, err := m.cfg.Participant.Decide(m.view.Clone(), c.proposal.Clone(), m.contributions(), m.joinerIdentities())
+	if err != nil {
+		return
+	}
+	if err := checkDecision(d, c.proposal); err != nil {
+		m.count("decide_oversize")
+		m.cfg.Logger.Warn("view change aborted: the participant's decision is out of bounds",
+			"self", m.self, "view", c.proposal.ID, "size", d.Size(), "err", err)
+		m.abortRound(nil, false)
+		return
+	}
+	m.takeEarlyDecision(d)
+}
+
+// takeEarlyDecision keeps a decision made before the round's decide
+// phase and sends it to every member of the next view that has flushed
+// (during the flush) or to all of them (during the sync): a member
+// processes a Prepare once it has flushed, while the others flush and
+// reach the cut. The rest get theirs as their FlushOK comes (onFlushOK).
+func (m *Member) takeEarlyDecision(d Decision) {
+	c := m.coord
+	c.decision = &d
+	if c.phase == cSync {
+		c.sentAt = m.now
+	}
+	m.sendPrepare(m.flushed)
+}
+
+// flushed reports whether e's FlushOK is in.
+func (m *Member) flushed(e Endpoint) bool { return m.coord.replies[e] != nil }
 
 func (m *Member) sendFlush() {
 	c := m.coord
@@ -358,6 +477,26 @@ func (m *Member) onFlushOK(msg *ctlMsg) {
 	}
 	cp := *msg
 	c.replies[msg.From] = &cp
+	if c.early && len(msg.Data) > 0 && !slices.Contains(m.earlyContributors(), msg.From) {
+		// The participant said that survivors contribute nothing, and
+		// one did: a decision made without it may be wrong. The
+		// decider keeps the decision it made for this proposal (and
+		// the secure participant its commit), so asking it again
+		// would bring back the same: the round restarts under a new
+		// proposal, and this view's rounds decide at the usual point.
+		m.count("early_decision_fallbacks")
+		m.debug("a survivor contributed to a round decided early; restarting it", "member", msg.From)
+		c.late = true
+		m.restartRound()
+		return
+	}
+	if c.decision != nil && c.proposal.Has(msg.From) {
+		m.sendPrepare(func(e Endpoint) bool { return e == msg.From })
+	}
+	m.askEarly()
+	if m.coord != c {
+		return
+	}
 	for _, e := range slices.Concat(c.survivors, c.joiners) {
 		if c.replies[e] == nil {
 			return
@@ -407,7 +546,9 @@ func (m *Member) beginSync() {
 func (m *Member) prepareEarly() {
 	c := m.coord
 	P := m.cfg.Participant
-	if P == nil || c.merge.ID != (ViewID{}) {
+	if P == nil || c.merge.ID != (ViewID{}) || c.early {
+		// (A round deciding early asked already, and every member got
+		// the decision with its FlushOK if it is in.)
 		return
 	}
 	if c.decider = m.chooseDecider(); c.decider != m.self {
@@ -426,7 +567,7 @@ func (m *Member) prepareEarly() {
 		return
 	}
 	c.decision = &d
-	m.sendPrepare()
+	m.sendPrepare(nil)
 }
 
 func (m *Member) contributions() map[Endpoint][]byte {
@@ -577,11 +718,12 @@ func (m *Member) askDecider() {
 }
 
 // onDecision takes the delegated decider's decision: in cDecide, or
-// during the sync when the decider was asked early (prepareEarly), in
-// which case the members get it beside the cut.
+// during the flush or the sync when the decider was asked early
+// (askEarly, prepareEarly), in which case each member gets it once it has
+// flushed, beside the cut at the latest.
 func (m *Member) onDecision(msg *ctlMsg) {
 	c := m.coord
-	if c == nil || c.phase != cDecide && c.phase != cSync || c.decision != nil || msg.Round != c.proposal.ID || msg.From != c.decider || c.decider.IsZero() {
+	if c == nil || c.phase != cDecide && c.phase != cSync && c.phase != cFlush || !c.asked || c.decision != nil || msg.Round != c.proposal.ID || msg.From != c.decider || c.decider.IsZero() {
 		return
 	}
 	d := Decision{Common: msg.Data, Parts: make(map[Endpoint][]byte, len(msg.Parts))}
@@ -593,12 +735,21 @@ func (m *Member) onDecision(msg *ctlMsg) {
 		m.leaveOut(msg.From)
 		return
 	}
-	if c.phase == cSync {
-		c.decision = &d
-		m.sendPrepare()
+	if c.phase != cDecide {
+		m.takeEarlyDecision(d)
 		return
 	}
 	m.beginPrepare(d)
+}
+
+// reaskDecider repeats a DecideReq asked before the decide phase that
+// has had no answer for Timing.Retry. (A decider silent for Timing.Flush
+// is left out in cDecide.)
+func (m *Member) reaskDecider() {
+	c := m.coord
+	if c.asked && c.decision == nil && c.decider != m.self && !c.decider.IsZero() && m.now-c.askedAt >= m.cfg.Timing.Retry {
+		m.askDecider()
+	}
 }
 
 // beginPrepare sends each member of the next view its parts of d.
@@ -606,25 +757,38 @@ func (m *Member) beginPrepare(d Decision) {
 	c := m.coord
 	c.decision = &d
 	c.phase, c.phaseAt = cPrepare, m.now
+	c.sentAt = m.now
 	clear(c.progress)
-	m.sendPrepare()
+	m.sendPrepare(nil)
 }
 
-func (m *Member) sendPrepare() {
+// sendPrepare sends the decision to the members of the next view that
+// have not confirmed it and for which to holds (all of them when to is
+// nil). Members without a part of their own (all but the joiners) get
+// the same message, sealed once for all those it goes to until a retry
+// (resendPrepare).
+func (m *Member) sendPrepare(to func(Endpoint) bool) {
 	c := m.coord
-	c.sentAt = m.now
-	// Members without a part of their own (all but the joiners) get the
-	// same message.
-	f := m.fanout(ctlMsg{Type: mPrepare, Round: c.proposal.ID, Data: c.decision.Common})
+	if c.prepares == nil {
+		c.prepares = m.fanout(ctlMsg{Type: mPrepare, Round: c.proposal.ID, Data: c.decision.Common})
+	}
 	for _, e := range c.proposal.Members {
 		switch own, ok := c.decision.Parts[e]; {
-		case c.confirmed[e]:
+		case c.confirmed[e] || to != nil && !to(e):
 		case ok:
 			m.sendCtl(e, &ctlMsg{Type: mPrepare, Round: c.proposal.ID, Data: c.decision.Common, Own: own})
 		default:
-			f.send(e)
+			c.prepares.send(e)
 		}
 	}
+}
+
+// resendPrepare repeats the decision to the members for which to holds
+// that have not confirmed it, in a Prepare sealed anew (a repeat goes
+// under a new sequence number, fanout.go).
+func (m *Member) resendPrepare(to func(Endpoint) bool) {
+	m.coord.prepares = nil
+	m.sendPrepare(to)
 }
 
 func (m *Member) onConfirm(msg *ctlMsg) {
@@ -666,8 +830,12 @@ func (m *Member) onRefuse(msg *ctlMsg) {
 	if c == nil || msg.Round != c.proposal.ID || !m.sealedForRound(msg) {
 		return
 	}
+	// The decider refuses in the decide phase, or before it when it was
+	// asked early (askEarly, prepareEarly): the same refusal either way.
+	deciding := msg.From == c.decider && c.decision == nil &&
+		(c.phase == cDecide || (c.phase == cFlush || c.phase == cSync) && c.asked && msg.From != m.self)
 	switch {
-	case c.phase == cDecide && msg.From == c.decider && c.decision == nil && len(c.joiners) > 0:
+	case deciding && len(c.joiners) > 0:
 		// The decider could not decide a round with joiners: the
 		// fault is taken to be theirs (a roster entry or key package
 		// it cannot accept, an identity it refuses), never the
@@ -676,7 +844,7 @@ func (m *Member) onRefuse(msg *ctlMsg) {
 		// one too, it is left out.
 		m.count("decider_refusals")
 		m.abortRound(culprits(&JoinerError{Joiners: msg.Joiners}, c.joiners))
-	case c.phase == cDecide && msg.From == c.decider && c.decision == nil, c.decision != nil && c.proposal.Has(msg.From):
+	case deciding, c.decision != nil && c.proposal.Has(msg.From):
 		m.count("members_refused")
 		m.leaveOut(msg.From)
 	}

@@ -31,10 +31,13 @@ var ErrHold = errors.New("membership: hold the view change")
 //	            ◀─────────────────────────────────────────────── Confirm
 //	Verify each; all confirmed and synced: Install ─────────────▶ Install → Keys
 //
-// When the coordinator is the decider, it decides as soon as every member
-// has flushed and sends Prepare beside the cut (Sync), so that the prepare
-// step costs no round trip of its own; a delegated decider is asked once
-// every member has reached the cut.
+// The decider is asked (DecideReq, or the coordinator's own Decide) as
+// soon as every member has flushed, and the members get Prepare beside the
+// cut (Sync), so that the prepare step costs no round trip of its own.
+// With an EarlyDecider it is asked earlier still, beside the Flush (once
+// the joiners and the coordinator have flushed, when there are joiners),
+// and each member gets Prepare as soon as both the decision and its
+// FlushOK are in: the decision is made while the members flush.
 //
 // All members of next switch to it or none do: Install is ordered only
 // once every member has confirmed. A member whose Process fails refuses;
@@ -76,7 +79,8 @@ type Participant interface {
 	Decider(cur, next View) Endpoint
 
 	// Decide runs at the decider once every member has flushed and
-	// contributed. joiners are the members of next new to cur, with the
+	// contributed (with an EarlyDecider, once the joiners and the
+	// coordinator have, whatever the others' phase). joiners are the members of next new to cur, with the
 	// identities their admission established (zero without handshake).
 	// ErrHold postpones the decision (Decide runs again on the next
 	// tick); any other error aborts the view change, which is retried
@@ -117,6 +121,27 @@ type Participant interface {
 	// messages; Routine ones are never sent under it. Membership asks
 	// again once it installs v.
 	Authenticator(v View, rank int) Authenticator
+}
+
+// EarlyDecider is an optional interface of a Participant whose Decide
+// needs only the contributions of the round's joiners and of its
+// coordinator: every other member of both views contributes nothing (its
+// Contribute returns nil). The coordinator then asks the decider beside
+// the Flush, as soon as the joiners' and its own FlushOK are in (at the
+// round's start when there are no joiners), rather than once every member
+// has flushed, which takes the flush off the round's critical path. Decide
+// then sees only those contributions, and may run while members, the
+// decider included, still flush.
+//
+// If a survivor's FlushOK carries a contribution after all, the round
+// starts again under a new proposal, and the view's later rounds decide
+// once every member has flushed: a decider answers the same round with
+// the same decision, so asking it again would not bring the contribution
+// in.
+type EarlyDecider interface {
+	// SurvivorsContributeNothing reports whether the contract above
+	// holds; false decides as a Participant without it does.
+	SurvivorsContributeNothing() bool
 }
 
 // Rekeyer is an optional interface of a Participant that starts rekey

@@ -735,14 +735,15 @@ func (m *Member) sendCtl(to Endpoint, msg *ctlMsg) {
 // settle handles the control messages this member sent itself, and the
 // ones those lead to. Every input ends with it.
 //
-// It stops at a Prepare a coordinator sent itself, leaving it and what
-// follows for Continue: processing a decision takes a while (for the
-// secure participant, a commit), and the Prepare to every other member
+// It stops at a Prepare or a DecideReq a coordinator sent itself, leaving
+// it and what follows for Continue: processing or making a decision takes
+// a while (for the secure participant, a commit), and the Prepare to
+// every other member (or the Flush, when the round is decided early)
 // leaves only once the input's outputs are taken, so they process theirs
 // meanwhile.
 func (m *Member) settle() {
 	for m.local.Len() > 0 && m.role != roleLeft {
-		if next := m.local.Front(); next.Type == mPrepare && !m.pending {
+		if next := m.local.Front(); (next.Type == mPrepare || next.Type == mDecideReq) && !m.pending {
 			m.pending = true
 			return
 		}
@@ -762,10 +763,11 @@ func (m *Member) settle() {
 func (m *Member) Pending() bool { return m.pending }
 
 // Continue does the work the last input left (Pending): a coordinator
-// processing its own Prepare after the Prepare to the others has left. It
-// is the same work that input would have ended with, in the same state:
-// every other input does it first, so that none comes in between, even
-// with a driver that never calls Continue.
+// processing its own Prepare after the Prepare to the others has left, or
+// deciding its round after the Flush has left. It is the same work that
+// input would have ended with, in the same state: every other input does
+// it first, so that none comes in between, even with a driver that never
+// calls Continue.
 func (m *Member) Continue() {
 	if m.pending {
 		m.settle()

@@ -24,13 +24,14 @@ import (
 // A joiner (a member of another view, or alone) only consents: it answers
 // Flush with FlushOK and waits in pFlushed for Install. With a participant,
 // every member of the next view (joiners too) also processes the decision
-// when its Prepare comes (beside Sync, or after it), at any phase from
-// pFlushed on, and answers Confirm (or Refuse); it waits for Install
-// once both synced (pFlushed for a joiner) and prepared. A member that is
-// the decider answers the coordinator's DecideReq once it has flushed
-// (pFlushed, pSyncing or pSynced): the decision builds on the view, the
-// proposal and the contributions, not on the cut, so that the coordinator
-// may ask while the members are still reaching the cut. Whoever makes no progress for Timing.Stuck goes on alone.
+// when its Prepare comes (before Sync, beside it, or after it), at any
+// phase from pFlushed on, and answers Confirm (or Refuse); it waits for
+// Install once both synced (pFlushed for a joiner) and prepared. A member
+// that is the decider answers the coordinator's DecideReq in any phase,
+// pFlushing included: the decision builds on the view, the proposal and
+// the contributions, not on the cut, so that the coordinator may ask while
+// the members are still flushing (EarlyDecider). Whoever makes no
+// progress for Timing.Stuck goes on alone.
 type partPhase uint8
 
 const (
@@ -488,11 +489,18 @@ func (m *Member) onPrepare(msg *ctlMsg) {
 }
 
 // onDecideReq decides the round's proposal, as the decider the
-// coordinator delegated to.
+// coordinator delegated to, in any phase of the round: the decision
+// builds on the view, the proposal and the contributions, not on the cut,
+// so that a coordinator may ask while the members still flush. A
+// coordinator that asked itself decides its own round (decideOwn).
 func (m *Member) onDecideReq(msg *ctlMsg) {
+	if msg.From == m.self {
+		m.decideOwn(msg.Round)
+		return
+	}
 	p := m.part
 	P := m.cfg.Participant
-	if P == nil || p == nil || msg.Round != p.round || msg.From != p.coord || p.phase == pFlushing {
+	if P == nil || p == nil || msg.Round != p.round || msg.From != p.coord {
 		return
 	}
 	p.heard = m.now

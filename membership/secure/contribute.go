@@ -100,3 +100,9 @@ func (p *Participant) Contribute(next membership.View) []byte {
 	}
 	return nil
 }
+
+// SurvivorsContributeNothing implements membership.EarlyDecider: a commit
+// needs the joiners' key packages and the coordinator's rosters of them
+// (Contribute), nothing from anyone else, so that the decider is asked
+// beside the flush.
+func (p *Participant) SurvivorsContributeNothing() bool { return true }
