@@ -193,6 +193,18 @@ func (t *Tree) leafView(i uint32) *LeafNode {
 	return l
 }
 
+// SameLeaf reports whether leaf i holds the same node, byte for byte, in t
+// and in o: both non-blank with equal encodings. A commit changes few
+// leaves; a caller that decoded the others from the tree before it can
+// keep what it decoded.
+func (t *Tree) SameLeaf(o *Tree, i uint32) bool {
+	if i >= t.leaves || i >= o.leaves {
+		return false
+	}
+	a, b := t.nodes[leafNode(i)], o.nodes[leafNode(i)]
+	return a != nil && b != nil && bytes.Equal(a, b)
+}
+
 // parentNode returns parent x's node, or nil if blank. It aliases the
 // tree's encoding: callers must not modify it.
 func (t *Tree) parentNode(x uint32) *ParentNode {

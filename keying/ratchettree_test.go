@@ -50,3 +50,29 @@ func TestTreeLeafIsACopy(t *testing.T) {
 		t.Fatal("changing a leaf from Tree.Leaf changed the next one it returns")
 	}
 }
+
+// TestSameLeaf: SameLeaf holds for a leaf a commit left as it was and
+// fails for the committer's new leaf, a removed (blank) leaf and an index
+// outside either tree.
+func TestSameLeaf(t *testing.T) {
+	s := suite1(t)
+	gs := smallGroup(t, s, 4, 41)
+	before := gs[1].Tree().Clone()
+	r := detRand(42)
+	res, err := gs[0].Commit([]Proposal{{Type: ProposalRemove, Removed: 3}}, nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gs[1].Process(res.Commit); err != nil {
+		t.Fatal(err)
+	}
+	after := gs[1].Tree()
+	for i, want := range []bool{false, true, true, false} {
+		if got := after.SameLeaf(before, uint32(i)); got != want {
+			t.Errorf("leaf %d: SameLeaf %v, want %v", i, got, want)
+		}
+	}
+	if after.SameLeaf(before, 1<<20) {
+		t.Error("SameLeaf of a leaf outside the trees")
+	}
+}

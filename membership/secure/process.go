@@ -85,11 +85,31 @@ func (p *Participant) processCommit(next membership.View, body []byte) (*pending
 		return nil, fmt.Errorf("secure: %w", err)
 	}
 	st := &epochState{view: next.Clone(), group: g, leaves: leaves}
+	keepLeaves(st, p.cur)
 	if err := p.checkTree(st, p.cur); err != nil {
 		g.Destroy()
 		return nil, err
 	}
 	return &pending{st: st, conf: confirmationTag(g)}, nil
+}
+
+// keepLeaves gives st the leaf nodes old decoded of the members whose leaf
+// the commit left as it was (every one but the committer's, an updater's
+// and the joiners'), so that checking and keying the epoch decode only the
+// changed ones. A member at another leaf, or whose leaf's bytes differ,
+// is decoded again from st's tree.
+func keepLeaves(st, old *epochState) {
+	t, ot := st.group.Tree(), old.group.Tree()
+	for r, e := range st.view.Members {
+		or := old.view.Rank(e)
+		if or < 0 || old.leaves[or] != st.leaves[r] || !t.SameLeaf(ot, st.leaves[r]) {
+			continue
+		}
+		if st.nodes == nil {
+			st.nodes = make([]*keying.LeafNode, len(st.leaves))
+		}
+		st.nodes[r] = old.leaf(or)
+	}
 }
 
 // join makes this member's state from its welcome.
