@@ -67,9 +67,44 @@ func (c *Commit) encodeContent(w *mlsenc.Writer) {
 }
 
 func (c *Commit) content() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	return c.contentAfter(nil)
+}
+
+// contentAfter appends the commit's content to a copy of prefix, in a
+// buffer sized for both: the signature covers the group context followed
+// by the content, the transcript the content alone, a slice of the same
+// encoding.
+func (c *Commit) contentAfter(prefix []byte) ([]byte, error) {
+	w := mlsenc.NewWriter(append(make([]byte, 0, len(prefix)+c.sizeHint()), prefix...))
 	c.encodeContent(w)
 	return w.Bytes()
+}
+
+// sizeHint bounds the length of the commit's encoding, so that encoding
+// it allocates once: each length prefix takes at most 4 bytes.
+func (c *Commit) sizeHint() int {
+	n := 8 + 4 + 4 + 1 + 4 + 4 + len(c.Signature) + 4 + len(c.ConfirmationTag)
+	for i := range c.Proposals {
+		p := &c.Proposals[i]
+		n += 2 + 4
+		switch {
+		case p.KeyPackage != nil && p.KeyPackage.Leaf != nil:
+			kp := p.KeyPackage
+			n += 2 + 2 + 4 + len(kp.InitKey) + kp.Leaf.sizeHint() + 4 + len(kp.Signature) + 4
+			for _, e := range kp.Extensions {
+				n += 2 + 4 + len(e.Data)
+			}
+		case p.Leaf != nil:
+			n += p.Leaf.sizeHint()
+		}
+	}
+	for _, e := range c.Extensions {
+		n += 2 + 4 + len(e.Data)
+	}
+	if c.Path != nil {
+		n += c.Path.sizeHint()
+	}
+	return n
 }
 
 // transcriptInput is what the confirmed transcript hash covers, given the
@@ -83,7 +118,7 @@ func (c *Commit) transcriptInput(content []byte) ([]byte, error) {
 
 // Bytes is the commit's encoding.
 func (c *Commit) Bytes() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	w := mlsenc.NewWriter(make([]byte, 0, c.sizeHint()))
 	c.encodeContent(w)
 	w.Opaque(c.Signature)
 	w.Opaque(c.ConfirmationTag)
@@ -490,11 +525,12 @@ func (g *Group) Process(c *Commit) error {
 	if err != nil {
 		return err
 	}
-	content, err := c.content()
+	tbs, err := c.contentAfter(oldCtx)
 	if err != nil {
 		return err
 	}
-	if err := s.VerifyWithLabel(t.leafView(c.Committer).SignatureKey, "ConclaveCommitTBS", append(oldCtx, content...), c.Signature); err != nil {
+	content := tbs[len(oldCtx):]
+	if err := s.VerifyWithLabel(t.leafView(c.Committer).SignatureKey, "ConclaveCommitTBS", tbs, c.Signature); err != nil {
 		return err
 	}
 	var myUpdate *crypto.KEMPrivateKey

@@ -78,7 +78,14 @@ func (g *GroupContext) Encode(w *mlsenc.Writer) {
 
 // Bytes is the group context's encoding.
 func (g *GroupContext) Bytes() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	// Sized ahead: every label, HPKE context and signature of an epoch
+	// encodes the context, and growing the buffer field by field would
+	// allocate several times. Lengths take at most 4 bytes each.
+	n := 2 + 2 + 4 + len(g.GroupID) + 8 + 4 + len(g.TreeHash) + 4 + len(g.ConfirmedTranscriptHash) + 4
+	for _, e := range g.Extensions {
+		n += 2 + 4 + len(e.Data)
+	}
+	w := mlsenc.NewWriter(make([]byte, 0, n))
 	g.Encode(w)
 	return w.Bytes()
 }

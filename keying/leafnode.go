@@ -178,15 +178,32 @@ func (l *LeafNode) Encode(w *mlsenc.Writer) {
 
 // Bytes is the leaf node's encoding.
 func (l *LeafNode) Bytes() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	w := mlsenc.NewWriter(make([]byte, 0, l.sizeHint()))
 	l.Encode(w)
 	return w.Bytes()
+}
+
+// sizeHint bounds the length of the leaf node's encoding, so that encoding
+// it allocates once: each length prefix takes at most 4 bytes.
+func (l *LeafNode) sizeHint() int {
+	c := &l.Capabilities
+	n := 4 + len(l.EncryptionKey) + 4 + len(l.SignatureKey) +
+		2 + 4 + len(l.Credential.Identity) + 4 + 4*len(l.Credential.Certificates) +
+		5*4 + 2*(len(c.Versions)+len(c.CipherSuites)+len(c.Extensions)+len(c.Proposals)+len(c.Credentials)) +
+		1 + 16 + 4 + len(l.ParentHash) + 4 + 4 + len(l.Signature)
+	for _, cert := range l.Credential.Certificates {
+		n += len(cert)
+	}
+	for _, e := range l.Extensions {
+		n += 2 + 4 + len(e.Data)
+	}
+	return n
 }
 
 // tbs is LeafNodeTBS: the leaf node without its signature and, for update
 // and commit leaves, bound to the group and the leaf's position.
 func (l *LeafNode) tbs(groupID []byte, leaf uint32) ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	w := mlsenc.NewWriter(make([]byte, 0, l.sizeHint()+4+len(groupID)+4))
 	l.encodeTBSBody(w)
 	if l.Source == SourceUpdate || l.Source == SourceCommit {
 		w.Opaque(groupID)

@@ -39,7 +39,7 @@ func (p *ParentNode) Encode(w *mlsenc.Writer) {
 
 // Bytes is the parent node's encoding.
 func (p *ParentNode) Bytes() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	w := mlsenc.NewWriter(make([]byte, 0, 4+len(p.EncryptionKey)+4+len(p.ParentHash)+4+4*len(p.UnmergedLeaves)))
 	p.Encode(w)
 	return w.Bytes()
 }

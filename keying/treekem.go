@@ -67,9 +67,25 @@ func (u *UpdatePath) Encode(w *mlsenc.Writer) {
 	})
 }
 
+// sizeHint bounds the length of the update path's encoding, so that
+// encoding it allocates once: each length prefix takes at most 4 bytes.
+func (u *UpdatePath) sizeHint() int {
+	n := 4
+	if u.Leaf != nil {
+		n += u.Leaf.sizeHint()
+	}
+	for _, nd := range u.Nodes {
+		n += 4 + len(nd.EncryptionKey) + 4
+		for _, c := range nd.Secrets {
+			n += 4 + len(c.KEMOutput) + 4 + len(c.Ciphertext)
+		}
+	}
+	return n
+}
+
 // Bytes is the update path's encoding.
 func (u *UpdatePath) Bytes() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	w := mlsenc.NewWriter(make([]byte, 0, u.sizeHint()))
 	u.Encode(w)
 	return w.Bytes()
 }
