@@ -76,12 +76,23 @@ func identityBytes(provider, name string) ([]byte, error) {
 	return append(b, name...), nil
 }
 
+// splitIdentity reads a credential's identity as identityBytes made it:
+// its provider and name, in one string (one allocation), the provider its
+// first n bytes.
+func splitIdentity(b []byte) (s string, n int, err error) {
+	if len(b) < 2 || int(b[0]) == 0 || int(b[0]) > maxProviderLen || len(b) <= 1+int(b[0]) || len(b) > keying.MaxIdentityLen {
+		return "", 0, errors.New("secure: malformed credential identity")
+	}
+	return string(b[1:]), int(b[0]), nil
+}
+
 // parseIdentity reads a credential's identity as identityBytes made it.
 func parseIdentity(b []byte) (auth.Identity, error) {
-	if len(b) < 2 || int(b[0]) == 0 || int(b[0]) > maxProviderLen || len(b) <= 1+int(b[0]) || len(b) > keying.MaxIdentityLen {
-		return auth.Identity{}, errors.New("secure: malformed credential identity")
+	s, n, err := splitIdentity(b)
+	if err != nil {
+		return auth.Identity{}, err
 	}
-	return fullIdentity(string(b[1:1+b[0]]), string(b[1+b[0]:])), nil
+	return fullIdentity(s[:n], s[n:]), nil
 }
 
 // credentialIdentity is the identity of a leaf's basic credential.
@@ -90,6 +101,20 @@ func credentialIdentity(l *keying.LeafNode) (auth.Identity, error) {
 		return auth.Identity{}, errors.New("secure: leaf without a basic credential")
 	}
 	return parseIdentity(l.Credential.Identity)
+}
+
+// leafMemberIdentity is the identity of a leaf's basic credential as
+// membership names it: credentialIdentity without the display
+// fingerprint, which membership does not keep and which costs a hash.
+func leafMemberIdentity(l *keying.LeafNode) (membership.Identity, error) {
+	if l == nil || l.Credential.Type != keying.CredentialBasic {
+		return membership.Identity{}, errors.New("secure: leaf without a basic credential")
+	}
+	s, n, err := splitIdentity(l.Credential.Identity)
+	if err != nil {
+		return membership.Identity{}, err
+	}
+	return membership.Identity{Provider: s[:n], Name: s[n:]}, nil
 }
 
 // fullIdentity is the auth.Identity of a provider and name, with its

@@ -68,8 +68,12 @@ func (k *EpochKeys) Release() {
 func (p *Participant) epochKeys(st *epochState) (*EpochKeys, error) {
 	g := st.group
 	k := &EpochKeys{Suite: p.suite, Epoch: g.Epoch().Number(), Leaf: g.Index(), Leaves: slices.Clone(st.leaves), Rank: -1}
-	k.SignatureKeys = make([][]byte, len(k.Leaves))
-	k.LeafPublicKeys = make([][]byte, len(k.Leaves))
+	// The members' public keys are copied into one buffer, each cut with
+	// its capacity at its end: one allocation per view change, not two
+	// per member.
+	keys := make([][]byte, 2*len(k.Leaves))
+	k.SignatureKeys, k.LeafPublicKeys = keys[:len(k.Leaves):len(k.Leaves)], keys[len(k.Leaves):]
+	size := 0
 	for r, leaf := range k.Leaves {
 		l := st.leaf(r)
 		if l == nil {
@@ -78,8 +82,13 @@ func (p *Participant) epochKeys(st *epochState) (*EpochKeys, error) {
 		if leaf == k.Leaf {
 			k.Rank = r
 		}
-		k.SignatureKeys[r] = bytes.Clone(l.SignatureKey)
-		k.LeafPublicKeys[r] = bytes.Clone(l.EncryptionKey)
+		size += len(l.SignatureKey) + len(l.EncryptionKey)
+	}
+	buf := make([]byte, 0, size)
+	for r := range k.Leaves {
+		l := st.leaf(r)
+		k.SignatureKeys[r], buf = appendCut(buf, l.SignatureKey)
+		k.LeafPublicKeys[r], buf = appendCut(buf, l.EncryptionKey)
 	}
 	if k.Rank < 0 {
 		return nil, errors.New("secure: this member's leaf is not in the view")
@@ -104,4 +113,12 @@ func (p *Participant) epochKeys(st *epochState) (*EpochKeys, error) {
 		return nil, fmt.Errorf("secure: %w", err)
 	}
 	return k, nil
+}
+
+// appendCut appends b to buf, which has the room for it, and returns the
+// copy, its capacity cut at its end, and buf past it.
+func appendCut(buf, b []byte) (cp, rest []byte) {
+	n := len(buf)
+	buf = append(buf, b...)
+	return buf[n:len(buf):len(buf)], buf
 }

@@ -104,3 +104,24 @@ func twoMemberEpoch(t *testing.T) ([]*Participant, []*epochState) {
 	leaves := []uint32{0, 1}
 	return ps, []*epochState{{group: g0, leaves: leaves}, {group: g1, leaves: leaves}}
 }
+
+// The members' public keys share one buffer, each cut at its end: a
+// layer that appends to one of them cannot change another.
+func TestEpochKeysPublicKeysApart(t *testing.T) {
+	ps, states := twoMemberEpoch(t)
+	k, err := ps[0].epochKeys(states[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Release()
+	for r := range 2 {
+		_ = append(k.SignatureKeys[r], make([]byte, 64)...)
+		_ = append(k.LeafPublicKeys[r], make([]byte, 64)...)
+	}
+	for r := range 2 {
+		l := states[0].leaf(r)
+		if !bytes.Equal(k.SignatureKeys[r], l.SignatureKey) || !bytes.Equal(k.LeafPublicKeys[r], l.EncryptionKey) {
+			t.Fatalf("rank %d: a public key changed by an append to another", r)
+		}
+	}
+}

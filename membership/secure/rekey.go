@@ -23,11 +23,11 @@ func (p *Participant) Describe(v membership.View) ([]membership.Identity, uint64
 	}
 	ids := make([]membership.Identity, len(st.leaves))
 	for r := range st.leaves {
-		id, err := credentialIdentity(st.leaf(r))
+		id, err := st.identity(r)
 		if err != nil {
 			return nil, 0, false
 		}
-		ids[r] = memberIdentity(id)
+		ids[r] = id
 	}
 	return ids, st.group.Epoch().Number(), true
 }

@@ -1,6 +1,7 @@
 package secure
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -35,6 +36,18 @@ type epochState struct {
 	// the identities of the view each read every member's, and a tree
 	// keeps its nodes encoded.
 	nodes []*keying.LeafNode
+	// ids caches the members' identities, by rank, as Describe names
+	// them, with the credential bytes each was read from: most members
+	// keep their leaf's credential from epoch to epoch, and inherit
+	// takes theirs from the epoch before instead of parsing it again.
+	ids []leafIdentity
+}
+
+// leafIdentity is a member's identity and the credential identity bytes
+// it was parsed from (nil: not yet parsed).
+type leafIdentity struct {
+	cred []byte
+	id   membership.Identity
 }
 
 // leaf returns the leaf node of the member of rank r (nil if its leaf is
@@ -47,6 +60,61 @@ func (st *epochState) leaf(r int) *keying.LeafNode {
 		st.nodes[r] = st.group.Tree().Leaf(st.leaves[r])
 	}
 	return st.nodes[r]
+}
+
+// identity returns the identity of the member of rank r, from its leaf's
+// basic credential.
+func (st *epochState) identity(r int) (membership.Identity, error) {
+	if st.ids == nil {
+		st.ids = make([]leafIdentity, len(st.leaves))
+	}
+	if li := &st.ids[r]; li.cred != nil {
+		return li.id, nil
+	}
+	l := st.leaf(r)
+	id, err := leafMemberIdentity(l)
+	if err != nil {
+		return membership.Identity{}, err
+	}
+	st.ids[r] = leafIdentity{cred: l.Credential.Identity, id: id}
+	return id, nil
+}
+
+// inherit takes, for each member whose leaf is at the same index as in
+// old and holds the same credential bytes, the identity old parsed from
+// them: the identity is a function of those bytes alone. Only what old
+// parsed is compared with; old's tree is not read, since an epoch of this
+// member's own commit shares its group with the epoch before.
+func (st *epochState) inherit(old *epochState) {
+	if old == nil || old.ids == nil {
+		return
+	}
+	if st.ids == nil {
+		st.ids = make([]leafIdentity, len(st.leaves))
+	}
+	j := 0
+	for r, leaf := range st.leaves {
+		// The members keep their order from view to view: the old rank
+		// of a leaf is most often the one after the last found.
+		or := -1
+		for k := range old.leaves {
+			if i := (j + k) % len(old.leaves); old.leaves[i] == leaf {
+				or = i
+				break
+			}
+		}
+		if or < 0 {
+			continue
+		}
+		j = or + 1
+		was := old.ids[or]
+		if was.cred == nil {
+			continue
+		}
+		if l := st.leaf(r); l != nil && l.Credential.Type == keying.CredentialBasic && bytes.Equal(l.Credential.Identity, was.cred) {
+			st.ids[r] = leafIdentity{cred: l.Credential.Identity, id: was.id}
+		}
+	}
 }
 
 // pending is a processed decision of a view, not yet installed.
@@ -164,6 +232,7 @@ func (p *Participant) Install(next membership.View) (layers.Keys, error) {
 		p.drop(o)
 	}
 	p.abandonCommit()
+	st.inherit(p.cur)
 	if p.cur != nil && p.cur.group != st.group {
 		p.cur.group.Destroy()
 	}
@@ -174,13 +243,16 @@ func (p *Participant) Install(next membership.View) (layers.Keys, error) {
 	}
 	p.joining = nil
 	p.retire()
-	members := make([][]byte, 0, len(next.Members))
-	for _, e := range next.Members {
-		if b, err := endpointBytes(e); err == nil {
-			members = append(members, b)
+	if len(p.rosters.rosters) > 0 {
+		// Encoded only when some roster waits: most views have none.
+		members := make([][]byte, 0, len(next.Members))
+		for _, e := range next.Members {
+			if b, err := endpointBytes(e); err == nil {
+				members = append(members, b)
+			}
 		}
+		p.rosters.installed(members)
 	}
-	p.rosters.installed(members)
 	r := p.history.at(next.ID)
 	r.installed, r.confirmed, r.epoch = true, true, st.group.Epoch().Number()
 	r.digest = digestOf(st.group)
