@@ -1,8 +1,11 @@
 package crypto
 
 import (
+	"encoding/binary"
 	"hash"
 	"sync"
+
+	"github.com/conclave-go/conclave/internal/mlsenc"
 )
 
 // HMAC (RFC 2104) with the suite's hash, computed in a pooled state: every
@@ -17,6 +20,7 @@ type macState struct {
 	h     hash.Hash
 	pad   [128]byte // a block of the largest hash here (SHA-512)
 	inner [64]byte  // a digest of the largest hash
+	info  [256]byte // room for a short KDFLabel (expandLabelled)
 }
 
 // macPool returns a pool of HMAC states for newHash.
@@ -28,6 +32,11 @@ func macPool(newHash func() hash.Hash) *sync.Pool {
 func (s *Suite) hmacSum(dst, key, m1, m2 []byte) []byte {
 	st := s.macs.Get().(*macState)
 	defer s.macs.Put(st)
+	return st.sum(dst, key, m1, m2)
+}
+
+// sum appends HMAC(key, m1 || m2) to dst.
+func (st *macState) sum(dst, key, m1, m2 []byte) []byte {
 	h := st.h
 	bs := h.BlockSize()
 	pad := st.pad[:bs]
@@ -60,4 +69,34 @@ func (s *Suite) hmacSum(dst, key, m1, m2 []byte) []byte {
 	clear(st.inner[:])
 	h.Reset()
 	return out
+}
+
+// expandLabelled is ExpandWithLabel's one-block case (length at most the
+// hash size) for a KDFLabel that fits the state's scratch: the label is
+// encoded there rather than in a buffer of its own. ok is false if the
+// label does not fit.
+func (s *Suite) expandLabelled(secret Secret, label string, context []byte, length int) (out Secret, ok bool) {
+	n := 2 + 1 + len(labelPrefix) + len(label) + 4 + len(context)
+	st := s.macs.Get().(*macState)
+	defer s.macs.Put(st)
+	if n > len(st.info) || len(labelPrefix)+len(label) >= 1<<6 {
+		return nil, false
+	}
+	b := binary.BigEndian.AppendUint16(st.info[:0], uint16(length))
+	b = append(b, byte(len(labelPrefix)+len(label)))
+	b = append(b, labelPrefix...)
+	b = append(b, label...)
+	b, err := mlsenc.AppendVarint(b, uint64(len(context)))
+	if err != nil {
+		return nil, false
+	}
+	b = append(b, context...)
+	full := st.sum(make([]byte, 0, s.hashSize), secret, b, blockOne[:])
+	clear(b)
+	if length == len(full) {
+		return full, true
+	}
+	out = append(Secret(make([]byte, 0, length)), full[:length]...)
+	clear(full)
+	return out, true
 }

@@ -3,7 +3,10 @@ package crypto
 import (
 	"bytes"
 	"crypto/hmac"
+	"strings"
 	"testing"
+
+	"github.com/conclave-go/conclave/internal/mlsenc"
 )
 
 // TestHMACMatchesStandard checks the pooled HMAC against crypto/hmac for
@@ -46,5 +49,39 @@ func TestExpandAllocatesOnlyItsOutput(t *testing.T) {
 	})
 	if allocs > 1 {
 		t.Fatalf("Expand allocates %v times, want 1", allocs)
+	}
+}
+
+// TestExpandWithLabelScratch checks the KDFLabel encoded in the pooled
+// state against the generic encoding, for short and long labels and
+// contexts (the long ones take the generic path), lengths below and at
+// the hash size, and that a short one allocates only its result.
+func TestExpandWithLabelScratch(t *testing.T) {
+	for _, id := range Suites() {
+		s, _ := LookupSuite(id)
+		secret := bytes.Repeat([]byte{9}, s.HashSize())
+		for _, label := range []string{"", "path", strings.Repeat("l", 55), strings.Repeat("l", 56), strings.Repeat("l", 300)} {
+			for _, cl := range []int{0, 4, 63, 64, 200, 300} {
+				for _, length := range []int{1, 16, s.HashSize()} {
+					ctx := bytes.Repeat([]byte{byte(cl)}, cl)
+					w := mlsenc.NewWriter(nil)
+					w.Uint16(uint16(length))
+					w.Opaque([]byte(labelPrefix + label))
+					w.Opaque(ctx)
+					info, _ := w.Bytes()
+					want, _ := s.Expand(secret, info, length)
+					got, err := s.ExpandWithLabel(secret, label, ctx, length)
+					if err != nil || !bytes.Equal(got, want) {
+						t.Fatalf("%v: label %d bytes, context %d, length %d: %v", s, len(label), cl, length, err)
+					}
+				}
+			}
+		}
+	}
+	s, _ := LookupSuite(MLS128DHKEMX25519AES128GCMSHA256Ed25519)
+	secret := make(Secret, 32)
+	s.DeriveSecret(secret, "epoch")
+	if a := testing.AllocsPerRun(50, func() { s.DeriveSecret(secret, "epoch") }); a > 1 {
+		t.Fatalf("DeriveSecret allocates %v times, want 1", a)
 	}
 }
