@@ -136,7 +136,7 @@ func (m *Member) tickCoordinator() {
 		if m.now-c.sentAt >= t.Retry {
 			m.sendFlush()
 			if c.decision != nil {
-				m.resendPrepare(m.flushed)
+				m.resendPrepare(m.prepareNow)
 			}
 		}
 		m.reaskDecider()
@@ -443,11 +443,24 @@ func (m *Member) takeEarlyDecision(d Decision) {
 	if c.phase == cSync {
 		c.sentAt = m.now
 	}
-	m.sendPrepare(m.flushed)
+	m.sendPrepare(m.prepareNow)
 }
 
 // flushed reports whether e's FlushOK is in.
 func (m *Member) flushed(e Endpoint) bool { return m.coord.replies[e] != nil }
+
+// prepareNow reports whether member e of the next view gets a decision
+// made during the flush now: once it has flushed, and this member only
+// once every member has. Its own Prepare, processed after the input's
+// outputs have left (settle), then holds back nobody else's, as it does
+// in the other phases: processing a commit here while FlushOKs wait
+// would delay the Prepare they call for.
+func (m *Member) prepareNow(e Endpoint) bool {
+	if e != m.self {
+		return m.flushed(e)
+	}
+	return !slices.ContainsFunc(m.coord.proposal.Members, func(x Endpoint) bool { return !m.flushed(x) })
+}
 
 func (m *Member) sendFlush() {
 	c := m.coord
@@ -491,7 +504,7 @@ func (m *Member) onFlushOK(msg *ctlMsg) {
 		return
 	}
 	if c.decision != nil && c.proposal.Has(msg.From) {
-		m.sendPrepare(func(e Endpoint) bool { return e == msg.From })
+		m.sendPrepare(func(e Endpoint) bool { return (e == msg.From || e == m.self) && m.prepareNow(e) })
 	}
 	m.askEarly()
 	if m.coord != c {

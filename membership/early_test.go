@@ -140,7 +140,8 @@ func TestEarlyDeciderAskedBesideTheFlush(t *testing.T) {
 
 // TestEarlyDecisionByTheCoordinator: a coordinator that decides itself
 // decides early too, after its Flush has left (Continue) and before any
-// other member's FlushOK is in.
+// other member's FlushOK is in; it processes its own Prepare only once
+// every other member has had its own.
 func TestEarlyDecisionByTheCoordinator(t *testing.T) {
 	g := newEarlyGroup(t, 4, false)
 	v := g.members[0].View()
@@ -153,12 +154,22 @@ func TestEarlyDecisionByTheCoordinator(t *testing.T) {
 			flushOKsIn = len(slices.DeleteFunc(slices.Clone(l.all), func(x logged) bool { return !is("FlushOK", anyAddr, v.Members[0].Addr)(x) }))
 		}
 	}
+	preparesOut := -1
+	g.ps[coord].Refuse = func(membership.View) bool {
+		if preparesOut < 0 {
+			preparesOut = len(slices.DeleteFunc(slices.Clone(l.all), func(x logged) bool { return !is("Prepare", v.Members[0].Addr, anyAddr)(x) }))
+		}
+		return false
+	}
 	g.members[coord].Rekey()
 	g.drain(coord)
 	g.runUntil(time.Second, "a new view", func() bool { return g.members[0].View().ID != v.ID && g.converged(upTo(4)...) })
 	g.sameEpoch(upTo(4)...)
 	if flushesOut != len(v.Members)-1 || flushOKsIn != 0 {
 		t.Fatalf("the coordinator decided after %d of %d Flushes left and %d FlushOKs came in", flushesOut, len(v.Members)-1, flushOKsIn)
+	}
+	if preparesOut != len(v.Members)-1 {
+		t.Fatalf("the coordinator processed its own Prepare after %d of the %d others left", preparesOut, len(v.Members)-1)
 	}
 }
 
