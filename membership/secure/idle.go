@@ -125,3 +125,5 @@ func (c *pairCache) derived() int {
 	defer c.mu.Unlock()
 	return c.dhs
 }
+
+var _ membership.Idler = (*Participant)(nil)
