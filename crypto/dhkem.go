@@ -31,7 +31,9 @@ func (s *Suite) deriveDHKeyPair(ikm Secret) (*ecdh.PrivateKey, error) {
 	// The KDF of every DHKEM here (HKDF-SHA256 for X25519 and P-256,
 	// -SHA384 for P-384, -SHA512 for P-521) is the suite's own.
 	id := s.kem.ID()
-	prk := s.Extract(nil, dhKEMLabel(id, false, 0, "dkp_prk", ikm))
+	labelled := Secret(dhKEMLabel(id, false, 0, "dkp_prk", ikm))
+	prk := s.Extract(nil, labelled)
+	labelled.Zero() // it holds a copy of ikm
 	defer prk.Zero()
 	if s.dh == ecdh.X25519() {
 		sk, err := s.Expand(prk, dhKEMLabel(id, true, s.kemSeed, "sk", nil), s.kemSeed)
@@ -42,7 +44,7 @@ func (s *Suite) deriveDHKeyPair(ikm Secret) (*ecdh.PrivateKey, error) {
 		return s.dh.NewPrivateKey(sk)
 	}
 	// NIST curves: rejection sampling of a scalar below the order.
-	for counter := range 255 {
+	for counter := range 256 {
 		sk, err := s.Expand(prk, dhKEMLabel(id, true, s.kemSeed, "candidate", []byte{byte(counter)}), s.kemSeed)
 		if err != nil {
 			return nil, ErrPrivateKey
