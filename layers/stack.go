@@ -100,6 +100,7 @@ type Stack struct {
 	prints   []Footprinter
 	now      time.Duration
 	rand     *rand.Rand
+	pcg      rand.PCG // rand's source, kept here: one allocation less per stack
 	ready    Ready
 	// bufs[i] is the whole pool buffer ready.Packets[i].Data lies in,
 	// which may start past its front (see lend).
@@ -141,11 +142,12 @@ func New(cfg Config, ls ...Layer) (*Stack, error) {
 		cfg:      cfg,
 		layers:   ls,
 		ports:    make([]Port, len(ls)),
-		rand:     rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.View.Rank))),
 		counters: make(map[counterKey]uint64),
 		backlogs: make([]Backlogger, 0, len(ls)),
 		prints:   make([]Footprinter, 0, len(ls)),
 	}
+	s.pcg.Seed(cfg.Seed, uint64(cfg.View.Rank))
+	s.rand = rand.New(&s.pcg)
 	seen := make(map[string]bool)
 	for i, l := range ls {
 		name := l.Name()

@@ -79,8 +79,9 @@ func (l *Layer) Init(p *layers.Port) {
 	// The lower layers' headers fit in the message head room, except the
 	// security layers' tags and signatures, which say how much they add.
 	l.maxFrag = p.Config().MaxDatagram - layers.HeadRoom - p.Below()
-	l.casts = make([]assembly, p.View().N)
-	l.sends = make([]assembly, p.View().N)
+	n := p.View().N
+	as := make([]assembly, 2*n) // one allocation: a stack is built at every view change
+	l.casts, l.sends = as[:n:n], as[n:]
 }
 
 // MaxFragment is the largest fragment body this layer emits.
