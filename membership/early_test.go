@@ -86,7 +86,7 @@ func (g *earlyGroup) discarded() int {
 }
 
 // controlLog records the control messages the members send each other,
-// in the order they leave.
+// in the order they leave (before group.drop: those it loses too).
 type controlLog struct {
 	all []logged
 }
@@ -307,5 +307,42 @@ func TestSurvivorContributionFallsBackToALateDecision(t *testing.T) {
 	ids, _, ok := g.ps[coord].Describe(nv)
 	if r := nv.Rank(v.Members[2]); !ok || ids[r].Name != g.ps[g.index(v.Members[2])].Name {
 		t.Fatalf("the decision was made without the survivor's contribution: %v", ids)
+	}
+}
+
+// TestEarlyDeciderRefusingDuringTheFlush: a delegated decider asked early
+// that cannot decide for a joiner refuses while a survivor still flushes;
+// the coordinator takes the refusal as in the decide phase: it restarts
+// the round without the joiner, holding nothing against the decider, and
+// the members install one epoch without it.
+func TestEarlyDeciderRefusingDuringTheFlush(t *testing.T) {
+	g := newEarlyGroup(t, 3, true)
+	for _, p := range g.ps {
+		p.RefuseJoiner = func(_ membership.Endpoint, contribution []byte) bool { return string(contribution) == "m3" }
+	}
+	v := g.members[0].View()
+	coord := v.Members[0].Addr
+	late := v.Members[1].Addr
+	l := tapControl(g.group)
+	g.drop = func(from, to netip.AddrPort, data []byte) bool {
+		// The late survivor's FlushOKs are lost until the decider has
+		// refused.
+		name, _ := membership.ControlType(data, 42)
+		return from == late && to == coord && name == "FlushOK" && l.index(is("Refuse", anyAddr, coord)) < 0
+	}
+	g.addEarly()
+	g.runUntil(3*time.Second, "the decider refusing the joiner", func() bool { return g.total("decider_refusals") > 0 })
+	g.runUntil(3*time.Second, "a new view of the 3 without the joiner", func() bool {
+		return g.converged(upTo(3)...) && g.members[0].View().ID != v.ID
+	})
+	g.sameEpoch(upTo(3)...)
+	// (The log shows the datagrams dropped too.) Every member flushed
+	// only after the refusal: the first Sync comes after it.
+	refused := l.index(is("Refuse", anyAddr, coord))
+	if sync := l.index(is("Sync", coord, anyAddr)); refused < 0 || sync < refused {
+		t.Fatalf("the decider refused at %d, the first Sync went at %d: %v", refused, sync, l.all)
+	}
+	if n := g.total("members_refused") + g.total("decider_timeouts") + g.total("flush_timeouts"); n != 0 {
+		t.Fatalf("%d members left out for the joiner's refusal", n)
 	}
 }
