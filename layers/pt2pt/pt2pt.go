@@ -103,7 +103,8 @@ type Layer struct {
 	p       *layers.Port
 	rank    int
 	trimmed time.Duration // when the logs were last trimmed
-	peers   []peer
+	peers   []peer        // by rank; nil until the view's first point-to-point traffic (see at)
+	n       int           // members in the view
 	runs    []seqlog.Run
 	nakBuf  []byte
 }
@@ -140,7 +141,17 @@ func (l *Layer) Name() string { return "pt2pt" }
 func (l *Layer) Init(p *layers.Port) {
 	l.p = p
 	l.rank = p.View().Rank
-	l.peers = make([]peer, p.View().N)
+	l.n = p.View().N
+}
+
+// at returns the state kept for member i. Most views carry no
+// point-to-point traffic at all, and a stack is built at every view
+// change: every member's state is allocated at the first need of any.
+func (l *Layer) at(i int) *peer {
+	if l.peers == nil {
+		l.peers = make([]peer, l.n)
+	}
+	return &l.peers[i]
 }
 
 // Backlog is the number of messages waiting for a window to open.
@@ -160,7 +171,7 @@ func (l *Layer) Down(ev *layers.Event) {
 			l.p.Up(ev)
 			return
 		}
-		pe := &l.peers[ev.Peer]
+		pe := l.at(ev.Peer)
 		if pe.queue.Len() > 0 || pe.out.Next()-pe.out.Low() >= l.cfg.Window {
 			*pe.queue.Slot() = *ev
 			return
@@ -185,11 +196,11 @@ func (l *Layer) Down(ev *layers.Event) {
 // it returned. A refusal of anything but the message going up changes
 // nothing ("refusals_ignored").
 func (l *Layer) refuse(peer int, seq uint64) {
-	if peer < 0 || peer >= len(l.peers) || peer == l.rank {
+	if peer < 0 || peer >= l.n || peer == l.rank {
 		l.p.Count("refusals_ignored", 1)
 		return
 	}
-	pe := &l.peers[peer]
+	pe := l.at(peer)
 	delivered := pe.in.Next()
 	if !pe.in.Forget(seq) {
 		l.p.Count("refusals_ignored", 1)
@@ -229,7 +240,7 @@ func (l *Layer) Up(ev *layers.Event) {
 }
 
 func (l *Layer) control(ev *layers.Event) {
-	pe := &l.peers[ev.Peer]
+	pe := l.at(ev.Peer)
 	r := ev.Msg.Reader()
 	switch r.Byte() {
 	case markPass:
@@ -271,7 +282,7 @@ func (l *Layer) control(ev *layers.Event) {
 }
 
 func (l *Layer) receive(from int, seq uint64, m *layers.Message) {
-	pe := &l.peers[from]
+	pe := l.at(from)
 	gapBefore := pe.in.Missing()
 	switch pe.in.Put(seq, m, int(2*l.cfg.Window)) {
 	case seqlog.Duplicate:
@@ -301,7 +312,7 @@ func (l *Layer) receive(from int, seq uint64, m *layers.Message) {
 }
 
 func (l *Layer) ack(to int) {
-	pe := &l.peers[to]
+	pe := l.at(to)
 	pe.acked, pe.ackDue, pe.lastAck = pe.in.Next(), false, l.p.Now()
 	var a [12]byte
 	h := wire.AppendUvarint(append(a[:0], markAck), pe.acked)
@@ -312,7 +323,7 @@ func (l *Layer) ack(to int) {
 }
 
 func (l *Layer) nak(to int) {
-	pe := &l.peers[to]
+	pe := l.at(to)
 	l.runs = pe.in.Gaps(l.runs[:0], maxNakRuns, l.cfg.MaxNakRange)
 	if len(l.runs) == 0 {
 		return
@@ -330,7 +341,7 @@ func (l *Layer) nak(to int) {
 // answer resends seq to a peer that asked for it, within the peer's
 // retransmission budget. It reports false once the budget is spent.
 func (l *Layer) answer(to int, seq uint64) bool {
-	pe := &l.peers[to]
+	pe := l.at(to)
 	if _, ok := pe.out.Get(seq); !ok {
 		return true
 	}
@@ -347,7 +358,7 @@ func (l *Layer) answer(to int, seq uint64) bool {
 }
 
 func (l *Layer) resend(to int, seq uint64) {
-	m, ok := l.peers[to].out.Get(seq)
+	m, ok := l.at(to).out.Get(seq)
 	if !ok {
 		return
 	}
@@ -363,7 +374,7 @@ func (l *Layer) resend(to int, seq uint64) {
 
 // acknowledged releases what peer has acknowledged and sends what now fits.
 func (l *Layer) acknowledged(to int, next uint64) {
-	pe := &l.peers[to]
+	pe := l.at(to)
 	if next > pe.out.Low() {
 		pe.out.Release(next)
 		pe.progress = l.p.Now()
@@ -414,6 +425,9 @@ var _ layers.Acknowledger = (*Layer)(nil)
 // Unacknowledged reports whether some message to peer, sent or queued, has
 // not been acknowledged yet.
 func (l *Layer) Unacknowledged(peer int) bool {
+	if l.peers == nil {
+		return false
+	}
 	pe := &l.peers[peer]
 	return pe.queue.Len() > 0 || pe.out.Next() > pe.out.Low()
 }
@@ -430,5 +444,5 @@ func (l *Layer) Footprint() int {
 
 // FootprintBound is the stated bound on Footprint.
 func (l *Layer) FootprintBound() int {
-	return len(l.peers) * (seqlog.FootprintBound(int(2*l.cfg.Window), l.p.Config().MaxDatagram) + seqlog.ServedSize)
+	return l.n * (seqlog.FootprintBound(int(2*l.cfg.Window), l.p.Config().MaxDatagram) + seqlog.ServedSize)
 }
