@@ -15,11 +15,29 @@ import (
 //     view change changes. Its commit (decideCommit) takes the draw if it
 //     is still of the installed epoch and leaf, and erases it otherwise;
 //     installing an epoch erases a draw of the one before.
+//
+//     A commit heals a compromise of its committer (post-compromise
+//     security) only with randomness the attacker did not see: a draw
+//     that sat in memory when the member's state leaked does not. So a
+//     draw is replaced by a fresh one after redrawAfter calls (a second
+//     at the default 1 ms tick), which costs a draw a second at rest and
+//     limits what a leak of the member's memory gives beyond the epoch it
+//     is in to a commit made within that time.
 //  2. Otherwise it derives the pairwise keys the round's replies will be
 //     authenticated with (pairwise.go), a few per call: the coordinator's
 //     with every member, every member's with the coordinator. They go
 //     through the view's authenticator, so that the round finds them
 //     there and in the cache.
+
+// ahead is what a participant did ahead of its next view change.
+type ahead struct {
+	draw *keying.PathDraw // the next commit's path
+	age  int              // Idle calls since draw was drawn
+	used int              // commits made with a draw, for tests
+}
+
+// redrawAfter is the number of Idle calls after which a draw is replaced.
+const redrawAfter = 1000
 
 // idlePairs bounds the pairwise keys derived in one Idle call: a DH each,
 // some 35 µs with X25519, so that a tick is not held up for long.
@@ -33,7 +51,10 @@ func (p *Participant) Idle(v membership.View) {
 	if st == nil || st.view.ID != v.ID || p.commit != nil {
 		return
 	}
-	if !p.draw.For(st.group) {
+	if p.ahead.draw.For(st.group) {
+		p.ahead.age++
+	}
+	if !p.ahead.draw.For(st.group) || p.ahead.age >= redrawAfter {
 		p.dropDraw()
 		if p.decider(v, v) == p.self {
 			d, err := st.group.DrawPath(p.cfg.Rand)
@@ -41,7 +62,7 @@ func (p *Participant) Idle(v membership.View) {
 				p.cfg.Logger.Warn("drawing the next commit's path ahead failed", "self", p.self, "view", v.ID, "err", err)
 				return
 			}
-			p.draw = d
+			p.ahead.draw, p.ahead.age = d, 0
 			return
 		}
 	}
@@ -50,14 +71,14 @@ func (p *Participant) Idle(v membership.View) {
 
 // dropDraw erases the path drawn ahead, if any.
 func (p *Participant) dropDraw() {
-	p.draw.Destroy()
-	p.draw = nil
+	p.ahead.draw.Destroy()
+	p.ahead.draw = nil
 }
 
 // dropStaleDraw erases the path drawn ahead unless it is still of the
 // installed epoch and this member's leaf in it.
 func (p *Participant) dropStaleDraw() {
-	if p.draw != nil && (p.cur == nil || !p.draw.For(p.cur.group)) {
+	if p.ahead.draw != nil && (p.cur == nil || !p.ahead.draw.For(p.cur.group)) {
 		p.dropDraw()
 	}
 }
@@ -66,10 +87,10 @@ func (p *Participant) dropStaleDraw() {
 // drawn ahead if it is g's, or drawn now from the configured randomness.
 // Either way no draw is left.
 func (p *Participant) prepareCommit(g *keying.Group, proposals []keying.Proposal, exts []keying.Extension) (*keying.CommitResult, *keying.PendingCommit, error) {
-	d := p.draw
-	p.draw = nil
+	d := p.ahead.draw
+	p.ahead.draw = nil
 	if d.For(g) {
-		p.drawsUsed++
+		p.ahead.used++
 		return g.PrepareCommitDrawn(proposals, exts, d)
 	}
 	d.Destroy()

@@ -15,7 +15,7 @@ func (c *cluster) drawState(i int) (held bool, used int) {
 	p := c.parts[i].Participant
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cur != nil && p.draw.For(p.cur.group), p.drawsUsed
+	return p.cur != nil && p.ahead.draw.For(p.cur.group), p.ahead.used
 }
 
 // staleDraw reports whether member i keeps a draw that is not of its
@@ -24,7 +24,7 @@ func (c *cluster) staleDraw(i int) bool {
 	p := c.parts[i].Participant
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.draw != nil && (p.cur == nil || !p.draw.For(p.cur.group))
+	return p.ahead.draw != nil && (p.cur == nil || !p.ahead.draw.For(p.cur.group))
 }
 
 // dhsOf is the number of pairwise DH computations member i made.
@@ -97,15 +97,15 @@ func TestIdleDrawOfAnOldEpochErased(t *testing.T) {
 	for i := range n {
 		p := c.parts[i].Participant
 		p.mu.Lock()
-		if p.draw == nil {
+		if p.ahead.draw == nil {
 			d, err := p.cur.group.DrawPath(p.cfg.Rand)
 			if err != nil {
 				p.mu.Unlock()
 				t.Fatal(err)
 			}
-			p.draw = d
+			p.ahead.draw = d
 		}
-		used[i], draws[i] = p.drawsUsed, p.draw
+		used[i], draws[i] = p.ahead.used, p.ahead.draw
 		p.mu.Unlock()
 	}
 	next := v.Clone()
@@ -199,5 +199,40 @@ func TestIdleOtherView(t *testing.T) {
 		if held, _ := c.drawState(i); held || c.dhsOf(i) != dhs {
 			t.Fatalf("member %d worked ahead for a view it does not have", i)
 		}
+	}
+}
+
+// A draw held at rest is replaced by a fresh one after redrawAfter Idle
+// calls, the old one erased: a leak of the member's memory reveals the
+// next commit's path secrets for a bounded time only.
+func TestIdleRedraws(t *testing.T) {
+	c := newCluster(t)
+	c.form(3)
+	c.run(20 * time.Millisecond)
+	v := c.members[0].View()
+	dec := c.index(c.parts[0].Decider(v, v).Addr)
+	p := c.parts[dec].Participant
+	p.mu.Lock()
+	first := p.ahead.draw
+	p.mu.Unlock()
+	if first == nil {
+		t.Fatal("the decider drew nothing at rest")
+	}
+	c.run(redrawAfter * time.Millisecond / 2)
+	p.mu.Lock()
+	same := p.ahead.draw == first
+	p.mu.Unlock()
+	if !same {
+		t.Fatal("the draw was replaced early")
+	}
+	c.run(redrawAfter * time.Millisecond)
+	if c.members[dec].View().ID != v.ID {
+		t.Fatal("the view changed while the group rested")
+	}
+	p.mu.Lock()
+	next := p.ahead.draw
+	p.mu.Unlock()
+	if next == nil || next == first || first.Nodes() != 0 || !next.For(p.cur.group) {
+		t.Fatal("the draw was not replaced by a fresh one, the old one erased")
 	}
 }

@@ -93,8 +93,7 @@ type Participant struct {
 	pairs      pairCache                      // pairwise keys of this member's leaf with its peers' (pairwise.go)
 	seals      int                            // HPKE encryptions of this member's last commit
 	lastCommit membership.ViewID              // the view of that commit
-	draw       *keying.PathDraw               // the next commit's path, drawn ahead at rest (idle.go)
-	drawsUsed  int                            // commits made with a path drawn ahead, for tests
+	ahead      ahead                          // work done ahead at rest (idle.go)
 }
 
 // New returns a participant for cfg.
