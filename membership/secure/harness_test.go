@@ -72,7 +72,9 @@ type cluster struct {
 	// is the end of the last handling.
 	doneAt, lastEnd time.Duration
 	// trace, if set, sees every handling of a datagram (named by its
-	// control type, "" for the stack's) or a tick (from -1) in des mode.
+	// control type, "" for the stack's), a tick, a call or the work an
+	// input left for after its outputs (from -1: "tick", "call",
+	// "continue") in des mode.
 	trace func(to, from int, what string, at, start, end time.Duration)
 }
 

@@ -80,10 +80,13 @@ func (c *cluster) call(i int, f func()) time.Duration {
 		c.drain(i)
 		return c.now
 	}
-	start, _ := c.handle(i, c.now, func() {
+	start, end := c.handle(i, c.now, func() {
 		f()
 		c.members[i].Flush()
 	})
+	if c.trace != nil {
+		c.trace(i, -1, "call", start, start, end)
+	}
 	c.carryOn(i)
 	return start
 }
@@ -218,8 +221,6 @@ func TestMachinesTiming(t *testing.T) {
 	live := slices.DeleteFunc(seq(0, 4), func(i int) bool { return i == victim })
 	c.crash(victim)
 	start := c.call(coord, func() { c.members[coord].Suspect(c.members[victim].Self()) })
-	ends[coord] = map[time.Duration]bool{c.busy[coord]: true}
-	last[coord] = c.busy[coord]
 	c.runUntil(time.Second, "the survivors' view", func() bool { return c.converged(live...) })
 	if handled == 0 || c.doneAt <= start || c.doneAt != c.lastEnd {
 		t.Fatalf("%d handlings; done at %v, started at %v, last handling ended at %v", handled, c.doneAt, start, c.lastEnd)
