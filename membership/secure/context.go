@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/conclave-go/conclave/keying"
 	"github.com/conclave-go/conclave/membership"
@@ -91,18 +92,29 @@ func (p *Participant) checkTree(st *epochState, old *epochState) error {
 		return errors.New("secure: the epoch's tree holds other members than the view")
 	}
 	for r := range leaves {
-		id, err := credentialIdentity(st.leaf(r))
-		if err != nil {
-			return err
-		}
+		l := st.leaf(r)
 		if old != nil {
 			if or := old.view.Rank(next.Members[r]); or >= 0 {
-				was, err := credentialIdentity(old.leaf(or))
+				// An identity is a function of its credential's bytes:
+				// the same bytes need no parsing.
+				ol := old.leaf(or)
+				if sameCredential(l, ol) {
+					continue
+				}
+				id, err := credentialIdentity(l)
+				if err != nil {
+					return err
+				}
+				was, err := credentialIdentity(ol)
 				if err != nil || was != id {
 					return errors.New("secure: the epoch changes a member's identity")
 				}
 				continue
 			}
+		}
+		id, err := credentialIdentity(l)
+		if err != nil {
+			return err
 		}
 		if err := p.cfg.Admit(id); err != nil {
 			return fmt.Errorf("secure: the epoch holds %v, refused: %w", id, err)
@@ -115,4 +127,12 @@ func (p *Participant) checkTree(st *epochState, old *epochState) error {
 // member of it (RFC 9420 §8.1).
 func confirmationTag(g *keying.Group) []byte {
 	return g.Epoch().ConfirmationTag(g.Context().ConfirmedTranscriptHash)
+}
+
+// sameCredential reports whether two leaves carry the same credential,
+// byte for byte.
+func sameCredential(a, b *keying.LeafNode) bool {
+	ca, cb := a.Credential, b.Credential
+	return ca.Type == cb.Type && bytes.Equal(ca.Identity, cb.Identity) &&
+		slices.EqualFunc(ca.Certificates, cb.Certificates, bytes.Equal)
 }
