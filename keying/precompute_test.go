@@ -256,8 +256,9 @@ func TestPathDrawCompleted(t *testing.T) {
 
 // BenchmarkPrepareCommit16 measures a commit's preparation at 16 members
 // in steady state (every member committed once, in turn), with its path
-// drawn then (fresh) or ahead (drawn, the draw untimed): what drawing
-// ahead takes off a view change's critical path. Run it with
+// drawn then (fresh) or ahead (drawn, the draw untimed), and the draw
+// alone (draw): what drawing ahead takes off a view change's critical
+// path. Run it with
 // GOMAXPROCS=1 to see the whole of the work.
 func BenchmarkPrepareCommit16(b *testing.B) {
 	s := suite1(b)
@@ -278,6 +279,16 @@ func BenchmarkPrepareCommit16(b *testing.B) {
 		}
 	}
 	g := gs[gs[0].OldestPath()]
+	b.Run("draw", func(b *testing.B) {
+		// What drawing ahead moves off the commit: the draw alone.
+		for b.Loop() {
+			d, err := g.DrawPath(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.Destroy()
+		}
+	})
 	for _, mode := range []string{"fresh", "drawn"} {
 		b.Run(mode, func(b *testing.B) {
 			for b.Loop() {
