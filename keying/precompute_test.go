@@ -258,8 +258,7 @@ func TestPathDrawCompleted(t *testing.T) {
 // in steady state (every member committed once, in turn), with its path
 // drawn then (fresh) or ahead (drawn, the draw untimed), and the draw
 // alone (draw): what drawing ahead takes off a view change's critical
-// path. Run it with
-// GOMAXPROCS=1 to see the whole of the work.
+// path. Run it with GOMAXPROCS=1 to see the whole of the work.
 func BenchmarkPrepareCommit16(b *testing.B) {
 	s := suite1(b)
 	gs := smallGroup(b, s, 16, 80)
