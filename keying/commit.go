@@ -88,12 +88,8 @@ func (c *Commit) sizeHint() int {
 		p := &c.Proposals[i]
 		n += 2 + 4
 		switch {
-		case p.KeyPackage != nil && p.KeyPackage.Leaf != nil:
-			kp := p.KeyPackage
-			n += 2 + 2 + 4 + len(kp.InitKey) + kp.Leaf.sizeHint() + 4 + len(kp.Signature) + 4
-			for _, e := range kp.Extensions {
-				n += 2 + 4 + len(e.Data)
-			}
+		case p.KeyPackage != nil:
+			n += p.KeyPackage.sizeHint()
 		case p.Leaf != nil:
 			n += p.Leaf.sizeHint()
 		}

@@ -7,7 +7,7 @@ import (
 
 // TestEncodingsSizedAhead checks that the encodings on a commit's hot path
 // (the group context, a leaf node and its signed content, a parent node,
-// a commit) size their buffer once from their fields rather than grow it
+// a commit, a key package) size their buffer once from their fields rather than grow it
 // field by field, and that the size is a bound: the encoding never
 // outgrows it.
 func TestEncodingsSizedAhead(t *testing.T) {
@@ -27,6 +27,14 @@ func TestEncodingsSizedAhead(t *testing.T) {
 		t.Fatal("no parent node")
 	}
 	gc := gs[0].gc
+	sig, err := s.GenerateSigningKey(detRand(45))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, _, err := NewKeyPackage(s, []byte("joiner"), sig, Lifetime{0, 1 << 40}, detRand(46))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		hint int
@@ -40,6 +48,7 @@ func TestEncodingsSizedAhead(t *testing.T) {
 		{"update path", c.Path.sizeHint(), c.Path.Bytes},
 		{"commit", c.sizeHint(), c.Bytes},
 		{"commit content", -1, c.content},
+		{"key package", kp.sizeHint(), kp.Bytes},
 	}
 	for _, tc := range cases {
 		b, err := tc.enc()

@@ -60,9 +60,22 @@ func (k *KeyPackage) Encode(w *mlsenc.Writer) {
 	w.Opaque(k.Signature)
 }
 
+// sizeHint bounds the length of the key package's encoding, so that
+// encoding it allocates once: each length prefix takes at most 4 bytes.
+func (k *KeyPackage) sizeHint() int {
+	n := 2 + 2 + 4 + len(k.InitKey) + 4 + 4 + len(k.Signature)
+	if k.Leaf != nil {
+		n += k.Leaf.sizeHint()
+	}
+	for _, e := range k.Extensions {
+		n += 2 + 4 + len(e.Data)
+	}
+	return n
+}
+
 // Bytes is the key package's encoding.
 func (k *KeyPackage) Bytes() ([]byte, error) {
-	w := mlsenc.NewWriter(nil)
+	w := mlsenc.NewWriter(make([]byte, 0, k.sizeHint()))
 	k.Encode(w)
 	return w.Bytes()
 }
@@ -147,7 +160,7 @@ func (k *KeyPackage) verify(s *crypto.Suite) error {
 	if _, err := s.ParseKEMPublicKey(k.Leaf.EncryptionKey); err != nil {
 		return err
 	}
-	w := mlsenc.NewWriter(nil)
+	w := mlsenc.NewWriter(make([]byte, 0, k.sizeHint()))
 	k.encodeTBS(w)
 	tbs, err := w.Bytes()
 	if err != nil {
