@@ -25,7 +25,7 @@ var ErrHold = errors.New("membership: hold the view change")
 //
 //	coordinator                        decider                 every member of next
 //	            ◀────────────────────────────────────────────── FlushOK{Contribute}
-//	all synced: DecideReq ──────▶ Decide(cur, next, contributions)
+//	all flushed: DecideReq ─────▶ Decide(cur, next, contributions)
 //	            ◀────────────────  Decision{Common, Parts}
 //	Prepare{Common, Parts[e]} ────────────────────────────────▶ Process → confirmation
 //	            ◀─────────────────────────────────────────────── Confirm
