@@ -236,6 +236,17 @@ func TestEarlyDecisionPreparesFlushedMembersAtOnce(t *testing.T) {
 		case prep < 0 || prep > sync:
 			t.Fatalf("member %v got its Prepare at %d, after the Sync at %d: %v", e, prep, sync, l.all)
 		}
+		// A Confirm that comes before the Sync is kept: none is asked
+		// for again.
+		confirms := 0
+		for _, x := range l.all {
+			if is("Confirm", e.Addr, coord)(x) {
+				confirms++
+			}
+		}
+		if confirms != 1 {
+			t.Fatalf("member %v confirmed %d times: %v", e, confirms, l.all)
+		}
 	}
 }
 
