@@ -2,8 +2,12 @@ package crypto
 
 import (
 	"crypto/ecdh"
+	"crypto/hkdf"
 	"crypto/hpke"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
+	"hash"
 )
 
 // A DHKEM's key pairs are built here from their crypto/ecdh key rather
@@ -11,6 +15,19 @@ import (
 // private key does not hand it out, and rebuilding it from the key's bytes
 // for DH would recompute the public key, a scalar multiplication as
 // costly as the agreement itself.
+
+// dhKEMHash is the hash of a DHKEM's KDF (RFC 9180 §7.1): HKDF-SHA256 for
+// X25519 and P-256, HKDF-SHA384 for P-384, HKDF-SHA512 for P-521.
+func dhKEMHash(c ecdh.Curve) func() hash.Hash {
+	switch c {
+	case ecdh.P384():
+		return sha512.New384
+	case ecdh.P521():
+		return sha512.New
+	default:
+		return sha256.New
+	}
+}
 
 // dhKEMLabel is RFC 9180 §4's labelling of a KEM's KDF input:
 // [I2OSP(L, 2)] || "HPKE-v1" || "KEM" || I2OSP(kem_id, 2) || label || rest.
@@ -28,24 +45,26 @@ func dhKEMLabel(kemID uint16, withLength bool, length int, label string, rest []
 // deriveDHKeyPair is RFC 9180 §7.1.3's DeriveKeyPair for the suite's DHKEM,
 // giving the crypto/ecdh key itself.
 func (s *Suite) deriveDHKeyPair(ikm Secret) (*ecdh.PrivateKey, error) {
-	// The KDF of every DHKEM here (HKDF-SHA256 for X25519 and P-256,
-	// -SHA384 for P-384, -SHA512 for P-521) is the suite's own.
 	id := s.kem.ID()
+	h := dhKEMHash(s.dh)
 	labelled := Secret(dhKEMLabel(id, false, 0, "dkp_prk", ikm))
-	prk := s.Extract(nil, labelled)
+	prk, err := hkdf.Extract(h, labelled, nil)
 	labelled.Zero() // it holds a copy of ikm
-	defer prk.Zero()
+	if err != nil {
+		return nil, ErrPrivateKey
+	}
+	defer Secret(prk).Zero()
 	if s.dh == ecdh.X25519() {
-		sk, err := s.Expand(prk, dhKEMLabel(id, true, s.kemSeed, "sk", nil), s.kemSeed)
+		sk, err := hkdf.Expand(h, prk, string(dhKEMLabel(id, true, s.kemSeed, "sk", nil)), s.kemSeed)
 		if err != nil {
 			return nil, ErrPrivateKey
 		}
-		defer sk.Zero()
+		defer Secret(sk).Zero()
 		return s.dh.NewPrivateKey(sk)
 	}
 	// NIST curves: rejection sampling of a scalar below the order.
 	for counter := range 256 {
-		sk, err := s.Expand(prk, dhKEMLabel(id, true, s.kemSeed, "candidate", []byte{byte(counter)}), s.kemSeed)
+		sk, err := hkdf.Expand(h, prk, string(dhKEMLabel(id, true, s.kemSeed, "candidate", []byte{byte(counter)})), s.kemSeed)
 		if err != nil {
 			return nil, ErrPrivateKey
 		}
@@ -53,7 +72,7 @@ func (s *Suite) deriveDHKeyPair(ikm Secret) (*ecdh.PrivateKey, error) {
 			sk[0] &= 0x01
 		}
 		k, err := s.dh.NewPrivateKey(sk)
-		sk.Zero()
+		Secret(sk).Zero()
 		if err == nil {
 			return k, nil
 		}

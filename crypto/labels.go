@@ -24,11 +24,6 @@ func (s *Suite) ExpandWithLabel(secret Secret, label string, context []byte, len
 	if length < 0 || length > 0xffff {
 		return nil, ErrLength
 	}
-	if length <= s.hashSize {
-		if out, ok := s.expandLabelled(secret, label, context, length); ok {
-			return out, nil
-		}
-	}
 	w := mlsenc.NewWriter(make([]byte, 0, 2+1+len(labelPrefix)+len(label)+4+len(context)))
 	w.Uint16(uint16(length))
 	w.Varint(uint64(len(labelPrefix) + len(label)))

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -84,7 +83,6 @@ type Suite struct {
 	keySize  int
 	sig      sigKind
 	curve    elliptic.Curve // for ECDSA
-	macs     *sync.Pool     // of *macState, for hmacSum
 }
 
 var suites = map[SuiteID]*Suite{
@@ -123,7 +121,6 @@ var suites = map[SuiteID]*Suite{
 func init() {
 	for id, s := range suites {
 		s.id = id
-		s.macs = macPool(s.newHash)
 	}
 }
 
@@ -198,9 +195,12 @@ func (s *Suite) NewHash() hash.Hash { return s.newHash() }
 
 // Extract is KDF.Extract: HKDF-Extract(salt, ikm).
 func (s *Suite) Extract(salt, ikm []byte) Secret {
-	// HMAC(salt, ikm) (RFC 5869 §2.2): an empty salt is HashLen zeros,
-	// which HMAC's zero padding of the key makes the same key.
-	return s.hmacSum(make(Secret, 0, s.hashSize), salt, ikm, nil)
+	prk, err := hkdf.Extract(s.newHash, ikm, salt)
+	if err != nil {
+		// HKDF-Extract fails only in FIPS-only mode for short keys.
+		panic("crypto: HKDF-Extract: " + err.Error())
+	}
+	return prk
 }
 
 // Expand is KDF.Expand: HKDF-Expand(secret, info, length). The length is at
@@ -213,7 +213,10 @@ func (s *Suite) Expand(secret Secret, info []byte, length int) (Secret, error) {
 		// One block, as every MLS derivation but long exports is:
 		// T(1) = HMAC(PRK, info || 0x01) (RFC 5869 §2.3), without the
 		// generic loop's copies of info.
-		full := s.hmacSum(make([]byte, 0, s.hashSize), secret, info, blockOne[:])
+		m := hmac.New(s.newHash, secret)
+		m.Write(info)
+		m.Write([]byte{1})
+		full := m.Sum(make([]byte, 0, s.hashSize))
 		if length == len(full) {
 			return full, nil
 		}
@@ -232,11 +235,10 @@ func (s *Suite) Expand(secret Secret, info []byte, length int) (Secret, error) {
 
 // MAC is the suite's MAC: HMAC with the suite's hash (RFC 9420 §5.1).
 func (s *Suite) MAC(key Secret, data []byte) []byte {
-	return s.hmacSum(make([]byte, 0, s.hashSize), key, data, nil)
+	m := hmac.New(s.newHash, key)
+	m.Write(data)
+	return m.Sum(nil)
 }
-
-// blockOne is HKDF-Expand's counter for its first block.
-var blockOne = [1]byte{1}
 
 // VerifyMAC reports in constant time whether tag is MAC(key, data).
 func (s *Suite) VerifyMAC(key Secret, data, tag []byte) bool {
