@@ -357,3 +357,41 @@ func TestEarlyDeciderRefusingDuringTheFlush(t *testing.T) {
 		t.Fatalf("%d members left out for the joiner's refusal", n)
 	}
 }
+
+// TestSilentEarlyDeciderIsLeftOut: a decider asked beside the flush that
+// flushes but never answers (its DecideReqs are lost, the first and every
+// one repeated) is left out once the round has waited Timing.Flush in
+// its decide phase, as a silent decider always was; the others install
+// one epoch without it.
+func TestSilentEarlyDeciderIsLeftOut(t *testing.T) {
+	g := newEarlyGroup(t, 4, true)
+	v := g.members[0].View()
+	coord := v.Members[0].Addr
+	decider := g.index(v.Members[len(v.Members)-1])
+	l := tapControl(g.group)
+	g.drop = func(from, to netip.AddrPort, data []byte) bool {
+		name, _ := membership.ControlType(data, 42)
+		return from == coord && to == v.Members[len(v.Members)-1].Addr && name == "DecideReq"
+	}
+	g.members[g.index(v.Members[0])].Rekey()
+	var live []int
+	for i := range 4 {
+		if i != decider {
+			live = append(live, i)
+		}
+	}
+	g.runUntil(time.Second, "a view without the silent decider", func() bool { return g.converged(live...) })
+	g.sameEpoch(live...)
+	if n := g.counter(g.index(v.Members[0]), "decider_timeouts"); n != 1 {
+		t.Fatalf("decider_timeouts = %d, want 1", n)
+	}
+	asks := 0
+	for _, x := range l.all {
+		if is("DecideReq", coord, v.Members[len(v.Members)-1].Addr)(x) {
+			asks++
+		}
+	}
+	if asks < 2 {
+		t.Fatalf("the silent decider was asked %d times", asks)
+	}
+}
