@@ -14,7 +14,8 @@
 //   - the public ratchet tree (ratchettree.go, leafnode.go, parentnode.go,
 //     treevalidate.go): leaves and parents with HPKE public keys, blank
 //     nodes, unmerged leaves, cached tree hashes and parent hashes;
-//   - TreeKEM update paths (treekem.go), proposals and the tree edits they
+//   - TreeKEM update paths (treekem.go), drawn ahead of the commit that
+//     uses them (precompute.go), proposals and the tree edits they
 //     make (proposal.go, treeops.go), commits (commit.go), key packages and
 //     welcomes (keypackage.go, welcome.go), and a member's whole group state
 //     with its saved form (group.go, state_marshal.go);

@@ -31,6 +31,16 @@
 // will not be installed, so that an unfinished view change leaves every
 // member in the epoch they share.
 //
+// Off the critical path. Only joiners and the coordinator contribute
+// (membership.EarlyDecider), so the decider is asked as soon as their
+// FlushOKs are in (beside the Flush, when nobody joins) and commits while
+// the members flush; each member gets the decision as soon as it has
+// flushed. At rest (membership.Idler) the member that would decide the
+// next view draws its commit's path ahead (keying.DrawPath: the leaf key
+// pair and the path secrets' node key pairs, used once, erased with the
+// epoch and drawn anew after a while at rest), and the coordinator and
+// the members derive the pairwise keys they will need.
+//
 // Control messages of a view are authenticated by the view's epoch:
 // routine ones (membership.Routine) with an HMAC under a key exported from
 // the epoch, those that change membership or keys (membership.Change)
@@ -47,9 +57,11 @@
 //
 //	joiner J                 coordinator C            decider D       member M
 //	handshake(roster) ────▶  Admit(J)
-//	FlushOK{key package} ─▶  FlushOK{rosters} ──▶     Decide: commit
+//	                         Flush ─────────────────────────────────▶ flush
+//	FlushOK{key package} ─▶  DecideReq{key package,
+//	                                   rosters} ──▶   Decide: commit
 //	                         ◀────────────────────── Decision{commit, welcomes}
-//	Prepare{welcome} ◀─────  Prepare ───────────────────────────────▶ Process
+//	Prepare{welcome} ◀─────  Prepare (once flushed) ────────────────▶ Process
 //	Join ──Confirm(tag)───▶  Verify ◀────────────────────────Confirm(tag)
 //	Install ◀──────────────  Install ───────────────────────────────▶ Install
 package secure

@@ -61,7 +61,8 @@ const maxGroupName = keying.MaxGroupIDLen - len(groupIDLabel)
 const groupIDLabel = "conclave group "
 
 // Participant is the secure participant of one member: it implements
-// membership.Participant, membership.Rekeyer and membership.Describer.
+// membership.Participant, membership.Rekeyer, membership.Describer,
+// membership.EarlyDecider and membership.Idler.
 // Membership calls those methods from one goroutine; Export, Epoch,
 // Identity, EpochDigest and Confirmed may be called from any goroutine at
 // any time.
