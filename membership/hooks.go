@@ -153,16 +153,18 @@ type Rekeyer interface {
 }
 
 // Idler is an optional interface of a Participant that works ahead while
-// its member is at rest: Idle is called at the end of a tick of a member in
-// its installed view with no view change under way (neither coordinating
-// nor taking part in one), from the member's goroutine like every other
-// method. It may do some bounded work that a later view change would
+// its member is at rest: Idle is called with the id of the member's
+// installed view at the end of a tick with no view change under way
+// (neither coordinating nor taking part in one), from the member's
+// goroutine like every other method. It gets the id alone, not a copy of
+// the view, since it comes every tick: the participant knows the views it
+// installed. It may do some bounded work that a later view change would
 // otherwise do on its critical path (the secure participant draws the key
 // pairs of its next commit's path, and derives the pairwise keys it will
 // need), at most a few hundred microseconds per call: a tick holds up
 // every input behind it.
 type Idler interface {
-	Idle(v View)
+	Idle(id ViewID)
 }
 
 // ViewStats is what a member saw of its current view, for a Rekeyer.

@@ -30,12 +30,12 @@ func (p *idler) Install(next membership.View) (layers.Keys, error) {
 	return p.Participant.Install(next)
 }
 
-func (p *idler) Idle(v membership.View) {
+func (p *idler) Idle(id membership.ViewID) {
 	if p.inRound {
 		p.t.Errorf("%v: Idle during a view change", p.Self)
 	}
 	p.calls++
-	p.views[v.ID] = true
+	p.views[id] = true
 }
 
 // TestIdleOnlyAtRest: an Idler participant is called on the ticks of its

@@ -233,6 +233,9 @@ func New(cfg Config) (*Member, error) {
 // View returns the current view.
 func (m *Member) View() View { return m.view.Clone() }
 
+// ViewID is the id of the current view, without View's copy of it.
+func (m *Member) ViewID() ViewID { return m.view.ID }
+
 // Self is this member's endpoint.
 func (m *Member) Self() Endpoint { return m.self }
 
@@ -692,7 +695,7 @@ func (m *Member) idle() {
 	if !ok || m.role != roleMember || m.part != nil || m.coord != nil || m.pending {
 		return
 	}
-	i.Idle(m.view.Clone())
+	i.Idle(m.view.ID)
 }
 
 // collect moves the stack's outputs into the member's.

@@ -140,7 +140,7 @@ func rekey(b *testing.B, c *cluster) time.Duration {
 	coord := c.index(v.Members[0].Addr)
 	start := c.call(coord, c.members[coord].Rekey)
 	c.runUntil(5*time.Second, "a rekey", func() bool {
-		return c.converged(seq(0, len(c.members))...) && c.members[0].View().ID != v.ID
+		return c.converged(seq(0, len(c.members))...) && c.members[0].ViewID() != v.ID
 	})
 	return c.doneAt - start
 }

@@ -285,7 +285,7 @@ func (c *cluster) converged(idx ...int) bool {
 	}
 	for _, i := range idx {
 		m := c.members[i]
-		if v := m.View(); v.ID != first.ID || m.Blocked() || !first.Has(m.Self()) {
+		if m.ViewID() != first.ID || m.Blocked() || !first.Has(m.Self()) {
 			return false
 		}
 	}

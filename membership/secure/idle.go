@@ -44,13 +44,14 @@ const redrawAfter = 1000
 const idlePairs = 2
 
 // Idle implements membership.Idler.
-func (p *Participant) Idle(v membership.View) {
+func (p *Participant) Idle(id membership.ViewID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.cur
-	if st == nil || st.view.ID != v.ID || p.commit != nil {
+	if st == nil || st.view.ID != id || p.commit != nil {
 		return
 	}
+	v := st.view
 	if p.ahead.draw.For(st.group) {
 		p.ahead.age++
 	}

@@ -195,7 +195,7 @@ func TestIdleOtherView(t *testing.T) {
 		p.dropDraw()
 		p.mu.Unlock()
 		dhs := c.dhsOf(i)
-		p.Idle(other)
+		p.Idle(other.ID)
 		if held, _ := c.drawState(i); held || c.dhsOf(i) != dhs {
 			t.Fatalf("member %d worked ahead for a view it does not have", i)
 		}
