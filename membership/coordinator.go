@@ -418,18 +418,28 @@ func (m *Member) decideOwn(round ViewID) {
 	if c == nil || c.proposal.ID != round || c.decision != nil || c.decider != m.self || c.phase != cFlush && c.phase != cSync {
 		return
 	}
+	if d, ok := m.decideEarly(); ok {
+		m.takeEarlyDecision(d)
+	}
+}
+
+// decideEarly has this member, the round's decider, decide before the
+// decide phase. A failure is left to that phase (it decides again, and
+// reports); a decision out of bounds aborts the round.
+func (m *Member) decideEarly() (Decision, bool) {
+	c := m.coord
 	d, err := m.cfg.Participant.Decide(m.view.Clone(), c.proposal.Clone(), m.contributions(), m.joinerIdentities())
 	if err != nil {
-		return
+		return Decision{}, false
 	}
 	if err := checkDecision(d, c.proposal); err != nil {
 		m.count("decide_oversize")
 		m.cfg.Logger.Warn("view change aborted: the participant's decision is out of bounds",
 			"self", m.self, "view", c.proposal.ID, "size", d.Size(), "err", err)
 		m.abortRound(nil, false)
-		return
+		return Decision{}, false
 	}
-	m.takeEarlyDecision(d)
+	return d, true
 }
 
 // takeEarlyDecision keeps a decision made before the round's decide
@@ -568,15 +578,8 @@ func (m *Member) prepareEarly() {
 		m.askDecider()
 		return
 	}
-	d, err := P.Decide(m.view.Clone(), c.proposal.Clone(), m.contributions(), m.joinerIdentities())
-	if err != nil {
-		return
-	}
-	if err := checkDecision(d, c.proposal); err != nil {
-		m.count("decide_oversize")
-		m.cfg.Logger.Warn("view change aborted: the participant's decision is out of bounds",
-			"self", m.self, "view", c.proposal.ID, "size", d.Size(), "err", err)
-		m.abortRound(nil, false)
+	d, ok := m.decideEarly()
+	if !ok {
 		return
 	}
 	c.decision = &d
