@@ -35,7 +35,9 @@ type Flush interface {
 	// Sent is the number of multicasts this member sent in the view.
 	Sent() uint64
 	// Delivered is the number of multicasts from member origin this
-	// member delivered (for origin = own rank, its own multicasts).
+	// member delivered (for origin = own rank, its own multicasts): with
+	// sender authentication, delivered to the application, not counting
+	// those the sign layer still holds for their signature (Settler).
 	Delivered(origin int) uint64
 	// Cut stops the delivery of origin's multicasts at upTo, learns that
 	// that many exist, and asks holder for those missing; NoCut lifts a
@@ -46,9 +48,8 @@ type Flush interface {
 	Cut(origin int, upTo uint64, holder int)
 	// ReachedCuts reports whether every origin's delivery has reached
 	// its cut. With sender authentication it first has the sign layer
-	// refuse what it holds below a surviving origin's own count (see
-	// Settler): an insider's copy there would otherwise be dropped at the
-	// view's end at this member alone. That refusal asks for the real
+	// refuse what it holds below each cut (see Settler): a copy there
+	// would otherwise be dropped at the view's end at this member alone. That refusal asks for the real
 	// messages again, so the call has outputs, which the driver takes
 	// from Stack.Ready as for any call.
 	ReachedCuts() bool
@@ -91,18 +92,22 @@ const NoCut = ^uint64(0)
 
 // Settler is the capability of a layer above the reliable multicast layer
 // that holds what it delivers until it proves itself (sign, until a
-// batch's signature verifies). A cut at the count an origin itself
-// reported, once the view change blocked it, falls where every batch of
-// the origin is complete; what such a layer still holds below it waits
-// for a proof that has gone by, in a copy that was not the real one. Settle
-// is told of each such cut when the cuts are otherwise reached, and
+// batch's signature verifies). Held is how many of origin's multicasts it
+// holds: the flush's counts leave them out, so that a view change cuts
+// each origin at what some member delivered to its application. Every cut
+// is such a count: an origin that survives is cut at its own count, once
+// the view change had it sign and send every batch; an origin that
+// leaves, at the most any survivor delivered, the holder having it all,
+// verified. What this member still holds below a cut waits for a proof
+// that another member had with the real messages: a copy that is not the
+// real one (an insider's), or the real one whose proof did not come here.
+// Settle is told of each cut when the cuts are otherwise reached, and
 // refuses what it holds below count (ERefuseCast), so that the reliable
-// multicast layer fetches the real messages before the cuts count as
-// reached. The flush takes a cut whose holder is the origin itself for
-// the origin's own count: so step 3 cuts every surviving origin. Step 2
-// cuts leaving members so too, at this member's own count; ReachedCuts,
-// which settles, is asked only after step 3 has cut every origin again.
+// multicast layer fetches the real messages, with their proof, before the
+// cuts count as reached. (Without it, the member would drop what it holds
+// at the view's end, and deliver less than the holder did.)
 type Settler interface {
+	Held(origin int) uint64
 	Settle(origin int, count uint64)
 }
 
@@ -136,9 +141,8 @@ type Framer interface {
 type flush struct {
 	counter Cutter
 	settler Settler
-	// own[r] is the cut of origin r at its own count (Cut with holder
-	// r), NoCut if r's cut is another's or lifted.
-	own          []uint64
+	// cuts[r] is the cut of origin r, NoCut if lifted or never set.
+	cuts         []uint64
 	excluder     Excluder
 	acknowledger Acknowledger
 	blockers     []Blocker // bottom first
@@ -191,7 +195,11 @@ func (f *flush) Delivered(origin int) uint64 {
 	if f.counter == nil {
 		return 0
 	}
-	return f.counter.Delivered(origin)
+	d := f.counter.Delivered(origin)
+	if f.settler != nil {
+		d -= min(d, f.settler.Held(origin))
+	}
+	return d
 }
 
 func (f *flush) Cut(origin int, upTo uint64, holder int) {
@@ -199,13 +207,10 @@ func (f *flush) Cut(origin int, upTo uint64, holder int) {
 		return
 	}
 	if origin >= 0 && origin < maxMembers {
-		for len(f.own) <= origin {
-			f.own = append(f.own, NoCut)
+		for len(f.cuts) <= origin {
+			f.cuts = append(f.cuts, NoCut)
 		}
-		f.own[origin] = NoCut
-		if holder == origin {
-			f.own[origin] = upTo
-		}
+		f.cuts[origin] = upTo
 	}
 	f.counter.Cut(origin, upTo, holder)
 }
@@ -214,8 +219,8 @@ func (f *flush) Cut(origin int, upTo uint64, holder int) {
 // membership protocol's cuts name the view's ranks.
 const maxMembers = 1 << 16
 
-// ReachedCuts settles the cuts at origins' own counts once the counts are
-// reached (Settler), which may refuse held messages and so un-reach them.
+// ReachedCuts settles the cuts once the counts are reached (Settler),
+// which may refuse held messages and so un-reach them.
 // Like Block, it then has outputs (the reliable multicast layer's NAKs).
 func (f *flush) ReachedCuts() bool {
 	if f.counter == nil {
@@ -227,7 +232,7 @@ func (f *flush) ReachedCuts() bool {
 	if f.settler == nil {
 		return true
 	}
-	for origin, count := range f.own {
+	for origin, count := range f.cuts {
 		if count != NoCut {
 			f.settler.Settle(origin, count)
 		}

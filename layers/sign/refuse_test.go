@@ -115,14 +115,45 @@ func TestSettleAtTheCut(t *testing.T) {
 	if got := delivered(m); got != "a b" || !f.ReachedCuts() {
 		t.Fatalf("delivered %q, cut reached %v", got, f.ReachedCuts())
 	}
-	// A cut at another member's count (a failed origin's) settles
-	// nothing: what is held there may be a batch its sender never ended.
+	// A failed origin's batch that it never ended is held at every
+	// member, none counts it as delivered, and the cut, at what the
+	// members delivered, lies below it: nothing is settled, and the view's
+	// end drops it everywhere.
 	m2, sender2 := target(t, sign.Config{})
 	b2 := genuine(t, sender2, "a", "b")
 	m2.Feed(cast(0, b2[0]))
 	f2 := m2.S.ViewFlush()
-	f2.Cut(1, 1, 0)
+	if f2.Delivered(1) != 0 {
+		t.Fatalf("a held message counted as delivered: %d", f2.Delivered(1))
+	}
+	f2.Cut(1, 0, 0)
 	if !f2.ReachedCuts() || m2.Drops("sign", "settled") != 0 {
-		t.Fatalf("a cut held by another member settled: %v", m2.S.Counters())
+		t.Fatalf("a cut below what is held settled: %v", m2.S.Counters())
+	}
+}
+
+// TestSettleAtALeavingOriginsCut: a failed origin is cut at the most a
+// survivor delivered to its application, and that survivor (the holder)
+// has the real messages with their proof; a copy held here below the cut
+// (an insider's, marked "more" in the place of the batch's end) is
+// refused and the real messages fetched, rather than dropped at the
+// view's end at this member alone while the holder delivered them.
+func TestSettleAtALeavingOriginsCut(t *testing.T) {
+	m, sender := target(t, sign.Config{})
+	b := genuine(t, sender, "a", "b")
+	m.Feed(cast(0, b[0]))
+	m.Feed(cast(1, more("b")))
+	f := m.S.ViewFlush()
+	f.Cut(1, 2, 0)
+	if f.ReachedCuts() {
+		t.Fatal("a leaving origin's cut reached with a forged copy held below it")
+	}
+	if m.Drops("sign", "settled") != 2 || f.Delivered(1) != 0 {
+		t.Fatalf("delivered %d, counters %v", f.Delivered(1), m.S.Counters())
+	}
+	m.Feed(cast(0, b[0]))
+	m.Feed(cast(1, b[1]))
+	if got := delivered(m); got != "a b" || !f.ReachedCuts() {
+		t.Fatalf("delivered %q, cut reached %v", got, f.ReachedCuts())
 	}
 }

@@ -237,6 +237,16 @@ func (l *Layer) Settle(origin int, count uint64) {
 	}
 }
 
+// Held is the number of origin's multicasts this member holds for their
+// signature: delivered by the reliable multicast layer below, not yet to
+// the application (layers.Settler).
+func (l *Layer) Held(origin int) uint64 {
+	if origin < 0 || origin >= len(l.streams) || origin == l.view.Rank {
+		return 0
+	}
+	return uint64(len(l.streams[origin].held))
+}
+
 var _ layers.Settler = (*Layer)(nil)
 
 // Block signs and sends the open batch at once, and every multicast after
