@@ -18,17 +18,7 @@ func BenchmarkJoin(b *testing.B) {
 			gs := smallGroup(b, s, n-1, 70)
 			r := detRand(71)
 			for c := range gs {
-				res, err := gs[c].Commit(nil, nil, r)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for i, g := range gs {
-					if i != c {
-						if err := g.Process(res.Commit); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
+				commitAndProcess(b, gs, c, nil, r)
 			}
 			sig, err := s.GenerateSigningKey(r)
 			if err != nil {

@@ -264,18 +264,7 @@ func BenchmarkPrepareCommit16(b *testing.B) {
 	gs := smallGroup(b, s, 16, 80)
 	r := detRand(81)
 	for range 16 {
-		c := int(gs[0].OldestPath())
-		res, err := gs[c].Commit(nil, nil, r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i, g := range gs {
-			if i != c {
-				if err := g.Process(res.Commit); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
+		commitAndProcess(b, gs, int(gs[0].OldestPath()), nil, r)
 	}
 	g := gs[gs[0].OldestPath()]
 	b.Run("draw", func(b *testing.B) {

@@ -54,7 +54,7 @@ func smallGroup(t testing.TB, s *crypto.Suite, n int, seed uint64) []*Group {
 	return gs
 }
 
-func commitAndProcess(t *testing.T, gs []*Group, c int, props []Proposal, r io.Reader) *CommitResult {
+func commitAndProcess(t testing.TB, gs []*Group, c int, props []Proposal, r io.Reader) *CommitResult {
 	t.Helper()
 	res, err := gs[c].Commit(props, nil, r)
 	if err != nil {

@@ -98,23 +98,7 @@ func TestForgedMoreAtBatchEnd(t *testing.T) {
 // sign holds a message below it, which it refuses, and is once the real
 // messages arrive.
 func TestSettleAtTheCut(t *testing.T) {
-	m, sender := target(t, sign.Config{})
-	b := genuine(t, sender, "a", "b")
-	m.Feed(cast(0, b[0]))
-	m.Feed(cast(1, more("b")))
-	f := m.S.ViewFlush()
-	f.Cut(1, 2, 1)
-	if f.ReachedCuts() {
-		t.Fatal("cut reached with a forged copy held below it")
-	}
-	if m.Drops("sign", "settled") != 2 || f.Delivered(1) != 0 {
-		t.Fatalf("delivered %d, counters %v", f.Delivered(1), m.S.Counters())
-	}
-	m.Feed(cast(0, b[0]))
-	m.Feed(cast(1, b[1]))
-	if got := delivered(m); got != "a b" || !f.ReachedCuts() {
-		t.Fatalf("delivered %q, cut reached %v", got, f.ReachedCuts())
-	}
+	settleForgedCopy(t, 1)
 	// A failed origin's batch that it never ended is held at every
 	// member, none counts it as delivered, and the cut, at what the
 	// members delivered, lies below it: nothing is settled, and the view's
@@ -139,14 +123,23 @@ func TestSettleAtTheCut(t *testing.T) {
 // refused and the real messages fetched, rather than dropped at the
 // view's end at this member alone while the holder delivered them.
 func TestSettleAtALeavingOriginsCut(t *testing.T) {
+	settleForgedCopy(t, 0)
+}
+
+// settleForgedCopy has member 1's batch (a, b) reach the target with an
+// insider's copy of b marked "more", and a view change cut member 1 at 2
+// with holder as the holder: the cut is not reached while sign holds the
+// copies below it, which it refuses, and is once the real messages come.
+func settleForgedCopy(t *testing.T, holder int) {
+	t.Helper()
 	m, sender := target(t, sign.Config{})
 	b := genuine(t, sender, "a", "b")
 	m.Feed(cast(0, b[0]))
 	m.Feed(cast(1, more("b")))
 	f := m.S.ViewFlush()
-	f.Cut(1, 2, 0)
+	f.Cut(1, 2, holder)
 	if f.ReachedCuts() {
-		t.Fatal("a leaving origin's cut reached with a forged copy held below it")
+		t.Fatalf("cut held by %d reached with a forged copy held below it", holder)
 	}
 	if m.Drops("sign", "settled") != 2 || f.Delivered(1) != 0 {
 		t.Fatalf("delivered %d, counters %v", f.Delivered(1), m.S.Counters())
